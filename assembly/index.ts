@@ -1,0 +1,91 @@
+// The module's ABI: flat exports over i32/f32 values and pointers into linear memory, called
+// the same way by the Node host (host/engine) and the wasm3 firmware (firmware/core).
+// Negative i32 results are error codes from model/errors.ts. See docs/module-abi.md.
+import * as E from "./model/errors";
+import { initState, loadModel, loadTokenizer, runtime, setMemoryCap, step } from "./model/runtime";
+import { decode as decodeToken, encode as encodeText } from "./text/tokenizer";
+
+export const ABI_VERSION: i32 = 1;
+
+// Memory: a bump allocator (stub runtime). Load order: alloc file → modelLoad → modelInit.
+export function alloc(bytes: i32): usize { return heap.alloc(<usize>bytes); }
+export function resetHeap(): void { heap.reset(); }
+export function memoryBytes(): i32 { return memory.size() << 16; }
+export function setMemoryLimit(bytes: i32): void { setMemoryCap(<usize>bytes); }
+export function simdBuild(): i32 { return ASC_FEATURE_SIMD ? 1 : 0; }
+
+export function modelLoad(ptr: usize, len: i32): i32 { return loadModel(ptr, <usize>len); }
+export function tokenizerLoad(ptr: usize, len: i32): i32 { return loadTokenizer(ptr, <usize>len); }
+// Returns the context length actually allocated, or an error.
+export function modelInit(ctx: i32, kvInt8: i32): i32 { return initState(ctx, kvInt8 != 0); }
+
+// Config fields: 0 dim, 1 hidden, 2 layers, 3 heads, 4 kv heads, 5 vocab, 6 seq_len,
+// 7 shared classifier, 8 has tokenizer, 9 ctx of the run state.
+export function modelField(field: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const c = rt.config;
+  switch (field) {
+    case 0: return c.dim;
+    case 1: return c.hiddenDim;
+    case 2: return c.nLayers;
+    case 3: return c.nHeads;
+    case 4: return c.nKvHeads;
+    case 5: return c.vocabSize;
+    case 6: return c.seqLen;
+    case 7: return c.sharedClassifier ? 1 : 0;
+    case 8: return rt.tokenizer != null ? 1 : 0;
+    case 9: { const s = rt.state; return s != null ? s.ctx : 0; }
+    default: return E.E_ARGUMENT;
+  }
+}
+
+// Runs one position; logits are then at logits().
+export function forward(token: i32, pos: i32): i32 { return step(token, pos); }
+
+export function logits(): usize {
+  const rt = runtime;
+  if (rt == null) return 0;
+  const s = rt.state;
+  return s != null ? s.logits : 0;
+}
+
+export function samplerInit(temperature: f32, topp: f32, seedLo: u32, seedHi: u32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  if (!(temperature >= 0) || !(topp >= 0)) return E.E_ARGUMENT;
+  rt.sampler.configure(temperature, topp, (<u64>seedHi << 32) | <u64>seedLo);
+  return E.OK;
+}
+
+// Samples the next token from the current logits (consumes random numbers when T > 0).
+export function sample(): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const s = rt.state;
+  if (s == null) return E.E_NO_MODEL;
+  return rt.sampler.sample(s.logits);
+}
+
+// Forward + (forced ≥ 0 ? forced : sample): one generation step in one call.
+export function generateStep(token: i32, pos: i32, forced: i32): i32 {
+  const err = step(token, pos);
+  if (err != E.OK) return err;
+  return forced >= 0 ? forced : sample();
+}
+
+export function encode(text: usize, len: i32, bos: i32, eos: i32, out: usize, cap: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const t = rt.tokenizer;
+  if (t == null) return E.E_NO_TOKENIZER;
+  return encodeText(t, text, len, bos != 0, eos != 0, out, cap);
+}
+
+export function decode(prev: i32, token: i32, out: usize, cap: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const t = rt.tokenizer;
+  if (t == null) return E.E_NO_TOKENIZER;
+  return decodeToken(t, prev, token, out, cap);
+}

@@ -1,0 +1,114 @@
+// Ternary W1.58A8 kernels (BitNet b1.58). Layout (docs/model-format.md, qtype t2): each row
+// is blocks of 64 weights in 16 bytes; byte j of a block holds weights 16k + j (k = 0..3) at
+// bits 2k..2k+1 as code = w + 1. Row stride = 16 · ceil(cols / 64) bytes; one f32 scale per
+// row. Activations: int8, one scale per vector, zero-padded to a multiple of 64.
+// All kernels accumulate exactly in i32, so the three agree bit for bit.
+
+export const T2_BLOCK: i32 = 64;
+export const T2_BLOCK_BYTES: i32 = 16;
+
+@inline export function t2RowBytes(cols: i32): i32 {
+  return ((cols + T2_BLOCK - 1) / T2_BLOCK) * T2_BLOCK_BYTES;
+}
+
+@inline export function t2Weight(w: usize, rowBytes: i32, r: i32, c: i32): i32 {
+  const b = load<u8>(w + <usize>(r * rowBytes + (c >> 6) * 16 + (c & 15)));
+  return <i32>((b >> <u8>(((c >> 4) & 3) << 1)) & 3) - 1;
+}
+
+// Reference: decode every weight, multiply, accumulate.
+export function matvecT2Ref(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32): void {
+  const rowBytes = t2RowBytes(cols);
+  for (let r = 0; r < rows; r++) {
+    let acc = 0;
+    for (let c = 0; c < cols; c++) acc += t2Weight(w, rowBytes, r, c) * <i32>load<i8>(xq + <usize>c);
+    store<f32>(y + (<usize>r << 2), <f32>acc * load<f32>(ws + (<usize>r << 2)) * sa);
+  }
+}
+
+// SIMD: decode 16 weights per shift+mask, i8 dot via i16 widening (V8 build).
+function matvecT2Simd(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32): void {
+  const rowBytes = t2RowBytes(cols);
+  const blocks = rowBytes >> 4;
+  const three = i8x16.splat(3), one = i8x16.splat(1);
+  for (let r = 0; r < rows; r++) {
+    let acc = i32x4.splat(0);
+    const row = w + <usize>(r * rowBytes);
+    for (let b = 0; b < blocks; b++) {
+      const codes = v128.load(row + <usize>(b << 4));
+      const xb = xq + <usize>(b << 6);
+      for (let k = 0; k < 4; k++) {
+        const t = i8x16.sub(v128.and(i8x16.shr_u(codes, k << 1), three), one);
+        const a = v128.load(xb + <usize>(k << 4));
+        acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(t), i16x8.extend_low_i8x16_s(a)));
+        acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(t), i16x8.extend_high_i8x16_s(a)));
+      }
+    }
+    const s = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) +
+              i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+    store<f32>(y + (<usize>r << 2), <f32>s * load<f32>(ws + (<usize>r << 2)) * sa);
+  }
+}
+
+// Lookup-table kernel for interpreters (wasm3), where op count is everything.
+// For 4 code bytes j..j+3 of a block, build 4 tables lut[k][byte] = Σ_i (code_i - 1) · a_i
+// over that byte's four activations (16 apart), then every row needs one u32 load and four
+// lookups per 16 weights. lut: [4][256] i16 (2 KiB), acc: [rows] i32 scratch.
+function matvecT2Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
+  const rowBytes = t2RowBytes(cols);
+  memory.fill(acc, 0, <usize>rows << 2);
+  for (let off = 0; off < rowBytes; off += 4) {
+    // Block b = off >> 4, byte j = off & 15: activations at 64b + j + 16k.
+    const xb = xq + <usize>((off >> 4) << 6) + <usize>(off & 15);
+    for (let t = 0; t < 4; t++) buildLut(lut + (<usize>t << 9), xb + <usize>t);
+    let p = w + <usize>off;
+    for (let r = 0; r < rows; r++) {
+      const bytes = load<u32>(p);
+      const s = <i32>load<i16>(lut + (<usize>(bytes & 0xff) << 1)) +
+                <i32>load<i16>(lut + 512 + (<usize>((bytes >> 8) & 0xff) << 1)) +
+                <i32>load<i16>(lut + 1024 + (<usize>((bytes >> 16) & 0xff) << 1)) +
+                <i32>load<i16>(lut + 1536 + (<usize>(bytes >> 24) << 1));
+      const pa = acc + (<usize>r << 2);
+      store<i32>(pa, load<i32>(pa) + s);
+      p += <usize>rowBytes;
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    store<f32>(y + (<usize>r << 2), <f32>load<i32>(acc + (<usize>r << 2)) * load<f32>(ws + (<usize>r << 2)) * sa);
+  }
+}
+
+// lut[256] i16: entry c0 | c1<<2 | c2<<4 | c3<<6 = Σ (c_k - 1) · x[16k]; 81 valid entries.
+@inline function buildLut(lut: usize, x: usize): void {
+  const a0 = <i32>load<i8>(x), a1 = <i32>load<i8>(x, 16), a2 = <i32>load<i8>(x, 32), a3 = <i32>load<i8>(x, 48);
+  for (let c3 = 0; c3 < 3; c3++) {
+    const s3 = (c3 - 1) * a3;
+    for (let c2 = 0; c2 < 3; c2++) {
+      const s2 = s3 + (c2 - 1) * a2;
+      for (let c1 = 0; c1 < 3; c1++) {
+        const s1 = s2 + (c1 - 1) * a1;
+        const base = lut + (<usize>((c3 << 6) | (c2 << 4) | (c1 << 2)) << 1);
+        store<i16>(base, <i16>(s1 - a0));
+        store<i16>(base, <i16>s1, 2);
+        store<i16>(base, <i16>(s1 + a0), 4);
+      }
+    }
+  }
+}
+
+// Dispatch: SIMD build uses the SIMD kernel, MVP the lookup-table kernel.
+export function matvecT2(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
+  if (ASC_FEATURE_SIMD) matvecT2Simd(y, w, ws, xq, sa, rows, cols);
+  else matvecT2Lut(y, w, ws, xq, sa, rows, cols, lut, acc);
+}
+
+// Exported for tests: force the lookup-table kernel in either build.
+export function matvecT2LutExport(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
+  matvecT2Lut(y, w, ws, xq, sa, rows, cols, lut, acc);
+}
+
+export function dequantRowT2(out: usize, w: usize, ws: usize, r: i32, cols: i32): void {
+  const rowBytes = t2RowBytes(cols);
+  const s = load<f32>(ws + (<usize>r << 2));
+  for (let c = 0; c < cols; c++) store<f32>(out + (<usize>c << 2), <f32>t2Weight(w, rowBytes, r, c) * s);
+}

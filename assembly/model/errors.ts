@@ -1,0 +1,17 @@
+// Error codes returned by the module's exports (negative i32). The hosts map them to
+// messages (host/engine/errors.ts, firmware/core/errors.c); append-only.
+export const OK: i32 = 0;
+export const E_TOO_SHORT: i32 = -1;       // file smaller than the header
+export const E_MAGIC: i32 = -2;           // not an edgellm model file
+export const E_VERSION: i32 = -3;         // unsupported format version
+export const E_TRUNCATED: i32 = -4;       // file_bytes does not match the data given
+export const E_CHECKSUM: i32 = -5;        // CRC-32 mismatch
+export const E_CONFIG: i32 = -6;          // absurd or inconsistent dimensions
+export const E_TENSOR: i32 = -7;          // tensor table entry out of bounds or wrong shape
+export const E_MISSING_TENSOR: i32 = -8;  // a required tensor is absent
+export const E_QTYPE: i32 = -9;           // unknown quantization type
+export const E_TOKENIZER: i32 = -10;      // tokenizer blob malformed
+export const E_NO_MODEL: i32 = -11;       // call needs a loaded model
+export const E_ARGUMENT: i32 = -12;       // bad argument (token id, position, length)
+export const E_NO_TOKENIZER: i32 = -13;   // call needs a tokenizer
+export const E_OUT_OF_MEMORY: i32 = -14;  // linear memory could not grow

@@ -1,0 +1,140 @@
+// Reader of the edgellm model file (docs/model-format.md) inside the module: validates
+// everything once, then maps tensors in place. Used by the Node host and the firmware alike.
+import { Config, configIsSane } from "./config";
+import { crc32Update } from "./crc32";
+import * as E from "./errors";
+import { Matrix, QT_F32, QT_Q8, QT_T2, tensorBytes } from "./matrix";
+import { Weights } from "./weights";
+
+export const MAGIC: u32 = 0x4d4c4c45; // "ELLM"
+export const VERSION: u32 = 1;
+export const HEADER_BYTES: u32 = 128;
+export const ENTRY_BYTES: u32 = 32;
+const CHECKSUM_OFFSET: usize = 124;
+
+// Tensor kinds (append-only).
+export const K_EMBEDDING: u32 = 0;
+export const K_RMS_ATT: u32 = 1;
+export const K_WQ: u32 = 2;
+export const K_WK: u32 = 3;
+export const K_WV: u32 = 4;
+export const K_WO: u32 = 5;
+export const K_RMS_FFN: u32 = 6;
+export const K_W1: u32 = 7;
+export const K_W2: u32 = 8;
+export const K_W3: u32 = 9;
+export const K_RMS_FINAL: u32 = 10;
+export const K_CLASSIFIER: u32 = 11;
+const N_KINDS: u32 = 12;
+
+export class ParsedFile {
+  config: Config = new Config();
+  weights: Weights | null = null;
+  tokenizerPtr: usize = 0;
+  tokenizerBytes: i32 = 0;
+}
+
+export class ParseResult {
+  error: i32 = E.OK;
+  file: ParsedFile = new ParsedFile();
+}
+
+@inline function isGlobal(kind: u32): bool {
+  return kind == K_EMBEDDING || kind == K_RMS_FINAL || kind == K_CLASSIFIER;
+}
+
+// Expected [rows, cols] of a kind; rows = 1 for norm vectors.
+function expectedRows(c: Config, kind: u32): i32 {
+  switch (kind) {
+    case K_EMBEDDING: case K_CLASSIFIER: return c.vocabSize;
+    case K_RMS_ATT: case K_RMS_FFN: case K_RMS_FINAL: return 1;
+    case K_WQ: case K_WO: case K_W2: return c.dim;
+    case K_WK: case K_WV: return c.kvDim;
+    default: return c.hiddenDim; // W1, W3
+  }
+}
+
+function expectedCols(c: Config, kind: u32): i32 {
+  return kind == K_W2 ? c.hiddenDim : c.dim;
+}
+
+export function parseModelFile(p: usize, n: usize): ParseResult {
+  const res = new ParseResult();
+  if (n < <usize>HEADER_BYTES) { res.error = E.E_TOO_SHORT; return res; }
+  if (load<u32>(p) != MAGIC) { res.error = E.E_MAGIC; return res; }
+  if (load<u32>(p, 4) != VERSION) { res.error = E.E_VERSION; return res; }
+  if (load<u32>(p, 8) != HEADER_BYTES) { res.error = E.E_VERSION; return res; }
+  if (<usize>load<u32>(p, 64) != n) { res.error = E.E_TRUNCATED; return res; }
+  const flags = load<u32>(p, 12);
+  if ((flags & ~1) != 0) { res.error = E.E_VERSION; return res; }
+
+  // The checksum field itself is read as zero.
+  let crc = crc32Update(0, p, CHECKSUM_OFFSET);
+  crc = crc32Update(crc, memory.data(4), 4);
+  crc = crc32Update(crc, p + 128, n - 128);
+  if (crc != load<u32>(p, CHECKSUM_OFFSET)) { res.error = E.E_CHECKSUM; return res; }
+
+  const c = res.file.config;
+  c.dim = load<i32>(p, 16); c.hiddenDim = load<i32>(p, 20); c.nLayers = load<i32>(p, 24);
+  c.nHeads = load<i32>(p, 28); c.nKvHeads = load<i32>(p, 32); c.vocabSize = load<i32>(p, 36);
+  c.seqLen = load<i32>(p, 40); c.ropeTheta = load<f32>(p, 44); c.normEps = load<f32>(p, 48);
+  c.sharedClassifier = (flags & 1) != 0;
+  if (!configIsSane(c)) { res.error = E.E_CONFIG; return res; }
+
+  const nTensors = load<u32>(p, 52);
+  const expected = <u32>c.nLayers * 9 + (c.sharedClassifier ? 2 : 3);
+  if (nTensors != expected) { res.error = E.E_TENSOR; return res; }
+  if (<u64>HEADER_BYTES + <u64>nTensors * ENTRY_BYTES > <u64>n) { res.error = E.E_TENSOR; return res; }
+
+  const w = new Weights(c.nLayers);
+  const seen = heap.alloc(<usize>(N_KINDS * <u32>c.nLayers));
+  memory.fill(seen, 0, <usize>(N_KINDS * <u32>c.nLayers));
+  for (let i: u32 = 0; i < nTensors; i++) {
+    const e = p + <usize>(HEADER_BYTES + i * ENTRY_BYTES);
+    const kind = load<u32>(e), layer = load<u32>(e, 4), qtype = load<u32>(e, 8);
+    const rows = load<i32>(e, 12), cols = load<i32>(e, 16), group = load<i32>(e, 20);
+    const off = load<u32>(e, 24), bytes = load<u32>(e, 28);
+    if (kind >= N_KINDS) { res.error = E.E_TENSOR; return res; }
+    if (kind == K_CLASSIFIER && c.sharedClassifier) { res.error = E.E_TENSOR; return res; }
+    if (isGlobal(kind) ? layer != 0 : layer >= <u32>c.nLayers) { res.error = E.E_TENSOR; return res; }
+    if (qtype > QT_T2) { res.error = E.E_QTYPE; return res; }
+    if (rows != expectedRows(c, kind) || cols != expectedCols(c, kind)) { res.error = E.E_TENSOR; return res; }
+    if (rows == 1 && qtype != QT_F32) { res.error = E.E_QTYPE; return res; }
+    if (<i64>bytes != tensorBytes(qtype, rows, cols, group)) { res.error = E.E_TENSOR; return res; }
+    if ((off & 63) != 0 || <u64>off + <u64>bytes > <u64>n || off < HEADER_BYTES + nTensors * ENTRY_BYTES) {
+      res.error = E.E_TENSOR; return res;
+    }
+    const slot = seen + <usize>(layer * N_KINDS + kind);
+    if (load<u8>(slot) != 0) { res.error = E.E_TENSOR; return res; }
+    store<u8>(slot, 1);
+    const data = p + <usize>off;
+    if (kind == K_EMBEDDING) w.embedding.init(qtype, rows, cols, group, data);
+    else if (kind == K_RMS_FINAL) w.rmsFinal = data;
+    else if (kind == K_CLASSIFIER) w.classifier.init(qtype, rows, cols, group, data);
+    else {
+      const lw = w.layers[layer];
+      switch (kind) {
+        case K_RMS_ATT: lw.rmsAtt = data; break;
+        case K_WQ: lw.wq.init(qtype, rows, cols, group, data); break;
+        case K_WK: lw.wk.init(qtype, rows, cols, group, data); break;
+        case K_WV: lw.wv.init(qtype, rows, cols, group, data); break;
+        case K_WO: lw.wo.init(qtype, rows, cols, group, data); break;
+        case K_RMS_FFN: lw.rmsFfn = data; break;
+        case K_W1: lw.w1.init(qtype, rows, cols, group, data); break;
+        case K_W2: lw.w2.init(qtype, rows, cols, group, data); break;
+        default: lw.w3.init(qtype, rows, cols, group, data); break;
+      }
+    }
+  }
+  // nTensors equals the required count and duplicates are refused, so every tensor is present.
+  if (c.sharedClassifier) w.classifier = w.embedding;
+
+  const tokOff = load<u32>(p, 56), tokBytes = load<u32>(p, 60);
+  if (tokBytes != 0 && ((tokOff & 63) != 0 || <u64>tokOff + <u64>tokBytes > <u64>n)) {
+    res.error = E.E_TOKENIZER; return res;
+  }
+  res.file.tokenizerPtr = tokBytes != 0 ? p + <usize>tokOff : 0;
+  res.file.tokenizerBytes = <i32>tokBytes;
+  res.file.weights = w;
+  return res;
+}

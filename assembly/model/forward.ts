@@ -1,0 +1,139 @@
+// The Llama forward pass as llama2.c runs it, one position per call.
+// Dimension key: D = dim, H = hidden_dim, KV = kvDim, HS = head size, V = vocab, L = layers.
+import { Config } from "./config";
+import { Matrix } from "./matrix";
+import { RunState } from "./state";
+import { Weights } from "./weights";
+import { addF32, axpyF32, dotF32, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";
+import { quantizeActs } from "../kernels/q8";
+
+@inline function pad64(n: i32): i32 { return (n + 63) & ~63; }
+
+// The matrices that read one input share its int8 quantization, done lazily (sa < 0: not yet).
+class Input {
+  x: usize = 0;
+  sa: f32 = -1;
+}
+const input = new Input();
+
+@inline function setInput(x: usize): void {
+  input.x = x;
+  input.sa = -1;
+}
+
+function applyMatrix(s: RunState, m: Matrix, y: usize, n: i32): void {
+  if (m.quantized && input.sa < 0) input.sa = quantizeActs(s.xq, input.x, n, pad64(n));
+  m.apply(y, input.x, s.xq, input.sa, s.lut, s.acc);
+}
+
+// dot of f32 q[n] with an int8 cached vector, in the fixed 4-partial order.
+@inline function dotF32I8(a: usize, b: usize, n: i32): f32 {
+  let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const pa = a + (<usize>i << 2), pb = b + <usize>i;
+    s0 += load<f32>(pa) * <f32>load<i8>(pb);
+    s1 += load<f32>(pa, 4) * <f32>load<i8>(pb, 1);
+    s2 += load<f32>(pa, 8) * <f32>load<i8>(pb, 2);
+    s3 += load<f32>(pa, 12) * <f32>load<i8>(pb, 3);
+  }
+  let s = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) s += load<f32>(a + (<usize>i << 2)) * <f32>load<i8>(b + <usize>i);
+  return s;
+}
+
+// Stores src[n] as int8 at dst with absmax scale in *scalePtr.
+function storeQ8(dst: usize, scalePtr: usize, src: usize, n: i32): void {
+  let amax: f32 = 0;
+  for (let i = 0; i < n; i++) amax = Mathf.max(amax, Mathf.abs(load<f32>(src + (<usize>i << 2))));
+  const sc: f32 = amax / <f32>127.0;
+  const inv: f32 = sc > 0 ? <f32>1.0 / sc : 0;
+  for (let i = 0; i < n; i++) {
+    store<i8>(dst + <usize>i, <i8><i32>nearest<f32>(load<f32>(src + (<usize>i << 2)) * inv));
+  }
+  store<f32>(scalePtr, sc);
+}
+
+function attention(c: Config, s: RunState, l: i32, pos: i32): void {
+  const hs = c.headSize, kvDim = c.kvDim, kvMul = c.nHeads / c.nKvHeads;
+  const layerBase = <usize>l * <usize>s.ctx;
+  const elem: usize = s.kvInt8 ? 1 : 4;
+  const sqrtHs: f32 = Mathf.sqrt(<f32>hs);
+  // Cache this position's k and v.
+  const row = layerBase + <usize>pos;
+  if (s.kvInt8) {
+    for (let h = 0; h < c.nKvHeads; h++) {
+      const scaleAt = (row * <usize>c.nKvHeads + <usize>h) << 2;
+      storeQ8(s.keyCache + row * <usize>kvDim + <usize>(h * hs), s.keyScale + scaleAt, s.k + (<usize>(h * hs) << 2), hs);
+      storeQ8(s.valueCache + row * <usize>kvDim + <usize>(h * hs), s.valueScale + scaleAt, s.v + (<usize>(h * hs) << 2), hs);
+    }
+  } else {
+    memory.copy(s.keyCache + row * <usize>kvDim * 4, s.k, <usize>kvDim << 2);
+    memory.copy(s.valueCache + row * <usize>kvDim * 4, s.v, <usize>kvDim << 2);
+  }
+  for (let h = 0; h < c.nHeads; h++) {
+    const qh = s.q + (<usize>(h * hs) << 2);
+    const kvh = h / kvMul;
+    for (let t = 0; t <= pos; t++) {
+      const at = (layerBase + <usize>t) * <usize>kvDim + <usize>(kvh * hs);
+      let score: f32;
+      if (s.kvInt8) {
+        const sc = load<f32>(s.keyScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
+        score = dotF32I8(qh, s.keyCache + at, hs) * sc;
+      } else {
+        score = dotF32(qh, s.keyCache + at * elem, hs);
+      }
+      store<f32>(s.att + (<usize>t << 2), score / sqrtHs);
+    }
+    softmax(s.att, pos + 1);
+    const out = s.xb + (<usize>(h * hs) << 2);
+    memory.fill(out, 0, <usize>hs << 2);
+    for (let t = 0; t <= pos; t++) {
+      const a = load<f32>(s.att + (<usize>t << 2));
+      const at = (layerBase + <usize>t) * <usize>kvDim + <usize>(kvh * hs);
+      if (s.kvInt8) {
+        const sc = load<f32>(s.valueScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
+        const vp = s.valueCache + at;
+        const as = a * sc;
+        for (let i = 0; i < hs; i++) {
+          const o = out + (<usize>i << 2);
+          store<f32>(o, load<f32>(o) + as * <f32>load<i8>(vp + <usize>i));
+        }
+      } else {
+        axpyF32(out, a, s.valueCache + at * 4, hs);
+      }
+    }
+  }
+}
+
+// Runs position pos with token; leaves logits in s.logits.
+export function forward(c: Config, w: Weights, s: RunState, token: i32, pos: i32): void {
+  const dim = c.dim, hidden = c.hiddenDim;
+  w.embedding.row(s.x, token);
+  ropeTable(s.cosSin, pos, c.headSize, c.ropeTheta);
+  for (let l = 0; l < c.nLayers; l++) {
+    const lw = w.layers[l];
+    rmsnorm(s.xb, s.x, lw.rmsAtt, dim, c.normEps);
+    setInput(s.xb);
+    applyMatrix(s, lw.wq, s.q, dim);
+    applyMatrix(s, lw.wk, s.k, dim);
+    applyMatrix(s, lw.wv, s.v, dim);
+    rope(s.q, dim, s.cosSin, c.headSize);
+    rope(s.k, c.kvDim, s.cosSin, c.headSize);
+    attention(c, s, l, pos);
+    setInput(s.xb);
+    applyMatrix(s, lw.wo, s.xb2, dim);
+    addF32(s.x, s.xb2, dim);
+    rmsnorm(s.xb, s.x, lw.rmsFfn, dim, c.normEps);
+    setInput(s.xb);
+    applyMatrix(s, lw.w1, s.hb, dim);
+    applyMatrix(s, lw.w3, s.hb2, dim);
+    swiglu(s.hb, s.hb2, hidden);
+    setInput(s.hb);
+    applyMatrix(s, lw.w2, s.xb, hidden);
+    addF32(s.x, s.xb, dim);
+  }
+  rmsnorm(s.x, s.x, w.rmsFinal, dim, c.normEps);
+  setInput(s.x);
+  applyMatrix(s, w.classifier, s.logits, dim);
+}

@@ -1,0 +1,81 @@
+// The one loaded model of this module instance: file, run state, tokenizer and sampler.
+import { Config } from "./config";
+import * as E from "./errors";
+import { parseModelFile } from "./file";
+import { forward } from "./forward";
+import { RunState } from "./state";
+import { Weights } from "./weights";
+import { Sampler } from "../text/sampler";
+import { parseTokenizer, Tokenizer } from "../text/tokenizer";
+
+export class Runtime {
+  config: Config;
+  weights: Weights;
+  state: RunState | null = null;
+  tokenizer: Tokenizer | null = null;
+  sampler: Sampler;
+
+  constructor(config: Config, weights: Weights) {
+    this.config = config;
+    this.weights = weights;
+    this.sampler = new Sampler(config.vocabSize);
+  }
+}
+
+export let runtime: Runtime | null = null;
+
+// Linear memory the next allocations may use before memory.grow must fail (0: unlimited).
+let memoryCap: usize = 0;
+
+export function setMemoryCap(bytes: usize): void { memoryCap = bytes; }
+
+function fits(extra: i64): bool {
+  if (memoryCap == 0) return true;
+  // heap.alloc grows memory from the current top; estimate from the current size.
+  return <i64>(memory.size() << 16) + extra <= <i64>memoryCap + 65536;
+}
+
+export function loadModel(p: usize, n: usize): i32 {
+  runtime = null;
+  const res = parseModelFile(p, n);
+  if (res.error != E.OK) return res.error;
+  const f = res.file;
+  const rt = new Runtime(f.config, changetype<Weights>(f.weights));
+  if (f.tokenizerBytes != 0) {
+    const tr = parseTokenizer(f.tokenizerPtr, <usize>f.tokenizerBytes, f.config.vocabSize);
+    if (tr.error != E.OK) return tr.error;
+    rt.tokenizer = tr.tokenizer;
+  }
+  runtime = rt;
+  return E.OK;
+}
+
+export function loadTokenizer(p: usize, n: usize): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const tr = parseTokenizer(p, n, rt.config.vocabSize);
+  if (tr.error != E.OK) return tr.error;
+  rt.tokenizer = tr.tokenizer;
+  return E.OK;
+}
+
+// Allocates the run state for ctx positions (0: the model's seq_len).
+export function initState(ctx: i32, kvInt8: bool): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const c = rt.config;
+  if (ctx <= 0 || ctx > c.seqLen) ctx = c.seqLen;
+  if (!fits(RunState.bytesNeeded(c, ctx, kvInt8))) return E.E_OUT_OF_MEMORY;
+  rt.state = new RunState(c, ctx, kvInt8);
+  return ctx;
+}
+
+export function step(token: i32, pos: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const s = rt.state;
+  if (s == null) return E.E_NO_MODEL;
+  if (token < 0 || token >= rt.config.vocabSize || pos < 0 || pos >= s.ctx) return E.E_ARGUMENT;
+  forward(rt.config, rt.weights, s, token, pos);
+  return E.OK;
+}

@@ -1,0 +1,65 @@
+import { Config } from "./config";
+
+@inline function pad64(n: i32): i32 { return (n + 63) & ~63; }
+
+@inline function f32Buffer(n: i32): usize { return heap.alloc(<usize>n << 2); }
+
+// Activation buffers and KV cache for one sequence. ctx ≤ config.seqLen positions.
+export class RunState {
+  ctx: i32;
+  kvInt8: bool;
+  x: usize;        // f32 [dim]       residual stream
+  xb: usize;       // f32 [dim]       normed input / attention output
+  xb2: usize;      // f32 [dim]
+  hb: usize;       // f32 [hidden]
+  hb2: usize;      // f32 [hidden]
+  q: usize;        // f32 [dim]
+  k: usize;        // f32 [kvDim]     this position's key before caching
+  v: usize;        // f32 [kvDim]
+  att: usize;      // f32 [ctx]       scores of one head
+  logits: usize;   // f32 [vocab]
+  cosSin: usize;   // f32 [headSize]  RoPE (cos, sin) pairs of this position
+  xq: usize;       // i8  [pad64(max(dim, hidden))]  quantized activations
+  lut: usize;      // i16 [4][256]    ternary lookup tables
+  acc: usize;      // i32 [max(hidden, vocab, dim)]  ternary row accumulators
+  keyCache: usize;   // f32 [layers][ctx][kvDim], or i8 when kvInt8
+  valueCache: usize; // same
+  keyScale: usize;   // f32 [layers][ctx][nKvHeads] when kvInt8
+  valueScale: usize; // same
+
+  constructor(c: Config, ctx: i32, kvInt8: bool) {
+    this.ctx = ctx;
+    this.kvInt8 = kvInt8;
+    const kvDim = c.kvDim;
+    this.x = f32Buffer(c.dim); this.xb = f32Buffer(c.dim); this.xb2 = f32Buffer(c.dim);
+    this.hb = f32Buffer(c.hiddenDim); this.hb2 = f32Buffer(c.hiddenDim);
+    this.q = f32Buffer(c.dim); this.k = f32Buffer(kvDim); this.v = f32Buffer(kvDim);
+    this.att = f32Buffer(ctx);
+    this.logits = f32Buffer(c.vocabSize);
+    this.cosSin = f32Buffer(c.dim / c.nHeads);
+    this.xq = heap.alloc(<usize>pad64(max(c.dim, c.hiddenDim)));
+    this.lut = heap.alloc(2048);
+    this.acc = heap.alloc(<usize>max(max(c.hiddenDim, c.vocabSize), c.dim) << 2);
+    const cacheElems = <usize>c.nLayers * <usize>ctx * <usize>kvDim;
+    const elemBytes: usize = kvInt8 ? 1 : 4;
+    this.keyCache = heap.alloc(cacheElems * elemBytes);
+    this.valueCache = heap.alloc(cacheElems * elemBytes);
+    if (kvInt8) {
+      const scales = <usize>c.nLayers * <usize>ctx * <usize>c.nKvHeads;
+      this.keyScale = f32Buffer(<i32>scales); this.valueScale = f32Buffer(<i32>scales);
+    } else {
+      this.keyScale = 0; this.valueScale = 0;
+    }
+  }
+
+  // Bytes the constructor will allocate, so a host can refuse before running out of memory.
+  static bytesNeeded(c: Config, ctx: i32, kvInt8: bool): i64 {
+    const kvDim = <i64>c.kvDim;
+    let f = <i64>(3 * c.dim + 2 * c.hiddenDim + c.dim + 2 * c.kvDim) + <i64>ctx + <i64>c.vocabSize + <i64>(c.dim / c.nHeads);
+    let bytes = f * 4 + <i64>pad64(max(c.dim, c.hiddenDim)) + 2048 + (<i64>max(max(c.hiddenDim, c.vocabSize), c.dim) << 2);
+    const cacheElems = <i64>c.nLayers * <i64>ctx * kvDim;
+    bytes += cacheElems * 2 * (kvInt8 ? 1 : 4);
+    if (kvInt8) bytes += <i64>c.nLayers * <i64>ctx * <i64>c.nKvHeads * 8;
+    return bytes + 16 * 24; // allocator alignment slack
+  }
+}

@@ -1,0 +1,181 @@
+// BPE tokenizer over llama2.c's tokenizer.bin, used in place: u32 max_token_length, then per
+// token f32 score, i32 length, bytes. Encoding follows llama2.c: optional BOS (1), a dummy-prefix
+// space, UTF-8 code points (byte fallback to id byte + 3), then greedy merges by best score.
+import * as E from "../model/errors";
+
+export const BOS: i32 = 1;
+export const EOS: i32 = 2;
+const MAX_PIECE: i32 = 1024;
+
+export class Tokenizer {
+  vocabSize: i32;
+  maxTokenLength: i32 = 0;
+  piece: usize;    // u32 [vocab] byte offset of each piece
+  pieceLen: usize; // i32 [vocab]
+  score: usize;    // f32 [vocab]
+  table: usize;    // i32 [tableSize] open-addressing hash of pieces → id + 1 (0 empty)
+  tableMask: u32;
+  byteBuf: usize;  // u8 [1] for <0xXX> pieces
+
+  constructor(vocabSize: i32) {
+    this.vocabSize = vocabSize;
+    this.piece = heap.alloc(<usize>vocabSize << 2);
+    this.pieceLen = heap.alloc(<usize>vocabSize << 2);
+    this.score = heap.alloc(<usize>vocabSize << 2);
+    let size: u32 = 16;
+    while (size < <u32>vocabSize * 2) size <<= 1;
+    this.tableMask = size - 1;
+    this.table = heap.alloc(<usize>size << 2);
+    memory.fill(this.table, 0, <usize>size << 2);
+    this.byteBuf = heap.alloc(16);
+  }
+
+  @inline pieceAt(id: i32): usize { return <usize>load<u32>(this.piece + (<usize>id << 2)); }
+  @inline lenAt(id: i32): i32 { return load<i32>(this.pieceLen + (<usize>id << 2)); }
+  @inline scoreAt(id: i32): f32 { return load<f32>(this.score + (<usize>id << 2)); }
+
+  // Id of the concatenation a[la] ++ b[lb], or -1.
+  lookup(a: usize, la: i32, b: usize, lb: i32): i32 {
+    let h = hashBytes(hashBytes(2166136261, a, la), b, lb);
+    for (;;) {
+      const slot = this.table + (<usize>(h & this.tableMask) << 2);
+      const v = load<i32>(slot);
+      if (v == 0) return -1;
+      const id = v - 1;
+      if (this.lenAt(id) == la + lb) {
+        const p = this.pieceAt(id);
+        if (memory.compare(p, a, <usize>la) == 0 && memory.compare(p + <usize>la, b, <usize>lb) == 0) return id;
+      }
+      h++;
+    }
+    return -1; // unreachable: the table is never full
+  }
+
+  insert(id: i32): void {
+    let h = hashBytes(2166136261, this.pieceAt(id), this.lenAt(id));
+    for (;;) {
+      const slot = this.table + (<usize>(h & this.tableMask) << 2);
+      const v = load<i32>(slot);
+      if (v == 0) { store<i32>(slot, id + 1); return; }
+      // Duplicate pieces keep the first id, as a sorted-vocab binary search would find one of them.
+      if (this.lenAt(v - 1) == this.lenAt(id) && memory.compare(this.pieceAt(v - 1), this.pieceAt(id), <usize>this.lenAt(id)) == 0) return;
+      h++;
+    }
+  }
+}
+
+@inline function hashBytes(h: u32, p: usize, n: i32): u32 {
+  for (let i = 0; i < n; i++) h = (h ^ <u32>load<u8>(p + <usize>i)) * 16777619;
+  return h;
+}
+
+export class TokenizerResult {
+  error: i32 = E.OK;
+  tokenizer: Tokenizer | null = null;
+}
+
+// Parses the blob at p[n] for vocabSize tokens; pieces stay in place, so p must outlive it.
+export function parseTokenizer(p: usize, n: usize, vocabSize: i32): TokenizerResult {
+  const res = new TokenizerResult();
+  if (n < 4) { res.error = E.E_TOKENIZER; return res; }
+  const t = new Tokenizer(vocabSize);
+  t.maxTokenLength = load<i32>(p);
+  if (t.maxTokenLength <= 0 || t.maxTokenLength > MAX_PIECE) { res.error = E.E_TOKENIZER; return res; }
+  let off: usize = 4;
+  for (let i = 0; i < vocabSize; i++) {
+    if (off + 8 > n) { res.error = E.E_TOKENIZER; return res; }
+    const score = load<f32>(p + off);
+    const len = load<i32>(p + off, 4);
+    off += 8;
+    if (len < 0 || len > t.maxTokenLength || off + <usize>len > n) { res.error = E.E_TOKENIZER; return res; }
+    store<u32>(t.piece + (<usize>i << 2), <u32>(p + off));
+    store<i32>(t.pieceLen + (<usize>i << 2), len);
+    store<f32>(t.score + (<usize>i << 2), score);
+    off += <usize>len;
+  }
+  for (let i = 0; i < vocabSize; i++) t.insert(i);
+  res.tokenizer = t;
+  return res;
+}
+
+// Encodes text[len] into out (i32, capacity cap ≥ len + 3); returns the count or an error.
+export function encode(t: Tokenizer, text: usize, len: i32, bos: bool, eos: bool, out: usize, cap: i32): i32 {
+  if (cap < len + 3) return E.E_ARGUMENT;
+  let n = 0;
+  if (bos) { store<i32>(out, BOS); n++; }
+  if (len > 0) {
+    // Dummy prefix: the " " piece, as sentencepiece's add_dummy_prefix.
+    const sp = dummySpace(t);
+    if (sp >= 0) { store<i32>(out + (<usize>n << 2), sp); n++; }
+  }
+  let i = 0;
+  while (i < len) {
+    // One UTF-8 code point: a lead byte plus up to 3 continuation bytes.
+    let cpLen = 1;
+    while (cpLen < 4 && i + cpLen < len && (load<u8>(text + <usize>(i + cpLen)) & 0xc0) == 0x80) cpLen++;
+    const id = t.lookup(text + <usize>i, cpLen, 0, 0);
+    if (id >= 0) {
+      store<i32>(out + (<usize>n << 2), id); n++;
+    } else {
+      for (let j = 0; j < cpLen; j++) {
+        store<i32>(out + (<usize>n << 2), <i32>load<u8>(text + <usize>(i + j)) + 3); n++;
+      }
+    }
+    i += cpLen;
+  }
+  // Merge the best-scoring adjacent pair until none merges.
+  for (;;) {
+    let bestScore: f32 = -1e10;
+    let bestId = -1, bestIdx = -1;
+    for (let k = 0; k + 1 < n; k++) {
+      const a = load<i32>(out + (<usize>k << 2)), b = load<i32>(out + (<usize>(k + 1) << 2));
+      const id = t.lookup(t.pieceAt(a), t.lenAt(a), t.pieceAt(b), t.lenAt(b));
+      if (id >= 0 && t.scoreAt(id) > bestScore) { bestScore = t.scoreAt(id); bestId = id; bestIdx = k; }
+    }
+    if (bestIdx < 0) break;
+    store<i32>(out + (<usize>bestIdx << 2), bestId);
+    memory.copy(out + (<usize>(bestIdx + 1) << 2), out + (<usize>(bestIdx + 2) << 2), <usize>(n - bestIdx - 2) << 2);
+    n--;
+  }
+  if (eos) { store<i32>(out + (<usize>n << 2), EOS); n++; }
+  return n;
+}
+
+function dummySpace(t: Tokenizer): i32 {
+  const sp = memory.data(1);
+  store<u8>(sp, 0x20);
+  return t.lookup(sp, 1, 0, 0);
+}
+
+// Writes the text of `token` following `prev` into out[cap]; returns its length or an error.
+// As llama2.c: drops the leading space after BOS, maps <0xXX> to the byte, and emits nothing
+// for a lone byte that is neither printable nor whitespace.
+export function decode(t: Tokenizer, prev: i32, token: i32, out: usize, cap: i32): i32 {
+  if (token < 0 || token >= t.vocabSize) return E.E_ARGUMENT;
+  let p = t.pieceAt(token);
+  let len = t.lenAt(token);
+  if (prev == BOS && len > 0 && load<u8>(p) == 0x20) { p++; len--; }
+  if (len == 6 && load<u8>(p) == 0x3c && load<u8>(p, 1) == 0x30 && load<u8>(p, 2) == 0x78 && load<u8>(p, 5) == 0x3e) {
+    const hi = hexDigit(load<u8>(p, 3)), lo = hexDigit(load<u8>(p, 4));
+    if (hi >= 0 && lo >= 0) {
+      store<u8>(t.byteBuf, <u8>((hi << 4) | lo));
+      p = t.byteBuf; len = 1;
+    }
+  }
+  if (len == 1) {
+    const b = load<u8>(p);
+    const printable = b >= 0x20 && b < 0x7f;
+    const space = b == 0x20 || (b >= 0x09 && b <= 0x0d);
+    if (!printable && !space) return 0;
+  }
+  if (len > cap) return E.E_ARGUMENT;
+  memory.copy(out, p, <usize>len);
+  return len;
+}
+
+@inline function hexDigit(c: u8): i32 {
+  if (c >= 0x30 && c <= 0x39) return <i32>c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return <i32>c - 0x41 + 10;
+  if (c >= 0x61 && c <= 0x66) return <i32>c - 0x61 + 10;
+  return -1;
+}

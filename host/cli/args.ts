@@ -1,0 +1,32 @@
+// Option parsers that reject bad values with a message naming the flag.
+import { InvalidArgumentError } from "commander";
+
+export function float(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const x = Number(v);
+    if (v.trim() === "" || !Number.isFinite(x) || x < min || x > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got '${v}'`);
+    return x;
+  };
+}
+
+export function int(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const x = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || x < min || x > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got '${v}'`);
+    return x;
+  };
+}
+
+export function seed(v: string): bigint {
+  if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError(`seed must be a non-negative integer, got '${v}'`);
+  const s = BigInt(v.trim());
+  if (s >= 1n << 64n) throw new InvalidArgumentError(`seed must fit in 64 bits, got '${v}'`);
+  return s;
+}
+
+export function choice<T extends string>(name: string, options: readonly T[]) {
+  return (v: string): T => {
+    if (!options.includes(v as T)) throw new InvalidArgumentError(`${name} must be one of ${options.join(", ")}, got '${v}'`);
+    return v as T;
+  };
+}

@@ -1,0 +1,19 @@
+// edgellm command line: argv → commands; each command lives in its own file.
+import { Command, CommanderError } from "commander";
+import { reportAndExit } from "./errors.js";
+import { runCommand } from "./run.js";
+
+const program = new Command("edgellm")
+  .description("tiny language models on microcontrollers and Raspberry-Pi-class hosts")
+  .version("0.1.0")
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+for (const cmd of [runCommand()]) program.addCommand(cmd.exitOverride());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+  reportAndExit(e);
+}

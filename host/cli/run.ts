@@ -1,0 +1,36 @@
+// edgellm run: llama2.c's `run` flags and output.
+import { Command } from "commander";
+import { Engine } from "../engine/engine.js";
+import { generate } from "../engine/generate.js";
+import { choice, float, int, seed } from "./args.js";
+import { loadModel } from "./model-source.js";
+
+export function runCommand(): Command {
+  return new Command("run")
+    .description("generate text (flags as llama2.c's run)")
+    .argument("[model]", "model file: edgellm .ellm or a llama2.c checkpoint (default: the embedded default model)")
+    .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin (default: the one carried in the model file)")
+    .option("-t, --temperature <float>", "0 = greedy", float("temperature", 0, 100), 1.0)
+    .option("-p, --topp <float>", "top-p (nucleus) sampling; 0 or 1 disables", float("topp", 0, 1), 0.9)
+    .option("-s, --seed <int>", "random seed (default: time)", seed)
+    .option("-n, --steps <int>", "positions to run, counting BOS and the prompt (0 = context length)", int("steps", 0, 1 << 20), 256)
+    .option("-i, --prompt <text>", "prompt", "")
+    .option("--engine <kind>", "simd (V8 SIMD128 build) or mvp (the build wasm3 runs)", choice("engine", ["simd", "mvp"] as const), "simd")
+    .option("--ctx <int>", "KV cache positions to allocate (default: steps, at most the model's seq_len)", int("ctx", 1, 65536))
+    .option("--kv-int8", "int8 KV cache (for small devices)")
+    .action((modelPath: string | undefined, o) => {
+      const model = loadModel(modelPath, o.tokenizer);
+      const steps: number = o.steps;
+      const engine = Engine.load(model.bytes, undefined, { engine: o.engine, ctx: o.ctx ?? (steps > 0 ? steps : 0), kvInt8: !!o.kvInt8 });
+      const out = process.stdout;
+      const r = generate(engine, {
+        prompt: o.prompt, steps, temperature: o.temperature, topp: o.topp,
+        seed: o.seed ?? BigInt(Math.floor(Date.now() / 1000)),
+      }, (bytes) => out.write(bytes));
+      out.write("\n");
+      if (r.tokens > 1) {
+        const tps = ((r.tokens - 1) / r.elapsedMs) * 1000;
+        process.stderr.write(`achieved tok/s: ${tps.toFixed(1)} (${r.tokens} positions, ${o.engine} engine, linear memory ${engine.memoryBytes} bytes)\n`);
+      }
+    });
+}

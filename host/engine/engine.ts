@@ -1,0 +1,86 @@
+// Typed wrapper over one module instance holding one model.
+import { check, EngineError } from "./errors.js";
+import type { EngineKind, ModuleExports } from "./exports.js";
+import { instantiate } from "./module.js";
+
+export interface EngineOptions {
+  engine?: EngineKind;
+  ctx?: number;         // positions of KV cache to allocate (default: the model's seq_len)
+  kvInt8?: boolean;     // int8 KV cache
+  memoryLimit?: number; // refuse to grow linear memory past this many bytes (0: no limit)
+}
+
+export interface EngineModelInfo {
+  dim: number; hiddenDim: number; nLayers: number; nHeads: number; nKvHeads: number;
+  vocabSize: number; seqLen: number; sharedClassifier: boolean; hasTokenizer: boolean; ctx: number;
+}
+
+const PIECE_CAP = 1024;
+
+export class Engine {
+  readonly kind: EngineKind;
+  readonly x: ModuleExports;
+  private pieceBuf = 0;
+  info!: EngineModelInfo;
+
+  private constructor(kind: EngineKind, x: ModuleExports) {
+    this.kind = kind;
+    this.x = x;
+  }
+
+  // modelBytes: an edgellm model file; tokenizer: llama2.c tokenizer.bin when the file has none.
+  static load(modelBytes: Uint8Array, tokenizer: Uint8Array | undefined, o: EngineOptions = {}): Engine {
+    const e = new Engine(o.engine ?? "simd", instantiate(o.engine ?? "simd"));
+    if (o.memoryLimit) e.x.setMemoryLimit(o.memoryLimit);
+    const ptr = e.copyIn(modelBytes);
+    check(e.x.modelLoad(ptr, modelBytes.length), "model");
+    if (tokenizer) check(e.x.tokenizerLoad(e.copyIn(tokenizer), tokenizer.length), "tokenizer");
+    check(e.x.modelInit(o.ctx ?? 0, o.kvInt8 ? 1 : 0), "run state");
+    e.pieceBuf = e.x.alloc(PIECE_CAP);
+    const f = (i: number) => e.x.modelField(i);
+    e.info = {
+      dim: f(0), hiddenDim: f(1), nLayers: f(2), nHeads: f(3), nKvHeads: f(4), vocabSize: f(5),
+      seqLen: f(6), sharedClassifier: f(7) === 1, hasTokenizer: f(8) === 1, ctx: f(9),
+    };
+    return e;
+  }
+
+  // Copies bytes into fresh linear memory; the pointer stays valid for the module's life.
+  copyIn(bytes: Uint8Array): number {
+    const ptr = this.x.alloc(Math.max(bytes.length, 1));
+    if (ptr === 0) throw new EngineError("E_OUT_OF_MEMORY", "linear memory could not grow");
+    new Uint8Array(this.x.memory.buffer, ptr, bytes.length).set(bytes);
+    return ptr;
+  }
+
+  get memoryBytes(): number { return this.x.memoryBytes(); }
+
+  encode(text: string, bos: boolean, eos: boolean): Int32Array {
+    const bytes = new TextEncoder().encode(text);
+    const cap = bytes.length + 3;
+    // Scratch for one call; the bump allocator keeps it, so prompts are encoded once per run.
+    const tp = this.copyIn(bytes);
+    const out = this.x.alloc(cap * 4);
+    const n = check(this.x.encode(tp, bytes.length, bos ? 1 : 0, eos ? 1 : 0, out, cap), "encode");
+    return new Int32Array(this.x.memory.buffer.slice(out, out + 4 * n));
+  }
+
+  decode(prev: number, token: number): Uint8Array {
+    const n = check(this.x.decode(prev, token, this.pieceBuf, PIECE_CAP), "decode");
+    return new Uint8Array(this.x.memory.buffer, this.pieceBuf, n).slice();
+  }
+
+  setSampler(temperature: number, topp: number, seed: bigint): void {
+    check(this.x.samplerInit(temperature, topp, Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn)), "sampler");
+  }
+
+  forward(token: number, pos: number): Float32Array {
+    check(this.x.forward(token, pos), "forward");
+    return new Float32Array(this.x.memory.buffer, this.x.logits(), this.info.vocabSize);
+  }
+
+  // Forward at pos, then the forced token or a sampled one.
+  step(token: number, pos: number, forced: number): number {
+    return check(this.x.generateStep(token, pos, forced), "step");
+  }
+}

@@ -1,0 +1,32 @@
+// Module error codes (assembly/model/errors.ts) as messages; append-only.
+export const MODULE_ERRORS: Record<number, [string, string]> = {
+  [-1]: ["E_TOO_SHORT", "file is shorter than the header"],
+  [-2]: ["E_MAGIC", "not an edgellm model file (bad magic)"],
+  [-3]: ["E_VERSION", "unsupported format version or flags"],
+  [-4]: ["E_TRUNCATED", "file size does not match its header (truncated)"],
+  [-5]: ["E_CHECKSUM", "checksum mismatch: the file is corrupted"],
+  [-6]: ["E_CONFIG", "absurd or inconsistent model dimensions"],
+  [-7]: ["E_TENSOR", "tensor table entry is out of bounds or has the wrong shape"],
+  [-8]: ["E_MISSING_TENSOR", "a required tensor is missing"],
+  [-9]: ["E_QTYPE", "unknown quantization type"],
+  [-10]: ["E_TOKENIZER", "tokenizer is malformed or truncated"],
+  [-11]: ["E_NO_MODEL", "no model loaded"],
+  [-12]: ["E_ARGUMENT", "argument out of range"],
+  [-13]: ["E_NO_TOKENIZER", "no tokenizer: pass -z or use a model file that carries one"],
+  [-14]: ["E_OUT_OF_MEMORY", "not enough linear memory for the run state"],
+};
+
+export class EngineError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "EngineError";
+    this.code = code;
+  }
+}
+
+export function check(result: number, what: string): number {
+  if (result >= 0) return result;
+  const [code, msg] = MODULE_ERRORS[result] ?? ["E_UNKNOWN", `error ${result}`];
+  throw new EngineError(code, `${what}: ${msg}`);
+}

@@ -1,0 +1,23 @@
+// The module's exports (assembly/index.ts), typed. Pointers are byte offsets into memory.
+export interface ModuleExports {
+  memory: WebAssembly.Memory;
+  ABI_VERSION: WebAssembly.Global;
+  alloc(bytes: number): number;
+  resetHeap(): void;
+  memoryBytes(): number;
+  setMemoryLimit(bytes: number): void;
+  simdBuild(): number;
+  modelLoad(ptr: number, len: number): number;
+  tokenizerLoad(ptr: number, len: number): number;
+  modelInit(ctx: number, kvInt8: number): number;
+  modelField(field: number): number;
+  forward(token: number, pos: number): number;
+  logits(): number;
+  samplerInit(temperature: number, topp: number, seedLo: number, seedHi: number): number;
+  sample(): number;
+  generateStep(token: number, pos: number, forced: number): number;
+  encode(text: number, len: number, bos: number, eos: number, out: number, cap: number): number;
+  decode(prev: number, token: number, out: number, cap: number): number;
+}
+
+export type EngineKind = "simd" | "mvp";

@@ -1,0 +1,35 @@
+// Finds and instantiates the compiled module (build/edgellm.simd.wasm or build/edgellm.wasm).
+import * as loader from "@assemblyscript/loader";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { EngineError } from "./errors.js";
+import type { EngineKind, ModuleExports } from "./exports.js";
+
+// dist/host/engine → project root
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+export function modulePath(kind: EngineKind): string {
+  return join(PROJECT_ROOT, "build", kind === "simd" ? "edgellm.simd.wasm" : "edgellm.wasm");
+}
+
+const compiled = new Map<EngineKind, WebAssembly.Module>();
+
+export function instantiate(kind: EngineKind): ModuleExports {
+  let mod = compiled.get(kind);
+  if (!mod) {
+    const path = modulePath(kind);
+    if (!existsSync(path)) throw new EngineError("E_NO_BUILD", `${path} is missing: run npm run build`);
+    mod = new WebAssembly.Module(readFileSync(path));
+    compiled.set(kind, mod);
+  }
+  const imports = {
+    env: {
+      abort(_msg: number, _file: number, line: number, col: number): never {
+        throw new EngineError("E_ABORT", `module aborted at ${line}:${col}`);
+      },
+    },
+  };
+  const instance = loader.instantiateSync<Record<string, unknown>>(mod, imports);
+  return instance.exports as unknown as ModuleExports;
+}

@@ -1,0 +1,53 @@
+// FloatModel → edgellm model image at a chosen quantization.
+import { FloatModel, tensorKey, tensorList } from "./float-model.js";
+import { quantizeQ8, quantizeT2 } from "./quantize.js";
+import { Kind, QType, tensorShape } from "./spec.js";
+import type { ModelImage, TensorRecord } from "./writer.js";
+
+export type QuantName = "f32" | "int8" | "ternary";
+export const QUANT_NAMES: QuantName[] = ["f32", "int8", "ternary"];
+
+export interface ConvertOptions {
+  quant: QuantName;
+  // int8 weights per scale; 0 = one scale per row. Must divide every row length.
+  groupSize?: number;
+  tokenizer?: Uint8Array;
+  // Per-row scales to use for ternary matrices, keyed like FloatModel tensors (QAT output).
+  ternaryScales?: Map<string, Float32Array>;
+}
+
+const isNorm = (k: Kind) => k === Kind.RmsAtt || k === Kind.RmsFfn || k === Kind.RmsFinal;
+const isTable = (k: Kind) => k === Kind.Embedding || k === Kind.Classifier;
+
+export function groupProblem(m: FloatModel, groupSize: number): string | null {
+  if (groupSize === 0) return null;
+  const c = m.config;
+  for (const n of [c.dim, c.hiddenDim]) {
+    if (n % groupSize !== 0) return `group size ${groupSize} does not divide row length ${n} (choose a divisor of ${c.dim} and ${c.hiddenDim}, or 0 for one scale per row)`;
+  }
+  return null;
+}
+
+export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
+  const group = o.groupSize ?? 0;
+  const problem = groupProblem(m, group);
+  if (problem) throw new Error(problem);
+  const tensors: TensorRecord[] = [];
+  for (const [kind, layer] of tensorList(m.config)) {
+    const [rows, cols] = tensorShape(m.config, kind);
+    const w = m.tensors.get(tensorKey(kind, layer));
+    if (!w || w.length !== rows * cols) throw new Error(`tensor ${kind}/${layer} missing or of the wrong size`);
+    let qtype = QType.F32;
+    if (!isNorm(kind) && o.quant !== "f32") {
+      // Embedding and classifier stay int8 in ternary models: post-training ternary tables lose the vocabulary.
+      qtype = o.quant === "ternary" && !isTable(kind) ? QType.T2 : QType.Q8;
+    }
+    const g = qtype === QType.Q8 ? (group || cols) : 0;
+    let data: Uint8Array;
+    if (qtype === QType.F32) data = new Uint8Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength));
+    else if (qtype === QType.Q8) data = quantizeQ8(w, rows, cols, g);
+    else data = quantizeT2(w, rows, cols, o.ternaryScales?.get(tensorKey(kind, layer)));
+    tensors.push({ kind, layer, qtype, rows, cols, group: g, data });
+  }
+  return { config: { ...m.config }, tensors, tokenizer: o.tokenizer ?? m.tokenizer };
+}

@@ -1,0 +1,68 @@
+// Loads any model file edgellm accepts (its own format, llama2.c v0 and v2 checkpoints) as
+// edgellm model bytes for the module. llama2.c checkpoints are converted in memory: v0 stays
+// f32, v2 runs as int8.
+import { readFileSync, statSync } from "node:fs";
+import { convertModel } from "./convert.js";
+import { FormatError } from "./errors.js";
+import { FloatModel } from "./float-model.js";
+import { isLlama2cV2, readLlama2cV0, readLlama2cV2 } from "./llama2c.js";
+import { isModelFile, readModel } from "./reader.js";
+import { QTYPE_NAMES, QType } from "./spec.js";
+import { checkTokenizer } from "./tokenizer.js";
+import { writeModel, type ModelImage } from "./writer.js";
+
+export type SourceFormat = "edgellm" | "llama2c-v0" | "llama2c-v2";
+
+export interface LoadedModel {
+  path: string;
+  bytes: Uint8Array;    // edgellm format
+  fileBytes: number;    // size of the file on disk
+  source: SourceFormat;
+  image: ModelImage;
+}
+
+// Largest file we read whole; anything bigger is not a tiny model.
+const MAX_MODEL_BYTES = 1 << 30;
+
+export function readFileChecked(path: string, what: string, maxBytes = MAX_MODEL_BYTES): Uint8Array {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new FormatError("E_FILE_MISSING", `${what} ${path}: not a regular file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError("E_FILE_MISSING", `${what} ${path}: no such file`);
+  }
+  if (size === 0) throw new FormatError("E_FILE_EMPTY", `${what} ${path}: file is empty`);
+  if (size > maxBytes) throw new FormatError("E_CONFIG", `${what} ${path}: ${size} bytes is larger than the ${maxBytes}-byte limit`);
+  return new Uint8Array(readFileSync(path));
+}
+
+export function readAnyModel(path: string): { model: FloatModel | null; image: ModelImage | null; source: SourceFormat; raw: Uint8Array } {
+  const raw = readFileChecked(path, "model");
+  if (isModelFile(raw)) return { model: null, image: readModel(raw, path), source: "edgellm", raw };
+  if (isLlama2cV2(raw)) return { model: readLlama2cV2(raw, path), image: null, source: "llama2c-v2", raw };
+  return { model: readLlama2cV0(raw, path), image: null, source: "llama2c-v0", raw };
+}
+
+// tokenizer: a tokenizer.bin to use when the model file carries none (it wins over an embedded one).
+export function loadModelFile(path: string, tokenizer?: { bytes: Uint8Array; path: string }): LoadedModel {
+  const r = readAnyModel(path);
+  const config = (r.image ?? r.model!).config;
+  if (tokenizer) checkTokenizer(tokenizer.bytes, config.vocabSize, tokenizer.path);
+  else if (r.image?.tokenizer) checkTokenizer(r.image.tokenizer, config.vocabSize, `embedded in ${path}`);
+  if (r.image) {
+    let bytes = r.raw, image = r.image;
+    if (tokenizer) { image = { ...image, tokenizer: tokenizer.bytes }; bytes = writeModel(image); }
+    return { path, bytes, fileBytes: r.raw.length, source: r.source, image };
+  }
+  const image = convertModel(r.model!, { quant: r.source === "llama2c-v2" ? "int8" : "f32", tokenizer: tokenizer?.bytes });
+  return { path, bytes: writeModel(image), fileBytes: r.raw.length, source: r.source, image };
+}
+
+// The quantization a model is known by: its linear layers' type.
+export function quantOf(image: ModelImage): string {
+  const w = image.tensors.find((t) => t.rows > 1 && t.kind !== 0 && t.kind !== 11);
+  return QTYPE_NAMES[(w?.qtype ?? QType.F32) as QType];
+}

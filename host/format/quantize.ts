@@ -1,0 +1,84 @@
+// Quantizers from f32 matrices to the file's q8 and t2 layouts (docs/model-format.md).
+// They mirror the module's kernels: symmetric absmax int8 per group, and BitNet b1.58
+// absmean ternary per row.
+import { align, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES } from "./spec.js";
+
+// w: f32 [rows][cols] → int8 q [rows][cols] (padded to 4 bytes) + f32 scales [rows][cols/group].
+export function quantizeQ8(w: Float32Array, rows: number, cols: number, group: number): Uint8Array {
+  if (group <= 0 || cols % group !== 0) throw new Error(`group size ${group} does not divide row length ${cols}`);
+  const qBytes = align(rows * cols, 4);
+  const out = new Uint8Array(qBytes + 4 * rows * (cols / group));
+  const q = new Int8Array(out.buffer, 0, rows * cols);
+  const scales = new Float32Array(out.buffer, qBytes, rows * (cols / group));
+  for (let g = 0; g < scales.length; g++) {
+    const start = g * group;
+    let amax = 0;
+    for (let i = 0; i < group; i++) amax = Math.max(amax, Math.abs(w[start + i]));
+    const s = Math.fround(amax / 127);
+    scales[g] = s;
+    for (let i = 0; i < group; i++) q[start + i] = s > 0 ? Math.max(-127, Math.min(127, Math.round(w[start + i] / s))) : 0;
+  }
+  return out;
+}
+
+export function dequantizeQ8(data: Uint8Array, rows: number, cols: number, group: number): Float32Array {
+  const qBytes = align(rows * cols, 4);
+  const copy = data.slice();
+  const q = new Int8Array(copy.buffer, 0, rows * cols);
+  const scales = new Float32Array(copy.buffer, qBytes, rows * (cols / group));
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < out.length; i++) out[i] = q[i] * scales[Math.floor(i / group)];
+  return out;
+}
+
+// Ternary value of one weight given its row's absmean scale: round(w / s) clipped to [-1, 1].
+export function ternaryOf(w: number, scale: number): number {
+  return scale > 0 ? Math.max(-1, Math.min(1, Math.round(w / scale))) : 0;
+}
+
+// w: f32 [rows][cols] → t2 codes [rows][rowBytes] + f32 absmean scale [rows].
+// scales: optional per-row scales to use instead of the absmean (quantization-aware training
+// fixes them so the file runs exactly as trained).
+export function quantizeT2(w: Float32Array, rows: number, cols: number, scales?: Float32Array): Uint8Array {
+  const rowBytes = t2RowBytes(cols);
+  const out = new Uint8Array(rows * rowBytes + 4 * rows);
+  const sv = new Float32Array(out.buffer, rows * rowBytes, rows);
+  for (let r = 0; r < rows; r++) {
+    let s: number;
+    if (scales) s = scales[r];
+    else {
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += Math.abs(w[r * cols + c]);
+      s = Math.fround(sum / cols);
+    }
+    sv[r] = s;
+    // Padding weights (past cols) stay code 1 = 0.
+    for (let c = 0; c < rowBytes * 4; c++) {
+      const t = c < cols ? ternaryOf(w[r * cols + c], s) : 0;
+      setT2Code(out, r * rowBytes, c, t + 1);
+    }
+  }
+  return out;
+}
+
+function setT2Code(out: Uint8Array, rowStart: number, c: number, code: number): void {
+  const block = Math.floor(c / T2_BLOCK), within = c % T2_BLOCK;
+  const byte = rowStart + block * T2_BLOCK_BYTES + (within % 16);
+  const shift = 2 * Math.floor(within / 16);
+  out[byte] = (out[byte] & ~(3 << shift)) | (code << shift);
+}
+
+export function dequantizeT2(data: Uint8Array, rows: number, cols: number): Float32Array {
+  const rowBytes = t2RowBytes(cols);
+  const sv = new Float32Array(data.slice(rows * rowBytes, rows * rowBytes + 4 * rows).buffer);
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const within = c % T2_BLOCK;
+      const byte = data[r * rowBytes + Math.floor(c / T2_BLOCK) * T2_BLOCK_BYTES + (within % 16)];
+      const code = (byte >> (2 * Math.floor(within / 16))) & 3;
+      out[r * cols + c] = (code - 1) * sv[r];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+// The TypeScript reader of the edgellm model file (docs/model-format.md): validates the
+// header, table and checksum, and returns views of each tensor. The module has its own reader
+// (assembly/model/file.ts) with the same rules; test/vectors keeps the two in agreement.
+import { crc32Skipping } from "./crc32.js";
+import { FormatError } from "./errors.js";
+import {
+  CHECKSUM_OFFSET, configProblems, ENTRY_BYTES, FLAG_SHARED_CLASSIFIER, HEADER_BYTES, Kind, KIND_NAMES,
+  LAYER_KINDS, MAGIC, ModelConfig, QType, tensorBytes, tensorShape, VERSION,
+} from "./spec.js";
+import type { ModelImage, TensorRecord } from "./writer.js";
+
+export function isModelFile(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === MAGIC;
+}
+
+export function readModel(bytes: Uint8Array, name = "model"): ModelImage {
+  const fail = (code: ConstructorParameters<typeof FormatError>[0], msg: string): never => {
+    throw new FormatError(code, `${name}: ${msg}`);
+  };
+  if (bytes.length === 0) fail("E_FILE_EMPTY", "file is empty");
+  if (bytes.length < HEADER_BYTES) fail("E_TOO_SHORT", `${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u32 = (o: number) => v.getUint32(o, true);
+  if (u32(0) !== MAGIC) fail("E_MAGIC", `bad magic 0x${u32(0).toString(16)}: not an edgellm model file`);
+  if (u32(4) !== VERSION) fail("E_VERSION", `format version ${u32(4)} is not supported (expected ${VERSION})`);
+  const fileBytes = u32(64);
+  if (fileBytes !== bytes.length) fail("E_TRUNCATED", `header says ${fileBytes} bytes but the file has ${bytes.length} (truncated or padded)`);
+  const flags = u32(12);
+  if ((flags & ~FLAG_SHARED_CLASSIFIER) !== 0) fail("E_VERSION", `unknown flags 0x${flags.toString(16)}`);
+  const stored = u32(CHECKSUM_OFFSET), actual = crc32Skipping(bytes, CHECKSUM_OFFSET);
+  if (stored !== actual) fail("E_CHECKSUM", `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)}): the file is corrupted`);
+  const config: ModelConfig = {
+    dim: u32(16), hiddenDim: u32(20), nLayers: u32(24), nHeads: u32(28), nKvHeads: u32(32),
+    vocabSize: u32(36), seqLen: u32(40), ropeTheta: v.getFloat32(44, true), normEps: v.getFloat32(48, true),
+    sharedClassifier: (flags & FLAG_SHARED_CLASSIFIER) !== 0,
+  };
+  const problems = configProblems(config);
+  if (problems.length) fail("E_CONFIG", `bad config: ${problems.join("; ")}`);
+  const n = u32(52);
+  const expected = config.nLayers * LAYER_KINDS.length + (config.sharedClassifier ? 2 : 3);
+  if (n !== expected) fail("E_TENSOR", `${n} tensors in the table, expected ${expected}`);
+  const tableEnd = HEADER_BYTES + n * ENTRY_BYTES;
+  if (tableEnd > bytes.length) fail("E_TENSOR", "tensor table runs past the end of the file");
+  const seen = new Set<string>();
+  const tensors: TensorRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = HEADER_BYTES + i * ENTRY_BYTES;
+    const [kind, layer, qtype, rows, cols, group, off, size] = [0, 1, 2, 3, 4, 5, 6, 7].map((j) => u32(e + 4 * j));
+    const label = `tensor ${i} (${KIND_NAMES[kind] ?? `kind ${kind}`}, layer ${layer})`;
+    if (kind > Kind.Classifier || (kind === Kind.Classifier && config.sharedClassifier)) fail("E_TENSOR", `${label}: unexpected kind`);
+    const global = kind === Kind.Embedding || kind === Kind.RmsFinal || kind === Kind.Classifier;
+    if (global ? layer !== 0 : layer >= config.nLayers) fail("E_TENSOR", `${label}: bad layer`);
+    if (qtype > QType.T2) fail("E_QTYPE", `${label}: unknown quantization type ${qtype}`);
+    const [er, ec] = tensorShape(config, kind as Kind);
+    if (rows !== er || cols !== ec) fail("E_TENSOR", `${label}: shape [${rows}, ${cols}], expected [${er}, ${ec}]`);
+    if (rows === 1 && qtype !== QType.F32) fail("E_QTYPE", `${label}: norm weights must be f32`);
+    if (qtype === QType.Q8 && (group <= 0 || cols % group !== 0)) fail("E_TENSOR", `${label}: group size ${group} does not divide ${cols}`);
+    if (size !== tensorBytes(qtype, rows, cols, group)) fail("E_TENSOR", `${label}: ${size} bytes does not match its shape`);
+    if (off % 64 !== 0 || off < tableEnd || off + size > bytes.length) fail("E_TENSOR", `${label}: data at ${off}+${size} is out of bounds or unaligned`);
+    const key = `${kind}/${layer}`;
+    if (seen.has(key)) fail("E_TENSOR", `${label}: duplicate`);
+    seen.add(key);
+    tensors.push({ kind, layer, qtype, rows, cols, group, data: bytes.subarray(off, off + size) });
+  }
+  const tokOff = u32(56), tokBytes = u32(60);
+  let tokenizer: Uint8Array | undefined;
+  if (tokBytes !== 0) {
+    if (tokOff % 64 !== 0 || tokOff + tokBytes > bytes.length) fail("E_TOKENIZER", "embedded tokenizer is out of bounds");
+    tokenizer = bytes.subarray(tokOff, tokOff + tokBytes);
+  }
+  return { config, tensors, tokenizer };
+}

@@ -1,0 +1,88 @@
+// Constants of the edgellm model file format (docs/model-format.md), mirrored from
+// assembly/model/file.ts and assembly/model/matrix.ts. Append-only.
+export const MAGIC = 0x4d4c4c45; // "ELLM"
+export const VERSION = 1;
+export const HEADER_BYTES = 128;
+export const ENTRY_BYTES = 32;
+export const TENSOR_ALIGN = 64;
+export const CHECKSUM_OFFSET = 124;
+export const FLAG_SHARED_CLASSIFIER = 1;
+
+export enum QType { F32 = 0, Q8 = 1, T2 = 2 }
+export const QTYPE_NAMES: Record<QType, string> = { [QType.F32]: "f32", [QType.Q8]: "int8", [QType.T2]: "ternary" };
+
+export enum Kind {
+  Embedding = 0, RmsAtt = 1, Wq = 2, Wk = 3, Wv = 4, Wo = 5, RmsFfn = 6,
+  W1 = 7, W2 = 8, W3 = 9, RmsFinal = 10, Classifier = 11,
+}
+export const KIND_NAMES = ["token_embedding", "rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3", "rms_final", "classifier"];
+export const LAYER_KINDS = [Kind.RmsAtt, Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.RmsFfn, Kind.W1, Kind.W2, Kind.W3];
+
+export interface ModelConfig {
+  dim: number;
+  hiddenDim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  vocabSize: number;
+  seqLen: number;
+  ropeTheta: number;
+  normEps: number;
+  sharedClassifier: boolean;
+}
+
+export const LIMITS = { dim: 8192, hiddenDim: 32768, nLayers: 256, nHeads: 256, vocabSize: 262144, seqLen: 65536 };
+
+export const T2_BLOCK = 64;
+export const T2_BLOCK_BYTES = 16;
+
+export function t2RowBytes(cols: number): number {
+  return Math.ceil(cols / T2_BLOCK) * T2_BLOCK_BYTES;
+}
+
+export function tensorBytes(qtype: QType, rows: number, cols: number, group: number): number {
+  const n = rows * cols;
+  switch (qtype) {
+    case QType.F32: return 4 * n;
+    case QType.Q8: return align(n, 4) + 4 * rows * (cols / group);
+    case QType.T2: return rows * t2RowBytes(cols) + 4 * rows;
+  }
+}
+
+export function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+export function kvDim(c: ModelConfig): number {
+  return (c.dim / c.nHeads) * c.nKvHeads;
+}
+
+// [rows, cols] of a tensor kind; norm vectors are [1, dim].
+export function tensorShape(c: ModelConfig, kind: Kind): [number, number] {
+  switch (kind) {
+    case Kind.Embedding: case Kind.Classifier: return [c.vocabSize, c.dim];
+    case Kind.RmsAtt: case Kind.RmsFfn: case Kind.RmsFinal: return [1, c.dim];
+    case Kind.Wq: case Kind.Wo: return [c.dim, c.dim];
+    case Kind.Wk: case Kind.Wv: return [kvDim(c), c.dim];
+    case Kind.W1: case Kind.W3: return [c.hiddenDim, c.dim];
+    case Kind.W2: return [c.dim, c.hiddenDim];
+  }
+}
+
+// Problems with a config, or [] when sane; the same limits as the module's reader.
+export function configProblems(c: ModelConfig): string[] {
+  const p: string[] = [];
+  const within = (name: keyof typeof LIMITS, v: number) => {
+    if (!Number.isInteger(v) || v <= 0 || v > LIMITS[name]) p.push(`${name} ${v} is outside 1..${LIMITS[name]}`);
+  };
+  within("dim", c.dim); within("hiddenDim", c.hiddenDim); within("nLayers", c.nLayers);
+  within("nHeads", c.nHeads); within("vocabSize", c.vocabSize); within("seqLen", c.seqLen);
+  if (!Number.isInteger(c.nKvHeads) || c.nKvHeads <= 0 || c.nKvHeads > c.nHeads || c.nHeads % c.nKvHeads !== 0) {
+    p.push(`nKvHeads ${c.nKvHeads} must divide nHeads ${c.nHeads}`);
+  }
+  if (p.length === 0 && (c.dim % c.nHeads !== 0 || (c.dim / c.nHeads) % 2 !== 0)) {
+    p.push(`dim ${c.dim} must be nHeads ${c.nHeads} times an even head size`);
+  }
+  if (!(c.normEps > 0) || !(c.ropeTheta > 0)) p.push("normEps and ropeTheta must be positive");
+  return p;
+}
