@@ -1,6 +1,9 @@
 // edgellm command line: argv → commands; each command lives in its own file.
 import { Command, CommanderError } from "commander";
 import { reportAndExit } from "./errors.js";
+import { convertCommand } from "./convert.js";
+import { evalCommand } from "./eval.js";
+import { infoCommand } from "./info.js";
 import { runCommand } from "./run.js";
 
 const program = new Command("edgellm")
@@ -9,7 +12,7 @@ const program = new Command("edgellm")
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-for (const cmd of [runCommand()]) program.addCommand(cmd.exitOverride());
+for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand()]) program.addCommand(cmd.exitOverride());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,49 @@
+// edgellm eval: perplexity of a model over a text file (one document per line).
+import { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { Engine } from "../engine/engine.js";
+import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
+import { quantOf } from "../format/load.js";
+import { choice } from "./args.js";
+import { UsageError } from "./errors.js";
+import { loadModel } from "./model-source.js";
+import { startProgress } from "./progress.js";
+
+export function evalCommand(): Command {
+  return new Command("eval")
+    .description("perplexity over a text file (one document per line)")
+    .argument("[model]", "model file (default: the embedded default model)")
+    .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin")
+    .requiredOption("--text <file>", "text to evaluate on")
+    .option("--engine <kind>", "simd or mvp", choice("engine", ["simd", "mvp"] as const), "simd")
+    .option("--json", "last line: a JSON object with a perplexity field")
+    .action((modelPath: string | undefined, o) => {
+      let text: string;
+      try {
+        text = readFileSync(o.text, "utf8");
+      } catch {
+        throw new UsageError(`text file ${o.text}: cannot be read`);
+      }
+      const docs = documents(text);
+      if (docs.length === 0) throw new UsageError(`text file ${o.text}: has no text`);
+      const model = loadModel(modelPath, o.tokenizer);
+      const engine = Engine.load(model.bytes, undefined, { engine: o.engine });
+      const tokenized = docs.map((d) => engine.encode(d, true, false));
+      const total = tokenized.reduce((n, t) => n + t.length - 1, 0);
+      const bar = startProgress("eval", total);
+      const sum: NllSum = { nll: 0, tokens: 0 };
+      let done = 0;
+      for (const t of tokenized) {
+        const r = documentNll(engine, t, () => bar.update(++done));
+        sum.nll += r.nll;
+        sum.tokens += r.tokens;
+      }
+      bar.stop();
+      const ppl = perplexityOf(sum);
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ model: model.path, quant: quantOf(model.image), text: o.text, documents: docs.length, tokens: sum.tokens, nll_per_token: sum.nll / sum.tokens, perplexity: ppl }) + "\n");
+      } else {
+        process.stdout.write(`perplexity ${ppl.toFixed(4)} over ${sum.tokens} tokens in ${docs.length} documents (${quantOf(model.image)})\n`);
+      }
+    });
+}

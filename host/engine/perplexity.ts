@@ -1,0 +1,42 @@
+// Perplexity of a model over documents: exp of the mean negative log-likelihood of each
+// token given the ones before it. Documents longer than the context are cut into windows.
+import type { Engine } from "./engine.js";
+
+export interface NllSum {
+  nll: number;     // Σ -ln p(token | prefix), nats
+  tokens: number;  // predicted tokens
+}
+
+// -ln softmax(logits)[target], computed in f64.
+export function negLogProb(logits: Float32Array, target: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  return Math.log(sum) - (logits[target] - max);
+}
+
+// tokens begins with BOS; each window of ctx positions predicts its tokens 1..n-1.
+export function documentNll(e: Engine, tokens: Int32Array, onToken?: () => void): NllSum {
+  const ctx = e.info.ctx;
+  const r: NllSum = { nll: 0, tokens: 0 };
+  for (let start = 0; start + 1 < tokens.length; start += ctx - 1) {
+    const end = Math.min(tokens.length, start + ctx);
+    for (let i = start; i + 1 < end; i++) {
+      const logits = e.forward(tokens[i], i - start);
+      r.nll += negLogProb(logits, tokens[i + 1]);
+      r.tokens++;
+      onToken?.();
+    }
+  }
+  return r;
+}
+
+export function perplexityOf(s: NllSum): number {
+  return s.tokens > 0 ? Math.exp(s.nll / s.tokens) : NaN;
+}
+
+// One document per non-empty line (the TinyStories sample's layout).
+export function documents(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+}
