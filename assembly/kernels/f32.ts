@@ -80,8 +80,42 @@ export function rmsnorm(out: usize, x: usize, weight: usize, n: i32, eps: f32): 
   }
 }
 
-// In-place softmax over x[n], max-subtracted for stability.
-export function softmax(x: usize, n: i32): void {
+// exp(x) in a fixed sequence of f32 operations (Cody-Waite range reduction, minimax
+// polynomial; Cephes expf's constants), ~1 ulp on the clamped range. The SIMD version below
+// applies the same operations lane-wise, so both builds give identical bits, and it is several
+// times cheaper than Mathf.exp. x is clamped to [-87.3, 88]: exp stays a finite normal.
+const EXP_LO: f32 = -87.3;
+const EXP_HI: f32 = 88.0;
+const LOG2E: f32 = 1.44269504;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const P0: f32 = 1.9875691500e-4, P1: f32 = 1.3981999507e-3, P2: f32 = 8.3334519073e-3;
+const P3: f32 = 4.1665795894e-2, P4: f32 = 1.6666665459e-1, P5: f32 = 5.0000001201e-1;
+
+@inline export function expF32(v: f32): f32 {
+  const x = Mathf.max(Mathf.min(v, EXP_HI), EXP_LO);
+  const n = nearest<f32>(x * LOG2E);
+  const r = (x - n * LN2_HI) - n * LN2_LO;
+  const p = (((((P0 * r + P1) * r + P2) * r + P3) * r + P4) * r + P5) * (r * r) + r + <f32>1.0;
+  return p * reinterpret<f32>((<i32>n + 127) << 23);
+}
+
+@inline function expF32x4(v: v128): v128 {
+  const x = f32x4.max(f32x4.min(v, f32x4.splat(EXP_HI)), f32x4.splat(EXP_LO));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
+  let p = f32x4.add(f32x4.mul(f32x4.splat(P0), r), f32x4.splat(P1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(P2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(P3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(P4));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(P5));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, scale);
+}
+
+// Reference softmax: libm-quality exp, sequential sum.
+export function softmaxRef(x: usize, n: i32): void {
   let max = load<f32>(x);
   for (let i = 1; i < n; i++) max = Mathf.max(max, load<f32>(x + (<usize>i << 2)));
   let sum: f32 = 0;
@@ -97,12 +131,52 @@ export function softmax(x: usize, n: i32): void {
   }
 }
 
+// In-place softmax over x[n], max-subtracted; the sum uses the four-partial order.
+export function softmax(x: usize, n: i32): void {
+  let max = load<f32>(x);
+  for (let i = 1; i < n; i++) max = Mathf.max(max, load<f32>(x + (<usize>i << 2)));
+  let i = 0;
+  let sum: f32;
+  if (ASC_FEATURE_SIMD) {
+    const vmax = f32x4.splat(max);
+    let acc = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const p = x + (<usize>i << 2);
+      const e = expF32x4(f32x4.sub(v128.load(p), vmax));
+      v128.store(p, e);
+      acc = f32x4.add(acc, e);
+    }
+    sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  } else {
+    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    for (; i + 4 <= n; i += 4) {
+      const p = x + (<usize>i << 2);
+      const e0 = expF32(load<f32>(p) - max), e1 = expF32(load<f32>(p, 4) - max);
+      const e2 = expF32(load<f32>(p, 8) - max), e3 = expF32(load<f32>(p, 12) - max);
+      store<f32>(p, e0); store<f32>(p, e1, 4); store<f32>(p, e2, 8); store<f32>(p, e3, 12);
+      s0 += e0; s1 += e1; s2 += e2; s3 += e3;
+    }
+    sum = (s0 + s1) + (s2 + s3);
+  }
+  for (; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    const e = expF32(load<f32>(p) - max);
+    store<f32>(p, e);
+    sum += e;
+  }
+  const inv = sum; // divide (not multiply by 1/sum) as llama2.c does
+  for (let j = 0; j < n; j++) {
+    const p = x + (<usize>j << 2);
+    store<f32>(p, load<f32>(p) / inv);
+  }
+}
+
 // SwiGLU in place: h[n] = silu(h[n]) * g[n], silu(v) = v · σ(v).
 export function swiglu(h: usize, g: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
     const off = <usize>i << 2;
     const v = load<f32>(h + off);
-    store<f32>(h + off, v * (<f32>1.0 / (<f32>1.0 + Mathf.exp(-v))) * load<f32>(g + off));
+    store<f32>(h + off, v * (<f32>1.0 / (<f32>1.0 + expF32(-v))) * load<f32>(g + off));
   }
 }
 

@@ -4,7 +4,8 @@ import { Config } from "./config";
 import { Matrix } from "./matrix";
 import { RunState } from "./state";
 import { Weights } from "./weights";
-import { addF32, axpyF32, dotF32, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";
+import { addF32, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";
+import { attentionMix, attentionScores } from "../kernels/attention";
 import { quantizeActs } from "../kernels/q8";
 
 @inline function pad64(n: i32): i32 { return (n + 63) & ~63; }
@@ -57,7 +58,6 @@ function storeQ8(dst: usize, scalePtr: usize, src: usize, n: i32): void {
 function attention(c: Config, s: RunState, l: i32, pos: i32): void {
   const hs = c.headSize, kvDim = c.kvDim, kvMul = c.nHeads / c.nKvHeads;
   const layerBase = <usize>l * <usize>s.ctx;
-  const elem: usize = s.kvInt8 ? 1 : 4;
   const sqrtHs: f32 = Mathf.sqrt(<f32>hs);
   // Cache this position's k and v.
   const row = layerBase + <usize>pos;
@@ -74,33 +74,30 @@ function attention(c: Config, s: RunState, l: i32, pos: i32): void {
   for (let h = 0; h < c.nHeads; h++) {
     const qh = s.q + (<usize>(h * hs) << 2);
     const kvh = h / kvMul;
+    const out = s.xb + (<usize>(h * hs) << 2);
+    if (!s.kvInt8) {
+      const stride = <usize>kvDim << 2;
+      const base = (layerBase * <usize>kvDim + <usize>(kvh * hs)) << 2;
+      attentionScores(s.att, qh, s.keyCache + base, stride, pos + 1, hs, sqrtHs);
+      softmax(s.att, pos + 1);
+      attentionMix(out, s.att, s.valueCache + base, stride, pos + 1, hs);
+      continue;
+    }
     for (let t = 0; t <= pos; t++) {
       const at = (layerBase + <usize>t) * <usize>kvDim + <usize>(kvh * hs);
-      let score: f32;
-      if (s.kvInt8) {
-        const sc = load<f32>(s.keyScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
-        score = dotF32I8(qh, s.keyCache + at, hs) * sc;
-      } else {
-        score = dotF32(qh, s.keyCache + at * elem, hs);
-      }
-      store<f32>(s.att + (<usize>t << 2), score / sqrtHs);
+      const sc = load<f32>(s.keyScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
+      store<f32>(s.att + (<usize>t << 2), dotF32I8(qh, s.keyCache + at, hs) * sc / sqrtHs);
     }
     softmax(s.att, pos + 1);
-    const out = s.xb + (<usize>(h * hs) << 2);
     memory.fill(out, 0, <usize>hs << 2);
     for (let t = 0; t <= pos; t++) {
-      const a = load<f32>(s.att + (<usize>t << 2));
       const at = (layerBase + <usize>t) * <usize>kvDim + <usize>(kvh * hs);
-      if (s.kvInt8) {
-        const sc = load<f32>(s.valueScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
-        const vp = s.valueCache + at;
-        const as = a * sc;
-        for (let i = 0; i < hs; i++) {
-          const o = out + (<usize>i << 2);
-          store<f32>(o, load<f32>(o) + as * <f32>load<i8>(vp + <usize>i));
-        }
-      } else {
-        axpyF32(out, a, s.valueCache + at * 4, hs);
+      const sc = load<f32>(s.valueScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
+      const vp = s.valueCache + at;
+      const as = load<f32>(s.att + (<usize>t << 2)) * sc;
+      for (let i = 0; i < hs; i++) {
+        const o = out + (<usize>i << 2);
+        store<f32>(o, load<f32>(o) + as * <f32>load<i8>(vp + <usize>i));
       }
     }
   }

@@ -1,0 +1,77 @@
+// Attention inner loops for one head over cached positions. Scores use the four-partial dot
+// order of dotF32 in both builds; the SIMD build computes four positions at once and combines
+// lanes with shuffles in exactly that order, so results stay bit-identical to the MVP build.
+import { dotF32 } from "./f32";
+
+// scores[t] = (q[hs] · k_t[hs]) / sqrtHs for t < n; k_t = kBase + t·stride bytes.
+export function attentionScoresRef(scores: usize, q: usize, kBase: usize, stride: usize, n: i32, hs: i32, sqrtHs: f32): void {
+  for (let t = 0; t < n; t++) {
+    store<f32>(scores + (<usize>t << 2), dotF32(q, kBase + <usize>t * stride, hs) / sqrtHs);
+  }
+}
+
+export function attentionScores(scores: usize, q: usize, kBase: usize, stride: usize, n: i32, hs: i32, sqrtHs: f32): void {
+  let t = 0;
+  if (ASC_FEATURE_SIMD && (hs & 3) == 0) {
+    const vs = f32x4.splat(sqrtHs);
+    for (; t + 4 <= n; t += 4) {
+      const k0 = kBase + <usize>t * stride;
+      const k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let i = 0; i < hs; i += 4) {
+        const off = <usize>i << 2;
+        const qv = v128.load(q + off);
+        a0 = f32x4.add(a0, f32x4.mul(qv, v128.load(k0 + off)));
+        a1 = f32x4.add(a1, f32x4.mul(qv, v128.load(k1 + off)));
+        a2 = f32x4.add(a2, f32x4.mul(qv, v128.load(k2 + off)));
+        a3 = f32x4.add(a3, f32x4.mul(qv, v128.load(k3 + off)));
+      }
+      // Per position: (l0 + l1) + (l2 + l3), as dotF32.
+      const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 2, 4, 6), v128.shuffle<f32>(a0, a1, 1, 3, 5, 7));
+      const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 2, 4, 6), v128.shuffle<f32>(a2, a3, 1, 3, 5, 7));
+      const sc = f32x4.add(v128.shuffle<f32>(s01, s23, 0, 2, 4, 6), v128.shuffle<f32>(s01, s23, 1, 3, 5, 7));
+      v128.store(scores + (<usize>t << 2), f32x4.div(sc, vs));
+    }
+  }
+  for (; t < n; t++) {
+    store<f32>(scores + (<usize>t << 2), dotF32(q, kBase + <usize>t * stride, hs) / sqrtHs);
+  }
+}
+
+// out[hs] = Σ_t att[t] · v_t[hs], t < n, accumulated in order of t.
+export function attentionMixRef(out: usize, att: usize, vBase: usize, stride: usize, n: i32, hs: i32): void {
+  memory.fill(out, 0, <usize>hs << 2);
+  for (let t = 0; t < n; t++) {
+    const a = load<f32>(att + (<usize>t << 2));
+    const v = vBase + <usize>t * stride;
+    for (let i = 0; i < hs; i++) {
+      const o = out + (<usize>i << 2);
+      store<f32>(o, load<f32>(o) + a * load<f32>(v + (<usize>i << 2)));
+    }
+  }
+}
+
+export function attentionMix(out: usize, att: usize, vBase: usize, stride: usize, n: i32, hs: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    // Keep four output lanes in a register across all positions: same order per element.
+    for (; i + 4 <= hs; i += 4) {
+      let acc = f32x4.splat(0);
+      let v = vBase + (<usize>i << 2);
+      for (let t = 0; t < n; t++) {
+        acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(att + (<usize>t << 2))), v128.load(v)));
+        v += stride;
+      }
+      v128.store(out + (<usize>i << 2), acc);
+    }
+  }
+  for (; i < hs; i++) {
+    let acc: f32 = 0;
+    let v = vBase + (<usize>i << 2);
+    for (let t = 0; t < n; t++) {
+      acc += load<f32>(att + (<usize>t << 2)) * load<f32>(v);
+      v += stride;
+    }
+    store<f32>(out + (<usize>i << 2), acc);
+  }
+}
