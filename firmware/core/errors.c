@@ -1,0 +1,26 @@
+// Messages for the module's error codes (assembly/model/errors.ts, host/engine/errors.ts).
+#include "fw.h"
+
+static const char *const k_msgs[] = {
+  "ok",
+  "file is shorter than the header",
+  "not an edgellm model file (bad magic)",
+  "unsupported format version or flags",
+  "file size does not match its header (truncated)",
+  "checksum mismatch: the file is corrupted",
+  "absurd or inconsistent model dimensions",
+  "tensor table entry is out of bounds or has the wrong shape",
+  "a required tensor is missing",
+  "unknown quantization type",
+  "tokenizer is malformed or truncated",
+  "no model loaded",
+  "argument out of range",
+  "no tokenizer: pass -z or use a model file that carries one",
+  "not enough linear memory for the run state",
+};
+
+const char *fw_module_error(int32_t code) {
+  int32_t i = -code;
+  if (i < 0 || i >= (int32_t)(sizeof k_msgs / sizeof k_msgs[0])) return "unknown module error";
+  return k_msgs[i];
+}

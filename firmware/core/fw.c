@@ -1,0 +1,200 @@
+// Drives the module through its flat ABI under wasm3. Every wasm3 result is checked; every
+// failure leaves through one path that writes a one-line message.
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fw_internal.h"
+#include "platform.h"
+
+#define PIECE_CAP 1024
+#define DEFAULT_STACK (32 * 1024)
+
+static int failf(char *err, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, n, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+// Calls fn(argv...) and fetches its i32 result (ret may be NULL for void functions).
+// Reports traps with any detail a host function left, then enforces the memory cap.
+static int call(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc,
+                const void **argv, char *err, size_t n) {
+  f->trap[0] = 0;
+  M3Result r = m3_Call(fn, argc, argv);
+  if (r) {
+    return failf(err, n, "%s: %s%s%s", what, r, f->trap[0] ? ": " : "", f->trap);
+  }
+  if (ret) {
+    const void *rp[1] = { ret };
+    if ((r = m3_GetResults(fn, 1, rp))) return failf(err, n, "%s: %s", what, r);
+  }
+  uint32_t mem = m3_GetMemorySize(f->rt);
+  if (f->max_memory && mem > f->max_memory)
+    return failf(err, n, "%s: linear memory grew to %u bytes, past --max-memory %u", what, mem, f->max_memory);
+  return 0;
+}
+
+// Same, and a negative result is a module error code.
+static int call_checked(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc,
+                        const void **argv, char *err, size_t n) {
+  if (call(f, fn, what, ret, argc, argv, err, n)) return -1;
+  if (*ret < 0) return failf(err, n, "%s: %s", what, fw_module_error(*ret));
+  return 0;
+}
+
+static int find(fw *f, IM3Function *fn, const char *name, int required, char *err, size_t n) {
+  M3Result r = m3_FindFunction(fn, f->rt, name);
+  if (r) {
+    *fn = NULL;
+    if (required) return failf(err, n, "module: export %s: %s", name, r);
+  }
+  return 0;
+}
+
+// Allocates len bytes in linear memory and copies src there; returns the guest pointer.
+static int copy_in(fw *f, const uint8_t *src, uint32_t len, uint32_t *out, const char *what, char *err, size_t n) {
+  int32_t bytes = len ? (int32_t)len : 1, p;
+  const void *a[] = { &bytes };
+  if (call(f, f->alloc, what, &p, 1, a, err, n)) return -1;
+  uint32_t size = 0;
+  uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
+  if (!mem || p <= 0 || (uint64_t)(uint32_t)p + len > size) return failf(err, n, "%s: linear memory could not grow", what);
+  memcpy(mem + (uint32_t)p, src, len);
+  *out = (uint32_t)p;
+  return 0;
+}
+
+int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
+  *out = NULL;
+  IM3Module mod = NULL;
+  fw *f = calloc(1, sizeof *f);
+  if (!f) return failf(err, n, "out of memory");
+  f->model = c->model;
+  f->model_len = c->model_len;
+  f->max_memory = c->max_memory;
+  M3Result r;
+  if (c->module_len > UINT32_MAX || c->model_len > INT32_MAX) { failf(err, n, "input too large"); goto fail; }
+  if (!(f->env = m3_NewEnvironment())) { failf(err, n, "wasm3: no memory for the environment"); goto fail; }
+  if (!(f->rt = m3_NewRuntime(f->env, c->stack_bytes ? c->stack_bytes : DEFAULT_STACK, f))) {
+    failf(err, n, "wasm3: no memory for the runtime"); goto fail;
+  }
+  if ((r = m3_ParseModule(f->env, &mod, c->module, (uint32_t)c->module_len))) { failf(err, n, "module: %s", r); goto fail; }
+  if ((r = m3_LoadModule(f->rt, mod))) { failf(err, n, "module: %s", r); goto fail; }
+  IM3Module loaded = mod;
+  mod = NULL; // owned by the runtime now
+  if ((r = fw_link_imports(f, loaded))) { failf(err, n, "module: linking imports: %s", r); goto fail; }
+  if (find(f, &f->alloc, "alloc", 1, err, n) || find(f, &f->model_load, "modelLoad", 1, err, n) ||
+      find(f, &f->model_load_ext, "modelLoadExternal", 0, err, n) ||
+      find(f, &f->tokenizer_load, "tokenizerLoad", 1, err, n) || find(f, &f->model_init, "modelInit", 1, err, n) ||
+      find(f, &f->model_field, "modelField", 1, err, n) || find(f, &f->sampler_init, "samplerInit", 1, err, n) ||
+      find(f, &f->generate_step, "generateStep", 1, err, n) || find(f, &f->encode, "encode", 1, err, n) ||
+      find(f, &f->decode, "decode", 1, err, n) || find(f, &f->set_memory_limit, "setMemoryLimit", 1, err, n))
+    goto fail;
+
+  int32_t res, limit = (int32_t)c->max_memory, len = (int32_t)c->model_len;
+  const void *a1[] = { &limit };
+  if (call(f, f->set_memory_limit, "memory limit", NULL, 1, a1, err, n)) goto fail;
+  if (c->host_weights) {
+    if (!f->model_load_ext) { failf(err, n, "module: no modelLoadExternal export (rebuild the module)"); goto fail; }
+    const void *a[] = { &len };
+    if (call_checked(f, f->model_load_ext, "model", &res, 1, a, err, n)) goto fail;
+  } else {
+    uint32_t p;
+    if (copy_in(f, c->model, (uint32_t)c->model_len, &p, "model", err, n)) goto fail;
+    const void *a[] = { &p, &len };
+    if (call_checked(f, f->model_load, "model", &res, 2, a, err, n)) goto fail;
+  }
+  if (c->tokenizer) {
+    uint32_t p;
+    int32_t tl = (int32_t)c->tok_len;
+    if (c->tok_len > INT32_MAX) { failf(err, n, "tokenizer: too large"); goto fail; }
+    if (copy_in(f, c->tokenizer, (uint32_t)c->tok_len, &p, "tokenizer", err, n)) goto fail;
+    const void *a[] = { &p, &tl };
+    if (call_checked(f, f->tokenizer_load, "tokenizer", &res, 2, a, err, n)) goto fail;
+  }
+  int32_t ctx = c->ctx, kv = c->kv_int8 ? 1 : 0;
+  const void *a2[] = { &ctx, &kv };
+  if (call_checked(f, f->model_init, "run state", &res, 2, a2, err, n)) goto fail;
+  int32_t cap = PIECE_CAP, piece;
+  const void *a3[] = { &cap };
+  if (call(f, f->alloc, "decode buffer", &piece, 1, a3, err, n)) goto fail;
+  if (piece <= 0) { failf(err, n, "decode buffer: linear memory could not grow"); goto fail; }
+  f->piece = (uint32_t)piece;
+  *out = f;
+  return 0;
+fail:
+  if (mod) m3_FreeModule(mod);
+  fw_close(f);
+  return -1;
+}
+
+int32_t fw_field(fw *f, int32_t field) {
+  int32_t v = -1;
+  const void *a[] = { &field };
+  char err[8];
+  if (call(f, f->model_field, "field", &v, 1, a, err, sizeof err)) return -1;
+  return v;
+}
+
+int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
+  int32_t *prompt = NULL;
+  int rc = -1;
+  memset(st, 0, sizeof *st);
+  uint32_t lo = (uint32_t)g->seed, hi = (uint32_t)(g->seed >> 32);
+  int32_t res;
+  const void *sa[] = { &g->temperature, &g->topp, &lo, &hi };
+  if (call_checked(f, f->sampler_init, "sampler", &res, 4, sa, err, n)) goto fail;
+
+  if (g->prompt_len > 1 << 20) { failf(err, n, "prompt: too long"); goto fail; }
+  int32_t len = (int32_t)g->prompt_len, cap = len + 3, bos = 1, eos = 0, outp, count;
+  uint32_t text;
+  if (copy_in(f, (const uint8_t *)g->prompt, (uint32_t)len, &text, "prompt", err, n)) goto fail;
+  int32_t bytes = cap * 4;
+  const void *aa[] = { &bytes };
+  if (call(f, f->alloc, "prompt", &outp, 1, aa, err, n)) goto fail;
+  const void *ea[] = { &text, &len, &bos, &eos, &outp, &cap };
+  if (call_checked(f, f->encode, "encode", &count, 6, ea, err, n)) goto fail;
+  uint32_t size = 0;
+  const uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
+  if (count < 1 || count > cap || outp <= 0 || (uint64_t)(uint32_t)outp + 4 * (uint64_t)count > size) {
+    failf(err, n, "encode: bad result"); goto fail;
+  }
+  if (!(prompt = malloc(sizeof(int32_t) * (size_t)count))) { failf(err, n, "out of memory"); goto fail; }
+  memcpy(prompt, mem + outp, sizeof(int32_t) * (size_t)count);
+
+  int32_t ctx = fw_field(f, 9);
+  int32_t steps = g->steps <= 0 ? ctx : (g->steps < ctx ? g->steps : ctx);
+  int32_t token = prompt[0], pos = 0, pieceCap = PIECE_CAP;
+  uint64_t t0 = plat_now_us();
+  while (pos < steps) {
+    int32_t forced = pos + 1 < count ? prompt[pos + 1] : -1, next, k;
+    const void *ga[] = { &token, &pos, &forced };
+    if (call_checked(f, f->generate_step, "step", &next, 3, ga, err, n)) goto fail;
+    pos++;
+    if (next == 1) break;
+    const void *da[] = { &token, &next, &f->piece, &pieceCap };
+    if (call_checked(f, f->decode, "decode", &k, 4, da, err, n)) goto fail;
+    mem = m3_GetMemory(f->rt, &size, 0);
+    if (k > PIECE_CAP || (uint64_t)f->piece + (uint32_t)k > size) { failf(err, n, "decode: bad result"); goto fail; }
+    plat_write(mem + f->piece, (size_t)k);
+    token = next;
+  }
+  st->elapsed_us = plat_now_us() - t0;
+  st->tokens = pos;
+  st->prompt_tokens = count;
+  st->memory_bytes = m3_GetMemorySize(f->rt);
+  rc = 0;
+fail:
+  free(prompt);
+  return rc;
+}
+
+void fw_close(fw *f) {
+  if (!f) return;
+  if (f->rt) m3_FreeRuntime(f->rt); // frees the loaded module too
+  if (f->env) m3_FreeEnvironment(f->env);
+  free(f);
+}

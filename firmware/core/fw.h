@@ -1,0 +1,42 @@
+// The wasm3 embedding: one module instance holding one model, driven through the module's
+// flat ABI (docs/module-abi.md). Same code on POSIX and ESP32; platform.h does the rest.
+#ifndef EDGELLM_FW_H
+#define EDGELLM_FW_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fw fw;
+
+typedef struct {
+  const uint8_t *module; size_t module_len;   // MVP wasm bytes (must outlive the fw)
+  const uint8_t *model; size_t model_len;     // edgellm model file (must outlive the fw)
+  const uint8_t *tokenizer; size_t tok_len;   // optional llama2.c tokenizer.bin
+  int32_t ctx;            // KV positions (0: the model's seq_len)
+  int kv_int8;            // int8 KV cache
+  int host_weights;       // weights stay in host memory; matvecs run as native host functions
+  uint32_t max_memory;    // cap on linear memory in bytes (0: none)
+  uint32_t stack_bytes;   // wasm3 value stack (0: default)
+} fw_config;
+
+typedef struct {
+  const char *prompt; size_t prompt_len;
+  int32_t steps;          // positions incl. BOS and prompt (<= 0: ctx)
+  float temperature, topp;
+  uint64_t seed;
+} fw_gen;
+
+typedef struct {
+  int32_t tokens, prompt_tokens;
+  uint64_t elapsed_us;    // first forward to last
+  uint32_t memory_bytes;  // linear memory at the end (never shrinks, so the peak)
+} fw_stats;
+
+// Each returns 0 on success, else -1 with a one-line message in err.
+int fw_open(fw **out, const fw_config *c, char *err, size_t errlen);
+int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t errlen);
+int32_t fw_field(fw *f, int32_t field);
+void fw_close(fw *f);
+
+// Module error code (negative) → message; the table mirrors assembly/model/errors.ts.
+const char *fw_module_error(int32_t code);
+#endif

@@ -1,0 +1,20 @@
+// State shared by fw.c (driving the module) and imports.c (host functions it calls).
+#ifndef EDGELLM_FW_INTERNAL_H
+#define EDGELLM_FW_INTERNAL_H
+#include "fw.h"
+#include "wasm3.h"
+
+struct fw {
+  IM3Environment env;
+  IM3Runtime rt;
+  IM3Function alloc, model_load, model_load_ext, tokenizer_load, model_init, model_field,
+      sampler_init, generate_step, encode, decode, set_memory_limit;
+  const uint8_t *model; size_t model_len; // host-side model file (host functions read it)
+  uint32_t max_memory;
+  uint32_t piece;       // guest buffer for decode()
+  char trap[192];       // detail left by a host function that refused a call
+};
+
+// Links every import the module declares from the one table in imports.c.
+M3Result fw_link_imports(fw *f, IM3Module m);
+#endif

@@ -1,0 +1,148 @@
+// The one import link table: every host function the module may import, with its wasm3
+// signature. Each one checks guest pointers against linear memory (and host offsets against
+// the model file) before touching anything, and traps with a message otherwise.
+#include <stdio.h>
+#include <string.h>
+#include "fw_internal.h"
+#include "kernels.h"
+#include "platform.h"
+
+static const char k_trap_guest[] = "[trap] host function given an out-of-range guest pointer";
+static const char k_trap_host[] = "[trap] host function given an out-of-range model offset";
+static const char k_trap_abort[] = "[trap] module aborted";
+
+#define FW ((fw *)_ctx->userdata)
+
+static int guest_ok(IM3Runtime rt, uint32_t off, uint64_t len) {
+  return (uint64_t)off + len <= (uint64_t)m3_GetMemorySize(rt);
+}
+
+static int model_ok(fw *f, uint32_t off, uint64_t len) {
+  return f->model && (uint64_t)off + len <= (uint64_t)f->model_len;
+}
+
+// Traps with a short detail for the error line; fmt names the function and its arguments.
+#define REFUSE(code, ...) do { snprintf(FW->trap, sizeof FW->trap, __VA_ARGS__); m3ApiTrap(code); } while (0)
+
+// env.abort(msg, file, line, col): an assertion inside the module. msg/file are
+// AssemblyScript strings (UTF-16, byte length at ptr - 4); printed as ASCII when in range.
+static void as_string(IM3Runtime rt, const uint8_t *mem, uint32_t p, char *out, size_t cap) {
+  out[0] = 0;
+  if (p < 4 || !guest_ok(rt, p - 4, 4)) return;
+  uint32_t n; memcpy(&n, mem + p - 4, 4);
+  if (!guest_ok(rt, p, n)) return;
+  size_t k = 0;
+  for (uint32_t i = 0; i + 1 < n && k + 1 < cap; i += 2) {
+    uint8_t c = mem[p + i];
+    out[k++] = (c >= 32 && c < 127 && mem[p + i + 1] == 0) ? (char)c : '?';
+  }
+  out[k] = 0;
+}
+
+static m3ApiRawFunction(h_abort) {
+  m3ApiGetArg(uint32_t, msg) m3ApiGetArg(uint32_t, file) m3ApiGetArg(int32_t, line) m3ApiGetArg(int32_t, col)
+  char m[64], fl[64];
+  as_string(runtime, _mem, msg, m, sizeof m);
+  as_string(runtime, _mem, file, fl, sizeof fl);
+  REFUSE(k_trap_abort, "%s at %s:%d:%d", m[0] ? m : "(no message)", fl[0] ? fl : "?", (int)line, (int)col);
+}
+
+// env.log(ptr, len): UTF-8 text for the platform log.
+static m3ApiRawFunction(h_log) {
+  m3ApiGetArg(uint32_t, p) m3ApiGetArg(uint32_t, n)
+  if (!guest_ok(runtime, p, n)) REFUSE(k_trap_guest, "log(ptr=%u, len=%u)", p, n);
+  char line[256];
+  size_t k = n < sizeof line - 1 ? n : sizeof line - 1;
+  memcpy(line, (uint8_t *)_mem + p, k);
+  line[k] = 0;
+  plat_log(line);
+  m3ApiSuccess();
+}
+
+// env.clockUs(): monotonic microseconds.
+static m3ApiRawFunction(h_clock) {
+  m3ApiReturnType(int64_t)
+  m3ApiReturn((int64_t)plat_now_us());
+}
+
+// env.wRead(dst, off, len): copy model-file bytes [off, off+len) into linear memory.
+static m3ApiRawFunction(h_wread) {
+  m3ApiReturnType(int32_t)
+  m3ApiGetArg(uint32_t, dst) m3ApiGetArg(uint32_t, off) m3ApiGetArg(uint32_t, len)
+  if (!guest_ok(runtime, dst, len)) REFUSE(k_trap_guest, "wRead(dst=%u, len=%u)", dst, len);
+  if (!model_ok(FW, off, len)) REFUSE(k_trap_host, "wRead(off=%u, len=%u)", off, len);
+  memcpy((uint8_t *)_mem + dst, FW->model + off, len);
+  m3ApiReturn(0);
+}
+
+// Checks a host-side tensor [data, data + bytes) of this type and shape.
+static int tensor_ok(fw *f, uint32_t qtype, uint32_t data, int32_t group, int32_t rows, int32_t cols) {
+  if (qtype > QT_T2 || rows <= 0 || cols <= 0) return 0;
+  int64_t bytes = nk_tensor_bytes(qtype, rows, cols, group);
+  return bytes > 0 && model_ok(f, data, (uint64_t)bytes);
+}
+
+static const uint8_t *scales_of(const uint8_t *w, uint32_t qtype, int32_t rows, int32_t cols) {
+  if (qtype == QT_Q8) return w + (((int64_t)rows * cols + 3) & ~(int64_t)3);
+  if (qtype == QT_T2) return w + (size_t)rows * (((cols + 63) / 64) * 16);
+  return NULL;
+}
+
+// env.wMatvec(qtype, data, group, rows, cols, y, x, xq, sa): y = W·x for a host-held matrix.
+static m3ApiRawFunction(h_wmatvec) {
+  m3ApiGetArg(uint32_t, qtype) m3ApiGetArg(uint32_t, data) m3ApiGetArg(int32_t, group)
+  m3ApiGetArg(int32_t, rows) m3ApiGetArg(int32_t, cols) m3ApiGetArg(uint32_t, y)
+  m3ApiGetArg(uint32_t, x) m3ApiGetArg(uint32_t, xq) m3ApiGetArg(float, sa)
+  if (!tensor_ok(FW, qtype, data, group, rows, cols))
+    REFUSE(k_trap_host, "wMatvec(qtype=%u, data=%u, rows=%d, cols=%d)", qtype, data, rows, cols);
+  uint64_t xin = qtype == QT_F32 ? (uint64_t)cols * 4 : (qtype == QT_T2 ? (uint64_t)((cols + 63) & ~63) : (uint64_t)cols);
+  uint32_t xp = qtype == QT_F32 ? x : xq;
+  if (!guest_ok(runtime, y, (uint64_t)rows * 4) || !guest_ok(runtime, xp, xin))
+    REFUSE(k_trap_guest, "wMatvec(y=%u, x=%u, rows=%d, cols=%d)", y, xp, rows, cols);
+  const uint8_t *w = FW->model + data;
+  uint8_t *m = (uint8_t *)_mem;
+  nk_matvec(qtype, w, scales_of(w, qtype, rows, cols), group, rows, cols, (float *)(m + y),
+            (const float *)(m + x), (const int8_t *)(m + xq), sa);
+  m3ApiSuccess();
+}
+
+// env.wRow(qtype, data, group, rows, cols, r, out): out[cols] = dequantized row r.
+static m3ApiRawFunction(h_wrow) {
+  m3ApiGetArg(uint32_t, qtype) m3ApiGetArg(uint32_t, data) m3ApiGetArg(int32_t, group)
+  m3ApiGetArg(int32_t, rows) m3ApiGetArg(int32_t, cols) m3ApiGetArg(int32_t, r) m3ApiGetArg(uint32_t, out)
+  if (!tensor_ok(FW, qtype, data, group, rows, cols) || r < 0 || r >= rows)
+    REFUSE(k_trap_host, "wRow(qtype=%u, data=%u, rows=%d, cols=%d, r=%d)", qtype, data, rows, cols, r);
+  if (!guest_ok(runtime, out, (uint64_t)cols * 4)) REFUSE(k_trap_guest, "wRow(out=%u, cols=%d)", out, cols);
+  const uint8_t *w = FW->model + data;
+  nk_row(qtype, w, scales_of(w, qtype, rows, cols), group, r, cols, (float *)((uint8_t *)_mem + out));
+  m3ApiSuccess();
+}
+
+// env.mqttPublish(topic, topicLen, payload, len) → 0 queued, -1 no broker.
+static m3ApiRawFunction(h_mqtt_publish) {
+  m3ApiReturnType(int32_t)
+  m3ApiGetArg(uint32_t, t) m3ApiGetArg(uint32_t, tn) m3ApiGetArg(uint32_t, p) m3ApiGetArg(uint32_t, pn)
+  if (!guest_ok(runtime, t, tn) || !guest_ok(runtime, p, pn))
+    REFUSE(k_trap_guest, "mqttPublish(topic=%u+%u, payload=%u+%u)", t, tn, p, pn);
+  const uint8_t *m = (const uint8_t *)_mem;
+  m3ApiReturn(plat_mqtt_publish((const char *)m + t, tn, m + p, pn));
+}
+
+static const struct { const char *name, *sig; M3RawCall fn; } k_imports[] = {
+  { "abort",       "v(iiii)",       h_abort },
+  { "log",         "v(ii)",         h_log },
+  { "clockUs",     "I()",           h_clock },
+  { "wRead",       "i(iii)",        h_wread },
+  { "wMatvec",     "v(iiiiiiiif)",  h_wmatvec },
+  { "wRow",        "v(iiiiiii)",    h_wrow },
+  { "mqttPublish", "i(iiii)",       h_mqtt_publish },
+};
+
+M3Result fw_link_imports(fw *f, IM3Module m) {
+  for (size_t i = 0; i < sizeof k_imports / sizeof k_imports[0]; i++) {
+    M3Result r = m3_LinkRawFunctionEx(m, "env", k_imports[i].name, k_imports[i].sig, k_imports[i].fn, f);
+    // A module need not import everything the table offers.
+    if (r && r != m3Err_functionLookupFailed) return r;
+  }
+  return m3Err_none;
+}

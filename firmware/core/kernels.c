@@ -1,0 +1,99 @@
+// Native twins of assembly/kernels/{f32,q8,t2}.ts (MVP paths). Build with
+// -ffp-contract=off (no FMA) and SSE float math on x86-32 so float results match wasm bit for bit.
+#include "kernels.h"
+#include <string.h>
+
+static inline float ldf(const uint8_t *p) { float v; memcpy(&v, p, 4); return v; }
+static inline float ldxf(const float *p) { float v; memcpy(&v, p, 4); return v; }
+static inline void stf(float *p, float v) { memcpy(p, &v, 4); }
+
+static int32_t t2_row_bytes(int32_t cols) { return ((cols + 63) / 64) * 16; }
+
+int64_t nk_tensor_bytes(uint32_t qtype, int32_t rows, int32_t cols, int32_t group) {
+  int64_t n = (int64_t)rows * cols;
+  if (rows <= 0 || cols <= 0) return -1;
+  if (qtype == QT_F32) return n * 4;
+  if (qtype == QT_Q8) {
+    if (group <= 0 || cols % group != 0) return -1;
+    return ((n + 3) & ~(int64_t)3) + (int64_t)rows * (cols / group) * 4;
+  }
+  if (qtype == QT_T2) return (int64_t)rows * t2_row_bytes(cols) + (int64_t)rows * 4;
+  return -1;
+}
+
+// dotF32 (MVP): four partials over i mod 4, combined (s0+s1)+(s2+s3), then the tail.
+static float dot_f32(const uint8_t *a, const float *b, int32_t n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s;
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += ldf(a + 4 * i) * ldxf(b + i);
+    s1 += ldf(a + 4 * i + 4) * ldxf(b + i + 1);
+    s2 += ldf(a + 4 * i + 8) * ldxf(b + i + 2);
+    s3 += ldf(a + 4 * i + 12) * ldxf(b + i + 3);
+  }
+  s = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) s += ldf(a + 4 * i) * ldxf(b + i);
+  return s;
+}
+
+static int32_t dot_i8(const int8_t *a, const int8_t *b, int32_t n) {
+  int32_t s = 0;
+  for (int32_t i = 0; i < n; i++) s += (int32_t)a[i] * (int32_t)b[i];
+  return s;
+}
+
+// Ternary: decode each 2-bit code (w + 1) and accumulate exactly, like matvecT2Ref.
+static int32_t dot_t2(const uint8_t *row, int32_t cols, const int8_t *xq) {
+  int32_t acc = 0;
+  for (int32_t b = 0; b * 64 < cols; b++) {
+    const uint8_t *blk = row + 16 * b;
+    const int8_t *x = xq + 64 * b;
+    for (int32_t j = 0; j < 16; j++) {
+      uint32_t c = blk[j];
+      acc += ((int32_t)(c & 3) - 1) * x[j] + ((int32_t)((c >> 2) & 3) - 1) * x[16 + j] +
+             ((int32_t)((c >> 4) & 3) - 1) * x[32 + j] + ((int32_t)(c >> 6) - 1) * x[48 + j];
+    }
+  }
+  return acc; // padded activations are zero, so whole blocks are safe
+}
+
+void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows,
+               int32_t cols, float *y, const float *x, const int8_t *xq, float sa) {
+  if (qtype == QT_F32) {
+    for (int32_t r = 0; r < rows; r++) stf(y + r, dot_f32(w + (size_t)4 * r * cols, x, cols));
+  } else if (qtype == QT_Q8) {
+    int32_t groups = cols / group;
+    for (int32_t r = 0; r < rows; r++) {
+      const int8_t *row = (const int8_t *)w + (size_t)r * cols;
+      const uint8_t *rs = ws + (size_t)4 * r * groups;
+      float sum = 0;
+      for (int32_t g = 0; g < groups; g++)
+        sum += (float)dot_i8(row + g * group, xq + g * group, group) * ldf(rs + 4 * g);
+      stf(y + r, sum * sa);
+    }
+  } else {
+    int32_t rb = t2_row_bytes(cols);
+    for (int32_t r = 0; r < rows; r++) {
+      int32_t acc = dot_t2(w + (size_t)r * rb, cols, xq);
+      stf(y + r, (float)acc * ldf(ws + 4 * r) * sa);
+    }
+  }
+}
+
+void nk_row(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, int32_t r,
+            int32_t cols, float *out) {
+  if (qtype == QT_F32) {
+    memcpy(out, w + (size_t)4 * r * cols, (size_t)4 * cols);
+  } else if (qtype == QT_Q8) {
+    int32_t groups = cols / group;
+    for (int32_t i = 0; i < cols; i++)
+      stf(out + i, (float)((const int8_t *)w)[(size_t)r * cols + i] * ldf(ws + 4 * (r * groups + i / group)));
+  } else {
+    const uint8_t *row = w + (size_t)r * t2_row_bytes(cols);
+    float s = ldf(ws + 4 * r);
+    for (int32_t c = 0; c < cols; c++) {
+      uint32_t b = row[(c >> 6) * 16 + (c & 15)];
+      stf(out + c, (float)((int32_t)((b >> (((c >> 4) & 3) << 1)) & 3) - 1) * s);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+// edgellm-fw: the firmware core on Linux / Raspberry Pi. `edgellm-fw run` takes the flags of
+// `edgellm run` (host/cli/run.ts) and prints the same stdout; stats go to stderr.
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "../core/fw.h"
+#include "../core/platform.h"
+
+static const char k_usage[] =
+  "usage: edgellm-fw run <model.ellm> [-z tokenizer.bin] [-t temp] [-p topp] [-s seed] [-n steps]\n"
+  "                      [-i prompt] [--ctx N] [--kv-int8] [--max-memory BYTES] [--host-weights]\n"
+  "                      [--module edgellm.wasm] [--stack BYTES]\n";
+
+static int usage_error(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "edgellm-fw: error: ");
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, "\n%s", k_usage);
+  return 2;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (!*s || *end || errno || !(v >= lo && v <= hi)) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_u64(const char *s, unsigned long long hi, unsigned long long *out) {
+  char *end;
+  if (!*s || *s == '-' || *s == '+') return -1;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*end || errno || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+// build/edgellm.wasm of the checkout this binary was built in (firmware/build/edgellm-fw).
+static void default_module(char *out, size_t n) {
+  char exe[PATH_MAX];
+  ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (k <= 0) { snprintf(out, n, "build/edgellm.wasm"); return; }
+  exe[k] = 0;
+  char *slash = strrchr(exe, '/');
+  if (slash) *slash = 0;
+  snprintf(out, n, "%s/../../build/edgellm.wasm", exe);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "run") != 0) {
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(k_usage, stdout); return 0; }
+    return usage_error("expected the command 'run'%s%s", "", "");
+  }
+  const char *model_path = NULL, *tok_path = NULL, *module_path = NULL, *prompt = "";
+  double temp = 1.0, topp = 0.9;
+  unsigned long long seed = (unsigned long long)time(NULL), steps = 256, ctx = 0, maxmem = 0, stack = 0;
+  int have_ctx = 0, kv_int8 = 0, host_weights = 0;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int takes = strcmp(a, "--kv-int8") && strcmp(a, "--host-weights") && a[0] == '-';
+    if (a[0] != '-') {
+      if (model_path) return usage_error("unexpected argument '%s'%s", a, "");
+      model_path = a;
+      continue;
+    }
+    if (takes && !v) return usage_error("option '%s' needs a value%s", a, "");
+    if (!strcmp(a, "-z") || !strcmp(a, "--tokenizer")) tok_path = v;
+    else if (!strcmp(a, "--module")) module_path = v;
+    else if (!strcmp(a, "-i") || !strcmp(a, "--prompt")) prompt = v;
+    else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) {
+      if (parse_double(v, 0, 100, &temp)) return usage_error("temperature must be a number in [0, 100], got '%s'%s", v, "");
+    } else if (!strcmp(a, "-p") || !strcmp(a, "--topp")) {
+      if (parse_double(v, 0, 1, &topp)) return usage_error("topp must be a number in [0, 1], got '%s'%s", v, "");
+    } else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
+      if (parse_u64(v, ~0ULL, &seed)) return usage_error("seed must be a non-negative integer that fits in 64 bits, got '%s'%s", v, "");
+    } else if (!strcmp(a, "-n") || !strcmp(a, "--steps")) {
+      if (parse_u64(v, 1u << 20, &steps)) return usage_error("steps must be an integer in [0, 1048576], got '%s'%s", v, "");
+    } else if (!strcmp(a, "--ctx")) {
+      if (parse_u64(v, 65536, &ctx) || ctx < 1) return usage_error("ctx must be an integer in [1, 65536], got '%s'%s", v, "");
+      have_ctx = 1;
+    } else if (!strcmp(a, "--max-memory")) {
+      if (parse_u64(v, 0xffff0000u, &maxmem)) return usage_error("max-memory must be a byte count below 4 GiB, got '%s'%s", v, "");
+    } else if (!strcmp(a, "--stack")) {
+      if (parse_u64(v, 64u << 20, &stack) || stack < 4096) return usage_error("stack must be bytes in [4096, 64 MiB], got '%s'%s", v, "");
+    } else if (!strcmp(a, "--kv-int8")) kv_int8 = 1;
+    else if (!strcmp(a, "--host-weights")) host_weights = 1;
+    else return usage_error("unknown option '%s'%s", a, "");
+    if (takes) i++;
+  }
+  if (!model_path) return usage_error("missing the model file%s%s", "", "");
+
+  char modbuf[PATH_MAX + 32], err[320];
+  if (!module_path) { default_module(modbuf, sizeof modbuf); module_path = modbuf; }
+  plat_blob mod = {0}, model = {0}, tok = {0};
+  fw *f = NULL;
+  int rc = 1;
+  if (plat_map(module_path, &mod, err, sizeof err)) goto fail;
+  if (plat_map(model_path, &model, err, sizeof err)) goto fail;
+  if (tok_path && plat_map(tok_path, &tok, err, sizeof err)) goto fail;
+  fw_config c = {
+    .module = mod.data, .module_len = mod.size, .model = model.data, .model_len = model.size,
+    .tokenizer = tok.data, .tok_len = tok.size,
+    .ctx = (int32_t)(have_ctx ? ctx : steps), .kv_int8 = kv_int8, .host_weights = host_weights,
+    .max_memory = (uint32_t)maxmem, .stack_bytes = (uint32_t)stack,
+  };
+  if (fw_open(&f, &c, err, sizeof err)) goto fail;
+  fw_gen g = { .prompt = prompt, .prompt_len = strlen(prompt), .steps = (int32_t)steps,
+               .temperature = (float)temp, .topp = (float)topp, .seed = seed };
+  fw_stats st;
+  if (fw_generate(f, &g, &st, err, sizeof err)) { plat_flush(); goto fail; }
+  plat_write((const uint8_t *)"\n", 1);
+  plat_flush();
+  if (st.tokens > 1) {
+    double tps = (st.tokens - 1) / (st.elapsed_us / 1e6);
+    fprintf(stderr, "achieved tok/s: %.1f (%d positions, wasm3 engine%s, linear memory %u bytes)\n", tps,
+            st.tokens, host_weights ? ", host weights" : "", st.memory_bytes);
+  }
+  rc = 0;
+fail:
+  if (rc) fprintf(stderr, "edgellm-fw: error: %s\n", err);
+  fw_close(f);
+  plat_unmap(&tok);
+  plat_unmap(&model);
+  plat_unmap(&mod);
+  return rc;
+}

@@ -1,0 +1,52 @@
+// POSIX platform (Linux, Raspberry Pi): files are memory-mapped read-only, so model weights
+// are used in place exactly as an ESP32 uses a mapped flash partition.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "../core/platform.h"
+
+int plat_map(const char *name, plat_blob *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  int fd = open(name, O_RDONLY);
+  struct stat st;
+  if (fd < 0) { snprintf(err, errlen, "%s: %s", name, strerror(errno)); return -1; }
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s: not a regular file", name);
+    close(fd);
+    return -1;
+  }
+  if (st.st_size == 0) { snprintf(err, errlen, "%s: empty file", name); close(fd); return -1; }
+  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) { snprintf(err, errlen, "%s: mmap: %s", name, strerror(errno)); return -1; }
+  out->data = p;
+  out->size = (size_t)st.st_size;
+  out->handle = p;
+  return 0;
+}
+
+void plat_unmap(plat_blob *b) {
+  if (b->handle) munmap(b->handle, b->size);
+  memset(b, 0, sizeof *b);
+}
+
+uint64_t plat_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void plat_log(const char *line) { fprintf(stderr, "%s\n", line); }
+void plat_write(const uint8_t *bytes, size_t n) { fwrite(bytes, 1, n, stdout); }
+void plat_flush(void) { fflush(stdout); }
+
+// The POSIX peer's MQTT transport belongs to issue C; until it lands there is no broker.
+int plat_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len) {
+  (void)topic; (void)topic_len; (void)payload; (void)len;
+  return -1;
+}
