@@ -134,8 +134,15 @@ export function softmaxRef(x: usize, n: i32): void {
 // In-place softmax over x[n], max-subtracted; the sum uses the four-partial order.
 export function softmax(x: usize, n: i32): void {
   let max = load<f32>(x);
-  for (let i = 1; i < n; i++) max = Mathf.max(max, load<f32>(x + (<usize>i << 2)));
   let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    // max is exact in any order.
+    let m = f32x4.splat(max);
+    for (; i + 4 <= n; i += 4) m = f32x4.max(m, v128.load(x + (<usize>i << 2)));
+    max = Mathf.max(Mathf.max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), Mathf.max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+  }
+  for (; i < n; i++) max = Mathf.max(max, load<f32>(x + (<usize>i << 2)));
+  i = 0;
   let sum: f32;
   if (ASC_FEATURE_SIMD) {
     const vmax = f32x4.splat(max);
@@ -164,10 +171,18 @@ export function softmax(x: usize, n: i32): void {
     store<f32>(p, e);
     sum += e;
   }
-  const inv = sum; // divide (not multiply by 1/sum) as llama2.c does
-  for (let j = 0; j < n; j++) {
+  // Divide (not multiply by 1/sum) as llama2.c does; elementwise, so SIMD is bit-identical.
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vs = f32x4.splat(sum);
+    for (; j + 4 <= n; j += 4) {
+      const p = x + (<usize>j << 2);
+      v128.store(p, f32x4.div(v128.load(p), vs));
+    }
+  }
+  for (; j < n; j++) {
     const p = x + (<usize>j << 2);
-    store<f32>(p, load<f32>(p) / inv);
+    store<f32>(p, load<f32>(p) / sum);
   }
 }
 

@@ -7,14 +7,33 @@
 // qPad bytes past n are zeroed so kernels may read whole blocks.
 export function quantizeActs(q: usize, x: usize, n: i32, qPad: i32): f32 {
   let amax: f32 = 0;
-  for (let i = 0; i < n; i++) amax = Mathf.max(amax, Mathf.abs(load<f32>(x + (<usize>i << 2))));
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    let m = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) m = f32x4.max(m, f32x4.abs(v128.load(x + (<usize>i << 2))));
+    amax = Mathf.max(Mathf.max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), Mathf.max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+  }
+  for (; i < n; i++) amax = Mathf.max(amax, Mathf.abs(load<f32>(x + (<usize>i << 2))));
   const s: f32 = amax / <f32>127.0;
   const inv: f32 = s > 0 ? <f32>1.0 / s : 0;
-  for (let i = 0; i < n; i++) {
+  i = 0;
+  if (ASC_FEATURE_SIMD) {
+    // |x · inv| ≤ 127 by construction, so the clamp is only for rounding at the edge.
+    const vinv = f32x4.splat(inv), lo = f32x4.splat(-127), hi = f32x4.splat(127);
+    for (; i + 16 <= n; i += 16) {
+      const p = x + (<usize>i << 2);
+      const q0 = i32x4.trunc_sat_f32x4_s(f32x4.min(hi, f32x4.max(lo, f32x4.nearest(f32x4.mul(v128.load(p), vinv)))));
+      const q1 = i32x4.trunc_sat_f32x4_s(f32x4.min(hi, f32x4.max(lo, f32x4.nearest(f32x4.mul(v128.load(p, 16), vinv)))));
+      const q2 = i32x4.trunc_sat_f32x4_s(f32x4.min(hi, f32x4.max(lo, f32x4.nearest(f32x4.mul(v128.load(p, 32), vinv)))));
+      const q3 = i32x4.trunc_sat_f32x4_s(f32x4.min(hi, f32x4.max(lo, f32x4.nearest(f32x4.mul(v128.load(p, 48), vinv)))));
+      v128.store(q + <usize>i, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
+    }
+  }
+  for (; i < n; i++) {
     const v = nearest<f32>(load<f32>(x + (<usize>i << 2)) * inv);
     store<i8>(q + <usize>i, <i8><i32>Mathf.min(<f32>127, Mathf.max(<f32>-127, v)));
   }
-  for (let i = n; i < qPad; i++) store<i8>(q + <usize>i, 0);
+  for (let j = n; j < qPad; j++) store<i8>(q + <usize>j, 0);
   return s;
 }
 
@@ -63,9 +82,59 @@ export function matvecQ8Ref(y: usize, w: usize, ws: usize, group: i32, xq: usize
   }
 }
 
+// Sums each of four i32x4 accumulators into one lane each: [Σa, Σb, Σc, Σd] (exact).
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 2, 4, 6), v128.shuffle<i32>(a, b, 1, 3, 5, 7));
+  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 2, 4, 6), v128.shuffle<i32>(c, d, 1, 3, 5, 7));
+  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 2, 4, 6), v128.shuffle<i32>(ab, cd, 1, 3, 5, 7));
+}
+
+@inline function dot16(acc: v128, w: v128, xl: v128, xh: v128): v128 {
+  return i32x4.add(acc, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), xl), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), xh)));
+}
+
+// SIMD: four rows at a time share each widened activation vector. Per group, the float
+// work is the scalar kernel's: sum += f32(acc) · scale, then y = sum · sa.
+function matvecQ8Simd(y: usize, w: usize, ws: usize, group: i32, xq: usize, sa: f32, rows: i32, cols: i32): i32 {
+  const groups = cols / group;
+  const vsa = f32x4.splat(sa);
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const row0 = w + <usize>r * <usize>cols;
+    const row1 = row0 + <usize>cols, row2 = row1 + <usize>cols, row3 = row2 + <usize>cols;
+    let sum = f32x4.splat(0);
+    for (let g = 0; g < groups; g++) {
+      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+      const end = (g + 1) * group;
+      let i = g * group;
+      for (; i + 16 <= end; i += 16) {
+        const xv = v128.load(xq + <usize>i);
+        const xl = i16x8.extend_low_i8x16_s(xv), xh = i16x8.extend_high_i8x16_s(xv);
+        a0 = dot16(a0, v128.load(row0 + <usize>i), xl, xh);
+        a1 = dot16(a1, v128.load(row1 + <usize>i), xl, xh);
+        a2 = dot16(a2, v128.load(row2 + <usize>i), xl, xh);
+        a3 = dot16(a3, v128.load(row3 + <usize>i), xl, xh);
+      }
+      let acc = hsum4(a0, a1, a2, a3);
+      if (i < end) {
+        const tail = end - i, xt = xq + <usize>i;
+        acc = i32x4.add(acc, i32x4(dotI8Ref(row0 + <usize>i, xt, tail), dotI8Ref(row1 + <usize>i, xt, tail),
+                                    dotI8Ref(row2 + <usize>i, xt, tail), dotI8Ref(row3 + <usize>i, xt, tail)));
+      }
+      const sc = ws + (<usize>(r * groups + g) << 2), gs = <usize>groups << 2;
+      const scales = groups == 1 ? v128.load(sc) : f32x4(load<f32>(sc), load<f32>(sc + gs), load<f32>(sc + 2 * gs), load<f32>(sc + 3 * gs));
+      sum = f32x4.add(sum, f32x4.mul(f32x4.convert_i32x4_s(acc), scales));
+    }
+    v128.store(y + (<usize>r << 2), f32x4.mul(sum, vsa));
+  }
+  return r;
+}
+
 export function matvecQ8(y: usize, w: usize, ws: usize, group: i32, xq: usize, sa: f32, rows: i32, cols: i32): void {
   const groups = cols / group;
-  for (let r = 0; r < rows; r++) {
+  let r = 0;
+  if (ASC_FEATURE_SIMD) r = matvecQ8Simd(y, w, ws, group, xq, sa, rows, cols);
+  for (; r < rows; r++) {
     let sum: f32 = 0;
     const row = w + <usize>r * <usize>cols;
     const rs = ws + (<usize>(r * groups) << 2);
