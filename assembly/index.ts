@@ -2,7 +2,7 @@
 // the same way by the Node host (host/engine) and the wasm3 firmware (firmware/core).
 // Negative i32 results are error codes from model/errors.ts. See docs/module-abi.md.
 import * as E from "./model/errors";
-import { initState, loadModel, loadTokenizer, runtime, setMemoryCap, step } from "./model/runtime";
+import { initState, loadModel, loadModelExternal, loadTokenizer, runtime, setMemoryCap, step } from "./model/runtime";
 import { decode as decodeToken, encode as encodeText } from "./text/tokenizer";
 
 export const ABI_VERSION: i32 = 1;
@@ -15,6 +15,9 @@ export function setMemoryLimit(bytes: i32): void { setMemoryCap(<usize>bytes); }
 export function simdBuild(): i32 { return ASC_FEATURE_SIMD ? 1 : 0; }
 
 export function modelLoad(ptr: usize, len: i32): i32 { return loadModel(ptr, <usize>len); }
+// Firmware: the model file (fileBytes long) stays in host memory, read via env.wRead; its
+// matrices are applied by the host (env.wMatvec / env.wRow, assembly/kernels/native.ts).
+export function modelLoadExternal(fileBytes: i32): i32 { return loadModelExternal(<usize>fileBytes); }
 export function tokenizerLoad(ptr: usize, len: i32): i32 { return loadTokenizer(ptr, <usize>len); }
 // Returns the context length actually allocated, or an error.
 export function modelInit(ctx: i32, kvInt8: i32): i32 { return initState(ctx, kvInt8 != 0); }

@@ -5,6 +5,7 @@ import { crc32Update } from "./crc32";
 import * as E from "./errors";
 import { Matrix, QT_F32, QT_Q8, QT_T2, tensorBytes } from "./matrix";
 import { Weights } from "./weights";
+import { wRead } from "../kernels/native";
 
 export const MAGIC: u32 = 0x4d4c4c45; // "ELLM"
 export const VERSION: u32 = 1;
@@ -58,7 +59,38 @@ function expectedCols(c: Config, kind: u32): i32 {
   return kind == K_W2 ? c.hiddenDim : c.dim;
 }
 
-export function parseModelFile(p: usize, n: usize): ParseResult {
+export function parseModelFile(p: usize, n: usize): ParseResult { return parse(p, n, false); }
+
+// The file stays in the host's memory (n bytes), read through env.wRead: header, table, norms
+// and tokenizer are copied into linear memory, matrices stay outside (Matrix.initExternal).
+export function parseModelFileExternal(n: usize): ParseResult {
+  if (n < <usize>HEADER_BYTES) return parse(0, n, true);
+  const header = heap.alloc(<usize>HEADER_BYTES);
+  wRead(header, 0, HEADER_BYTES);
+  return parse(header, n, true);
+}
+
+// Copies [off, off + len) of a host-held file into fresh linear memory.
+function readExternal(off: u32, len: u32): usize {
+  const p = heap.alloc(<usize>max<u32>(len, 1));
+  wRead(p, off, len);
+  return p;
+}
+
+// CRC of a host-held file past its header, streamed through a small buffer.
+function crcExternal(crc: u32, n: usize): u32 {
+  const CHUNK: u32 = 1024;
+  const buf = heap.alloc(<usize>CHUNK);
+  for (let off = <usize>HEADER_BYTES; off < n; off += <usize>CHUNK) {
+    const len = <u32>min<usize>(<usize>CHUNK, n - off);
+    wRead(buf, <u32>off, len);
+    crc = crc32Update(crc, buf, <usize>len);
+  }
+  return crc;
+}
+
+// p: the whole file in linear memory, or (external) its 128-byte header.
+function parse(p: usize, n: usize, external: bool): ParseResult {
   const res = new ParseResult();
   if (n < <usize>HEADER_BYTES) { res.error = E.E_TOO_SHORT; return res; }
   if (load<u32>(p) != MAGIC) { res.error = E.E_MAGIC; return res; }
@@ -71,7 +103,7 @@ export function parseModelFile(p: usize, n: usize): ParseResult {
   // The checksum field itself is read as zero.
   let crc = crc32Update(0, p, CHECKSUM_OFFSET);
   crc = crc32Update(crc, memory.data(4), 4);
-  crc = crc32Update(crc, p + 128, n - 128);
+  crc = external ? crcExternal(crc, n) : crc32Update(crc, p + 128, n - 128);
   if (crc != load<u32>(p, CHECKSUM_OFFSET)) { res.error = E.E_CHECKSUM; return res; }
 
   const c = res.file.config;
@@ -85,6 +117,12 @@ export function parseModelFile(p: usize, n: usize): ParseResult {
   const expected = <u32>c.nLayers * 9 + (c.sharedClassifier ? 2 : 3);
   if (nTensors != expected) { res.error = E.E_TENSOR; return res; }
   if (<u64>HEADER_BYTES + <u64>nTensors * ENTRY_BYTES > <u64>n) { res.error = E.E_TENSOR; return res; }
+  if (external) {
+    const t = heap.alloc(<usize>(HEADER_BYTES + nTensors * ENTRY_BYTES));
+    memory.copy(t, p, <usize>HEADER_BYTES);
+    wRead(t + <usize>HEADER_BYTES, HEADER_BYTES, nTensors * ENTRY_BYTES);
+    p = t;
+  }
 
   const w = new Weights(c.nLayers);
   const seen = heap.alloc(<usize>(N_KINDS * <u32>c.nLayers));
@@ -107,22 +145,23 @@ export function parseModelFile(p: usize, n: usize): ParseResult {
     const slot = seen + <usize>(layer * N_KINDS + kind);
     if (load<u8>(slot) != 0) { res.error = E.E_TENSOR; return res; }
     store<u8>(slot, 1);
-    const data = p + <usize>off;
-    if (kind == K_EMBEDDING) w.embedding.init(qtype, rows, cols, group, data);
+    // External: norm vectors are copied in (small), matrices stay in host memory.
+    const data = external ? (rows == 1 ? readExternal(off, bytes) : <usize>off) : p + <usize>off;
+    if (kind == K_EMBEDDING) mapMatrix(w.embedding, external, qtype, rows, cols, group, data);
     else if (kind == K_RMS_FINAL) w.rmsFinal = data;
-    else if (kind == K_CLASSIFIER) w.classifier.init(qtype, rows, cols, group, data);
+    else if (kind == K_CLASSIFIER) mapMatrix(w.classifier, external, qtype, rows, cols, group, data);
     else {
       const lw = w.layers[layer];
       switch (kind) {
         case K_RMS_ATT: lw.rmsAtt = data; break;
-        case K_WQ: lw.wq.init(qtype, rows, cols, group, data); break;
-        case K_WK: lw.wk.init(qtype, rows, cols, group, data); break;
-        case K_WV: lw.wv.init(qtype, rows, cols, group, data); break;
-        case K_WO: lw.wo.init(qtype, rows, cols, group, data); break;
+        case K_WQ: mapMatrix(lw.wq, external, qtype, rows, cols, group, data); break;
+        case K_WK: mapMatrix(lw.wk, external, qtype, rows, cols, group, data); break;
+        case K_WV: mapMatrix(lw.wv, external, qtype, rows, cols, group, data); break;
+        case K_WO: mapMatrix(lw.wo, external, qtype, rows, cols, group, data); break;
         case K_RMS_FFN: lw.rmsFfn = data; break;
-        case K_W1: lw.w1.init(qtype, rows, cols, group, data); break;
-        case K_W2: lw.w2.init(qtype, rows, cols, group, data); break;
-        default: lw.w3.init(qtype, rows, cols, group, data); break;
+        case K_W1: mapMatrix(lw.w1, external, qtype, rows, cols, group, data); break;
+        case K_W2: mapMatrix(lw.w2, external, qtype, rows, cols, group, data); break;
+        default: mapMatrix(lw.w3, external, qtype, rows, cols, group, data); break;
       }
     }
   }
@@ -133,8 +172,13 @@ export function parseModelFile(p: usize, n: usize): ParseResult {
   if (tokBytes != 0 && ((tokOff & 63) != 0 || <u64>tokOff + <u64>tokBytes > <u64>n)) {
     res.error = E.E_TOKENIZER; return res;
   }
-  res.file.tokenizerPtr = tokBytes != 0 ? p + <usize>tokOff : 0;
+  res.file.tokenizerPtr = tokBytes == 0 ? 0 : external ? readExternal(tokOff, tokBytes) : p + <usize>tokOff;
   res.file.tokenizerBytes = <i32>tokBytes;
   res.file.weights = w;
   return res;
+}
+
+@inline function mapMatrix(m: Matrix, external: bool, qtype: u32, rows: i32, cols: i32, group: i32, data: usize): void {
+  if (external) m.initExternal(qtype, rows, cols, group, <u32>data);
+  else m.init(qtype, rows, cols, group, data);
 }

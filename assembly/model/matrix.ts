@@ -1,6 +1,7 @@
 import { matvecF32 } from "../kernels/f32";
 import { matvecQ8, dequantRowQ8 } from "../kernels/q8";
 import { matvecT2, dequantRowT2, t2RowBytes } from "../kernels/t2";
+import { wMatvec, wRow } from "../kernels/native";
 
 // Quantization types (docs/model-format.md); append-only.
 export const QT_F32: u32 = 0;
@@ -27,6 +28,7 @@ export class Matrix {
   group: i32 = 0;     // q8: weights per scale
   data: usize = 0;    // f32 [rows][cols] | i8 [rows][cols] | u8 [rows][rowBytes]
   scales: usize = 0;  // q8: f32 [rows][cols/group]; t2: f32 [rows]
+  external: bool = false; // data is a file offset in host memory (modelLoadExternal)
 
   init(qtype: u32, rows: i32, cols: i32, group: i32, data: usize): void {
     this.qtype = qtype; this.rows = rows; this.cols = cols; this.group = group; this.data = data;
@@ -34,17 +36,31 @@ export class Matrix {
     else if (qtype == QT_T2) this.scales = data + <usize>(rows * t2RowBytes(cols));
   }
 
+  // A matrix that stays in the host's memory, applied by native host functions.
+  initExternal(qtype: u32, rows: i32, cols: i32, group: i32, fileOffset: u32): void {
+    this.qtype = qtype; this.rows = rows; this.cols = cols; this.group = group;
+    this.data = <usize>fileOffset; this.scales = 0; this.external = true;
+  }
+
   get quantized(): bool { return this.qtype != QT_F32; }
 
   // x is used when f32; xq/sa (int8 activations, padded to 64) when quantized.
   // lut, acc: scratch for the lookup-table ternary kernel.
   apply(y: usize, x: usize, xq: usize, sa: f32, lut: usize, acc: usize): void {
+    if (this.external) {
+      wMatvec(this.qtype, <u32>this.data, this.group, this.rows, this.cols, y, x, xq, sa);
+      return;
+    }
     if (this.qtype == QT_F32) matvecF32(y, this.data, x, this.rows, this.cols);
     else if (this.qtype == QT_Q8) matvecQ8(y, this.data, this.scales, this.group, xq, sa, this.rows, this.cols);
     else matvecT2(y, this.data, this.scales, xq, sa, this.rows, this.cols, lut, acc);
   }
 
   row(out: usize, r: i32): void {
+    if (this.external) {
+      wRow(this.qtype, <u32>this.data, this.group, this.rows, this.cols, r, out);
+      return;
+    }
     if (this.qtype == QT_F32) memory.copy(out, this.data + (<usize>(r * this.cols) << 2), <usize>this.cols << 2);
     else if (this.qtype == QT_Q8) dequantRowQ8(out, this.data, this.scales, this.group, r, this.cols);
     else dequantRowT2(out, this.data, this.scales, r, this.cols);

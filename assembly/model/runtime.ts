@@ -1,7 +1,7 @@
 // The one loaded model of this module instance: file, run state, tokenizer and sampler.
 import { Config } from "./config";
 import * as E from "./errors";
-import { parseModelFile } from "./file";
+import { parseModelFile, parseModelFileExternal, ParseResult } from "./file";
 import { forward } from "./forward";
 import { RunState } from "./state";
 import { Weights } from "./weights";
@@ -37,7 +37,16 @@ function fits(extra: i64): bool {
 
 export function loadModel(p: usize, n: usize): i32 {
   runtime = null;
-  const res = parseModelFile(p, n);
+  return finishLoad(parseModelFile(p, n));
+}
+
+// The model file stays in host memory (kernels/native.ts); n = its size in bytes.
+export function loadModelExternal(n: usize): i32 {
+  runtime = null;
+  return finishLoad(parseModelFileExternal(n));
+}
+
+function finishLoad(res: ParseResult): i32 {
   if (res.error != E.OK) return res.error;
   const f = res.file;
   const rt = new Runtime(f.config, changetype<Weights>(f.weights));

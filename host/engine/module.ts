@@ -28,6 +28,11 @@ export function instantiate(kind: EngineKind): ModuleExports {
       abort(_msg: number, _file: number, line: number, col: number): never {
         throw new EngineError("E_ABORT", `module aborted at ${line}:${col}`);
       },
+      // Host-held weights (assembly/kernels/native.ts) are a firmware feature: modelLoad keeps
+      // every weight in linear memory, so the module never calls these under Node.
+      wRead(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held weights are not available in Node"); },
+      wMatvec(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held weights are not available in Node"); },
+      wRow(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held weights are not available in Node"); },
     },
   };
   const instance = loader.instantiateSync<Record<string, unknown>>(mod, imports);
