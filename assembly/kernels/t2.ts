@@ -26,26 +26,78 @@ export function matvecT2Ref(y: usize, w: usize, ws: usize, xq: usize, sa: f32, r
   }
 }
 
-// SIMD: decode 16 weights per shift+mask, i8 dot via i16 widening (V8 build).
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 2, 4, 6), v128.shuffle<i32>(a, b, 1, 3, 5, 7));
+  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 2, 4, 6), v128.shuffle<i32>(c, d, 1, 3, 5, 7));
+  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 2, 4, 6), v128.shuffle<i32>(ab, cd, 1, 3, 5, 7));
+}
+
+// i16 lanes += codes (0..2) · x for 16 weights: no widening of the codes needed.
+@inline function codeDot(acc: v128, codes: v128, x: v128): v128 {
+  return i16x8.add(acc, i16x8.add(i16x8.extmul_low_i8x16_s(codes, x), i16x8.extmul_high_i8x16_s(codes, x)));
+}
+
+// Blocks whose i16 partial sums cannot overflow: 4 planes · 2 · 2 · 127 = 2032 per block.
+const I16_BLOCKS: i32 = 16;
+
+// SIMD (V8 build). Σ t·x = Σ c·x − Σ x with c = t + 1 ∈ {0,1,2}: the codes multiply the
+// activations directly (extmul), partial sums stay in i16 for up to 16 blocks, and one
+// Σx per input corrects the offset. A 16-bit shift + mask extracts each 2-bit plane (the
+// mask drops the bits that cross bytes). Integer sums: equal to the reference bit for bit.
 function matvecT2Simd(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32): void {
   const rowBytes = t2RowBytes(cols);
   const blocks = rowBytes >> 4;
-  const three = i8x16.splat(3), one = i8x16.splat(1);
-  for (let r = 0; r < rows; r++) {
-    let acc = i32x4.splat(0);
-    const row = w + <usize>(r * rowBytes);
-    for (let b = 0; b < blocks; b++) {
-      const codes = v128.load(row + <usize>(b << 4));
-      const xb = xq + <usize>(b << 6);
-      for (let k = 0; k < 4; k++) {
-        const t = i8x16.sub(v128.and(i8x16.shr_u(codes, k << 1), three), one);
-        const a = v128.load(xb + <usize>(k << 4));
-        acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(t), i16x8.extend_low_i8x16_s(a)));
-        acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(t), i16x8.extend_high_i8x16_s(a)));
+  const padded = blocks << 6;
+  let xsum = 0;
+  for (let i = 0; i < padded; i++) xsum += <i32>load<i8>(xq + <usize>i);
+  const vxsum = i32x4.splat(xsum);
+  const three = i8x16.splat(3);
+  const vsa = f32x4.splat(sa);
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const row0 = w + <usize>(r * rowBytes);
+    const row1 = row0 + <usize>rowBytes, row2 = row1 + <usize>rowBytes, row3 = row2 + <usize>rowBytes;
+    let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+    for (let b0 = 0; b0 < blocks; b0 += I16_BLOCKS) {
+      const bEnd = min(blocks, b0 + I16_BLOCKS);
+      let h0 = i16x8.splat(0), h1 = i16x8.splat(0), h2 = i16x8.splat(0), h3 = i16x8.splat(0);
+      for (let b = b0; b < bEnd; b++) {
+        const off = <usize>(b << 4);
+        const c0 = v128.load(row0 + off), c1 = v128.load(row1 + off), c2 = v128.load(row2 + off), c3 = v128.load(row3 + off);
+        const xb = xq + <usize>(b << 6);
+        for (let k = 0; k < 4; k++) {
+          const xv = v128.load(xb + <usize>(k << 4));
+          const sh = k << 1;
+          h0 = codeDot(h0, v128.and(i16x8.shr_u(c0, sh), three), xv);
+          h1 = codeDot(h1, v128.and(i16x8.shr_u(c1, sh), three), xv);
+          h2 = codeDot(h2, v128.and(i16x8.shr_u(c2, sh), three), xv);
+          h3 = codeDot(h3, v128.and(i16x8.shr_u(c3, sh), three), xv);
+        }
       }
+      a0 = i32x4.add(a0, i32x4.extadd_pairwise_i16x8_s(h0));
+      a1 = i32x4.add(a1, i32x4.extadd_pairwise_i16x8_s(h1));
+      a2 = i32x4.add(a2, i32x4.extadd_pairwise_i16x8_s(h2));
+      a3 = i32x4.add(a3, i32x4.extadd_pairwise_i16x8_s(h3));
     }
-    const s = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) +
-              i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+    const acc = f32x4.convert_i32x4_s(i32x4.sub(hsum4(a0, a1, a2, a3), vxsum));
+    v128.store(y + (<usize>r << 2), f32x4.mul(f32x4.mul(acc, v128.load(ws + (<usize>r << 2))), vsa));
+  }
+  for (; r < rows; r++) {
+    const row = w + <usize>(r * rowBytes);
+    let a = i32x4.splat(0);
+    for (let b0 = 0; b0 < blocks; b0 += I16_BLOCKS) {
+      const bEnd = min(blocks, b0 + I16_BLOCKS);
+      let h = i16x8.splat(0);
+      for (let b = b0; b < bEnd; b++) {
+        const codes = v128.load(row + <usize>(b << 4));
+        const xb = xq + <usize>(b << 6);
+        for (let k = 0; k < 4; k++) {
+          h = codeDot(h, v128.and(i16x8.shr_u(codes, k << 1), three), v128.load(xb + <usize>(k << 4)));
+        }
+      }
+      a = i32x4.add(a, i32x4.extadd_pairwise_i16x8_s(h));
+    }
+    const s = i32x4.extract_lane(a, 0) + i32x4.extract_lane(a, 1) + i32x4.extract_lane(a, 2) + i32x4.extract_lane(a, 3) - xsum;
     store<f32>(y + (<usize>r << 2), <f32>s * load<f32>(ws + (<usize>r << 2)) * sa);
   }
 }
