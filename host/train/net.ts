@@ -1,0 +1,104 @@
+// One model inside a training module instance: the parameter layout (the order of
+// float-model tensorList with a tied classifier, as assembly/train/model.ts), loading from a
+// FloatModel, and exporting the trained model as f32 or as the exact quantized image.
+import { FloatModel, tensorKey, tensorList } from "../format/float-model.js";
+import { quantizeT2 } from "../format/quantize.js";
+import { align, Kind, ModelConfig, QType, tensorShape } from "../format/spec.js";
+import type { ModelImage, TensorRecord } from "../format/writer.js";
+import type { TrainExports } from "./module.js";
+
+export type TrainQuant = "f32" | "ternary" | "int8";
+const QUANT_IDS: Record<TrainQuant, number> = { f32: 0, ternary: 1, int8: 2 };
+
+export interface TensorSpan { kind: Kind; layer: number; offset: number; rows: number; cols: number }
+
+// Offsets (in floats) of every tensor in the flat parameter buffer.
+export function paramLayout(c: ModelConfig): TensorSpan[] {
+  if (!c.sharedClassifier) throw new Error("training needs a classifier tied to the embedding");
+  const spans: TensorSpan[] = [];
+  let offset = 0;
+  for (const [kind, layer] of tensorList(c)) {
+    const [rows, cols] = tensorShape(c, kind);
+    spans.push({ kind, layer, offset, rows, cols });
+    offset += rows * cols;
+  }
+  return spans;
+}
+
+export const isMatrix = (k: Kind) => k !== Kind.RmsAtt && k !== Kind.RmsFfn && k !== Kind.RmsFinal;
+
+export class TrainNet {
+  readonly id: number;
+  readonly layout: TensorSpan[];
+  readonly n: number;
+
+  constructor(readonly x: TrainExports, readonly config: ModelConfig, readonly batch: number, readonly seq: number, readonly quant: TrainQuant) {
+    const c = config;
+    this.id = x.create(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, batch, seq, QUANT_IDS[quant]);
+    if (this.id < 0) throw new Error(`training module refused the shape ${JSON.stringify(c)}`);
+    this.layout = paramLayout(c);
+    this.n = x.nParams(this.id);
+    const last = this.layout[this.layout.length - 1];
+    if (last.offset + last.rows * last.cols !== this.n) throw new Error("parameter layout disagrees with the training module");
+  }
+
+  private view(ptr: number, n = this.n): Float32Array { return new Float32Array(this.x.memory.buffer, ptr, n); }
+  get params(): Float32Array { return this.view(this.x.params(this.id)); }
+  get grads(): Float32Array { return this.view(this.x.grads(this.id)); }
+  get moment1(): Float32Array { return this.view(this.x.moment1(this.id)); }
+  get moment2(): Float32Array { return this.view(this.x.moment2(this.id)); }
+  get logits(): Float32Array { return this.view(this.x.logits(this.id), this.batch * this.seq * this.config.vocabSize); }
+
+  load(m: FloatModel): void {
+    const p = this.params;
+    for (const s of this.layout) {
+      const t = m.tensors.get(tensorKey(s.kind, s.layer));
+      if (!t || t.length !== s.rows * s.cols) throw new Error(`tensor ${s.kind}/${s.layer} missing or of the wrong size`);
+      p.set(t, s.offset);
+    }
+  }
+
+  toFloatModel(tokenizer?: Uint8Array): FloatModel {
+    const p = this.params;
+    const tensors = new Map<string, Float32Array>();
+    for (const s of this.layout) tensors.set(tensorKey(s.kind, s.layer), p.slice(s.offset, s.offset + s.rows * s.cols));
+    return { config: { ...this.config }, tensors, tokenizer };
+  }
+
+  // The model exactly as the training forward ran it: quantized integers and row scales
+  // packed unchanged into t2 / q8 tensors (norms f32). Runs forward once to refresh them.
+  toImage(tokenizer?: Uint8Array): ModelImage {
+    this.x.forward(this.id, this.x.alloc(4 * this.batch * this.seq)); // token 0 batch: refreshes wInt/wScale
+    const wi = this.view(this.x.quantWeights(this.id)), ws = this.view(this.x.quantScales(this.id));
+    const p = this.params;
+    const tensors: TensorRecord[] = [];
+    for (const s of this.layout) {
+      const n = s.rows * s.cols;
+      if (!isMatrix(s.kind) || this.quant === "f32") {
+        const w = p.slice(s.offset, s.offset + n);
+        tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.F32, rows: s.rows, cols: s.cols, group: 0, data: new Uint8Array(w.buffer) });
+        continue;
+      }
+      const ints = wi.subarray(s.offset, s.offset + n), scales = ws.slice(s.offset, s.offset + s.rows);
+      if (this.quant === "int8" || s.kind === Kind.Embedding) {
+        tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q8, rows: s.rows, cols: s.cols, group: s.cols, data: packQ8(ints, scales, s.rows, s.cols) });
+      } else {
+        // t·s divided by s gives t back exactly, so quantizeT2 reproduces the trained codes.
+        const w = new Float32Array(n);
+        for (let i = 0; i < n; i++) w[i] = ints[i] * scales[Math.floor(i / s.cols)];
+        tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.T2, rows: s.rows, cols: s.cols, group: 0, data: quantizeT2(w, s.rows, s.cols, scales) });
+      }
+    }
+    return { config: { ...this.config }, tensors, tokenizer };
+  }
+}
+
+// int8 integers (held in f32) and one scale per row → the file's q8 layout with group = cols.
+export function packQ8(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array {
+  const qBytes = align(rows * cols, 4);
+  const out = new Uint8Array(qBytes + 4 * rows);
+  const q = new Int8Array(out.buffer, 0, rows * cols);
+  for (let i = 0; i < rows * cols; i++) q[i] = ints[i];
+  new Float32Array(out.buffer, qBytes, rows).set(scales);
+  return out;
+}
