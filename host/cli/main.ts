@@ -1,6 +1,7 @@
 // edgellm command line: argv → commands; each command lives in its own file.
 import { Command, CommanderError } from "commander";
 import { reportAndExit } from "./errors.js";
+import { benchCommand } from "./bench.js";
 import { convertCommand } from "./convert.js";
 import { evalCommand } from "./eval.js";
 import { infoCommand } from "./info.js";
@@ -12,7 +13,7 @@ const program = new Command("edgellm")
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand()]) program.addCommand(cmd.exitOverride());
+for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand()]) program.addCommand(cmd.exitOverride());
 
 try {
   await program.parseAsync(process.argv);

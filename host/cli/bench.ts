@@ -1,0 +1,69 @@
+// edgellm bench: tokens/s and peak linear memory at f32, int8 and ternary in each engine,
+// beside the plain C baseline, measured in one run with interleaved rounds.
+import { Command } from "commander";
+import { convertModel, QUANT_NAMES } from "../format/convert.js";
+import { readAnyModel } from "../format/load.js";
+import { writeModel } from "../format/writer.js";
+import { median, WasmRunner, type CaseResult } from "../bench/measure.js";
+import { nativeAvailable, runNative, NATIVE_BINARY } from "../bench/native.js";
+import { int } from "./args.js";
+import { imageToFloat } from "./convert.js";
+import { resolveModelPath } from "./model-source.js";
+import { startProgress } from "./progress.js";
+
+export function benchCommand(): Command {
+  return new Command("bench")
+    .description("tokens/s and peak memory per engine and quantization, beside a gcc -O3 C baseline")
+    .argument("[model]", "model to measure (default: the embedded default model)")
+    .option("-z, --tokenizer <path>", "accepted for symmetry with run; the benchmark decodes token ids only")
+    .option("-n, --steps <int>", "positions per run", int("steps", 2, 65536), 256)
+    .option("--rounds <int>", "interleaved rounds (median reported)", int("rounds", 1, 1000), 7)
+    .option("--json", "one JSON object per line")
+    .action((modelPath: string | undefined, o) => {
+      const path = resolveModelPath(modelPath);
+      const r = readAnyModel(path);
+      const float = r.model ?? imageToFloat(r.image!);
+      const steps = Math.min(o.steps, float.config.seqLen);
+      const images = new Map(QUANT_NAMES.map((q) => [q, writeModel(convertModel(float, { quant: q }))]));
+      const runners: WasmRunner[] = [];
+      for (const engine of ["simd", "mvp"] as const) {
+        for (const quant of QUANT_NAMES) runners.push(new WasmRunner({ engine, quant, modelBytes: images.get(quant)! }, steps));
+      }
+      const bar = startProgress("bench", o.rounds * (runners.length + 1));
+      const now = performance.now.bind(performance);
+      const nativeRuns: CaseResult[] = [];
+      for (let round = 0; round < o.rounds; round++) {
+        for (const runner of runners) runner.round(steps, now);
+        if (nativeAvailable()) nativeRuns.push(runNative(images.get("f32")!, steps, 1));
+        bar.update((round + 1) * (runners.length + 1));
+      }
+      bar.stop();
+      const rows: Array<CaseResult & { ratio_vs_native_c?: number; same_tokens_as_native_c?: boolean }> = runners.map((x) => x.result());
+      let native: CaseResult | undefined;
+      if (nativeRuns.length) {
+        native = { ...nativeRuns[0], tokens_per_s: median(nativeRuns.map((n) => n.tokens_per_s)) };
+        for (const row of rows) {
+          row.ratio_vs_native_c = row.tokens_per_s / native.tokens_per_s;
+          if (row.quant === "f32") row.same_tokens_as_native_c = sameTokens(row.tokens!, native.tokens!);
+        }
+        rows.push(native);
+      } else {
+        process.stderr.write(`edgellm: ${NATIVE_BINARY} not built (npm run build): native-c row skipped\n`);
+      }
+      for (const row of rows) delete row.tokens;
+      if (o.json) {
+        for (const row of rows) process.stdout.write(JSON.stringify({ model: path, steps, ...row }) + "\n");
+        return;
+      }
+      process.stdout.write(`${path}: ${steps} positions greedy from BOS, median of ${o.rounds} interleaved rounds\n`);
+      process.stdout.write("engine    quant     tok/s    × native-c  peak linear memory\n");
+      for (const row of rows) {
+        const ratio = row.ratio_vs_native_c !== undefined ? row.ratio_vs_native_c.toFixed(2).padStart(10) : "         —";
+        process.stdout.write(`${row.engine.padEnd(9)} ${row.quant.padEnd(8)} ${row.tokens_per_s.toFixed(0).padStart(7)} ${ratio}  ${row.peak_memory_bytes} B\n`);
+      }
+    });
+}
+
+function sameTokens(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
+}
