@@ -1,0 +1,114 @@
+// Bad input to the firmware: corrupt modules and model files, bad flags, and host functions
+// called with out-of-range guest pointers. Each must give one error line and exit 1.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { expectCleanError, fw, model, ROOT, TOKENIZER, workDir } from "./firmware-helpers.js";
+
+const MODULE = join(ROOT, "build", "edgellm.wasm");
+
+function file(name: string, bytes: Uint8Array | string): string {
+  const p = join(workDir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+test("a corrupt, truncated, empty or missing module gives one error line and exit 1", () => {
+  const good = readFileSync(MODULE);
+  const flipped = Buffer.from(good);
+  for (let i = 64; i < flipped.length; i += 97) flipped[i] ^= 0x5a;
+  const cases: [string, string][] = [
+    [file("garbage.wasm", "this is not wasm"), "module"],
+    [file("truncated.wasm", good.subarray(0, good.length >> 1)), "module"],
+    [file("flipped.wasm", flipped), "."],
+    [file("empty.wasm", ""), "empty"],
+    [join(workDir, "missing.wasm"), "No such file"],
+  ];
+  for (const [path, what] of cases) {
+    const r = fw(["run", model("int8"), "-t", "0", "-n", "8", "--module", path]);
+    assert.equal(expectCleanError(r, new RegExp(what)), null, path);
+  }
+});
+
+test("a corrupt, truncated or foreign model file gives one error line naming the problem", () => {
+  const good = readFileSync(model("int8"));
+  const corrupt = Buffer.from(good); corrupt[good.length - 100] ^= 1;
+  const badMagic = Buffer.from(good); badMagic[0] = 0x58;
+  const cases: [string, RegExp][] = [
+    [file("corrupt.ellm", corrupt), /checksum/],
+    [file("truncated.ellm", good.subarray(0, good.length - 64)), /truncated/],
+    [file("short.ellm", good.subarray(0, 50)), /shorter than the header/],
+    [file("magic.ellm", badMagic), /bad magic/],
+    [TOKENIZER, /bad magic/],
+    [join(workDir, "nope.ellm"), /No such file/],
+  ];
+  for (const [path, want] of cases) {
+    for (const extra of [[], ["--host-weights"]]) {
+      const r = fw(["run", path, "-z", TOKENIZER, "-t", "0", "-n", "8", ...extra]);
+      assert.equal(expectCleanError(r, want), null, `${path} ${extra.join(" ")}`);
+    }
+  }
+  const r = fw(["run", model("int8", false), "-t", "0", "-n", "8"]);
+  assert.equal(expectCleanError(r, /no tokenizer/), null);
+  const t = fw(["run", model("int8", false), "-z", file("tok.bin", readFileSync(TOKENIZER).subarray(0, 999)), "-n", "8"]);
+  assert.equal(expectCleanError(t, /tokenizer/), null);
+});
+
+test("bad flags are refused with a usage error (exit 2)", () => {
+  for (const args of [["run"], ["run", model("int8"), "-t", "abc"], ["run", model("int8"), "-p", "2"],
+    ["run", model("int8"), "-n", "-5"], ["run", model("int8"), "--max-memory"], ["run", model("int8"), "--bogus"], ["serve"]]) {
+    const r = fw(args);
+    assert.equal(r.signal, null);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /^edgellm-fw: error: /);
+  }
+});
+
+// A hostile module that calls the host functions with out-of-range pointers; which call it
+// makes is chosen by the size of the "model" file it is given (modelLoadExternal(n)).
+const HOSTILE = `
+@external("env", "wRead") declare function wRead(dst: u32, off: u32, len: u32): i32;
+@external("env", "wMatvec") declare function wMatvec(q: u32, data: u32, g: i32, rows: i32, cols: i32, y: u32, x: u32, xq: u32, sa: f32): void;
+@external("env", "wRow") declare function wRow(q: u32, data: u32, g: i32, rows: i32, cols: i32, r: i32, out: u32): void;
+@external("env", "log") declare function log(p: u32, n: u32): void;
+export function modelLoadExternal(n: i32): i32 {
+  const top = <u32>memory.size() << 16;
+  if (n == 1) wRead(top - 8, 0, 16);            // destination runs past linear memory
+  if (n == 2) wRead(0xfffffff0, 0, 1);          // destination far outside
+  if (n == 3) wRead(1024, 0, 4096);             // reads past the end of the model file
+  if (n == 4) wMatvec(0, 0, 0, 1, 1, top, 64, 64, 1); // y outside
+  if (n == 5) wMatvec(0, 0, 0, 64, 64, 64, 64, 64, 1); // a 16 KiB f32 matrix in a 5-byte file
+  if (n == 6) wRow(0, 0, 0, 1, 1, 0, top - 2);  // out straddles the end
+  if (n == 7) log(0x7ffffff0, 0x7ffffff0);      // length overflows
+  if (n == 8) wMatvec(7, 0, 0, 1, 1, 64, 64, 64, 1);  // unknown qtype
+  return 0;
+}
+export function alloc(n: i32): i32 { return 1024; }
+export function modelLoad(p: i32, n: i32): i32 { return 0; }
+export function tokenizerLoad(p: i32, n: i32): i32 { return 0; }
+export function modelInit(c: i32, k: i32): i32 { return 1; }
+export function modelField(f: i32): i32 { return 1; }
+export function samplerInit(t: f32, p: f32, a: i32, b: i32): i32 { return 0; }
+export function generateStep(t: i32, p: i32, f: i32): i32 { return 1; }
+export function encode(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32): i32 { return 1; }
+export function decode(a: i32, b: i32, c: i32, d: i32): i32 { return 0; }
+export function setMemoryLimit(b: i32): void {}
+`;
+
+test("host functions refuse out-of-range guest pointers and model offsets (trap, one line, exit 1)", () => {
+  const src = file("hostile.ts", HOSTILE);
+  const wasm = join(workDir, "hostile.wasm");
+  execFileSync(process.execPath, [join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js"), src, "-o", wasm, "--runtime", "stub", "-O1"]);
+  const want: RegExp[] = [/guest pointer.*wRead/, /guest pointer.*wRead/, /model offset.*wRead/, /guest pointer.*wMatvec/,
+    /model offset.*wMatvec/, /guest pointer.*wRow/, /guest pointer.*log/, /model offset.*wMatvec/];
+  want.forEach((pattern, i) => {
+    const n = i + 1;
+    const r = fw(["run", file(`size${n}.bin`, "x".repeat(n)), "--host-weights", "--module", wasm, "-n", "4"]);
+    assert.equal(expectCleanError(r, pattern), null, `case ${n}`);
+  });
+  // The same module with an in-range call runs to the end.
+  const ok = fw(["run", file("size9.bin", "x".repeat(9)), "--host-weights", "--module", wasm, "-t", "0", "-n", "4"]);
+  assert.equal(ok.status, 0, ok.stderr);
+});
