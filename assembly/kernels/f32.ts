@@ -83,26 +83,33 @@ export function rmsnorm(out: usize, x: usize, weight: usize, n: i32, eps: f32): 
 // exp(x) in a fixed sequence of f32 operations (Cody-Waite range reduction, minimax
 // polynomial; Cephes expf's constants), ~1 ulp on the clamped range. The SIMD version below
 // applies the same operations lane-wise, so both builds give identical bits, and it is several
-// times cheaper than Mathf.exp. x is clamped to [-87.3, 88]: exp stays a finite normal.
+// times cheaper than Mathf.exp. x is clamped to [-87.3, 88] (finite, normal results).
+// Clamps use "pseudo-min/max" (a < b ? a : b), one instruction in SIMD, same bits as a select;
+// rounding to an integer adds and subtracts 1.5·2^23, whose bits then also hold n for 2^n.
 const EXP_LO: f32 = -87.3;
 const EXP_HI: f32 = 88.0;
 const LOG2E: f32 = 1.44269504;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
+const ROUND_MAGIC: f32 = 12582912.0; // 1.5 · 2^23
+const MAGIC_BITS: i32 = 0x4b400000;  // bits of ROUND_MAGIC
 const P0: f32 = 1.9875691500e-4, P1: f32 = 1.3981999507e-3, P2: f32 = 8.3334519073e-3;
 const P3: f32 = 4.1665795894e-2, P4: f32 = 1.6666665459e-1, P5: f32 = 5.0000001201e-1;
 
 @inline export function expF32(v: f32): f32 {
-  const x = Mathf.max(Mathf.min(v, EXP_HI), EXP_LO);
-  const n = nearest<f32>(x * LOG2E);
+  let x = v < EXP_HI ? v : EXP_HI;
+  x = EXP_LO < x ? x : EXP_LO;
+  const t = x * LOG2E + ROUND_MAGIC;
+  const n = t - ROUND_MAGIC;
   const r = (x - n * LN2_HI) - n * LN2_LO;
   const p = (((((P0 * r + P1) * r + P2) * r + P3) * r + P4) * r + P5) * (r * r) + r + <f32>1.0;
-  return p * reinterpret<f32>((<i32>n + 127) << 23);
+  return p * reinterpret<f32>((reinterpret<i32>(t) - MAGIC_BITS + 127) << 23);
 }
 
 @inline function expF32x4(v: v128): v128 {
-  const x = f32x4.max(f32x4.min(v, f32x4.splat(EXP_HI)), f32x4.splat(EXP_LO));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  const x = f32x4.pmax(f32x4.pmin(v, f32x4.splat(EXP_HI)), f32x4.splat(EXP_LO));
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_MAGIC));
+  const n = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
   let p = f32x4.add(f32x4.mul(f32x4.splat(P0), r), f32x4.splat(P1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(P2));
@@ -110,7 +117,7 @@ const P3: f32 = 4.1665795894e-2, P4: f32 = 1.6666665459e-1, P5: f32 = 5.00000012
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(P4));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(P5));
   p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const scale = i32x4.shl(i32x4.add(t, i32x4.splat(127 - MAGIC_BITS)), 23);
   return f32x4.mul(p, scale);
 }
 
@@ -131,6 +138,9 @@ export function softmaxRef(x: usize, n: i32): void {
   }
 }
 
+// The maximum is exact in any order; pmax (a < b ? b : a) is one SIMD instruction.
+@inline function pmax(a: f32, b: f32): f32 { return a < b ? b : a; }
+
 // In-place softmax over x[n], max-subtracted; the sum uses the four-partial order.
 export function softmax(x: usize, n: i32): void {
   let max = load<f32>(x);
@@ -138,10 +148,10 @@ export function softmax(x: usize, n: i32): void {
   if (ASC_FEATURE_SIMD) {
     // max is exact in any order.
     let m = f32x4.splat(max);
-    for (; i + 4 <= n; i += 4) m = f32x4.max(m, v128.load(x + (<usize>i << 2)));
-    max = Mathf.max(Mathf.max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), Mathf.max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+    for (; i + 4 <= n; i += 4) m = f32x4.pmax(m, v128.load(x + (<usize>i << 2)));
+    max = pmax(pmax(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), pmax(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
   }
-  for (; i < n; i++) max = Mathf.max(max, load<f32>(x + (<usize>i << 2)));
+  for (; i < n; i++) max = pmax(max, load<f32>(x + (<usize>i << 2)));
   i = 0;
   let sum: f32;
   if (ASC_FEATURE_SIMD) {
