@@ -1,0 +1,98 @@
+// The model file format: writer → reader round trips, rejection of malformed files, and the
+// committed test vectors (test/vectors) that the module's reader must accept identically.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { Engine } from "../../host/engine/engine.js";
+import { FormatError } from "../../host/format/errors.js";
+import { readModel } from "../../host/format/reader.js";
+import { writeModel } from "../../host/format/writer.js";
+import { crc32 } from "../../host/format/crc32.js";
+import { CHECKSUM_OFFSET } from "../../host/format/spec.js";
+import { buildVector, VECTOR_NAMES } from "../../tools/vectors.js";
+import { ROOT } from "./helpers.js";
+
+const VECTORS = join(ROOT, "test", "vectors");
+
+interface VectorDescription {
+  bytes: number;
+  crc32: number;
+  config: Record<string, number | boolean>;
+  tensors: Array<{ kind: number; layer: number; qtype: number; rows: number; cols: number; group: number; bytes: number }>;
+  greedy: number[];
+  logits0: number[];
+}
+
+describe("model format", () => {
+  test("crc32 matches the IEEE check value", () => {
+    assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+  });
+
+  for (const name of VECTOR_NAMES) {
+    test(`vector ${name}: the writer reproduces the committed bytes`, () => {
+      const committed = new Uint8Array(readFileSync(join(VECTORS, `${name}.ellm`)));
+      assert.deepEqual(writeModel(buildVector(name)), committed);
+    });
+
+    test(`vector ${name}: the TypeScript reader matches its description`, () => {
+      const bytes = new Uint8Array(readFileSync(join(VECTORS, `${name}.ellm`)));
+      const desc = JSON.parse(readFileSync(join(VECTORS, `${name}.json`), "utf8")) as VectorDescription;
+      const m = readModel(bytes, name);
+      assert.equal(bytes.length, desc.bytes);
+      assert.equal(crc32(bytes), desc.crc32);
+      // Header floats are f32: compare at f32 precision.
+      for (const [k, v] of Object.entries(desc.config)) {
+        assert.equal((m.config as unknown as Record<string, unknown>)[k], typeof v === "number" ? Math.fround(v) : v, k);
+      }
+      assert.deepEqual(m.tensors.map(({ data, ...t }) => ({ ...t, bytes: data.length })), desc.tensors);
+    });
+
+    for (const engine of ["simd", "mvp"] as const) {
+      test(`vector ${name}: the module (${engine}) reads it and gives the recorded logits`, () => {
+        const bytes = new Uint8Array(readFileSync(join(VECTORS, `${name}.ellm`)));
+        const desc = JSON.parse(readFileSync(join(VECTORS, `${name}.json`), "utf8")) as VectorDescription;
+        const e = Engine.load(bytes, undefined, { engine });
+        assert.deepEqual(Array.from(e.forward(1, 0)), desc.logits0.map(Math.fround));
+        const greedy: number[] = [];
+        let tok = 1;
+        for (let pos = 0; pos < desc.greedy.length; pos++) {
+          const logits = e.forward(tok, pos);
+          tok = logits.indexOf(Math.max(...logits));
+          greedy.push(tok);
+        }
+        assert.deepEqual(greedy, desc.greedy);
+      });
+    }
+  }
+
+  const base = () => writeModel(buildVector("tiny-f32"));
+  const reseal = (b: Uint8Array) => {
+    const v = new DataView(b.buffer);
+    v.setUint32(CHECKSUM_OFFSET, 0, true);
+    const c = crc32(b);
+    // The checksum covers the file with the field read as zero.
+    v.setUint32(CHECKSUM_OFFSET, c, true);
+    return b;
+  };
+  const cases: Array<[string, (b: Uint8Array) => Uint8Array, string]> = [
+    ["empty", () => new Uint8Array(0), "E_FILE_EMPTY"],
+    ["shorter than the header", (b) => b.subarray(0, 100), "E_TOO_SHORT"],
+    ["truncated", (b) => b.subarray(0, b.length - 10), "E_TRUNCATED"],
+    ["wrong magic", (b) => { b[0] ^= 0xff; return b; }, "E_MAGIC"],
+    ["future version", (b) => { b[4] = 9; return b; }, "E_VERSION"],
+    ["one flipped data bit", (b) => { b[b.length - 3] ^= 4; return b; }, "E_CHECKSUM"],
+    ["absurd dim", (b) => { new DataView(b.buffer).setUint32(16, 1e9, true); return reseal(b); }, "E_CONFIG"],
+    ["tensor out of bounds", (b) => { new DataView(b.buffer).setUint32(128 + 24, 1 << 30, true); return reseal(b); }, "E_TENSOR"],
+    ["unknown quantization type", (b) => { new DataView(b.buffer).setUint32(128 + 32 + 8, 7, true); return reseal(b); }, "E_QTYPE"],
+  ];
+  for (const [what, corrupt, code] of cases) {
+    test(`rejects a file with ${what} (${code}) in TypeScript and in the module`, () => {
+      const bad = corrupt(base());
+      assert.throws(() => readModel(bad, "bad.ellm"), (e: unknown) => e instanceof FormatError && e.code === code && e.message.startsWith("bad.ellm:"));
+      if (bad.length > 0) {
+        assert.throws(() => Engine.load(bad, undefined, { engine: "mvp" }), (e: unknown) => (e as { code?: string }).code !== undefined);
+      }
+    });
+  }
+});
