@@ -10,7 +10,8 @@
 typedef struct {
   const uint8_t *data;
   size_t size;
-  void *handle; // platform private
+  void *handle;   // platform private
+  size_t map_len; // platform private
 } plat_blob;
 
 // name: a file path (POSIX) or a partition label (ESP32). 0 on success, else -1 with err set.

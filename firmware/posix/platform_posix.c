@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "../core/pack.h"
 #include "../core/platform.h"
 
 int plat_map(const char *name, plat_blob *out, char *err, size_t errlen) {
@@ -27,11 +28,22 @@ int plat_map(const char *name, plat_blob *out, char *err, size_t errlen) {
   out->data = p;
   out->size = (size_t)st.st_size;
   out->handle = p;
+  out->map_len = (size_t)st.st_size;
+  // A packed partition image (tools/pack-firmware.ts) is checked and unwrapped, as on ESP32.
+  if (pack_is_packed(p, (size_t)st.st_size)) {
+    char why[64];
+    if (pack_unwrap(p, (size_t)st.st_size, &out->data, &out->size, why, sizeof why)) {
+      snprintf(err, errlen, "%s: %s", name, why);
+      munmap(p, (size_t)st.st_size);
+      memset(out, 0, sizeof *out);
+      return -1;
+    }
+  }
   return 0;
 }
 
 void plat_unmap(plat_blob *b) {
-  if (b->handle) munmap(b->handle, b->size);
+  if (b->handle) munmap(b->handle, b->map_len);
   memset(b, 0, sizeof *b);
 }
 

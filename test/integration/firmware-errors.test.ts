@@ -112,3 +112,22 @@ test("host functions refuse out-of-range guest pointers and model offsets (trap,
   const ok = fw(["run", file("size9.bin", "x".repeat(9)), "--host-weights", "--module", wasm, "-t", "0", "-n", "4"]);
   assert.equal(ok.status, 0, ok.stderr);
 });
+
+test("pack-firmware images run unchanged under the POSIX build, and a flipped byte is caught by their CRC", async () => {
+  const { packFirmware } = await import("../../tools/pack-firmware.js");
+  const { crc32 } = await import("node:zlib");
+  const out = join(workDir, "esp32");
+  const r = packFirmware({ module: MODULE, model: model("ternary"), partitions: join(ROOT, "firmware", "esp32", "partitions.csv"), outDir: out });
+  assert.equal(r.flashArgs, "0x110000 module.bin\n0x150000 model.bin\n");
+  const image = readFileSync(join(out, "model.bin"));
+  assert.equal(image.readUInt32LE(8), crc32(image.subarray(16)));
+  const run = fw(["run", join(out, "model.bin"), "--module", join(out, "module.bin"), "-t", "0", "-n", "32", "--host-weights",
+    "--kv-int8", "--ctx", "128", "--max-memory", "147456"]);
+  assert.equal(run.status, 0, run.stderr);
+  const direct = fw(["run", model("ternary"), "-t", "0", "-n", "32", "--host-weights", "--kv-int8", "--ctx", "128"]);
+  assert.deepEqual(run.stdout, direct.stdout);
+  image[5000] ^= 1;
+  const bad = fw(["run", file("flipped-pack.bin", image), "--module", join(out, "module.bin"), "-n", "4"]);
+  assert.equal(expectCleanError(bad, /CRC mismatch/), null);
+  assert.throws(() => packFirmware({ module: MODULE, model: TOKENIZER, partitions: join(ROOT, "firmware", "esp32", "partitions.csv"), outDir: out }));
+});

@@ -1,0 +1,56 @@
+// ESP32 platform: module and model are memory-mapped flash partitions (labels "module" and
+// "model" in partitions.csv), so weights are read in place by the native kernels.
+#include <stdio.h>
+#include <string.h>
+#include "esp_log.h"
+#include "esp_partition.h"
+#include "esp_timer.h"
+#include "pack.h"
+#include "platform.h"
+
+static const char *TAG = "edgellm";
+
+// A partition holds a packed image (core/pack.h): map just the header's length, check the CRC.
+int plat_map(const char *label, plat_blob *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  const esp_partition_t *p = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, ESP_PARTITION_SUBTYPE_ANY, label);
+  if (!p) { snprintf(err, errlen, "partition '%s' not found", label); return -1; }
+  uint8_t hdr[PACK_HEADER];
+  esp_err_t e = esp_partition_read(p, 0, hdr, sizeof hdr);
+  if (e != ESP_OK) { snprintf(err, errlen, "partition '%s': read: %s", label, esp_err_to_name(e)); return -1; }
+  uint32_t len = pack_payload_len(hdr, sizeof hdr);
+  if (len == 0 || len > p->size - PACK_HEADER) {
+    snprintf(err, errlen, "partition '%s' holds no packed image (flash it with tools/pack-firmware)", label);
+    return -1;
+  }
+  const void *ptr;
+  esp_partition_mmap_handle_t h;
+  e = esp_partition_mmap(p, 0, PACK_HEADER + len, ESP_PARTITION_MMAP_DATA, &ptr, &h);
+  if (e != ESP_OK) { snprintf(err, errlen, "partition '%s': mmap: %s", label, esp_err_to_name(e)); return -1; }
+  char why[64];
+  size_t n;
+  if (pack_unwrap(ptr, PACK_HEADER + len, &out->data, &n, why, sizeof why)) {
+    esp_partition_munmap(h);
+    snprintf(err, errlen, "partition '%s': %s", label, why);
+    return -1;
+  }
+  out->size = n;
+  out->handle = (void *)(uintptr_t)h;
+  return 0;
+}
+
+void plat_unmap(plat_blob *b) {
+  if (b->data) esp_partition_munmap((esp_partition_mmap_handle_t)(uintptr_t)b->handle);
+  memset(b, 0, sizeof *b);
+}
+
+uint64_t plat_now_us(void) { return (uint64_t)esp_timer_get_time(); }
+void plat_log(const char *line) { ESP_LOGI(TAG, "%s", line); }
+void plat_write(const uint8_t *bytes, size_t n) { fwrite(bytes, 1, n, stdout); }
+void plat_flush(void) { fflush(stdout); }
+
+// esp-mqtt transport arrives with the device agent (issue C).
+int plat_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len) {
+  (void)topic; (void)topic_len; (void)payload; (void)len;
+  return -1;
+}
