@@ -6,6 +6,11 @@ import { convertCommand } from "./convert.js";
 import { evalCommand } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { runCommand } from "./run.js";
+import { serveCommand } from "./serve.js";
+import { gatewayCommand } from "./gateway.js";
+import { peersCommand } from "./peers.js";
+import { submitCommand } from "./submit.js";
+import { demoCommand } from "./demo.js";
 
 const program = new Command("edgellm")
   .description("tiny language models on microcontrollers and Raspberry-Pi-class hosts")
@@ -13,7 +18,7 @@ const program = new Command("edgellm")
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand()]) program.addCommand(cmd.exitOverride());
+for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand()]) program.addCommand(cmd.exitOverride());
 
 try {
   await program.parseAsync(process.argv);

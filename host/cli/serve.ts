@@ -1,0 +1,27 @@
+// edgellm serve: run a fleet peer on this machine.
+import { Command } from "commander";
+import { choice, int } from "./args.js";
+import { connectionOptions, untilSignal, withFleetOptions } from "./fleet-options.js";
+import { loadModel } from "./model-source.js";
+import { Peer } from "../fleet/peer.js";
+
+export function serveCommand(): Command {
+  return withFleetOptions(new Command("serve"))
+    .description("serve tasks to the fleet as a peer")
+    .argument("[model]", "model file (same as --model)")
+    .option("--model <path>", "model file: edgellm .ellm or a llama2.c checkpoint (default: the embedded default model)")
+    .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin (default: the one carried in the model file)")
+    .requiredOption("--id <id>", "peer id (A-Z a-z 0-9 _ -, at most 64)")
+    .option("--max-queue <int>", "tasks held at once, running and queued", int("max-queue", 1, 1024), 4)
+    .option("--heartbeat <ms>", "heartbeat period", int("heartbeat", 50, 600000), 1000)
+    .option("--engine <kind>", "simd or mvp", choice("engine", ["simd", "mvp"] as const), "simd")
+    .option("--kv-int8", "int8 KV cache")
+    .action(async (modelArg: string | undefined, o) => {
+      const c = connectionOptions(o, `peer/${o.id}`);
+      const model = loadModel(o.model ?? modelArg, o.tokenizer);
+      const peer = await Peer.start({ ...c, id: o.id, model, engine: o.engine, kvInt8: !!o.kvInt8, maxQueue: o.maxQueue, heartbeatMs: o.heartbeat });
+      const sig = await untilSignal();
+      c.log.info(`${sig}: going offline`);
+      await peer.close();
+    });
+}

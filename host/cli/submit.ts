@@ -1,0 +1,41 @@
+// edgellm submit: run one task on the fleet; prints exactly what `edgellm run` prints, streamed.
+import { Command } from "commander";
+import { float, int, seed } from "./args.js";
+import { connectionOptions, withFleetOptions } from "./fleet-options.js";
+import { FleetClient } from "../fleet/client.js";
+import { FleetError } from "../fleet/errors.js";
+import { b64 } from "../fleet/messages.js";
+
+export function submitCommand(): Command {
+  return withFleetOptions(new Command("submit"))
+    .description("run a task on the fleet (flags as edgellm run)")
+    .option("-t, --temperature <float>", "0 = greedy", float("temperature", 0, 100), 1.0)
+    .option("-p, --topp <float>", "top-p (nucleus) sampling; 0 or 1 disables", float("topp", 0, 1), 0.9)
+    .option("-s, --seed <int>", "random seed (default: time)", seed)
+    .option("-n, --steps <int>", "positions to run, counting BOS and the prompt (0 = context length)", int("steps", 0, 65536), 256)
+    .option("-i, --prompt <text>", "prompt", "")
+    .option("--model-id <id>", "only peers serving this model id")
+    .option("--deadline <ms>", "give up on the task after this long (0: none)", int("deadline", 0, 86400000), 0)
+    .option("--timeout <ms>", "wait at most this long for the reply", int("timeout", 1, 86400000), 300000)
+    .option("--json", "print one JSON object (text, status, peer, attempts…) instead of streaming")
+    .action(async (o) => {
+      const c = connectionOptions(o, "submit");
+      const client = await FleetClient.connect(c);
+      const out = process.stdout;
+      try {
+        const reply = await client.submit({
+          prompt: o.prompt, steps: o.steps, temperature: o.temperature, topp: o.topp,
+          seed: o.seed ?? BigInt(Math.floor(Date.now() / 1000)), deadlineMs: o.deadline || undefined, model: o.modelId, timeoutMs: o.timeout,
+        }, o.json ? undefined : (bytes) => out.write(bytes));
+        if (o.json) {
+          const text = Buffer.from(b64.to(reply.data)).toString("utf8");
+          out.write(JSON.stringify({ taskId: reply.taskId, status: reply.status, text, tokens: reply.tokens, elapsedMs: reply.elapsedMs, peer: reply.peer ?? null, attempts: reply.attempts, ...(reply.error ? { error: reply.error } : {}) }) + "\n");
+        } else {
+          out.write("\n");
+        }
+        if (reply.status !== "done") throw new FleetError("E_FLEET_TASK", `task ${reply.taskId} ${reply.status}${reply.error ? `: ${reply.error}` : ""}`);
+      } finally {
+        await client.close();
+      }
+    });
+}

@@ -1,0 +1,85 @@
+// JSON Schemas of every message kind (docs/protocol.md §3). Every payload is one JSON object
+// with "v" (protocol version) and "kind"; unknown fields are rejected so that a typo is an error.
+export const PROTOCOL_VERSION = 1;
+export const MAX_PAYLOAD_BYTES = 65536;   // any message; checked before parsing
+export const MAX_PROMPT_BYTES = 8192;     // UTF-8 bytes of a prompt
+export const MAX_DATA_CHARS = 60000;      // base64 characters of generated text in one message
+
+const name = { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" } as const;
+const u32 = { type: "integer", minimum: 0, maximum: 4294967295 } as const;
+const base64 = { type: "string", maxLength: MAX_DATA_CHARS, pattern: "^[A-Za-z0-9+/]*={0,2}$" } as const;
+const seed = { type: "string", pattern: "^[0-9]{1,20}$" } as const; // decimal u64 (JSON numbers lose bits)
+
+function kind(k: string, props: Record<string, object>, required: string[]): object {
+  return {
+    type: "object",
+    additionalProperties: false,
+    properties: { v: { const: PROTOCOL_VERSION }, kind: { const: k }, ...props },
+    required: ["v", "kind", ...required],
+  };
+}
+
+const sampling = {
+  prompt: { type: "string", maxLength: MAX_PROMPT_BYTES },
+  steps: { type: "integer", minimum: 0, maximum: 65536 },
+  temperature: { type: "number", minimum: 0, maximum: 100 },
+  topp: { type: "number", minimum: 0, maximum: 1 },
+  seed,
+};
+const samplingRequired = ["prompt", "steps", "temperature", "topp", "seed"];
+
+export const SCHEMAS = {
+  status: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      v: { const: PROTOCOL_VERSION }, kind: { const: "status" }, id: name, online: { type: "boolean" },
+      ts: { type: "number", minimum: 0 },
+      impl: { type: "string", maxLength: 32 },
+      model: {
+        type: "object", additionalProperties: false,
+        properties: { id: { type: "string", maxLength: 128 }, quant: { type: "string", maxLength: 16 }, ctx: u32, vocab: u32 },
+        required: ["id", "quant", "ctx", "vocab"],
+      },
+      tokPerSec: { type: "number", minimum: 0 },
+      freeMem: { type: "number", minimum: 0 },
+      queue: u32,
+      maxQueue: { type: "integer", minimum: 1, maximum: 1024 },
+    },
+    required: ["v", "kind", "id", "online"],
+    if: { properties: { online: { const: true } } },
+    then: { required: ["ts", "model", "tokPerSec", "freeMem", "queue", "maxQueue"] },
+  },
+  heartbeat: kind("heartbeat", { id: name, ts: { type: "number", minimum: 0 }, queue: u32, tasks: { type: "array", maxItems: 1024, items: name } }, ["id", "ts", "queue", "tasks"]),
+  accept: kind("accept", { taskId: name, attempt: u32 }, ["taskId", "attempt"]),
+  reject: kind("reject", { taskId: name, attempt: u32, reason: { type: "string", maxLength: 256 } }, ["taskId", "attempt", "reason"]),
+  tokens: kind("tokens", { taskId: name, attempt: u32, offset: u32, data: base64 }, ["taskId", "attempt", "offset", "data"]),
+  result: kind("result", {
+    taskId: name, attempt: u32,
+    status: { enum: ["done", "cancelled", "expired", "failed"] },
+    data: base64, tokens: u32, elapsedMs: { type: "number", minimum: 0 },
+    error: { type: "string", maxLength: 256 },
+  }, ["taskId", "attempt", "status", "data", "tokens", "elapsedMs"]),
+  task: kind("task", {
+    taskId: name, attempt: u32, leaseMs: { type: "integer", minimum: 1, maximum: 3600000 },
+    deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 }, ...sampling,
+  }, ["taskId", "attempt", "leaseMs", "deadlineMs", ...samplingRequired]),
+  cancel: kind("cancel", { taskId: name, reason: { type: "string", maxLength: 256 } }, ["taskId", "reason"]),
+  submit: kind("submit", {
+    taskId: name, client: name, ...sampling,
+    deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 },
+    model: { type: "string", maxLength: 128 },
+  }, ["taskId", "client", ...samplingRequired]),
+  gateway: kind("gateway", { id: name, online: { type: "boolean" }, ts: { type: "number", minimum: 0 } }, ["id", "online"]),
+  queued: kind("queued", { taskId: name, position: u32 }, ["taskId", "position"]),
+  reply: kind("reply", {
+    taskId: name,
+    status: { enum: ["done", "cancelled", "expired", "failed"] },
+    data: base64, tokens: u32, elapsedMs: { type: "number", minimum: 0 },
+    peer: { type: "string", maxLength: 64 }, attempts: u32,
+    error: { type: "string", maxLength: 256 },
+  }, ["taskId", "status", "data", "tokens", "elapsedMs", "attempts"]),
+} as const;
+
+export type MessageKind = keyof typeof SCHEMAS;
+export const MESSAGE_KINDS = Object.keys(SCHEMAS) as MessageKind[];
