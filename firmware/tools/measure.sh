@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Measurements for docs/benchmarks.md (Firmware): tokens/s and callgrind instructions/token
+# under wasm3 for each quantization, with wasm kernels (weights in linear memory) and native
+# kernels (--host-weights); massif peak heap of the 144 KiB configuration; 32-bit sizes.
+# Usage: bash firmware/tools/measure.sh [workdir]   (after npm run build)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+W="${1:-$(mktemp -d)}"
+FW=firmware/build/edgellm-fw
+CK=../shared/models/stories260K.bin TOK=../shared/models/tok512.bin
+for q in f32 int8 ternary; do
+  [ -f "$W/s-$q.ellm" ] || node bin/edgellm.js convert "$CK" -o "$W/s-$q.ellm" --quant "$q" -z "$TOK" >/dev/null
+done
+
+echo "## tokens/s (best of 3, -n 128 -t 0, ctx 128)"
+for q in f32 int8 ternary; do
+  for mode in "" "--host-weights"; do
+    best=0
+    for _ in 1 2 3; do
+      t=$($FW run "$W/s-$q.ellm" -t 0 -n 128 $mode 2>&1 >/dev/null | sed -n 's/^achieved tok\/s: \([0-9.]*\).*/\1/p')
+      best=$(echo "$t $best" | awk '{print ($1 > $2) ? $1 : $2}')
+    done
+    echo "$q ${mode:-wasm-kernels} $best"
+  done
+done
+
+echo "## callgrind instructions per token (positions 8..40: (Ir(-n 40) - Ir(-n 8)) / 32, ctx 64)"
+ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$FW" run "$@" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
+for q in f32 int8 ternary; do
+  for mode in "" "--host-weights"; do
+    a=$(ir "$W/s-$q.ellm" -t 0 -n 8 --ctx 64 $mode)
+    b=$(ir "$W/s-$q.ellm" -t 0 -n 40 --ctx 64 $mode)
+    echo "$q ${mode:-wasm-kernels} startup_Ir=$a Ir/token=$(( (b - a) / 32 ))"
+  done
+done
+
+echo "## massif peak heap, ternary, --host-weights --kv-int8 --ctx 128 -n 128 --max-memory 147456"
+valgrind --tool=massif --massif-out-file="$W/massif.out" "$FW" run "$W/s-ternary.ellm" -t 0 -n 128 --ctx 128 \
+  --kv-int8 --host-weights --max-memory 147456 >/dev/null 2>"$W/massif.err"
+awk -F= '/^mem_heap_B=/{h=$2} /^mem_heap_extra_B=/{if (h+$2 > m) m = h+$2} END {print "peak heap bytes (incl. allocator overhead):", m}' "$W/massif.out"
+
+echo "## sizes"
+ls -l build/edgellm.wasm "$W"/s-*.ellm | awk '{print $5, $9}'
+size "$FW"
+if gcc -m32 -x c -o /dev/null - <<<'int main(void){return 0;}' 2>/dev/null; then
+  bash firmware/tools/size32.sh
+else
+  echo "gcc -m32 unavailable (apt-get install gcc-multilib): no 32-bit sizes"
+fi
