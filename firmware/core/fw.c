@@ -186,6 +186,7 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
   st->tokens = pos;
   st->prompt_tokens = count;
   st->memory_bytes = m3_GetMemorySize(f->rt);
+  st->heap_bytes = (uint32_t)outp + (uint32_t)bytes; // the last allocation of the run
   rc = 0;
 fail:
   free(prompt);

@@ -29,6 +29,7 @@ typedef struct {
   int32_t tokens, prompt_tokens;
   uint64_t elapsed_us;    // first forward to last
   uint32_t memory_bytes;  // linear memory at the end (never shrinks, so the peak)
+  uint32_t heap_bytes;    // top of the module's bump heap: linear memory actually in use
 } fw_stats;
 
 // Each returns 0 on success, else -1 with a one-line message in err.

@@ -119,8 +119,8 @@ int main(int argc, char **argv) {
   plat_flush();
   if (st.tokens > 1) {
     double tps = (st.tokens - 1) / (st.elapsed_us / 1e6);
-    fprintf(stderr, "achieved tok/s: %.1f (%d positions, wasm3 engine%s, linear memory %u bytes)\n", tps,
-            st.tokens, host_weights ? ", host weights" : "", st.memory_bytes);
+    fprintf(stderr, "achieved tok/s: %.1f (%d positions, wasm3 engine%s, linear memory %u bytes, %u in use)\n", tps,
+            st.tokens, host_weights ? ", host weights" : "", st.memory_bytes, st.heap_bytes);
   }
   rc = 0;
 fail:
