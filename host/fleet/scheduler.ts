@@ -46,6 +46,7 @@ interface TaskState {
   deadlineAt: number;       // 0: none
   submittedAt: number;
   reassignments: number;
+  holders: Set<string>;     // every peer it was ever assigned to: the only ones whose result counts
 }
 
 export interface SchedulerEvents {
@@ -63,7 +64,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
   private readonly peers = new Map<string, PeerState>();
   private readonly tasks = new Map<string, TaskState>();
   private readonly pending: string[] = [];
-  private readonly done = new Map<string, Reply>();
+  private readonly done = new Map<string, Draft<Reply>>();
   private readonly sweeper: TimerId;
   readonly stats = { submitted: 0, completed: 0, duplicates: 0, reassigned: 0, failed: 0 };
 
@@ -129,7 +130,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     if (replied) { this.stats.duplicates++; this.sink.toClient(s.client, replied); return; }
     if (this.tasks.has(s.taskId)) { this.sink.toClient(s.client, { kind: "queued", taskId: s.taskId, position: this.pending.indexOf(s.taskId) + 1 }); return; }
     const now = this.clock.now();
-    const t: TaskState = { submit: s, attempt: 0, peer: null, lease: null, deadline: null, deadlineAt: 0, submittedAt: now, reassignments: 0 };
+    const t: TaskState = { submit: s, attempt: 0, peer: null, lease: null, deadline: null, deadlineAt: 0, submittedAt: now, reassignments: 0, holders: new Set() };
     if (s.deadlineMs) {
       t.deadlineAt = now + s.deadlineMs;
       t.deadline = this.clock.setTimeout(() => this.finish(s.taskId, { status: "expired", data: "", tokens: 0, elapsedMs: this.clock.now() - now, error: `deadline of ${s.deadlineMs} ms passed` }), s.deadlineMs);
@@ -173,7 +174,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
   onResult(peerId: string, r: Result): void {
     if (this.done.has(r.taskId)) { this.stats.duplicates++; this.log.debug(`duplicate result for ${r.taskId} from ${peerId} (attempt ${r.attempt}) dropped`); return; }
     const t = this.tasks.get(r.taskId);
-    if (!t) return;
+    if (!t || !t.holders.has(peerId)) return;
     if (r.status === "done") {
       // Any attempt's output is the same text (deterministic engines), so the first one wins.
       this.finish(r.taskId, { status: "done", data: r.data, tokens: r.tokens, elapsedMs: r.elapsedMs, peer: peerId }, peerId);
@@ -234,7 +235,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     this.tasks.delete(taskId);
     const reply: Draft<Reply> = { kind: "reply", taskId, attempts: t.attempt, ...r };
     const full = { v: 1, ...reply } as Reply;
-    this.done.set(taskId, full);
+    this.done.set(taskId, reply);
     if (this.done.size > this.o.keepDone) this.done.delete(this.done.keys().next().value as string);
     if (r.status === "done") this.stats.completed++; else this.stats.failed++;
     this.sink.toClient(t.submit.client, reply);
@@ -285,6 +286,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
   private assign(t: TaskState, p: PeerState, now: number): void {
     t.attempt++;
     t.peer = p.id;
+    t.holders.add(p.id);
     p.assigned.add(t.submit.taskId);
     const s = t.submit;
     const deadlineMs = t.deadlineAt ? Math.max(1, t.deadlineAt - now) : 0;

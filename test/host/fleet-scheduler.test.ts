@@ -1,0 +1,196 @@
+// The gateway's scheduler under fake time: placement, leases, peer loss, deduplication, deadlines.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { FakeClock } from "../../host/fleet/clock.js";
+import { silentLogger } from "../../host/fleet/log.js";
+import type { Draft, Message, StatusOnline, Submit, Task } from "../../host/fleet/messages.js";
+import { DEFAULT_SCHEDULER, Scheduler, type SchedulerOptions } from "../../host/fleet/scheduler.js";
+
+interface Sent { to: string; m: Draft<Message> }
+
+function setup(o: Partial<SchedulerOptions> = {}) {
+  const clock = new FakeClock();
+  const peerOut: Sent[] = [], clientOut: Sent[] = [];
+  const s = new Scheduler({
+    toPeer: (to, m) => peerOut.push({ to, m }),
+    toClient: (to, m) => clientOut.push({ to, m }),
+  }, clock, silentLogger, { ...DEFAULT_SCHEDULER, leaseMs: 1000, peerTimeoutMs: 3000, ...o });
+  const tasksTo = (peer: string) => peerOut.filter((x) => x.to === peer && x.m.kind === "task").map((x) => x.m as Draft<Task>);
+  const replies = () => clientOut.filter((x) => x.m.kind === "reply").map((x) => x.m as Extract<Draft<Message>, { kind: "reply" }>);
+  return { clock, s, peerOut, clientOut, tasksTo, replies };
+}
+
+function status(id: string, tokPerSec: number, maxQueue = 4, queue = 0, ctx = 512): StatusOnline {
+  return { v: 1, kind: "status", id, online: true, ts: 0, model: { id: "m", quant: "f32", ctx, vocab: 512 }, tokPerSec, freeMem: 1, queue, maxQueue };
+}
+
+function submit(taskId: string, steps = 64, extra: Partial<Submit> = {}): Submit {
+  return { v: 1, kind: "submit", taskId, client: "c1", prompt: "Hi", steps, temperature: 0, topp: 0.9, seed: "1", ...extra };
+}
+
+const done = (taskId: string, attempt: number, data = "SGk=") => ({ v: 1 as const, kind: "result" as const, taskId, attempt, status: "done" as const, data, tokens: 3, elapsedMs: 1 });
+
+test("a task goes to the peer expected to finish it first (speed and queue aware)", () => {
+  const { s, tasksTo } = setup();
+  s.onStatus(status("slow", 300));
+  s.onStatus(status("fast", 1000));
+  s.onSubmit(submit("t1"));
+  assert.equal(tasksTo("fast").length, 1);
+  // fast now holds 64 steps: 128/1000 s beats 64/300 s, so it gets the next one too
+  s.onSubmit(submit("t2"));
+  assert.equal(tasksTo("fast").length, 2);
+  // a peer reporting a long foreign queue loses its edge: (3·64 + 2·64)/1000 s > 64/300 s
+  s.onStatus(status("fast", 1000, 4, 4));
+  s.onSubmit(submit("t3"));
+  assert.equal(tasksTo("slow").length, 1);
+  s.close();
+});
+
+test("capability: context length, model id and queue capacity are respected", () => {
+  const { s, tasksTo, clock } = setup();
+  s.onStatus(status("small", 1000, 1, 0, 32));
+  s.onSubmit(submit("long", 100));
+  assert.equal(tasksTo("small").length, 0, "steps > ctx");
+  s.onSubmit(submit("other-model", 16, { model: "x" }));
+  assert.equal(tasksTo("small").length, 0, "model mismatch");
+  s.onSubmit(submit("a", 16));
+  s.onSubmit(submit("b", 16));
+  assert.equal(tasksTo("small").length, 1, "maxQueue 1");
+  assert.equal(s.pendingCount, 3);
+  s.onAccept("small", { v: 1, kind: "accept", taskId: "a", attempt: 1 });
+  s.onResult("small", done("a", 1));
+  assert.deepEqual(tasksTo("small").map((t) => t.taskId), ["a", "b"]);
+  clock.advance(10);
+  s.close();
+});
+
+test("lease expiry reassigns to another peer as attempt 2 and cancels on the first", () => {
+  const { s, clock, tasksTo, peerOut, replies } = setup();
+  s.onStatus(status("p1", 1000));
+  s.onSubmit(submit("t1"));
+  assert.equal(tasksTo("p1")[0].attempt, 1);
+  s.onStatus(status("p2", 10));
+  // p1 keeps heartbeating but without the task: the lease runs out
+  for (let i = 0; i < 4; i++) { clock.advance(300); s.onHeartbeat("p1", { v: 1, kind: "heartbeat", id: "p1", ts: 0, queue: 0, tasks: [] }); s.onHeartbeat("p2", { v: 1, kind: "heartbeat", id: "p2", ts: 0, queue: 0, tasks: [] }); }
+  const cancels = peerOut.filter((x) => x.to === "p1" && x.m.kind === "cancel");
+  assert.equal(cancels.length, 1);
+  const again = [...tasksTo("p1"), ...tasksTo("p2")].filter((t) => t.attempt === 2);
+  assert.equal(again.length, 1);
+  // progress renews the lease: no third attempt while tokens flow
+  const holder = tasksTo("p2").length ? "p2" : "p1";
+  for (let i = 0; i < 10; i++) { clock.advance(500); s.onTokens(holder, { v: 1, kind: "tokens", taskId: "t1", attempt: 2, offset: i, data: "" }); if (holder === "p1") s.onHeartbeat("p1", { v: 1, kind: "heartbeat", id: "p1", ts: 0, queue: 1, tasks: ["t1"] }); else s.onHeartbeat("p2", { v: 1, kind: "heartbeat", id: "p2", ts: 0, queue: 1, tasks: ["t1"] }); s.onHeartbeat(holder === "p1" ? "p2" : "p1", { v: 1, kind: "heartbeat", id: holder === "p1" ? "p2" : "p1", ts: 0, queue: 0, tasks: [] }); }
+  assert.equal([...tasksTo("p1"), ...tasksTo("p2")].length, 2);
+  s.onResult(holder, done("t1", 2));
+  assert.equal(replies().length, 1);
+  assert.equal(replies()[0].attempts, 2);
+  s.close();
+});
+
+test("a lost peer's tasks move at once; a silent peer is lost after the timeout", () => {
+  const { s, clock, tasksTo } = setup({ maxAttempts: 10 });
+  s.onStatus(status("p1", 1000));
+  s.onStatus(status("p2", 500));
+  s.onSubmit(submit("t1"));
+  assert.equal(tasksTo("p1").length, 1);
+  s.onStatus({ v: 1, kind: "status", id: "p1", online: false }); // last will
+  assert.equal(tasksTo("p2").length, 1);
+  assert.equal(tasksTo("p2")[0].attempt, 2);
+  assert.deepEqual(s.peerIds(), ["p2"]);
+  clock.advance(4000); // p2 never heartbeats
+  assert.deepEqual(s.peerIds(), []);
+  assert.equal(s.pendingCount, 1);
+  s.onStatus(status("p3", 100));
+  assert.ok(tasksTo("p3")[0].attempt > 2); // p2's leases expired too while it was silent
+  s.close();
+});
+
+test("exactly once: duplicate results and re-submits never produce a second reply or run", () => {
+  const { s, tasksTo, replies, clientOut } = setup();
+  s.onStatus(status("p1", 1000));
+  s.onSubmit(submit("t1"));
+  s.onSubmit(submit("t1")); // QoS 1 duplicate before completion
+  assert.equal(tasksTo("p1").length, 1);
+  s.onResult("p1", done("t1", 1));
+  s.onResult("p1", done("t1", 1));
+  assert.equal(replies().length, 1);
+  s.onSubmit(submit("t1")); // a client that missed the reply asks again
+  assert.equal(tasksTo("p1").length, 1, "no second run");
+  assert.equal(replies().length, 2);
+  assert.deepEqual(replies()[1], replies()[0]);
+  assert.equal(s.stats.completed, 1);
+  assert.equal(clientOut.filter((x) => x.m.kind === "queued").length, 2);
+  s.close();
+});
+
+test("a result from a peer that never held the task is ignored", () => {
+  const { s, replies } = setup();
+  s.onStatus(status("p1", 1000));
+  s.onSubmit(submit("t1"));
+  s.onResult("intruder", done("t1", 1, "QkFE"));
+  assert.equal(replies().length, 0);
+  s.onResult("p1", done("t1", 1));
+  assert.equal(replies()[0].data, "SGk=");
+  s.close();
+});
+
+test("reject backs off from the peer and places the task elsewhere; failures retry up to maxAttempts", () => {
+  const { s, clock, tasksTo, replies } = setup({ maxAttempts: 3 });
+  s.onStatus(status("p1", 1000));
+  s.onStatus(status("p2", 10));
+  s.onSubmit(submit("t1"));
+  s.onReject("p1", { v: 1, kind: "reject", taskId: "t1", attempt: 1, reason: "queue full" });
+  assert.equal(tasksTo("p2").length, 1);
+  s.onResult("p2", { ...done("t1", 2), status: "failed", error: "boom" });
+  assert.equal(tasksTo("p2").length, 2, "p1 still backed off: p2 again, attempt 3");
+  s.onResult("p2", { ...done("t1", 3), status: "failed", error: "boom" });
+  assert.equal(replies().length, 1);
+  assert.equal(replies()[0].status, "failed");
+  s.close();
+});
+
+test("deadlines expire tasks (queued or running) and the client cancel stops them", () => {
+  const { s, clock, peerOut, replies } = setup();
+  s.onSubmit(submit("waits", 64, { deadlineMs: 500 }));
+  clock.advance(499);
+  assert.equal(replies().length, 0);
+  clock.advance(2);
+  assert.equal(replies()[0].status, "expired");
+  s.onStatus(status("p1", 1000));
+  s.onSubmit(submit("runs", 64, { deadlineMs: 800 }));
+  const task = peerOut.find((x) => x.m.kind === "task")!.m as Draft<Task>;
+  assert.equal(task.deadlineMs, 800);
+  s.onSubmit(submit("stop"));
+  s.onClientCancel({ v: 1, kind: "cancel", taskId: "stop", reason: "user" });
+  assert.equal(replies()[1].status, "cancelled");
+  assert.ok(peerOut.some((x) => x.m.kind === "cancel" && x.m.taskId === "stop"));
+  s.close();
+});
+
+test("200 tasks over 3 peers with random peer loss all complete exactly once (fake time)", () => {
+  const { s, clock, peerOut, replies } = setup({ maxAttempts: 20 });
+  const peers = ["a", "b", "c"];
+  for (const p of peers) s.onStatus(status(p, 1000, 4));
+  for (let i = 0; i < 200; i++) s.onSubmit(submit(`t${i}`, 16));
+  let cursor = 0, rnd = 12345;
+  const rand = () => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  for (let round = 0; round < 2000 && replies().length < 200; round++) {
+    clock.advance(50);
+    const fresh = peerOut.slice(cursor); cursor = peerOut.length;
+    for (const x of fresh) {
+      if (x.m.kind !== "task") continue;
+      const r = rand();
+      if (r < 0.05) { s.onStatus({ v: 1, kind: "status", id: x.to, online: false }); s.onStatus(status(x.to, 1000, 4)); continue; }
+      if (r < 0.1) continue; // silently lost: the lease recovers it
+      s.onAccept(x.to, { v: 1, kind: "accept", taskId: x.m.taskId, attempt: x.m.attempt });
+      s.onResult(x.to, done(x.m.taskId, x.m.attempt));
+      if (r < 0.2) s.onResult(x.to, done(x.m.taskId, x.m.attempt)); // duplicate delivery
+    }
+    for (const p of peers) s.onHeartbeat(p, { v: 1, kind: "heartbeat", id: p, ts: 0, queue: 0, tasks: [] });
+  }
+  const ids = replies().map((r) => r.taskId);
+  assert.equal(ids.length, 200);
+  assert.equal(new Set(ids).size, 200);
+  assert.ok(replies().every((r) => r.status === "done"));
+  assert.ok(s.stats.reassigned > 0);
+  s.close();
+});
