@@ -1,0 +1,87 @@
+// edgellm distill: trains a student from a teacher on text sampled from the teacher (plus an
+// optional text file), with distillation losses and quantization-aware training.
+import { Command } from "commander";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { Engine } from "../engine/engine.js";
+import { convertModel } from "../format/convert.js";
+import type { FloatModel } from "../format/float-model.js";
+import { readFloatModel } from "../train/float-source.js";
+import { writeModel } from "../format/writer.js";
+import { ConfigError, parseStudentConfig, studentModelConfig } from "../train/config.js";
+import { encodeTextFile, loadTokens, pack, sampleStories, saveTokens } from "../train/corpus.js";
+import { curveSvg, historySeries } from "../train/curve.js";
+import { train } from "../train/trainer.js";
+import { UsageError } from "./errors.js";
+import { readTokenizer } from "./model-source.js";
+import { startProgress } from "./progress.js";
+
+export function distillCommand(): Command {
+  return new Command("distill")
+    .description("distill a small (ternary) student from a teacher model")
+    .requiredOption("--teacher <model>", "teacher: llama2.c checkpoint or edgellm file")
+    .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin (default: the one in the teacher file)")
+    .requiredOption("--student <config.json>", "student config (see docs/models.md)")
+    .requiredOption("-o, --output <file>", "output edgellm model file")
+    .option("--text <file>", "text file (one document per line) mixed with the teacher samples")
+    .option("--corpus <file>", "cache of the teacher-sampled tokens: reused when present, written otherwise")
+    .option("--checkpoint <dir>", "checkpoint directory (default: <output>.ckpt)")
+    .option("--resume", "continue from the checkpoint directory")
+    .option("--curve <file.svg>", "training-curve plot (default: <output minus extension>.curve.svg)")
+    .option("--log <file.json>", "write the loss history as JSON")
+    .action(async (o) => {
+      let cfgText: string;
+      try { cfgText = readFileSync(o.student, "utf8"); } catch { throw new UsageError(`student config ${o.student}: cannot be read`); }
+      const teacher = readFloatModel(o.teacher, o.tokenizer);
+      const cfg = parseStudentConfig(cfgText, o.student, teacher.config);
+      const tokenizer = teacher.tokenizer;
+      if (!tokenizer) throw new UsageError(`${o.teacher} carries no tokenizer: pass -z <tokenizer.bin>`);
+      const shape = studentModelConfig(cfg, teacher.config.vocabSize);
+      const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
+      const log = (s: string) => process.stdout.write(s + "\n");
+      log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight}), ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
+      const bar = startProgress("distill", cfg.steps, " loss {loss}");
+      const t0 = Date.now();
+      const r = await train({
+        cfg, shape, teacher, stream, checkpointDir: o.checkpoint ?? `${o.output}.ckpt`, resume: !!o.resume,
+        onStep: (step, p) => bar.update(step, { loss: p.loss.toFixed(3) }),
+        onLog: (e) => {
+          const eta = ((Date.now() - t0) / 1000 / e.step) * (cfg.steps - e.step);
+          if (!process.stderr.isTTY) log(`step ${e.step}/${cfg.steps} loss ${e.loss.toFixed(4)} ce ${e.ce.toFixed(4)} kd ${e.kd.toFixed(4)} hidden ${e.hidden.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.tokensPerSecond.toFixed(0)} tok/s ETA ${Math.round(eta)} s`);
+        },
+      });
+      bar.stop();
+      const image = cfg.quant === "f32" ? convertModel(r.net.toFloatModel(tokenizer), { quant: "f32", tokenizer }) : r.net.toImage(tokenizer);
+      const bytes = writeModel(image);
+      mkdirSync(dirname(o.output) || ".", { recursive: true });
+      writeFileSync(o.output, bytes);
+      const curve = o.curve ?? o.output.replace(/\.[^./]*$/, "") + ".curve.svg";
+      writeFileSync(curve, curveSvg(`edgellm distill: ${o.student}`, historySeries(r.history, cfg.loss, cfg.loss !== "ce")));
+      if (o.log) writeFileSync(o.log, JSON.stringify({ config: cfg, history: r.history, tokensPerSecond: r.tokensPerSecond, seconds: r.seconds }, null, 1));
+      log(`wrote ${o.output} (${bytes.length} bytes), curve ${curve}; ${r.seconds.toFixed(1)} s, ${r.tokensPerSecond.toFixed(0)} training tok/s`);
+    });
+}
+
+function buildStream(teacher: FloatModel, tokenizer: Uint8Array, tokens: number, o: { corpus?: string; text?: string }, cfg: { seqLen: number; sampleTemperature: number; sampleTopp: number; seed: number }): Int32Array {
+  const engine = Engine.load(writeModel(convertModel(teacher, { quant: "f32", tokenizer })), undefined, {});
+  const parts: Int32Array[] = [];
+  let sampled = o.corpus ? loadTokens(o.corpus) : undefined;
+  if (sampled) process.stdout.write(`distill: ${sampled.length} teacher-sampled tokens from ${o.corpus}\n`);
+  else if (tokens > 0) {
+    const bar = startProgress("sampling teacher", tokens);
+    sampled = pack(sampleStories(engine, { tokens, maxLen: Math.max(cfg.seqLen, 256), temperature: cfg.sampleTemperature, topp: cfg.sampleTopp, seed: cfg.seed, onProgress: (d) => bar.update(d) }));
+    bar.stop();
+    if (o.corpus) { mkdirSync(dirname(o.corpus) || ".", { recursive: true }); saveTokens(o.corpus, sampled); }
+  }
+  if (sampled) parts.push(sampled);
+  if (o.text) {
+    let text: string;
+    try { text = readFileSync(o.text, "utf8"); } catch { throw new UsageError(`text file ${o.text}: cannot be read`); }
+    parts.push(...encodeTextFile(engine, text));
+  }
+  const stream = pack(parts);
+  if (stream.length < cfg.seqLen + 2) throw new ConfigError(`only ${stream.length} training tokens: raise "corpusTokens" or give --text`);
+  return stream;
+}
+
+

@@ -1,0 +1,38 @@
+// Resumable checkpoints: dir/checkpoint.json (step, shape, loss history) and dir/state.bin
+// (parameters, then Adam's two moments, f32). Written to temporary names, then renamed, so an
+// interrupted write never replaces a good checkpoint.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TrainNet } from "./net.js";
+import type { LogEntry } from "./trainer.js";
+
+interface CheckpointMeta { version: 1; step: number; nParams: number; shape: unknown; quant: string; history: LogEntry[] }
+
+export function saveCheckpoint(dir: string, net: TrainNet, step: number, history: LogEntry[]): void {
+  mkdirSync(dir, { recursive: true });
+  const state = new Float32Array(3 * net.n);
+  state.set(net.params, 0); state.set(net.moment1, net.n); state.set(net.moment2, 2 * net.n);
+  writeFileSync(join(dir, "state.bin.tmp"), new Uint8Array(state.buffer));
+  const meta: CheckpointMeta = { version: 1, step, nParams: net.n, shape: net.config, quant: net.quant, history };
+  writeFileSync(join(dir, "checkpoint.json.tmp"), JSON.stringify(meta));
+  renameSync(join(dir, "state.bin.tmp"), join(dir, "state.bin"));
+  renameSync(join(dir, "checkpoint.json.tmp"), join(dir, "checkpoint.json"));
+}
+
+// Restores parameters and moments; undefined when there is no checkpoint. A checkpoint of a
+// different shape is an error, not silently ignored.
+export function loadCheckpoint(dir: string, net: TrainNet): { step: number; history: LogEntry[] } | undefined {
+  const metaPath = join(dir, "checkpoint.json");
+  if (!existsSync(metaPath)) return undefined;
+  const meta = JSON.parse(readFileSync(metaPath, "utf8")) as CheckpointMeta;
+  if (meta.version !== 1 || meta.nParams !== net.n || JSON.stringify(meta.shape) !== JSON.stringify(net.config) || meta.quant !== net.quant) {
+    throw Object.assign(new Error(`checkpoint ${dir} is for a different student (${JSON.stringify(meta.shape)}, ${meta.quant}); use another --checkpoint directory`), { code: "E_CHECKPOINT" });
+  }
+  const b = readFileSync(join(dir, "state.bin"));
+  if (b.byteLength !== 12 * net.n) throw Object.assign(new Error(`checkpoint ${dir}: state.bin has ${b.byteLength} bytes, expected ${12 * net.n}`), { code: "E_CHECKPOINT" });
+  const state = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  net.params.set(state.subarray(0, net.n));
+  net.moment1.set(state.subarray(net.n, 2 * net.n));
+  net.moment2.set(state.subarray(2 * net.n));
+  return { step: meta.step, history: meta.history };
+}

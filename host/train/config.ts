@@ -1,0 +1,106 @@
+// The student config of `edgellm distill` (a small JSON file): shape, initialization,
+// quantization-aware training, loss and schedule. parseStudentConfig names every bad field.
+import type { ModelConfig } from "../format/spec.js";
+import { configProblems } from "../format/spec.js";
+import type { TrainQuant } from "./net.js";
+
+export type LossKind = "ce" | "forward-kl" | "reverse-kl";
+export const LOSS_IDS: Record<LossKind, number> = { ce: 0, "forward-kl": 1, "reverse-kl": 2 };
+
+export interface StudentConfig {
+  dim: number; hiddenDim: number; nLayers: number; nHeads: number; nKvHeads: number;
+  seqLen: number;           // training window and the output file's context length
+  init: "teacher" | "random";
+  initLayers: number[];     // teacher layer copied into each student layer (init "teacher")
+  quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "f32"
+  loss: LossKind;
+  temperature: number;      // distillation temperature T
+  alpha: number;            // loss = α·T²·KL + (1−α)·CE
+  hiddenWeight: number;     // layer-wise hidden-state MSE weight (0: off; needs dim = teacher dim)
+  steps: number; batch: number;
+  lr: number; minLr: number; warmup: number; weightDecay: number; gradClip: number;
+  corpusTokens: number;     // tokens of text sampled from the teacher
+  sampleTemperature: number; sampleTopp: number;
+  seed: number;
+  workers: number;          // data-parallel worker threads (1 = in-process)
+  logEvery: number; checkpointEvery: number;
+}
+
+export const DEFAULTS: Omit<StudentConfig, "dim" | "hiddenDim" | "nLayers" | "nHeads" | "nKvHeads"> = {
+  seqLen: 128, init: "random", initLayers: [], quant: "ternary", loss: "forward-kl", temperature: 1, alpha: 1,
+  hiddenWeight: 0, steps: 1000, batch: 8, lr: 2e-3, minLr: 2e-4, warmup: 50, weightDecay: 0.01, gradClip: 1,
+  corpusTokens: 200000, sampleTemperature: 1, sampleTopp: 1, seed: 1, workers: 1, logEvery: 25, checkpointEvery: 200,
+};
+
+export class ConfigError extends Error {
+  readonly code = "E_CONFIG";
+  constructor(message: string) { super(message); this.name = "ConfigError"; }
+}
+
+type Rule = [key: keyof StudentConfig, kind: "int" | "num" | "enum" | "ints", min?: number, max?: number, values?: readonly string[]];
+const RULES: Rule[] = [
+  ["dim", "int", 2, 4096], ["hiddenDim", "int", 1, 16384], ["nLayers", "int", 1, 64], ["nHeads", "int", 1, 256],
+  ["nKvHeads", "int", 1, 256], ["seqLen", "int", 2, 4096], ["init", "enum", 0, 0, ["teacher", "random"]],
+  ["initLayers", "ints", 0, 255], ["quant", "enum", 0, 0, ["ternary", "int8", "f32"]],
+  ["loss", "enum", 0, 0, ["ce", "forward-kl", "reverse-kl"]], ["temperature", "num", 0.05, 100], ["alpha", "num", 0, 1],
+  ["hiddenWeight", "num", 0, 1e6], ["steps", "int", 1, 1e8], ["batch", "int", 1, 4096], ["lr", "num", 0, 10],
+  ["minLr", "num", 0, 10], ["warmup", "int", 0, 1e8], ["weightDecay", "num", 0, 10], ["gradClip", "num", 0, 1e6],
+  ["corpusTokens", "int", 0, 1e9], ["sampleTemperature", "num", 0, 10], ["sampleTopp", "num", 0, 1], ["seed", "int", 0, 2 ** 31],
+  ["workers", "int", 1, 2], ["logEvery", "int", 1, 1e8], ["checkpointEvery", "int", 1, 1e8],
+];
+
+// name: the file, for messages. teacher: checks shape-dependent options against it.
+export function parseStudentConfig(json: string, name: string, teacher?: ModelConfig): StudentConfig {
+  const fail = (msg: string): never => { throw new ConfigError(`student config ${name}: ${msg}`); };
+  let raw: unknown;
+  try { raw = JSON.parse(json); } catch (e) { return fail(`not valid JSON (${(e as Error).message})`); }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return fail("must be a JSON object");
+  const obj = raw as Record<string, unknown>;
+  const known = new Set(RULES.map((r) => r[0] as string));
+  for (const k of Object.keys(obj)) if (!known.has(k)) fail(`unknown field "${k}" (known: ${[...known].join(", ")})`);
+  const out: Record<string, unknown> = { ...DEFAULTS };
+  for (const [key, kind, min = 0, max = 0, values] of RULES) {
+    const v = obj[key];
+    if (v === undefined) {
+      if (!(key in DEFAULTS)) fail(`missing required field "${key}"`);
+      continue;
+    }
+    if (kind === "enum") {
+      if (typeof v !== "string" || !values!.includes(v)) fail(`"${key}" must be one of ${values!.join(", ")}, got ${JSON.stringify(v)}`);
+    } else if (kind === "ints") {
+      if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || x < min || x > max)) fail(`"${key}" must be an array of integers in [${min}, ${max}]`);
+    } else if (typeof v !== "number" || !Number.isFinite(v) || (kind === "int" && !Number.isInteger(v)) || v < min || v > max) {
+      fail(`"${key}" must be ${kind === "int" ? "an integer" : "a number"} in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    }
+    out[key] = v;
+  }
+  const c = out as unknown as StudentConfig;
+  const shape = studentModelConfig(c, teacher?.vocabSize ?? 512);
+  const p = configProblems(shape);
+  if (p.length) fail(p.join("; "));
+  if (c.minLr > c.lr) fail(`"minLr" ${c.minLr} is larger than "lr" ${c.lr}`);
+  if (c.init === "teacher") {
+    if (c.initLayers.length !== c.nLayers) fail(`"initLayers" must name one teacher layer for each of the ${c.nLayers} student layers`);
+  }
+  if (teacher) {
+    if (c.init === "teacher") {
+      for (const k of ["dim", "hiddenDim", "nHeads", "nKvHeads"] as const) {
+        if (c[k] !== teacher[k]) fail(`init "teacher" copies teacher layers, so "${k}" must equal the teacher's ${teacher[k]} (got ${c[k]})`);
+      }
+      const bad = c.initLayers.find((l) => l >= teacher.nLayers);
+      if (bad !== undefined) fail(`"initLayers" names layer ${bad}, the teacher has ${teacher.nLayers}`);
+    }
+    if (c.hiddenWeight > 0 && c.dim !== teacher.dim) fail(`"hiddenWeight" needs the student's dim ${c.dim} to equal the teacher's ${teacher.dim}`);
+    if (c.seqLen > teacher.seqLen) fail(`"seqLen" ${c.seqLen} is longer than the teacher's context ${teacher.seqLen}`);
+  }
+  if (c.loss === "ce" && c.hiddenWeight > 0) fail(`"hiddenWeight" needs a distillation loss, not "ce"`);
+  if (c.batch % c.workers !== 0) fail(`"batch" ${c.batch} must be a multiple of "workers" ${c.workers}`);
+  return c;
+}
+
+export function studentModelConfig(c: StudentConfig, vocabSize: number): ModelConfig {
+  return {
+    dim: c.dim, hiddenDim: c.hiddenDim, nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads,
+    vocabSize, seqLen: c.seqLen, ropeTheta: 10000, normEps: 1e-5, sharedClassifier: true,
+  };
+}

@@ -1,0 +1,48 @@
+// Quantization-aware training runs exactly as trained: the training forward with ternary
+// (or int8) fake quantization and the inference module's t2/q8 kernels on the exported file
+// give the same logits.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Engine } from "../../host/engine/engine.js";
+import type { ModelConfig } from "../../host/format/spec.js";
+import { writeModel } from "../../host/format/writer.js";
+import { instantiateTrain } from "../../host/train/module.js";
+import { TrainNet, type TrainQuant } from "../../host/train/net.js";
+
+// Integer matmuls agree exactly; only f32 reductions around them (rmsnorm, softmax, attention
+// dot products) may associate differently, so logits agree to f32 rounding.
+const QAT_LOGIT_TOL = 1e-4;
+
+const cfg: ModelConfig = { dim: 64, hiddenDim: 172, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 16, ropeTheta: 10000, normEps: 1e-5, sharedClassifier: true };
+
+function run(quant: TrainQuant, engine: "simd" | "mvp"): number {
+  const x = instantiateTrain();
+  const T = 16;
+  const net = new TrainNet(x, cfg, 1, T, quant);
+  let s = 12345;
+  const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+  const p = net.params;
+  for (const sp of net.layout) for (let i = 0; i < sp.rows * sp.cols; i++) p[sp.offset + i] = sp.rows === 1 ? 0.5 + r() : (r() - 0.5) * 0.3;
+  const tokens = Array.from({ length: T }, (_, i) => (i * 37 + 1) % cfg.vocabSize);
+  const image = net.toImage();
+  const ptr = x.alloc(4 * T);
+  new Int32Array(x.memory.buffer, ptr, T).set(tokens);
+  x.forward(net.id, ptr);
+  const trained = net.logits.slice();
+  const e = Engine.load(writeModel(image), undefined, { engine });
+  let worst = 0;
+  for (let pos = 0; pos < T; pos++) {
+    const logits = e.forward(tokens[pos], pos);
+    for (let v = 0; v < cfg.vocabSize; v++) worst = Math.max(worst, Math.abs(logits[v] - trained[pos * cfg.vocabSize + v]));
+  }
+  return worst;
+}
+
+for (const quant of ["ternary", "int8"] as const) {
+  for (const engine of ["simd", "mvp"] as const) {
+    test(`${quant} QAT logits equal the ${engine} inference module's`, () => {
+      const worst = run(quant, engine);
+      assert.ok(worst <= QAT_LOGIT_TOL, `max |Δlogit| ${worst} > ${QAT_LOGIT_TOL}`);
+    });
+  }
+}
