@@ -6,19 +6,23 @@ import { convertCommand } from "./convert.js";
 import { evalCommand } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { runCommand } from "./run.js";
+import { compressCommands } from "./compress.js";
 import { serveCommand } from "./serve.js";
 import { gatewayCommand } from "./gateway.js";
 import { peersCommand } from "./peers.js";
 import { submitCommand } from "./submit.js";
 import { demoCommand } from "./demo.js";
 
+// Commander's own usage errors read like ours: "edgellm: <what is wrong>".
+const output = { writeErr: (s: string) => process.stderr.write(s.replace(/^error: /, "edgellm: ")) };
+
 const program = new Command("edgellm")
   .description("tiny language models on microcontrollers and Raspberry-Pi-class hosts")
   .version("0.1.0")
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  .configureOutput(output);
 
-for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand()]) program.addCommand(cmd.exitOverride());
+for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), ...compressCommands(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand()]) program.addCommand(cmd.exitOverride().configureOutput(output));
 
 try {
   await program.parseAsync(process.argv);

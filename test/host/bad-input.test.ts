@@ -1,0 +1,106 @@
+// Bad input gets one line on stderr naming the file and the problem, a non-zero exit, and no
+// stack trace or hang: model files, tokenizer files and CLI arguments.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { haveShared, runCli, TEACHER, TOKENIZER, type CliResult } from "./helpers.js";
+
+// Generous bound against hangs on a loaded machine; the real cost is Node's start-up.
+const HANG_LIMIT_MS = 3000;
+
+function assertCleanError(r: CliResult, pattern: RegExp, code = 1): void {
+  assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+  assert.match(lines[0], /^edgellm: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  assert.equal(r.stdout, "");
+  assert.ok(r.ms < HANG_LIMIT_MS, `took ${r.ms} ms`);
+}
+
+describe("bad input", { skip: !haveShared && "../shared models missing" }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "edgellm-bad-"));
+  const teacher = haveShared ? new Uint8Array(readFileSync(TEACHER)) : new Uint8Array();
+  const file = (name: string, bytes: Uint8Array | string) => {
+    const p = join(dir, name);
+    writeFileSync(p, bytes);
+    return p;
+  };
+  const good = join(dir, "good.ellm");
+
+  test("setup: a valid edgellm file", () => {
+    assert.equal(runCli(["convert", TEACHER, "-o", good, "--quant", "int8", "-z", TOKENIZER]).code, 0);
+  });
+
+  const modelCases: Array<[string, () => string, RegExp]> = [
+    ["missing", () => join(dir, "nope.bin"), /nope\.bin: no such file/],
+    ["empty", () => file("empty.bin", new Uint8Array(0)), /empty\.bin: file is empty/],
+    ["shorter than a header", () => file("short.bin", new Uint8Array(10)), /short\.bin: .*shorter/],
+    ["truncated llama2.c checkpoint", () => file("trunc.bin", teacher.subarray(0, 100_000)), /trunc\.bin: .*truncated/],
+    ["absurd dimensions", () => {
+      const b = teacher.slice(0, 4096);
+      new DataView(b.buffer).setInt32(0, 1_000_000_000, true);
+      return file("absurd.bin", b);
+    }, /absurd\.bin: .*dim 1000000000/],
+    ["a text file", () => file("notes.txt", "this is not a model at all, just some words\n".repeat(20)), /notes\.txt: /],
+    ["truncated edgellm file", () => file("trunc.ellm", readFileSync(good).subarray(0, 50_000)), /trunc\.ellm: .*truncated/],
+    ["corrupted edgellm file", () => {
+      const b = new Uint8Array(readFileSync(good));
+      b[b.length >> 1] ^= 0x10;
+      return file("corrupt.ellm", b);
+    }, /corrupt\.ellm: checksum mismatch/],
+    ["wrong magic", () => {
+      const b = new Uint8Array(readFileSync(good));
+      b.set([0x45, 0x4c, 0x4c, 0x46]); // "ELLF"
+      return file("magic.ellm", b);
+    }, /magic\.ellm: /],
+  ];
+  for (const [what, make, pattern] of modelCases) {
+    for (const cmd of ["run", "info", "eval"]) {
+      test(`${cmd}: ${what} model file`, () => {
+        const args = cmd === "eval" ? [cmd, make(), "-z", TOKENIZER, "--text", TOKENIZER] : cmd === "run" ? [cmd, make(), "-z", TOKENIZER] : [cmd, make()];
+        assertCleanError(runCli(args), pattern);
+      });
+    }
+  }
+
+  test("truncated tokenizer", () => {
+    const tok = file("tok-trunc.bin", readFileSync(TOKENIZER).subarray(0, 2000));
+    assertCleanError(runCli(["run", TEACHER, "-z", tok]), /tokenizer .*tok-trunc\.bin: truncated at token \d+ of 512/);
+  });
+
+  test("missing tokenizer", () => {
+    assertCleanError(runCli(["run", TEACHER, "-z", join(dir, "no-tok.bin")]), /tokenizer .*no-tok\.bin: no such file/);
+  });
+
+  test("a model without a tokenizer and no -z", () => {
+    assertCleanError(runCli(["run", TEACHER]), /carries no tokenizer: pass -z/, 2);
+  });
+
+  const argCases: Array<[string[], RegExp]> = [
+    [["run", TEACHER, "-z", TOKENIZER, "-t", "abc"], /temperature must be a number/],
+    [["run", TEACHER, "-z", TOKENIZER, "-t", "-1"], /temperature must be a number in \[0, 100\]/],
+    [["run", TEACHER, "-z", TOKENIZER, "-p", "1.5"], /topp must be a number in \[0, 1\]/],
+    [["run", TEACHER, "-z", TOKENIZER, "-n", "-5"], /steps must be an integer/],
+    [["run", TEACHER, "-z", TOKENIZER, "-s", "x1"], /seed must be a non-negative integer/],
+    [["run", TEACHER, "-z", TOKENIZER, "--engine", "gpu"], /engine must be one of simd, mvp/],
+    [["run", TEACHER, "--bogus"], /unknown option '--bogus'/],
+    [["frobnicate"], /unknown command 'frobnicate'/],
+    [["convert", TEACHER, "-o", "/tmp/x.ellm", "--quant", "int4"], /quant must be one of f32, int8, ternary/],
+    [["convert", TEACHER], /required option '-o, --output <path>'/],
+  ];
+  for (const [args, pattern] of argCases) {
+    test(`arguments: ${args.slice(1).filter((a) => a !== TEACHER && a !== TOKENIZER).join(" ")}`, () => {
+      assertCleanError(runCli(args), pattern, 2);
+    });
+  }
+
+  test("huge -n and --ctx are clamped to the model's context, not allocated", () => {
+    const r = runCli(["run", good, "-t", "0", "-n", "1000000", "--ctx", "65536"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /512 positions|positions/);
+  });
+});
