@@ -1,7 +1,7 @@
 // mosquitto for tests, benchmarks and local production-like setups: config text generation
 // (listener, nodelay, optional password file and ACLs) and a child process on a free port.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync, existsSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,12 +87,14 @@ export interface MosquittoProcess { url: string; port: number; dir: string; proc
 // users: username → password; written with mosquitto_passwd when given (and the ACL file then applies).
 export async function startMosquitto(o: { port?: number; users?: Record<string, string>; acl?: string; maxPacketSize?: number } = {}): Promise<MosquittoProcess> {
   const dir = mkdtempSync(join(tmpdir(), "edgellm-mosq-"));
+  chmodSync(dir, 0o755); // mosquitto started as root drops to the mosquitto user, which must read these
   const port = o.port ?? (await freePort());
   let passwordFile: string | undefined, aclFile: string | undefined;
   if (o.users) {
     passwordFile = join(dir, "passwd");
     writeFileSync(passwordFile, "", { mode: 0o600 });
     for (const [u, p] of Object.entries(o.users)) execFileSync("mosquitto_passwd", ["-b", passwordFile, u, p]);
+    chmodSync(passwordFile, 0o644); // throwaway test credentials
   }
   if (o.acl) { aclFile = join(dir, "acl"); writeFileSync(aclFile, o.acl); }
   const conf = join(dir, "mosquitto.conf");

@@ -1,0 +1,65 @@
+// Shared by the fleet integration tests: a real mosquitto per test, peers in this process or
+// as `edgellm serve` child processes, and the local run every fleet output must equal.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Engine } from "../../host/engine/engine.js";
+import { generate } from "../../host/engine/generate.js";
+import { PROJECT_ROOT } from "../../host/engine/module.js";
+import { loadModelFile, type LoadedModel } from "../../host/format/load.js";
+import { makeLogger, type Logger } from "../../host/fleet/log.js";
+import type { SubmitRequest } from "../../host/fleet/client.js";
+import { readFileSync } from "node:fs";
+
+export const ROOT = PROJECT_ROOT;
+export const SHARED = join(ROOT, "..", "shared");
+export const CHECKPOINT = join(SHARED, "models", "stories260K.bin");
+export const TOKENIZER = join(SHARED, "models", "tok512.bin");
+export const CLI = join(ROOT, "bin", "edgellm.js");
+export const haveShared = existsSync(CHECKPOINT) && existsSync(TOKENIZER);
+
+let cached: LoadedModel | null = null;
+export function model(): LoadedModel {
+  cached ??= loadModelFile(CHECKPOINT, { bytes: new Uint8Array(readFileSync(TOKENIZER)), path: TOKENIZER });
+  return cached;
+}
+
+// Collects log lines so tests can assert that bad input was logged (and keeps test output quiet).
+export function captureLog(name: string): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: makeLogger(name, process.env.FLEET_TEST_LOG ? "debug" : "info", (l) => { lines.push(l); if (process.env.FLEET_TEST_LOG) process.stderr.write(l + "\n"); }), lines };
+}
+
+const engines = new Map<number, Engine>();
+// What `edgellm run` prints (without the final newline) for the same model and arguments.
+export function localRun(r: Pick<SubmitRequest, "prompt" | "steps" | "temperature" | "topp" | "seed">): Buffer {
+  let e = engines.get(r.steps);
+  if (!e) { e = Engine.load(model().bytes, undefined, { engine: "simd", ctx: r.steps }); engines.set(r.steps, e); }
+  const out: Buffer[] = [];
+  generate(e, { prompt: r.prompt, steps: r.steps, temperature: r.temperature, topp: r.topp, seed: r.seed }, (b) => out.push(Buffer.from(b)));
+  return Buffer.concat(out);
+}
+
+const PROMPTS = ["Once upon a time", "The cat", "Lily and Tom", "One day", "The big red ball", "Sam liked", "", "In the garden"];
+export function taskSet(n: number, steps: number): (SubmitRequest & { taskId: string })[] {
+  return Array.from({ length: n }, (_, i) => ({
+    taskId: `task-${i}`, prompt: PROMPTS[i % PROMPTS.length], steps, temperature: i % 3 === 0 ? 0 : 0.8, topp: 0.9, seed: BigInt(1000 + i),
+  }));
+}
+
+// An `edgellm serve` child process; resolves once its status is online (seen by `ready`).
+export function spawnPeer(broker: string, id: string, extra: string[] = []): ChildProcess {
+  return spawn(process.execPath, [CLI, "serve", "--broker", broker, "--id", id, "--model", CHECKPOINT, "-z", TOKENIZER, "--heartbeat", "300", "--log-level", "warn", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+export function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() > end) reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      else setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
