@@ -65,14 +65,27 @@ function matvecT2Simd(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i
         const off = <usize>(b << 4);
         const c0 = v128.load(row0 + off), c1 = v128.load(row1 + off), c2 = v128.load(row2 + off), c3 = v128.load(row3 + off);
         const xb = xq + <usize>(b << 6);
-        for (let k = 0; k < 4; k++) {
-          const xv = v128.load(xb + <usize>(k << 4));
-          const sh = k << 1;
-          h0 = codeDot(h0, v128.and(i16x8.shr_u(c0, sh), three), xv);
-          h1 = codeDot(h1, v128.and(i16x8.shr_u(c1, sh), three), xv);
-          h2 = codeDot(h2, v128.and(i16x8.shr_u(c2, sh), three), xv);
-          h3 = codeDot(h3, v128.and(i16x8.shr_u(c3, sh), three), xv);
-        }
+        // Planes k = 0..3 unrolled so every shift is an immediate.
+        let xv = v128.load(xb);
+        h0 = codeDot(h0, v128.and(c0, three), xv);
+        h1 = codeDot(h1, v128.and(c1, three), xv);
+        h2 = codeDot(h2, v128.and(c2, three), xv);
+        h3 = codeDot(h3, v128.and(c3, three), xv);
+        xv = v128.load(xb, 16);
+        h0 = codeDot(h0, v128.and(i16x8.shr_u(c0, 2), three), xv);
+        h1 = codeDot(h1, v128.and(i16x8.shr_u(c1, 2), three), xv);
+        h2 = codeDot(h2, v128.and(i16x8.shr_u(c2, 2), three), xv);
+        h3 = codeDot(h3, v128.and(i16x8.shr_u(c3, 2), three), xv);
+        xv = v128.load(xb, 32);
+        h0 = codeDot(h0, v128.and(i16x8.shr_u(c0, 4), three), xv);
+        h1 = codeDot(h1, v128.and(i16x8.shr_u(c1, 4), three), xv);
+        h2 = codeDot(h2, v128.and(i16x8.shr_u(c2, 4), three), xv);
+        h3 = codeDot(h3, v128.and(i16x8.shr_u(c3, 4), three), xv);
+        xv = v128.load(xb, 48);
+        h0 = codeDot(h0, v128.and(i16x8.shr_u(c0, 6), three), xv);
+        h1 = codeDot(h1, v128.and(i16x8.shr_u(c1, 6), three), xv);
+        h2 = codeDot(h2, v128.and(i16x8.shr_u(c2, 6), three), xv);
+        h3 = codeDot(h3, v128.and(i16x8.shr_u(c3, 6), three), xv);
       }
       a0 = i32x4.add(a0, i32x4.extadd_pairwise_i16x8_s(h0));
       a1 = i32x4.add(a1, i32x4.extadd_pairwise_i16x8_s(h1));
