@@ -141,12 +141,12 @@ export function softmaxRef(x: usize, n: i32): void {
 // The maximum is exact in any order; pmax (a < b ? b : a) is one SIMD instruction.
 @inline function pmax(a: f32, b: f32): f32 { return a < b ? b : a; }
 
-// In-place softmax over x[n], max-subtracted; the sum uses the four-partial order.
-export function softmax(x: usize, n: i32): void {
+// x[n] = exp(x[n] - max x) in place; returns Σ x in the four-partial order. Attention divides
+// its weighted sum by this once per head instead of normalizing every weight.
+export function expShifted(x: usize, n: i32): f32 {
   let max = load<f32>(x);
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    // max is exact in any order.
     let m = f32x4.splat(max);
     for (; i + 4 <= n; i += 4) m = f32x4.pmax(m, v128.load(x + (<usize>i << 2)));
     max = pmax(pmax(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), pmax(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
@@ -181,7 +181,13 @@ export function softmax(x: usize, n: i32): void {
     store<f32>(p, e);
     sum += e;
   }
-  // Divide (not multiply by 1/sum) as llama2.c does; elementwise, so SIMD is bit-identical.
+  return sum;
+}
+
+// In-place softmax over x[n]: expShifted, then divide by the sum (as llama2.c; elementwise,
+// so the SIMD division is bit-identical).
+export function softmax(x: usize, n: i32): void {
+  const sum = expShifted(x, n);
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     const vs = f32x4.splat(sum);
@@ -193,6 +199,22 @@ export function softmax(x: usize, n: i32): void {
   for (; j < n; j++) {
     const p = x + (<usize>j << 2);
     store<f32>(p, load<f32>(p) / sum);
+  }
+}
+
+// x[n] /= d, elementwise.
+export function divideF32(x: usize, n: i32, d: f32): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vd = f32x4.splat(d);
+    for (; j + 4 <= n; j += 4) {
+      const p = x + (<usize>j << 2);
+      v128.store(p, f32x4.div(v128.load(p), vd));
+    }
+  }
+  for (; j < n; j++) {
+    const p = x + (<usize>j << 2);
+    store<f32>(p, load<f32>(p) / d);
   }
 }
 

@@ -4,7 +4,7 @@ import { Config } from "./config";
 import { Matrix } from "./matrix";
 import { RunState } from "./state";
 import { Weights } from "./weights";
-import { addF32, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";
+import { addF32, divideF32, expShifted, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";
 import { attentionMix, attentionScores } from "../kernels/attention";
 import { quantizeActs } from "../kernels/q8";
 
@@ -79,8 +79,10 @@ function attention(c: Config, s: RunState, l: i32, pos: i32): void {
       const stride = <usize>kvDim << 2;
       const base = (layerBase * <usize>kvDim + <usize>(kvh * hs)) << 2;
       attentionScores(s.att, qh, s.keyCache + base, stride, pos + 1, hs, sqrtHs);
-      softmax(s.att, pos + 1);
+      // Σ_t softmax(score)_t · v_t computed as (Σ_t e_t · v_t) / Σ_t e_t.
+      const sum = expShifted(s.att, pos + 1);
       attentionMix(out, s.att, s.valueCache + base, stride, pos + 1, hs);
+      divideF32(out, hs, sum);
       continue;
     }
     for (let t = 0; t <= pos; t++) {
