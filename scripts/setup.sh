@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine (Debian, Node 20, cargo) and builds everything:
+# Debian packages, npm dependencies, the WebAssembly module (SIMD + MVP), the TypeScript host,
+# the C baseline and the wasm3 firmware (POSIX build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# mosquitto: production broker and integration tests; libmosquitto-dev: firmware MQTT client;
+# libclang-dev: bindgen for the wasm3x-sys crate; valgrind: memory and instruction counts.
+PKGS="mosquitto libmosquitto-dev libclang-dev valgrind"
+missing=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing Debian packages:$missing" >&2
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
+# Tests start their own brokers; a system service would only hold port 1883.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto 2>/dev/null || true; fi
+
+npm ci --no-audit --no-fund
+npm run build
