@@ -1,0 +1,53 @@
+// The module's BPE tokenizer with llama2.c's semantics, on tok512.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { Engine } from "../../host/engine/engine.js";
+import { loadModelFile } from "../../host/format/load.js";
+import { haveShared, TEACHER, TOKENIZER } from "./helpers.js";
+
+describe("tokenizer", { skip: !haveShared && "../shared models missing" }, () => {
+  const engines = haveShared ? (["simd", "mvp"] as const).map((engine) => {
+    const m = loadModelFile(TEACHER, { bytes: new Uint8Array(readFileSync(TOKENIZER)), path: TOKENIZER });
+    return Engine.load(m.bytes, undefined, { engine, ctx: 16 });
+  }) : [];
+  const decodeAll = (e: Engine, tokens: Int32Array) => {
+    const parts: number[] = [];
+    for (let i = 1; i < tokens.length; i++) parts.push(...e.decode(tokens[i - 1], tokens[i]));
+    return new TextDecoder().decode(new Uint8Array(parts));
+  };
+
+  test("an empty prompt is just BOS", () => {
+    for (const e of engines) assert.deepEqual(Array.from(e.encode("", true, false)), [1]);
+  });
+
+  test("BOS, merges, and EOS on request; decoding drops the dummy-prefix space after BOS", () => {
+    for (const e of engines) {
+      const text = "Once upon a time, there was a little girl named Lily.";
+      const t = e.encode(text, true, true);
+      assert.equal(t[0], 1);
+      assert.equal(t[t.length - 1], 2);
+      assert.ok(t.length < text.length / 2, `merges happened: ${t.length} tokens`);
+      assert.equal(decodeAll(e, t.subarray(0, t.length - 1)), text);
+    }
+  });
+
+  test("characters outside the vocabulary fall back to bytes (id = byte + 3)", () => {
+    for (const e of engines) {
+      const t = Array.from(e.encode("☃", false, false));
+      const bytes = Array.from(new TextEncoder().encode("☃"));
+      assert.deepEqual(t.slice(-bytes.length), bytes.map((b) => b + 3));
+      // llama2.c prints nothing for a lone byte that is neither printable nor whitespace.
+      assert.equal(e.decode(t[t.length - 2], t[t.length - 1]).length, 0);
+    }
+  });
+
+  test("the two builds tokenize identically", () => {
+    const text = "The cat sat on the mat. \"Hello!\" said Tom.\nThe end.";
+    assert.deepEqual(Array.from(engines[0].encode(text, true, false)), Array.from(engines[1].encode(text, true, false)));
+  });
+
+  test("decode rejects out-of-range tokens with a typed error", () => {
+    assert.throws(() => engines[0].decode(1, 100000), (e: unknown) => (e as { code?: string }).code === "E_ARGUMENT");
+  });
+});
