@@ -184,25 +184,7 @@ export function expShifted(x: usize, n: i32): f32 {
   return sum;
 }
 
-// In-place softmax over x[n]: expShifted, then divide by the sum (as llama2.c; elementwise,
-// so the SIMD division is bit-identical).
-export function softmax(x: usize, n: i32): void {
-  const sum = expShifted(x, n);
-  let j = 0;
-  if (ASC_FEATURE_SIMD) {
-    const vs = f32x4.splat(sum);
-    for (; j + 4 <= n; j += 4) {
-      const p = x + (<usize>j << 2);
-      v128.store(p, f32x4.div(v128.load(p), vs));
-    }
-  }
-  for (; j < n; j++) {
-    const p = x + (<usize>j << 2);
-    store<f32>(p, load<f32>(p) / sum);
-  }
-}
-
-// x[n] /= d, elementwise.
+// x[n] /= d, elementwise (so the SIMD division is bit-identical to the scalar one).
 export function divideF32(x: usize, n: i32, d: f32): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
@@ -216,6 +198,11 @@ export function divideF32(x: usize, n: i32, d: f32): void {
     const p = x + (<usize>j << 2);
     store<f32>(p, load<f32>(p) / d);
   }
+}
+
+// In-place softmax over x[n]: expShifted, then divide by the sum (as llama2.c does).
+export function softmax(x: usize, n: i32): void {
+  divideF32(x, n, expShifted(x, n));
 }
 
 // SwiGLU in place: h[n] = silu(h[n]) * g[n], silu(v) = v · σ(v).
