@@ -94,3 +94,14 @@ export function adamw(id: i32, from: i32, count: i32, lr: f32, b1: f32, b2: f32,
 // Adam moments, for checkpoints: f32 [nParams] each.
 export function moment1(id: i32): usize { return models[id].m; }
 export function moment2(id: i32): usize { return models[id].v; }
+
+// Activations of the last forward, for calibration (edgellm quantize): which 0 = attention
+// input xn1 [N][C], 1 = attention output [N][C], 2 = FFN input xn2 [N][C], 3 = FFN hidden
+// after SwiGLU [N][H]; layer l.
+export function activation(id: i32, which: i32, l: i32): usize {
+  const m = models[id];
+  if (which == 0) return m.xn1 + (<usize>(l * m.N * m.C) << 2);
+  if (which == 1) return m.ao + (<usize>(l * m.N * m.C) << 2);
+  if (which == 2) return m.xn2 + (<usize>(l * m.N * m.C) << 2);
+  return m.hg + (<usize>(l * m.N * m.H) << 2);
+}

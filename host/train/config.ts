@@ -11,7 +11,8 @@ export interface StudentConfig {
   dim: number; hiddenDim: number; nLayers: number; nHeads: number; nKvHeads: number;
   seqLen: number;           // training window and the output file's context length
   init: "teacher" | "random";
-  initLayers: number[];     // teacher layer copied into each student layer (init "teacher")
+  initLayers: number[];     // teacher layer copied into each student layer (init "teacher"; FFN
+                            // neurons pruned and KV heads merged when the student is narrower)
   quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "f32"
   loss: LossKind;
   temperature: number;      // distillation temperature T
@@ -84,9 +85,11 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   }
   if (teacher) {
     if (c.init === "teacher") {
-      for (const k of ["dim", "hiddenDim", "nHeads", "nKvHeads"] as const) {
+      for (const k of ["dim", "nHeads"] as const) {
         if (c[k] !== teacher[k]) fail(`init "teacher" copies teacher layers, so "${k}" must equal the teacher's ${teacher[k]} (got ${c[k]})`);
       }
+      if (c.hiddenDim > teacher.hiddenDim) fail(`init "teacher" prunes FFN neurons, so "hiddenDim" must be at most the teacher's ${teacher.hiddenDim}`);
+      if (teacher.nKvHeads % c.nKvHeads !== 0) fail(`init "teacher" merges KV heads, so "nKvHeads" must divide the teacher's ${teacher.nKvHeads}`);
       const bad = c.initLayers.find((l) => l >= teacher.nLayers);
       if (bad !== undefined) fail(`"initLayers" names layer ${bad}, the teacher has ${teacher.nLayers}`);
     }

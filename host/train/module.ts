@@ -28,6 +28,7 @@ export interface TrainExports {
   adamw(id: number, from: number, count: number, lr: number, b1: number, b2: number, eps: number, wd: number, step: number): void;
   moment1(id: number): number;
   moment2(id: number): number;
+  activation(id: number, which: number, layer: number): number;
 }
 
 export const TRAIN_MODULE_PATH = join(PROJECT_ROOT, "build", "edgellm-train.simd.wasm");

@@ -10,6 +10,7 @@ import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { instantiateTrain } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
 import { GradComputer, type StepParts } from "./step.js";
+import { mergeKvHeads, pruneFfn, selectLayers } from "./surgery.js";
 import type { WorkerInit, WorkerStep } from "./worker.js";
 
 export interface LogEntry { step: number; loss: number; ce: number; kd: number; hidden: number; lr: number; tokensPerSecond: number }
@@ -37,12 +38,10 @@ export function learningRate(cfg: StudentConfig, step: number): number {
 export function initStudent(net: TrainNet, cfg: StudentConfig, teacher: FloatModel): void {
   const p = net.params;
   if (cfg.init === "teacher") {
-    for (const s of net.layout) {
-      const from = s.kind === Kind.Embedding || s.kind === Kind.RmsFinal ? 0 : cfg.initLayers[s.layer];
-      const t = teacher.tensors.get(`${s.kind}/${from}`);
-      if (!t || t.length !== s.rows * s.cols) throw new Error(`teacher tensor ${s.kind}/${from} does not fit the student`);
-      p.set(t, s.offset);
-    }
+    let m = selectLayers(teacher, cfg.initLayers);
+    if (cfg.hiddenDim < m.config.hiddenDim) m = pruneFfn(m, cfg.hiddenDim);
+    if (cfg.nKvHeads < m.config.nKvHeads) m = mergeKvHeads(m, cfg.nKvHeads);
+    net.load(m);
     return;
   }
   let a = cfg.seed >>> 0;

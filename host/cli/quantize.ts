@@ -1,0 +1,59 @@
+// edgellm quantize: post-training quantization with calibration. int8: per-output-channel
+// (per-row) scales, optionally SmoothQuant activation-aware scaling; the smoothing strength is
+// chosen on the calibration text (including "off") unless --alpha fixes it.
+import { Command } from "commander";
+import { readFileSync, writeFileSync } from "node:fs";
+import { Engine } from "../engine/engine.js";
+import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
+import { convertModel, type QuantName } from "../format/convert.js";
+import type { FloatModel } from "../format/float-model.js";
+import { writeModel } from "../format/writer.js";
+import { readFloatModel } from "../train/float-source.js";
+import { calibrate, smooth } from "../train/smooth.js";
+import { choice, float, int } from "./args.js";
+import { UsageError } from "./errors.js";
+
+export function quantizeCommand(): Command {
+  return new Command("quantize")
+    .description("post-training quantization (int8 per-channel with calibration and SmoothQuant scaling; ternary)")
+    .argument("<model>", "model: llama2.c checkpoint or edgellm file")
+    .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin")
+    .requiredOption("-o, --output <file>", "output edgellm model file")
+    .option("--quant <kind>", "int8 or ternary", choice("quant", ["int8", "ternary"] as const), "int8")
+    .option("--group <int>", "int8 weights per scale (0: one scale per output channel)", int("group", 0, 1 << 20), 0)
+    .option("--calibrate <file>", "calibration text, one document per line (enables activation-aware scaling)")
+    .option("--alpha <float>", "SmoothQuant migration strength (default: chosen on the calibration text)", float("alpha", 0, 1))
+    .option("--max-docs <int>", "calibration documents used", int("max-docs", 1, 1e6), 16)
+    .action((path: string, o) => {
+      const m = readFloatModel(path, o.tokenizer);
+      if (!m.tokenizer && o.calibrate) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
+      const quant: QuantName = o.quant;
+      const build = (f: FloatModel) => writeModel(convertModel(f, { quant, groupSize: o.group, tokenizer: m.tokenizer }));
+      let best = build(m);
+      if (o.calibrate) {
+        let text: string;
+        try { text = readFileSync(o.calibrate, "utf8"); } catch { throw new UsageError(`calibration file ${o.calibrate}: cannot be read`); }
+        const probe = Engine.load(best, undefined, {});
+        const docs = documents(text).slice(0, o.maxDocs).map((d) => probe.encode(d, true, false));
+        if (docs.length === 0) throw new UsageError(`calibration file ${o.calibrate}: has no text`);
+        const stats = calibrate(m, docs, 256);
+        const ppl = (bytes: Uint8Array) => {
+          const e = Engine.load(bytes, undefined, {});
+          const s: NllSum = { nll: 0, tokens: 0 };
+          for (const d of docs) { const r = documentNll(e, d); s.nll += r.nll; s.tokens += r.tokens; }
+          return perplexityOf(s);
+        };
+        const alphas: Array<number | null> = o.alpha !== undefined ? [o.alpha] : [null, 0.25, 0.5, 0.75];
+        let bestPpl = Infinity, bestAlpha: number | null = null;
+        for (const a of alphas) {
+          const bytes = a === null ? best : build(smooth(m, stats, a));
+          const p = ppl(bytes);
+          process.stdout.write(`calibration perplexity ${p.toFixed(4)} with ${a === null ? "no smoothing" : `SmoothQuant alpha ${a}`}\n`);
+          if (p < bestPpl) { bestPpl = p; bestAlpha = a; best = bytes; }
+        }
+        process.stdout.write(`chose ${bestAlpha === null ? "no smoothing" : `alpha ${bestAlpha}`}\n`);
+      }
+      writeFileSync(o.output, best);
+      process.stdout.write(`wrote ${o.output} (${best.length} bytes, ${quant})\n`);
+    });
+}

@@ -1,0 +1,103 @@
+// Structural changes to a FloatModel that keep as much of its function as they can, used to
+// start a smaller student from the teacher and by `edgellm prune`:
+//   selectLayers  keep a subset of transformer layers (DistilBERT-style layer selection)
+//   pruneFfn      keep the FFN neurons with the largest ‖w1_j‖·‖w3_j‖·‖w2_:,j‖
+//   mergeKvHeads  average groups of KV heads (multi-head → grouped-query attention)
+//   pruneHeads    zero the attention heads with the smallest output weights ‖wo_:,h‖
+import { tensorKey, type FloatModel } from "./../format/float-model.js";
+import { Kind, kvDim, LAYER_KINDS } from "../format/spec.js";
+
+const get = (m: FloatModel, k: Kind, l = 0): Float32Array => {
+  const t = m.tensors.get(tensorKey(k, l));
+  if (!t) throw new Error(`tensor ${k}/${l} missing`);
+  return t;
+};
+
+function clone(m: FloatModel): FloatModel {
+  return { config: { ...m.config }, tensors: new Map([...m.tensors].map(([k, v]) => [k, v.slice()])), tokenizer: m.tokenizer };
+}
+
+export function selectLayers(m: FloatModel, layers: number[]): FloatModel {
+  const out = clone(m);
+  out.tensors = new Map();
+  out.tensors.set(tensorKey(Kind.Embedding), get(m, Kind.Embedding).slice());
+  out.tensors.set(tensorKey(Kind.RmsFinal), get(m, Kind.RmsFinal).slice());
+  if (!m.config.sharedClassifier) out.tensors.set(tensorKey(Kind.Classifier), get(m, Kind.Classifier).slice());
+  layers.forEach((from, l) => { for (const k of LAYER_KINDS) out.tensors.set(tensorKey(k, l), get(m, k, from).slice()); });
+  out.config.nLayers = layers.length;
+  return out;
+}
+
+const norm = (a: Float32Array, from: number, n: number, stride = 1): number => {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[from + i * stride] ** 2;
+  return Math.sqrt(s);
+};
+
+// Keeps `hidden` of each layer's FFN neurons (in their original order).
+export function pruneFfn(m: FloatModel, hidden: number): FloatModel {
+  const c = m.config, H = c.hiddenDim, D = c.dim;
+  if (hidden > H || hidden < 1) throw new Error(`cannot prune the FFN from ${H} to ${hidden} neurons`);
+  const out = clone(m);
+  for (let l = 0; l < c.nLayers; l++) {
+    const w1 = get(m, Kind.W1, l), w2 = get(m, Kind.W2, l), w3 = get(m, Kind.W3, l);
+    const score = Array.from({ length: H }, (_, j) => norm(w1, j * D, D) * norm(w3, j * D, D) * norm(w2, j, D, H));
+    const keep = score.map((s, j) => [s, j]).sort((a, b) => b[0] - a[0]).slice(0, hidden).map((p) => p[1]).sort((a, b) => a - b);
+    const n1 = new Float32Array(hidden * D), n3 = new Float32Array(hidden * D), n2 = new Float32Array(D * hidden);
+    keep.forEach((j, i) => {
+      n1.set(w1.subarray(j * D, (j + 1) * D), i * D);
+      n3.set(w3.subarray(j * D, (j + 1) * D), i * D);
+      for (let r = 0; r < D; r++) n2[r * hidden + i] = w2[r * H + j];
+    });
+    out.tensors.set(tensorKey(Kind.W1, l), n1); out.tensors.set(tensorKey(Kind.W3, l), n3); out.tensors.set(tensorKey(Kind.W2, l), n2);
+  }
+  out.config.hiddenDim = hidden;
+  return out;
+}
+
+// nKv must divide the current KV head count; each new head is the mean of a group of old ones.
+export function mergeKvHeads(m: FloatModel, nKv: number): FloatModel {
+  const c = m.config, old = c.nKvHeads;
+  if (nKv > old || old % nKv !== 0) throw new Error(`cannot merge ${old} KV heads into ${nKv}`);
+  const hs = c.dim / c.nHeads, D = c.dim, g = old / nKv;
+  const out = clone(m);
+  for (let l = 0; l < c.nLayers; l++) {
+    for (const k of [Kind.Wk, Kind.Wv]) {
+      const w = get(m, k, l), n = new Float32Array(nKv * hs * D);
+      for (let h = 0; h < nKv; h++) {
+        for (let j = 0; j < g; j++) {
+          const src = (h * g + j) * hs * D;
+          for (let i = 0; i < hs * D; i++) n[h * hs * D + i] += w[src + i] / g;
+        }
+      }
+      out.tensors.set(tensorKey(k, l), n);
+    }
+  }
+  out.config.nKvHeads = nKv;
+  return out;
+}
+
+// Zeroes the `count` heads per layer (query rows of wq, output columns of wo) whose output
+// projection has the smallest norm. Returns the model and the pruned heads per layer.
+export function pruneHeads(m: FloatModel, count: number): { model: FloatModel; pruned: number[][] } {
+  const c = m.config, hs = c.dim / c.nHeads, D = c.dim;
+  if (count < 0 || count >= c.nHeads) throw new Error(`cannot prune ${count} of ${c.nHeads} heads per layer`);
+  const out = clone(m);
+  const pruned: number[][] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    const wq = out.tensors.get(tensorKey(Kind.Wq, l))!, wo = out.tensors.get(tensorKey(Kind.Wo, l))!;
+    const score = Array.from({ length: c.nHeads }, (_, h) => {
+      let s = 0;
+      for (let r = 0; r < D; r++) for (let i = 0; i < hs; i++) s += wo[r * D + h * hs + i] ** 2;
+      return s;
+    });
+    const drop = score.map((s, h) => [s, h]).sort((a, b) => a[0] - b[0]).slice(0, count).map((p) => p[1]).sort((a, b) => a - b);
+    for (const h of drop) {
+      wq.fill(0, h * hs * D, (h + 1) * hs * D);
+      for (let r = 0; r < D; r++) wo.fill(0, r * D + h * hs, r * D + (h + 1) * hs);
+    }
+    pruned.push(drop);
+  }
+  void kvDim;
+  return { model: out, pruned };
+}

@@ -1,0 +1,95 @@
+// edgellm distill end to end on a tiny student (seconds), resumable checkpoints, data-parallel
+// workers agreeing with in-process training, and clear errors for bad student configs.
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { Command } from "commander";
+import { compressCommands } from "../../host/cli/compress.js";
+import { Engine } from "../../host/engine/engine.js";
+import { readLlama2cV0 } from "../../host/format/llama2c.js";
+import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../../host/train/config.js";
+import { train } from "../../host/train/trainer.js";
+import { haveShared, TEACHER, TOKENIZER } from "./helpers.js";
+
+// Two workers each average the gradient of half the batch; the mean equals the whole
+// batch's gradient up to f32 summation order, so one AdamW step moves parameters alike.
+const PARALLEL_PARAM_TOL = 1e-5;
+
+const tinyStudent = {
+  dim: 64, hiddenDim: 32, nLayers: 1, nHeads: 8, nKvHeads: 2, seqLen: 32, init: "teacher", initLayers: [4],
+  quant: "ternary", loss: "forward-kl", steps: 6, batch: 2, corpusTokens: 1500, logEvery: 2, checkpointEvery: 3,
+};
+
+async function cli(args: string[]): Promise<void> {
+  const p = new Command("edgellm").exitOverride();
+  for (const c of compressCommands()) p.addCommand(c.exitOverride());
+  await p.parseAsync(["node", "edgellm", ...args]);
+}
+
+describe("distill", { skip: !haveShared && "../shared models missing" }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "edgellm-distill-"));
+
+  test("a tiny ternary student trains, writes a runnable model with its tokenizer, a curve and a checkpoint", async () => {
+    const cfg = join(dir, "tiny.json"), out = join(dir, "tiny.ellm");
+    writeFileSync(cfg, JSON.stringify(tinyStudent));
+    await cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", cfg, "-o", out, "--corpus", join(dir, "corpus.bin"), "--log", join(dir, "log.json")]);
+    assert.ok(existsSync(join(dir, "tiny.curve.svg")));
+    assert.ok(existsSync(join(dir, "tiny.ellm.ckpt", "checkpoint.json")));
+    const log = JSON.parse(readFileSync(join(dir, "log.json"), "utf8")) as { history: Array<{ step: number; loss: number }> };
+    assert.deepEqual(log.history.map((e) => e.step), [2, 4, 6]);
+    assert.ok(log.history.every((e) => Number.isFinite(e.loss)));
+    const e = Engine.load(new Uint8Array(readFileSync(out)), undefined, { ctx: 32, kvInt8: true });
+    assert.equal(e.info.hasTokenizer, true);
+    assert.equal(e.info.nLayers, 1);
+    const tokens = e.encode("Once upon a time", true, false);
+    assert.ok(tokens.length > 2);
+    const next = e.step(tokens[0], 0, -1);
+    assert.ok(next >= 0 && next < 512);
+  });
+
+  test("--resume continues from the checkpoint's step", async () => {
+    const cfg = join(dir, "tiny8.json"), out = join(dir, "tiny.ellm");
+    writeFileSync(cfg, JSON.stringify({ ...tinyStudent, steps: 8 }));
+    await cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", cfg, "-o", out, "--corpus", join(dir, "corpus.bin"), "--resume", "--log", join(dir, "log8.json")]);
+    const log = JSON.parse(readFileSync(join(dir, "log8.json"), "utf8")) as { history: Array<{ step: number }>; seconds: number };
+    assert.deepEqual(log.history.map((e) => e.step), [2, 4, 6, 8]);
+  });
+
+  test("two data-parallel workers take the same step as one process", async () => {
+    const teacher = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
+    const base = parseStudentConfig(JSON.stringify({ ...tinyStudent, steps: 1, warmup: 0 }), "inline", teacher.config);
+    const stream = Int32Array.from({ length: 400 }, (_, i) => (i * 7 + 3) % 512);
+    const run = (c: StudentConfig) => train({ cfg: c, shape: studentModelConfig(c, 512), teacher, stream });
+    const one = await run(base), two = await run({ ...base, workers: 2 });
+    const a = one.net.params, b = two.net.params;
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    assert.ok(worst <= PARALLEL_PARAM_TOL, `max |Δparam| ${worst}`);
+  });
+});
+
+describe("student config errors", () => {
+  const teacher = { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, ropeTheta: 10000, normEps: 1e-5, sharedClassifier: true };
+  const bad = (cfg: unknown, pattern: RegExp) => assert.throws(() => parseStudentConfig(typeof cfg === "string" ? cfg : JSON.stringify(cfg), "s.json", teacher), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
+  test("not JSON, not an object", () => { bad("{dim: 64", /not valid JSON/); bad([1, 2], /JSON object/); });
+  test("missing and unknown fields", () => {
+    bad({ dim: 64, hiddenDim: 64, nLayers: 2, nHeads: 8 }, /missing required field "nKvHeads"/);
+    bad({ ...tinyStudent, layers: 3 }, /unknown field "layers"/);
+  });
+  test("wrong types and ranges", () => {
+    bad({ ...tinyStudent, quant: "binary" }, /"quant" must be one of ternary, int8, f32/);
+    bad({ ...tinyStudent, steps: 1.5 }, /"steps" must be an integer/);
+    bad({ ...tinyStudent, lr: -1 }, /"lr" must be a number/);
+    bad({ ...tinyStudent, nHeads: 7 }, /dim 64 must be nHeads 7 times an even head size|nKvHeads/);
+  });
+  test("options that do not fit the teacher", () => {
+    bad({ ...tinyStudent, hiddenDim: 256 }, /at most the teacher's 172/);
+    bad({ ...tinyStudent, initLayers: [9] }, /names layer 9, the teacher has 5/);
+    bad({ ...tinyStudent, initLayers: [0, 1] }, /one teacher layer for each of the 1 student layers/);
+    bad({ ...tinyStudent, nKvHeads: 3, nHeads: 8 }, /nKvHeads/);
+    bad({ ...tinyStudent, loss: "ce", hiddenWeight: 1 }, /needs a distillation loss/);
+    bad({ ...tinyStudent, batch: 3, workers: 2 }, /multiple of "workers"/);
+  });
+});
