@@ -1,18 +1,17 @@
 // Turns user mistakes into one line on stderr and a non-zero exit; bugs keep their stack.
-import { FormatError } from "../format/errors.js";
-import { EngineError } from "../engine/errors.js";
+import { CodedError } from "../coded-error.js";
 
-export class UsageError extends Error {
-  readonly code = "E_USAGE";
+export class UsageError extends CodedError<"E_USAGE"> {
   constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
+    super("E_USAGE", message);
   }
 }
 
+// CodedError and its subclasses, plus any Error tagged with an E_ code.
 export function isUserError(e: unknown): e is Error & { code: string } {
-  return e instanceof UsageError || e instanceof FormatError || e instanceof EngineError ||
-    (e instanceof Error && typeof (e as { code?: unknown }).code === "string" && String((e as unknown as { code: string }).code).startsWith("E_"));
+  if (e instanceof CodedError) return true;
+  const code = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+  return typeof code === "string" && code.startsWith("E_");
 }
 
 export function reportAndExit(e: unknown): never {

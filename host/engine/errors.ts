@@ -1,3 +1,5 @@
+import { CodedError } from "../coded-error.js";
+
 // Module error codes (assembly/model/errors.ts) as messages; append-only.
 export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-1]: ["E_TOO_SHORT", "file is shorter than the header"],
@@ -16,14 +18,7 @@ export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-14]: ["E_OUT_OF_MEMORY", "not enough linear memory for the run state"],
 };
 
-export class EngineError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "EngineError";
-    this.code = code;
-  }
-}
+export class EngineError extends CodedError {}
 
 export function check(result: number, what: string): number {
   if (result >= 0) return result;

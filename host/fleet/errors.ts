@@ -1,3 +1,5 @@
+import { CodedError } from "../coded-error.js";
+
 // The fleet's one error type: a stable code plus a one-line message (the CLI prints it as is).
 export type FleetErrorCode =
   | "E_FLEET_CONFIG"      // bad option (broker URL, id, limits)
@@ -8,11 +10,4 @@ export type FleetErrorCode =
   | "E_FLEET_TASK"        // a task ended in failure, cancellation or expiry
   | "E_FLEET_CLOSED";     // used after close()
 
-export class FleetError extends Error {
-  readonly code: FleetErrorCode;
-  constructor(code: FleetErrorCode, message: string) {
-    super(message);
-    this.name = "FleetError";
-    this.code = code;
-  }
-}
+export class FleetError extends CodedError<FleetErrorCode> {}
