@@ -1,0 +1,73 @@
+// edgellm quantize and prune on the stories260K teacher: outputs load and run, structured
+// pruning shrinks the model, magnitude pruning reaches its sparsity, bad requests are refused.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { Command } from "commander";
+import { compressCommands } from "../../host/cli/compress.js";
+import { UsageError } from "../../host/cli/errors.js";
+import { Engine } from "../../host/engine/engine.js";
+import { readModel } from "../../host/format/reader.js";
+import { readLlama2cV0 } from "../../host/format/llama2c.js";
+import { QType } from "../../host/format/spec.js";
+import { magnitudePrune, sparsityOf } from "../../host/train/magnitude.js";
+import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
+
+async function cli(args: string[]): Promise<void> {
+  const p = new Command("edgellm").exitOverride();
+  for (const c of compressCommands()) p.addCommand(c.exitOverride());
+  await p.parseAsync(["node", "edgellm", ...args]);
+}
+
+function runs(path: string): Engine {
+  const e = Engine.load(new Uint8Array(readFileSync(path)), undefined, { ctx: 16 });
+  const t = e.encode("Once upon a time", true, false);
+  const next = e.step(t[0], 0, -1);
+  assert.ok(next >= 0 && next < e.info.vocabSize);
+  return e;
+}
+
+describe("quantize and prune", { skip: !haveShared && "../shared models missing" }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "edgellm-compress-"));
+  const calib = join(dir, "calib.txt");
+  writeFileSync(calib, readFileSync(SAMPLE_TEXT, "utf8").split("\n").slice(0, 2).join("\n"));
+
+  test("int8 PTQ with calibration writes per-channel int8 matrices", async () => {
+    const out = join(dir, "q8.ellm");
+    await cli(["quantize", TEACHER, "-z", TOKENIZER, "-o", out, "--calibrate", calib, "--max-docs", "2"]);
+    const img = readModel(new Uint8Array(readFileSync(out)));
+    const wq = img.tensors.find((t) => t.kind === 2)!;
+    assert.equal(wq.qtype, QType.Q8);
+    assert.equal(wq.group, wq.cols);
+    runs(out);
+  });
+
+  test("SmoothQuant scaling at a fixed alpha keeps the model working", async () => {
+    const out = join(dir, "sq.ellm");
+    await cli(["quantize", TEACHER, "-z", TOKENIZER, "-o", out, "--calibrate", calib, "--alpha", "0.5", "--max-docs", "1"]);
+    runs(out);
+  });
+
+  test("structured pruning shrinks FFN and KV heads; head pruning zeroes heads", async () => {
+    const out = join(dir, "p.ellm");
+    await cli(["prune", TEACHER, "-z", TOKENIZER, "-o", out, "--ffn", "128", "--kv-heads", "2", "--heads", "2", "--quant", "int8"]);
+    const e = runs(out);
+    assert.equal(e.info.hiddenDim, 128);
+    assert.equal(e.info.nKvHeads, 2);
+  });
+
+  test("magnitude pruning reaches the requested per-row sparsity", () => {
+    const m = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
+    const s = sparsityOf(magnitudePrune(m, 0.5));
+    assert.ok(s >= 0.49 && s <= 0.52, `sparsity ${s}`);
+  });
+
+  test("prune with nothing to do and impossible requests are usage errors", async () => {
+    const out = join(dir, "x.ellm");
+    await assert.rejects(cli(["prune", TEACHER, "-z", TOKENIZER, "-o", out]), (e: unknown) => e instanceof UsageError && /nothing to prune/.test(e.message));
+    await assert.rejects(cli(["prune", TEACHER, "-o", out, "--kv-heads", "3"]), (e: unknown) => e instanceof UsageError && /must divide/.test(e.message));
+    await assert.rejects(cli(["prune", TEACHER, "-o", out, "--ffn", "500"]), (e: unknown) => e instanceof UsageError && /more than the model's 172/.test(e.message));
+  });
+});
