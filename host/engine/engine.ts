@@ -21,6 +21,8 @@ export class Engine {
   readonly kind: EngineKind;
   readonly x: ModuleExports;
   private pieceBuf = 0;
+  private scratchPtr = 0;
+  private scratchBytes = 0;
   info!: EngineModelInfo;
 
   private constructor(kind: EngineKind, x: ModuleExports) {
@@ -55,12 +57,24 @@ export class Engine {
 
   get memoryBytes(): number { return this.x.memoryBytes(); }
 
+  // A reusable buffer of at least `bytes`: the module's bump allocator cannot free, so a
+  // long-lived engine (a fleet peer) reuses one region and only grows it geometrically.
+  private scratch(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      this.scratchBytes = Math.max(bytes, 2 * this.scratchBytes, 4096);
+      this.scratchPtr = this.x.alloc(this.scratchBytes);
+      if (this.scratchPtr === 0) throw new EngineError("E_OUT_OF_MEMORY", "linear memory could not grow");
+    }
+    return this.scratchPtr;
+  }
+
   encode(text: string, bos: boolean, eos: boolean): Int32Array {
     const bytes = new TextEncoder().encode(text);
     const cap = bytes.length + 3;
-    // Scratch for one call; the bump allocator keeps it, so prompts are encoded once per run.
-    const tp = this.copyIn(bytes);
-    const out = this.x.alloc(cap * 4);
+    const textBytes = (bytes.length + 15) & ~15;
+    const tp = this.scratch(textBytes + cap * 4);
+    new Uint8Array(this.x.memory.buffer, tp, bytes.length).set(bytes);
+    const out = tp + textBytes;
     const n = check(this.x.encode(tp, bytes.length, bos ? 1 : 0, eos ? 1 : 0, out, cap), "encode");
     return new Int32Array(this.x.memory.buffer.slice(out, out + 4 * n));
   }

@@ -47,6 +47,14 @@ describe("tokenizer", { skip: !haveShared && "../shared models missing" }, () =>
     assert.deepEqual(Array.from(engines[0].encode(text, true, false)), Array.from(engines[1].encode(text, true, false)));
   });
 
+  test("a long-lived engine encodes many prompts without growing linear memory", () => {
+    const e = engines[0];
+    e.encode("warm up the scratch buffer with a prompt of some length", true, false);
+    const before = e.memoryBytes;
+    for (let i = 0; i < 5000; i++) e.encode(`Once upon a time, prompt number ${i}`, true, false);
+    assert.equal(e.memoryBytes, before);
+  });
+
   test("decode rejects out-of-range tokens with a typed error", () => {
     assert.throws(() => engines[0].decode(1, 100000), (e: unknown) => (e as { code?: string }).code === "E_ARGUMENT");
   });
