@@ -1,7 +1,7 @@
 // Options every fleet command shares (broker, fleet, credentials, TLS, logging) → fleet options.
 import { Command, Option } from "commander";
 import { readFileSync } from "node:fs";
-import { choice } from "./args.js";
+import { choice, int } from "./args.js";
 import { makeLogger, type LogLevel, type Logger } from "../fleet/log.js";
 import type { TransportOptions } from "../fleet/transport.js";
 
@@ -17,21 +17,22 @@ export function withFleetOptions(cmd: Command, brokerRequired = true): Command {
     .option("--cafile <path>", "CA certificate for mqtts:// brokers")
     .option("--cert <path>", "client certificate (TLS client authentication)")
     .option("--key <path>", "client private key")
+    .option("--connect-timeout <ms>", "give up when the broker cannot be reached for this long", int("connect-timeout", 100, 3600000), 10000)
     .option("--log-level <level>", "debug, info, warn, error or silent", choice("log level", ["debug", "info", "warn", "error", "silent"] as const), "info");
 }
 
 export interface FleetCliOptions {
   broker?: string; fleet: string; username?: string; password?: string; mqtt?: "5" | "3.1.1";
-  cafile?: string; cert?: string; key?: string; logLevel: LogLevel;
+  cafile?: string; cert?: string; key?: string; logLevel: LogLevel; connectTimeout: number;
 }
 
 export function connectionOptions(o: FleetCliOptions, component: string): {
-  broker: string; fleet: string; username?: string; password?: string; protocolVersion?: 4 | 5;
+  broker: string; fleet: string; username?: string; password?: string; protocolVersion?: 4 | 5; connectTimeoutMs: number;
   tls: Pick<TransportOptions, "ca" | "cert" | "key">; log: Logger;
 } {
   return {
     broker: o.broker ?? "", fleet: o.fleet, username: o.username, password: o.password ?? process.env.EDGELLM_MQTT_PASSWORD,
-    protocolVersion: o.mqtt === "5" ? 5 : o.mqtt === "3.1.1" ? 4 : undefined,
+    protocolVersion: o.mqtt === "5" ? 5 : o.mqtt === "3.1.1" ? 4 : undefined, connectTimeoutMs: o.connectTimeout,
     tls: {
       ca: o.cafile ? readFileSync(o.cafile) : undefined,
       cert: o.cert ? readFileSync(o.cert) : undefined,

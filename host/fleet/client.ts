@@ -15,7 +15,7 @@ export interface ClientOptions {
   broker: string;
   fleet: string;
   id?: string;
-  username?: string; password?: string; protocolVersion?: 4 | 5;
+  username?: string; password?: string; protocolVersion?: 4 | 5; connectTimeoutMs?: number;
   tls?: Pick<TransportOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
   resubmitMs?: number;     // re-send a submit when nothing was heard for this long
   log: Logger;
@@ -48,7 +48,7 @@ export class FleetClient {
   static async connect(o: ClientOptions): Promise<FleetClient> {
     checkName("fleet name", o.fleet);
     const id = checkName("client id", o.id ?? `c-${randomBytes(6).toString("hex")}`);
-    const t = await Transport.connect({ broker: o.broker, clientId: `edgellm-${id}`, username: o.username, password: o.password, protocolVersion: o.protocolVersion, log: o.log, ...o.tls });
+    const t = await Transport.connect({ broker: o.broker, clientId: `edgellm-${id}`, username: o.username, password: o.password, protocolVersion: o.protocolVersion, connectTimeoutMs: o.connectTimeoutMs, log: o.log, ...o.tls });
     const c = new FleetClient(id, o, t, o.clock ?? realClock);
     t.on("message", (route, msg) => c.onMessage(route, msg));
     await t.subscribe([topics.clientInbox(o.fleet, id), topics.peerStatuses(o.fleet)]);

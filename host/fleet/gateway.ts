@@ -13,7 +13,7 @@ export interface GatewayOptions {
   id?: string;
   scheduler?: Partial<SchedulerOptions>;
   maxInflight?: number;
-  username?: string; password?: string; protocolVersion?: 4 | 5;
+  username?: string; password?: string; protocolVersion?: 4 | 5; connectTimeoutMs?: number;
   tls?: Pick<TransportOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
   log: Logger;
   clock?: Clock;
@@ -28,7 +28,7 @@ export class Gateway {
     const presence = topics.gateway(o.fleet, "gateway");
     const t = await Transport.connect({
       broker: o.broker, clientId: `edgellm-${id}`, username: o.username, password: o.password,
-      protocolVersion: o.protocolVersion, maxInflight: o.maxInflight, log: o.log, ...o.tls,
+      protocolVersion: o.protocolVersion, connectTimeoutMs: o.connectTimeoutMs, maxInflight: o.maxInflight, log: o.log, ...o.tls,
       will: { topic: presence, message: { kind: "gateway", id, online: false }, retain: true },
     });
     const fleet = o.fleet;
@@ -70,7 +70,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     this.scheduler.close();
-    await this.transport.publish(topics.gateway(this.o.fleet, "gateway"), { kind: "gateway", id: this.id, online: false }, 1, true).catch(() => undefined);
+    await this.transport.farewell(topics.gateway(this.o.fleet, "gateway"), { kind: "gateway", id: this.id, online: false });
     await this.transport.close();
   }
 }

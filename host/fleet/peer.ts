@@ -25,7 +25,7 @@ export interface PeerOptions {
   maxQueue?: number;          // tasks held at once (running + queued)
   heartbeatMs?: number;
   flushMs?: number;           // token batching window
-  username?: string; password?: string; protocolVersion?: 4 | 5;
+  username?: string; password?: string; protocolVersion?: 4 | 5; connectTimeoutMs?: number;
   tls?: Pick<TransportOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
   log: Logger;
   clock?: Clock;
@@ -69,7 +69,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     try {
       t = await Transport.connect({
         broker: o.broker, clientId: `edgellm-peer-${o.id}`, username: o.username, password: o.password,
-        protocolVersion: o.protocolVersion, log: o.log, ...o.tls,
+        protocolVersion: o.protocolVersion, connectTimeoutMs: o.connectTimeoutMs, log: o.log, ...o.tls,
         will: { topic: topics.peer(o.fleet, o.id, "status"), message: { kind: "status", id: o.id, online: false }, retain: true },
       });
     } catch (e) {
@@ -217,7 +217,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.t.client.stream.destroy();
       this.t.client.end(true);
     } else {
-      await this.t.publish(topics.peer(this.o.fleet, this.o.id, "status"), { kind: "status", id: this.o.id, online: false }, 1, true).catch(() => undefined);
+      await this.t.farewell(topics.peer(this.o.fleet, this.o.id, "status"), { kind: "status", id: this.o.id, online: false });
       await this.t.close();
     }
     await this.runner.close();

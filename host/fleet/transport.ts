@@ -42,6 +42,7 @@ export class Transport extends TypedEmitter<TransportEvents> {
   private inflight = 0;
   private readonly queue: Pending[] = [];
   private closed = false;
+  private everConnected = false;
   invalidCount = 0;
 
   private constructor(client: MqttClient, o: TransportOptions) {
@@ -54,11 +55,13 @@ export class Transport extends TypedEmitter<TransportEvents> {
       s?.setNoDelay?.(true);
       const rm = connack.properties?.receiveMaximum;
       if (rm && rm < this.quota) this.quota = rm;
+      this.everConnected = true;
       this.log.debug(`connected to ${o.broker}`);
       this.emit("connect");
     });
-    client.on("offline", () => { if (!this.closed) { this.log.warn(`lost the broker ${o.broker}; reconnecting`); this.emit("offline"); } });
-    client.on("error", (e) => this.log.warn(`mqtt: ${e.message}`));
+    client.on("offline", () => { if (!this.closed && this.everConnected) { this.log.warn(`lost the broker ${o.broker}; reconnecting`); this.emit("offline"); } });
+    // Before the first connection, connect() reports the failure once; afterwards every error is logged.
+    client.on("error", (e) => { if (this.everConnected) this.log.warn(`mqtt: ${e.message}`); });
     client.on("message", (topic, payload, packet) => {
       const d = decode(topic, payload);
       if (!d.ok) {
@@ -158,10 +161,28 @@ export class Transport extends TypedEmitter<TransportEvents> {
     await this.client.subscribeAsync(filters.map((f) => ({ topic: f, qos: 1 as const })).reduce((a, s) => ({ ...a, [s.topic]: { qos: s.qos } }), {}));
   }
 
+  // Publishes a goodbye (offline status) if the broker is there, waiting at most `ms` for it.
+  async farewell(topic: string, m: Draft<Message>, ms = 1000): Promise<void> {
+    if (!this.client.connected || this.closed) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.publish(topic, m, 1, true).catch(() => undefined),
+      new Promise<void>((r) => { timer = setTimeout(r, ms); }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  // Never hangs: a clean disconnect when the broker answers within a second, else a forced one.
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const p of this.queue.splice(0)) p.done(new FleetError("E_FLEET_CLOSED", "transport closed"));
-    await this.client.endAsync(false).catch(() => undefined);
+    if (!this.client.connected) { this.client.end(true); return; }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.client.endAsync(false).catch(() => undefined),
+      new Promise<void>((r) => { timer = setTimeout(() => { this.client.end(true); r(); }, 1000); }),
+    ]);
+    clearTimeout(timer);
   }
 }
