@@ -43,7 +43,7 @@ export function fleetAcl(fleet: string): string {
     `topic write ${b}/to/#`,
     `topic write ${b}/client/#`,
     "",
-    "# clients: submit and cancel; read their own replies (client id = username) and peers' status",
+    "# clients (one shared user): submit and cancel; read replies and peers' status",
     "user client",
     `topic write ${b}/gw/submit`,
     `topic write ${b}/gw/cancel`,
