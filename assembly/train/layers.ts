@@ -4,7 +4,8 @@
 // H = hidden, V = vocab, NH = heads, HS = head size, IN/OUT = a matrix's cols/rows.
 // Forward arithmetic mirrors assembly/model/forward.ts step for step (same kernels, same
 // association order) so a model trained here runs the same through the inference module.
-import { axpyF32, dotF32, softmax } from "../kernels/f32";
+import { axpyF32, divideF32, dotF32, expF32, expShifted, swiglu } from "../kernels/f32";
+import { attentionMix, attentionScores } from "../kernels/attention";
 
 @inline function f(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
 @inline function sf(p: usize, i: i32, v: f32): void { store<f32>(p + (<usize>i << 2), v); }
@@ -146,13 +147,14 @@ export function attentionForward(out: usize, att: usize, q: usize, k: usize, v: 
         const qh = q + (<usize>(n * c + h * hs) << 2);
         const kvh = h / kvMul;
         const a = att + (<usize>((n * nh + h) * T) << 2);
-        for (let j = 0; j <= t; j++) {
-          sf(a, j, dotF32(qh, k + (<usize>((b * T + j) * kvd + kvh * hs) << 2), hs) / sqrtHs);
-        }
-        softmax(a, t + 1);
+        // The inference module's f32-cache path: scores, exp and sum, mix, one division.
+        const base = <usize>(b * T * kvd + kvh * hs) << 2, stride = <usize>kvd << 2;
+        attentionScores(a, qh, k + base, stride, t + 1, hs, sqrtHs);
+        const sum = expShifted(a, t + 1);
         const o = out + (<usize>(n * c + h * hs) << 2);
-        memory.fill(o, 0, <usize>hs << 2);
-        for (let j = 0; j <= t; j++) axpyF32(o, f(a, j), v + (<usize>((b * T + j) * kvd + kvh * hs) << 2), hs);
+        attentionMix(o, a, v + base, stride, t + 1, hs);
+        divideF32(o, hs, sum);
+        divideF32(a, t + 1, sum); // probabilities, for the backward
       }
     }
   }
@@ -190,18 +192,16 @@ export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, 
   }
 }
 
-// out[N][H] = silu(a) * g, silu(v) = v · σ(v) (kernels swiglu's arithmetic).
+// out[N][H] = silu(a) * g, silu(v) = v · σ(v) (the kernels' swiglu itself).
 export function swigluForward(out: usize, a: usize, g: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const v = f(a, i);
-    sf(out, i, v * (<f32>1.0 / (<f32>1.0 + Mathf.exp(-v))) * f(g, i));
-  }
+  memory.copy(out, a, <usize>n << 2);
+  swiglu(out, g, n);
 }
 
 export function swigluBackward(da: usize, dg: usize, dout: usize, a: usize, g: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
     const v = f(a, i), d = f(dout, i);
-    const sig: f32 = <f32>1.0 / (<f32>1.0 + Mathf.exp(-v));
+    const sig: f32 = <f32>1.0 / (<f32>1.0 + expF32(-v));
     const silu = v * sig;
     addAt(da, i, d * f(g, i) * sig * (<f32>1.0 + v * (<f32>1.0 - sig)));
     addAt(dg, i, d * silu);
