@@ -23,6 +23,7 @@ export function submitCommand(): Command {
       const client = await FleetClient.connect(c);
       const out = process.stdout;
       try {
+        await client.waitForGateway(c.connectTimeoutMs);
         const reply = await client.submit({
           prompt: o.prompt, steps: o.steps, temperature: o.temperature, topp: o.topp,
           seed: o.seed ?? BigInt(Math.floor(Date.now() / 1000)), deadlineMs: o.deadline || undefined, model: o.modelId, timeoutMs: o.timeout,

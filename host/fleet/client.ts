@@ -42,6 +42,7 @@ interface Waiting {
 export class FleetClient {
   private readonly waiting = new Map<string, Waiting>();
   private readonly statuses = new Map<string, Status>();
+  private readonly gateways = new Map<string, boolean>();
 
   private constructor(readonly id: string, private readonly o: ClientOptions, private readonly t: Transport, private readonly clock: Clock) {}
 
@@ -51,7 +52,7 @@ export class FleetClient {
     const t = await Transport.connect({ broker: o.broker, clientId: `edgellm-${id}`, username: o.username, password: o.password, protocolVersion: o.protocolVersion, connectTimeoutMs: o.connectTimeoutMs, log: o.log, ...o.tls });
     const c = new FleetClient(id, o, t, o.clock ?? realClock);
     t.on("message", (route, msg) => c.onMessage(route, msg));
-    await t.subscribe([topics.clientInbox(o.fleet, id), topics.peerStatuses(o.fleet)]);
+    await t.subscribe([topics.clientInbox(o.fleet, id), topics.peerStatuses(o.fleet), topics.gateway(o.fleet, "gateway")]);
     return c;
   }
 
@@ -98,6 +99,7 @@ export class FleetClient {
 
   private onMessage(route: Route, m: Message): void {
     if (route.dir === "peer" && m.kind === "status") { this.statuses.set(m.id, m); return; }
+    if (route.dir === "gw" && m.kind === "gateway") { this.gateways.set(m.id, m.online); return; }
     if (route.dir !== "client" || route.id !== this.id) return;
     switch (m.kind) {
       case "queued": { const w = this.waiting.get(m.taskId); if (w) this.heard(w, m.taskId); return; }
@@ -164,6 +166,17 @@ export class FleetClient {
   async peers(waitMs = 500): Promise<Status[]> {
     await new Promise((r) => setTimeout(r, waitMs));
     return [...this.statuses.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  // True once some gateway of the fleet has announced itself online (retained presence).
+  get gatewayOnline(): boolean { return [...this.gateways.values()].some((x) => x); }
+
+  async waitForGateway(timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!this.gatewayOnline) {
+      if (Date.now() > end) throw new FleetError("E_FLEET_TIMEOUT", `no gateway of fleet '${this.o.fleet}' online within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   async close(): Promise<void> {
