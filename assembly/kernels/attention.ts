@@ -53,7 +53,20 @@ export function attentionMixRef(out: usize, att: usize, vBase: usize, stride: us
 
 export function attentionMix(out: usize, att: usize, vBase: usize, stride: usize, n: i32, hs: i32): void {
   let i = 0;
-  if (ASC_FEATURE_SIMD) {
+  if (!ASC_FEATURE_SIMD) {
+    // Interpreters: four output lanes per pass read each weight once (same order per element).
+    for (; i + 4 <= hs; i += 4) {
+      let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+      let v = vBase + (<usize>i << 2);
+      for (let t = 0; t < n; t++) {
+        const a = load<f32>(att + (<usize>t << 2));
+        a0 += a * load<f32>(v); a1 += a * load<f32>(v, 4); a2 += a * load<f32>(v, 8); a3 += a * load<f32>(v, 12);
+        v += stride;
+      }
+      const o = out + (<usize>i << 2);
+      store<f32>(o, a0); store<f32>(o, a1, 4); store<f32>(o, a2, 8); store<f32>(o, a3, 12);
+    }
+  } else {
     // Keep four output lanes in a register across all positions: same order per element.
     for (; i + 4 <= hs; i += 4) {
       let acc = f32x4.splat(0);

@@ -45,9 +45,46 @@ export function matvecF32Ref(y: usize, w: usize, x: usize, rows: i32, cols: i32)
   }
 }
 
+// Interpreters (wasm3): four rows per pass load each x once; per row the four partial sums
+// and their combination are exactly dotF32's, so results match the SIMD build bit for bit.
+function matvecF32Rows4(y: usize, w: usize, x: usize, rows: i32, cols: i32): i32 {
+  const stride = <usize>cols << 2;
+  const cols4 = cols & ~3;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    let p0 = w + <usize>r * stride;
+    let p1 = p0 + stride, p2 = p1 + stride, p3 = p2 + stride;
+    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0; // row 0, lanes 0..3
+    let b0: f32 = 0, b1: f32 = 0, b2: f32 = 0, b3: f32 = 0; // row 1
+    let c0: f32 = 0, c1: f32 = 0, c2: f32 = 0, c3: f32 = 0; // row 2
+    let d0: f32 = 0, d1: f32 = 0, d2: f32 = 0, d3: f32 = 0; // row 3
+    let xp = x;
+    const xEnd = x + (<usize>cols4 << 2);
+    while (xp < xEnd) {
+      const x0 = load<f32>(xp), x1 = load<f32>(xp, 4), x2 = load<f32>(xp, 8), x3 = load<f32>(xp, 12);
+      a0 += load<f32>(p0) * x0; a1 += load<f32>(p0, 4) * x1; a2 += load<f32>(p0, 8) * x2; a3 += load<f32>(p0, 12) * x3;
+      b0 += load<f32>(p1) * x0; b1 += load<f32>(p1, 4) * x1; b2 += load<f32>(p1, 8) * x2; b3 += load<f32>(p1, 12) * x3;
+      c0 += load<f32>(p2) * x0; c1 += load<f32>(p2, 4) * x1; c2 += load<f32>(p2, 8) * x2; c3 += load<f32>(p2, 12) * x3;
+      d0 += load<f32>(p3) * x0; d1 += load<f32>(p3, 4) * x1; d2 += load<f32>(p3, 8) * x2; d3 += load<f32>(p3, 12) * x3;
+      xp += 16; p0 += 16; p1 += 16; p2 += 16; p3 += 16;
+    }
+    let sa = (a0 + a1) + (a2 + a3), sb = (b0 + b1) + (b2 + b3), sc = (c0 + c1) + (c2 + c3), sd = (d0 + d1) + (d2 + d3);
+    for (let i = cols4; i < cols; i++) {
+      const xv = load<f32>(x + (<usize>i << 2));
+      sa += load<f32>(p0) * xv; sb += load<f32>(p1) * xv; sc += load<f32>(p2) * xv; sd += load<f32>(p3) * xv;
+      p0 += 4; p1 += 4; p2 += 4; p3 += 4;
+    }
+    const yr = y + (<usize>r << 2);
+    store<f32>(yr, sa); store<f32>(yr, sb, 4); store<f32>(yr, sc, 8); store<f32>(yr, sd, 12);
+  }
+  return r;
+}
+
 export function matvecF32(y: usize, w: usize, x: usize, rows: i32, cols: i32): void {
   const stride = <usize>cols << 2;
-  for (let r = 0; r < rows; r++) {
+  let r = 0;
+  if (!ASC_FEATURE_SIMD) r = matvecF32Rows4(y, w, x, rows, cols);
+  for (; r < rows; r++) {
     store<f32>(y + (<usize>r << 2), dotF32(w + <usize>r * stride, x, cols));
   }
 }

@@ -130,10 +130,56 @@ function matvecQ8Simd(y: usize, w: usize, ws: usize, group: i32, xq: usize, sa: 
   return r;
 }
 
+// Interpreters (wasm3) pay per operation: four rows per pass load each activation once, so
+// a weight costs a load, a multiply and an add. Same float work per row as the kernels above.
+function matvecQ8Rows4(y: usize, w: usize, ws: usize, group: i32, xq: usize, sa: f32, rows: i32, cols: i32): i32 {
+  const groups = cols / group;
+  const stride = <usize>cols;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const row0 = w + <usize>r * stride;
+    let sum0: f32 = 0, sum1: f32 = 0, sum2: f32 = 0, sum3: f32 = 0;
+    for (let g = 0; g < groups; g++) {
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      let x = xq + <usize>(g * group);
+      const xEnd = x + <usize>group;
+      let p0 = row0 + <usize>(g * group);
+      let p1 = p0 + stride, p2 = p1 + stride, p3 = p2 + stride;
+      // Four columns per iteration: constant load offsets instead of pointer arithmetic.
+      const xEnd4 = x + <usize>(group & ~3);
+      while (x < xEnd4) {
+        const x0 = <i32>load<i8>(x), x1 = <i32>load<i8>(x, 1), x2 = <i32>load<i8>(x, 2), x3 = <i32>load<i8>(x, 3);
+        a0 += <i32>load<i8>(p0) * x0 + <i32>load<i8>(p0, 1) * x1 + <i32>load<i8>(p0, 2) * x2 + <i32>load<i8>(p0, 3) * x3;
+        a1 += <i32>load<i8>(p1) * x0 + <i32>load<i8>(p1, 1) * x1 + <i32>load<i8>(p1, 2) * x2 + <i32>load<i8>(p1, 3) * x3;
+        a2 += <i32>load<i8>(p2) * x0 + <i32>load<i8>(p2, 1) * x1 + <i32>load<i8>(p2, 2) * x2 + <i32>load<i8>(p2, 3) * x3;
+        a3 += <i32>load<i8>(p3) * x0 + <i32>load<i8>(p3, 1) * x1 + <i32>load<i8>(p3, 2) * x2 + <i32>load<i8>(p3, 3) * x3;
+        x += 4; p0 += 4; p1 += 4; p2 += 4; p3 += 4;
+      }
+      while (x < xEnd) {
+        const xv = <i32>load<i8>(x);
+        a0 += <i32>load<i8>(p0) * xv;
+        a1 += <i32>load<i8>(p1) * xv;
+        a2 += <i32>load<i8>(p2) * xv;
+        a3 += <i32>load<i8>(p3) * xv;
+        x++; p0++; p1++; p2++; p3++;
+      }
+      const sc = ws + (<usize>(r * groups + g) << 2), gs = <usize>groups << 2;
+      sum0 += <f32>a0 * load<f32>(sc);
+      sum1 += <f32>a1 * load<f32>(sc + gs);
+      sum2 += <f32>a2 * load<f32>(sc + 2 * gs);
+      sum3 += <f32>a3 * load<f32>(sc + 3 * gs);
+    }
+    const yr = y + (<usize>r << 2);
+    store<f32>(yr, sum0 * sa); store<f32>(yr, sum1 * sa, 4); store<f32>(yr, sum2 * sa, 8); store<f32>(yr, sum3 * sa, 12);
+  }
+  return r;
+}
+
 export function matvecQ8(y: usize, w: usize, ws: usize, group: i32, xq: usize, sa: f32, rows: i32, cols: i32): void {
   const groups = cols / group;
   let r = 0;
   if (ASC_FEATURE_SIMD) r = matvecQ8Simd(y, w, ws, group, xq, sa, rows, cols);
+  else r = matvecQ8Rows4(y, w, ws, group, xq, sa, rows, cols);
   for (; r < rows; r++) {
     let sum: f32 = 0;
     const row = w + <usize>r * <usize>cols;
