@@ -10,3 +10,8 @@ cargo build --release --quiet --manifest-path wasm3-lib/Cargo.toml --target-dir 
 WASM3_INC="$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wasm3x-sys-0.2.1/wasm3/source 2>/dev/null | head -n1)"
 [ -f "$WASM3_INC/wasm3.h" ] || { echo "build:firmware: wasm3x-sys 0.2.1 sources not found under CARGO_HOME" >&2; exit 1; }
 make -s WASM3_INC="$WASM3_INC" WASM3_LIB="target/release/libedgellm_wasm3.a" build/edgellm-fw
+# The device profile: wasm3 configured as on the ESP32 (wasm3-device.defs, also read by
+# esp32/components/wasm3), so its small-memory settings are exercised by the tests here.
+DEVICE_CFLAGS="-O2 $(sed 's/^/-D/' wasm3-device.defs | tr '\n' ' ')"
+CFLAGS="$DEVICE_CFLAGS" cargo build --release --quiet --manifest-path wasm3-lib/Cargo.toml --target-dir target/device
+make -s WASM3_INC="$WASM3_INC" WASM3_LIB="target/device/release/libedgellm_wasm3.a" build/edgellm-fw-device

@@ -14,6 +14,8 @@ import { writeModel } from "../../host/format/writer.js";
 
 export const ROOT = PROJECT_ROOT;
 export const FW = join(ROOT, "firmware", "build", "edgellm-fw");
+// wasm3 built with the ESP32 settings (firmware/wasm3-device.defs).
+export const FW_DEVICE = join(ROOT, "firmware", "build", "edgellm-fw-device");
 export const SHARED = join(ROOT, "..", "shared");
 export const CHECKPOINT = join(SHARED, "models", "stories260K.bin");
 export const TOKENIZER = join(SHARED, "models", "tok512.bin");
@@ -39,9 +41,9 @@ export function model(quant: QuantName, withTokenizer = true): string {
 
 export interface FwResult { status: number | null; signal: string | null; stdout: Buffer; stderr: string }
 
-export function fw(args: string[]): FwResult {
-  if (!existsSync(FW)) throw new Error(`${FW} is missing: run npm run build:firmware`);
-  const r = spawnSync(FW, args, { maxBuffer: 16 << 20, timeout: 120_000 });
+export function fw(args: string[], bin = FW): FwResult {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build:firmware`);
+  const r = spawnSync(bin, args, { maxBuffer: 16 << 20, timeout: 120_000 });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr.toString() };
 }
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { fw, model, REFERENCE, TOKENIZER, v8Output } from "./firmware-helpers.js";
+import { fw, FW_DEVICE, model, REFERENCE, TOKENIZER, v8Output } from "./firmware-helpers.js";
 
 interface ReferenceCase { prompt: string | null; steps: number; temperature: number; stdout: string }
 
@@ -75,5 +75,18 @@ test("the memory cap is enforced: too small a cap, or weights copied into linear
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr.trim(), /^edgellm-fw: error: .*(memory|run state)/);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
+
+test("device profile (wasm3 configured as on ESP32, 8 KiB wasm stack): the 144 KiB run and f32/int8 parity", () => {
+  const path = model("ternary");
+  const r = fw(["run", path, "-t", "0", "-n", "128", "--ctx", "128", "--kv-int8", "--host-weights", "--max-memory", "147456", "--stack", "8192"], FW_DEVICE);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout, v8Output(path, { steps: 128, ctx: 128, kvInt8: true }));
+  for (const quant of ["f32", "int8"] as const) {
+    const p = model(quant);
+    const d = fw(["run", p, "-t", "0", "-n", "64", "-i", "Tom had a", "--stack", "8192"], FW_DEVICE);
+    assert.equal(d.status, 0, d.stderr);
+    assert.deepEqual(d.stdout, v8Output(p, { prompt: "Tom had a", steps: 64 }));
   }
 });
