@@ -57,6 +57,36 @@ static int32_t dot_t2(const uint8_t *row, int32_t cols, const int8_t *xq) {
   return acc; // padded activations are zero, so whole blocks are safe
 }
 
+// Lookup-table ternary kernel (rows <= LUT_ROWS): for each byte position j of a row, one
+// table lut[code byte] = sum of its four weights times their activations (x[16k + j] of the
+// block) serves every row, so a row costs one lookup per 4 weights. Exact in i32 like
+// dot_t2, so both give the same result; dot_t2 handles taller matrices.
+#define LUT_ROWS 256
+static void matvec_t2_lut(const uint8_t *w, const uint8_t *ws, int32_t rows, int32_t cols, float *y,
+                          const int8_t *xq, float sa) {
+  int32_t acc[LUT_ROWS];
+  int16_t lut[256] = {0}; // code 3 (invalid) bytes read 0
+  int32_t rb = t2_row_bytes(cols);
+  memset(acc, 0, sizeof(int32_t) * (size_t)rows);
+  for (int32_t j = 0; j < rb; j++) {
+    const int8_t *x = xq + 64 * (j >> 4) + (j & 15);
+    int32_t a0 = x[0];
+    const int32_t v1[3] = { -x[16], 0, x[16] }, v2[3] = { -x[32], 0, x[32] }, v3[3] = { -x[48], 0, x[48] };
+    for (int32_t c3 = 0; c3 < 3; c3++)
+      for (int32_t c2 = 0; c2 < 3; c2++) {
+        int32_t s2 = v3[c3] + v2[c2];
+        int16_t *e = lut + ((c3 << 6) | (c2 << 4));
+        for (int32_t c1 = 0; c1 < 3; c1++, e += 4) {
+          int32_t s = s2 + v1[c1];
+          e[0] = (int16_t)(s - a0); e[1] = (int16_t)s; e[2] = (int16_t)(s + a0);
+        }
+      }
+    const uint8_t *p = w + j;
+    for (int32_t r = 0; r < rows; r++, p += rb) acc[r] += lut[*p];
+  }
+  for (int32_t r = 0; r < rows; r++) stf(y + r, (float)acc[r] * ldf(ws + 4 * r) * sa);
+}
+
 void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows,
                int32_t cols, float *y, const float *x, const int8_t *xq, float sa) {
   if (qtype == QT_F32) {
@@ -71,6 +101,8 @@ void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t grou
         sum += (float)dot_i8(row + g * group, xq + g * group, group) * ldf(rs + 4 * g);
       stf(y + r, sum * sa);
     }
+  } else if (rows <= LUT_ROWS) {
+    matvec_t2_lut(w, ws, rows, cols, y, xq, sa);
   } else {
     int32_t rb = t2_row_bytes(cols);
     for (int32_t r = 0; r < rows; r++) {
