@@ -42,11 +42,12 @@ export function distillCommand(): Command {
       log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight}), ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
       const bar = startProgress("distill", cfg.steps, " loss {loss}");
       const t0 = Date.now();
+      let firstStep = -1; // the step a resumed run starts from, for the ETA
       const r = await train({
         cfg, shape, teacher, stream, checkpointDir: o.checkpoint ?? `${o.output}.ckpt`, resume: !!o.resume,
-        onStep: (step, p) => bar.update(step, { loss: p.loss.toFixed(3) }),
+        onStep: (step, p) => { if (firstStep < 0) firstStep = step - 1; bar.update(step, { loss: p.loss.toFixed(3) }); },
         onLog: (e) => {
-          const eta = ((Date.now() - t0) / 1000 / e.step) * (cfg.steps - e.step);
+          const eta = ((Date.now() - t0) / 1000 / Math.max(1, e.step - firstStep)) * (cfg.steps - e.step);
           if (!process.stderr.isTTY) log(`step ${e.step}/${cfg.steps} loss ${e.loss.toFixed(4)} ce ${e.ce.toFixed(4)} kd ${e.kd.toFixed(4)} hidden ${e.hidden.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.tokensPerSecond.toFixed(0)} tok/s ETA ${Math.round(eta)} s`);
         },
       });
