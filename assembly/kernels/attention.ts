@@ -32,6 +32,20 @@ export function attentionScores(scores: usize, q: usize, kBase: usize, stride: u
       const sc = f32x4.add(v128.shuffle<f32>(s01, s23, 0, 2, 4, 6), v128.shuffle<f32>(s01, s23, 1, 3, 5, 7));
       v128.store(scores + (<usize>t << 2), f32x4.div(sc, vs));
     }
+  } else if (hs == 8) {
+    // Interpreters, at the common head size: q held in locals, each key read once, the
+    // four partial sums of dotF32 in its order.
+    const q0 = load<f32>(q), q1 = load<f32>(q, 4), q2 = load<f32>(q, 8), q3 = load<f32>(q, 12);
+    const q4 = load<f32>(q, 16), q5 = load<f32>(q, 20), q6 = load<f32>(q, 24), q7 = load<f32>(q, 28);
+    let k = kBase;
+    for (; t < n; t++) {
+      const s0 = q0 * load<f32>(k) + q4 * load<f32>(k, 16);
+      const s1 = q1 * load<f32>(k, 4) + q5 * load<f32>(k, 20);
+      const s2 = q2 * load<f32>(k, 8) + q6 * load<f32>(k, 24);
+      const s3 = q3 * load<f32>(k, 12) + q7 * load<f32>(k, 28);
+      store<f32>(scores + (<usize>t << 2), ((s0 + s1) + (s2 + s3)) / sqrtHs);
+      k += stride;
+    }
   }
   for (; t < n; t++) {
     store<f32>(scores + (<usize>t << 2), dotF32(q, kBase + <usize>t * stride, hs) / sqrtHs);
