@@ -144,19 +144,18 @@ function matvecT2Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i3
 }
 
 // lut[256] i16: entry c0 | c1<<2 | c2<<4 | c3<<6 = Σ (c_k - 1) · x[16k]; 81 valid entries.
+// The inner 3 × 3 (c1, c0) block is unrolled: nine stores at constant offsets per (c3, c2).
 @inline function buildLut(lut: usize, x: usize): void {
   const a0 = <i32>load<i8>(x), a1 = <i32>load<i8>(x, 16), a2 = <i32>load<i8>(x, 32), a3 = <i32>load<i8>(x, 48);
   for (let c3 = 0; c3 < 3; c3++) {
     const s3 = (c3 - 1) * a3;
     for (let c2 = 0; c2 < 3; c2++) {
       const s2 = s3 + (c2 - 1) * a2;
-      for (let c1 = 0; c1 < 3; c1++) {
-        const s1 = s2 + (c1 - 1) * a1;
-        const base = lut + (<usize>((c3 << 6) | (c2 << 4) | (c1 << 2)) << 1);
-        store<i16>(base, <i16>(s1 - a0));
-        store<i16>(base, <i16>s1, 2);
-        store<i16>(base, <i16>(s1 + a0), 4);
-      }
+      const m = s2 - a1, p = s2 + a1;
+      const base = lut + (<usize>((c3 << 6) | (c2 << 4)) << 1);
+      store<i16>(base, <i16>(m - a0), 0);  store<i16>(base, <i16>m, 2);  store<i16>(base, <i16>(m + a0), 4);
+      store<i16>(base, <i16>(s2 - a0), 8); store<i16>(base, <i16>s2, 10); store<i16>(base, <i16>(s2 + a0), 12);
+      store<i16>(base, <i16>(p - a0), 16); store<i16>(base, <i16>p, 18); store<i16>(base, <i16>(p + a0), 20);
     }
   }
 }
