@@ -25,7 +25,7 @@ for q in f32 int8 ternary; do
 done
 
 echo "## callgrind instructions per token (positions 8..40: (Ir(-n 40) - Ir(-n 8)) / 32, ctx 64)"
-ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$FW" run "$@" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
+ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "${IR_BIN:-$FW}" run "$@" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
 for q in f32 int8 ternary; do
   for mode in "" "--host-weights"; do
     a=$(ir "$W/s-$q.ellm" -t 0 -n 8 --ctx 64 $mode)
@@ -33,6 +33,13 @@ for q in f32 int8 ternary; do
     echo "$q ${mode:-wasm-kernels} startup_Ir=$a Ir/token=$(( (b - a) / 32 ))"
   done
 done
+
+echo "## callgrind, the 144 KiB configuration on the device profile (positions 8..128)"
+export IR_BIN=firmware/build/edgellm-fw-device
+a=$(ir "$W/s-ternary.ellm" -t 0 -n 8 --ctx 128 --kv-int8 --host-weights --stack 8192 --max-memory 147456)
+b=$(ir "$W/s-ternary.ellm" -t 0 -n 128 --ctx 128 --kv-int8 --host-weights --stack 8192 --max-memory 147456)
+unset IR_BIN
+echo "ternary budget startup_Ir=$a Ir/token=$(( (b - a) / 120 ))"
 
 echo "## massif peak heap, ternary, --host-weights --kv-int8 --ctx 128 -n 128 --max-memory 147456"
 valgrind --tool=massif --massif-out-file="$W/massif.out" "$FW" run "$W/s-ternary.ellm" -t 0 -n 128 --ctx 128 \
@@ -46,4 +53,11 @@ if gcc -m32 -x c -o /dev/null - <<<'int main(void){return 0;}' 2>/dev/null; then
   bash firmware/tools/size32.sh
 else
   echo "gcc -m32 unavailable (apt-get install gcc-multilib): no 32-bit sizes"
+fi
+
+if [ -x firmware/build/edgellm-fw32 ]; then
+  echo "## massif peak heap, 32-bit build (device profile), same run, 8 KiB wasm stack"
+  valgrind --tool=massif --massif-out-file="$W/massif32.out" firmware/build/edgellm-fw32 run "$W/s-ternary.ellm" -t 0 -n 128 \
+    --ctx 128 --kv-int8 --host-weights --max-memory 147456 --stack 8192 >/dev/null 2>"$W/massif32.err"
+  awk -F= '/^mem_heap_B=/{h=$2} /^mem_heap_extra_B=/{if (h+$2 > m) m = h+$2} END {print "peak heap bytes (incl. allocator overhead):", m}' "$W/massif32.out"
 fi

@@ -9,7 +9,7 @@ O="$(mktemp -d)"
 DEFS="$(sed 's/^/-D/' wasm3-device.defs | tr '\n' ' ')"
 for f in "$W3"/m3_*.c; do
   case "$(basename "$f")" in m3_api_*) continue;; esac
-  gcc -m32 -Os -ffunction-sections -fdata-sections -w -Dd_m3HasWASI=0 $DEFS -I"$W3" -c "$f" -o "$O/w3_$(basename "$f" .c).o"
+  gcc -m32 -Os -msse2 -mfpmath=sse -ffunction-sections -fdata-sections -w -Dd_m3HasWASI=0 $DEFS -I"$W3" -c "$f" -o "$O/w3_$(basename "$f" .c).o"
 done
 for f in core/fw.c core/imports.c core/kernels.c core/errors.c core/pack.c; do
   gcc -m32 -Os -ffunction-sections -fdata-sections -ffp-contract=off -msse2 -mfpmath=sse -std=c11 -I"$W3" -c "$f" -o "$O/core_$(basename "$f" .c).o"
@@ -18,7 +18,8 @@ echo "wasm3 objects (-m32 -Os), text+data+bss:"; size -t "$O"/w3_*.o | tail -1
 echo "core objects (-m32 -Os), text+data+bss:"; size -t "$O"/core_*.o | tail -1
 # Linked: what --gc-sections keeps of wasm3 behind the core (a POSIX main + libc stand in for ESP-IDF).
 gcc -m32 -Os -ffp-contract=off -msse2 -mfpmath=sse -std=c11 -D_DEFAULT_SOURCE -I"$W3" -Wl,--gc-sections \
-  -o build/edgellm-fw32 posix/main.c posix/platform_posix.c "$O"/core_*.o "$O"/w3_*.o -lm
+  -Dserve_main=serve_stub32 -o build/edgellm-fw32 posix/main.c posix/platform_posix.c tools/serve-stub32.c \
+  "$O"/core_*.o "$O"/w3_*.o -lm
 echo "linked 32-bit edgellm-fw (gc-sections):"; size build/edgellm-fw32 | tail -1
 rm -rf "$O"
 echo "(binary kept: firmware/build/edgellm-fw32)"
