@@ -118,29 +118,54 @@ function matvecT2Simd(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i
 // Lookup-table kernel for interpreters (wasm3), where op count is everything.
 // For 4 code bytes j..j+3 of a block, build 4 tables lut[k][byte] = Σ_i (code_i - 1) · a_i
 // over that byte's four activations (16 apart), then every row needs one u32 load and four
-// lookups per 16 weights. lut: [4][256] i16 (2 KiB), acc: [rows] i32 scratch.
-function matvecT2Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
+// lookups per 16 weights. Up to three matrices reading the same input (wq, wk, wv; w1, w3)
+// share each table: pass rows = 0 for absent ones. lut: [4][256] i16 (2 KiB);
+// acc: i32 [rowsA + rowsB + rowsC] scratch.
+export function matvecT2LutShared(
+  yA: usize, wA: usize, sA: usize, rowsA: i32,
+  yB: usize, wB: usize, sB: usize, rowsB: i32,
+  yC: usize, wC: usize, sC: usize, rowsC: i32,
+  xq: usize, sa: f32, cols: i32, lut: usize, acc: usize,
+): void {
   const rowBytes = t2RowBytes(cols);
-  memory.fill(acc, 0, <usize>rows << 2);
+  const accB = acc + (<usize>rowsA << 2), accC = accB + (<usize>rowsB << 2);
+  memory.fill(acc, 0, <usize>(rowsA + rowsB + rowsC) << 2);
   for (let off = 0; off < rowBytes; off += 4) {
     // Block b = off >> 4, byte j = off & 15: activations at 64b + j + 16k.
     const xb = xq + <usize>((off >> 4) << 6) + <usize>(off & 15);
     for (let t = 0; t < 4; t++) buildLut(lut + (<usize>t << 9), xb + <usize>t);
-    let p = w + <usize>off;
-    for (let r = 0; r < rows; r++) {
-      const bytes = load<u32>(p);
-      const s = <i32>load<i16>(lut + (<usize>(bytes & 0xff) << 1)) +
-                <i32>load<i16>(lut + 512 + (<usize>((bytes >> 8) & 0xff) << 1)) +
-                <i32>load<i16>(lut + 1024 + (<usize>((bytes >> 16) & 0xff) << 1)) +
-                <i32>load<i16>(lut + 1536 + (<usize>(bytes >> 24) << 1));
-      const pa = acc + (<usize>r << 2);
-      store<i32>(pa, load<i32>(pa) + s);
-      p += <usize>rowBytes;
-    }
+    lutRows(wA + <usize>off, rowsA, rowBytes, lut, acc);
+    lutRows(wB + <usize>off, rowsB, rowBytes, lut, accB);
+    lutRows(wC + <usize>off, rowsC, rowBytes, lut, accC);
   }
+  scaleRows(yA, sA, rowsA, sa, acc);
+  scaleRows(yB, sB, rowsB, sa, accB);
+  scaleRows(yC, sC, rowsC, sa, accC);
+}
+
+// acc[r] += Σ of four lookups for the 4 code bytes of each row at p (rows rowBytes apart).
+@inline function lutRows(p: usize, rows: i32, rowBytes: i32, lut: usize, acc: usize): void {
+  const end = acc + (<usize>rows << 2);
+  for (let pa = acc; pa < end; pa += 4) {
+    const bytes = load<u32>(p);
+    // Byte k scaled to an i16 index in one shift and one mask: (bytes >> (8k - 1)) & 0x1fe.
+    const s = <i32>load<i16>(lut + <usize>((bytes << 1) & 0x1fe)) +
+              <i32>load<i16>(lut + <usize>((bytes >> 7) & 0x1fe), 512) +
+              <i32>load<i16>(lut + <usize>((bytes >> 15) & 0x1fe), 1024) +
+              <i32>load<i16>(lut + <usize>((bytes >> 23) & 0x1fe), 1536);
+    store<i32>(pa, load<i32>(pa) + s);
+    p += <usize>rowBytes;
+  }
+}
+
+@inline function scaleRows(y: usize, ws: usize, rows: i32, sa: f32, acc: usize): void {
   for (let r = 0; r < rows; r++) {
     store<f32>(y + (<usize>r << 2), <f32>load<i32>(acc + (<usize>r << 2)) * load<f32>(ws + (<usize>r << 2)) * sa);
   }
+}
+
+function matvecT2Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
+  matvecT2LutShared(y, w, ws, rows, 0, 0, 0, 0, 0, 0, 0, 0, xq, sa, cols, lut, acc);
 }
 
 // lut[256] i16: entry c0 | c1<<2 | c2<<4 | c3<<6 = Σ (c_k - 1) · x[16k]; 81 valid entries.

@@ -1,12 +1,13 @@
 // The Llama forward pass as llama2.c runs it, one position per call.
 // Dimension key: D = dim, H = hidden_dim, KV = kvDim, HS = head size, V = vocab, L = layers.
 import { Config } from "./config";
-import { Matrix } from "./matrix";
+import { Matrix, QT_T2 } from "./matrix";
 import { RunState } from "./state";
 import { Weights } from "./weights";
 import { addF32, divideF32, expShifted, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";
 import { attentionMix, attentionScores } from "../kernels/attention";
 import { quantizeActs } from "../kernels/q8";
+import { matvecT2LutShared } from "../kernels/t2";
 
 @inline function pad64(n: i32): i32 { return (n + 63) & ~63; }
 
@@ -25,6 +26,23 @@ const input = new Input();
 function applyMatrix(s: RunState, m: Matrix, y: usize, n: i32): void {
   if (m.quantized && input.sa < 0) input.sa = quantizeActs(s.xq, input.x, n, pad64(n));
   m.apply(y, input.x, s.xq, input.sa, s.lut, s.acc);
+}
+
+@inline function sharesLut(m: Matrix): bool { return m.qtype == QT_T2 && !m.external; }
+
+// Matrices reading the same input: under the interpreter build, ternary ones share each
+// lookup table (one build for wq, wk and wv); otherwise they are applied one by one.
+function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb: usize, c: Matrix | null, yc: usize): void {
+  if (!ASC_FEATURE_SIMD && sharesLut(a) && sharesLut(b) && (c == null || sharesLut(c))) {
+    if (input.sa < 0) input.sa = quantizeActs(s.xq, input.x, n, pad64(n));
+    const cm = c != null ? c : b; // placeholder when absent: rows 0 below
+    matvecT2LutShared(ya, a.data, a.scales, a.rows, yb, b.data, b.scales, b.rows,
+                      yc, cm.data, cm.scales, c != null ? cm.rows : 0, s.xq, input.sa, n, s.lut, s.acc);
+    return;
+  }
+  applyMatrix(s, a, ya, n);
+  applyMatrix(s, b, yb, n);
+  if (c != null) applyMatrix(s, c, yc, n);
 }
 
 // dot of f32 q[n] with an int8 cached vector, in the fixed 4-partial order.
@@ -114,9 +132,7 @@ export function forward(c: Config, w: Weights, s: RunState, token: i32, pos: i32
     const lw = w.layers[l];
     rmsnorm(s.xb, s.x, lw.rmsAtt, dim, c.normEps);
     setInput(s.xb);
-    applyMatrix(s, lw.wq, s.q, dim);
-    applyMatrix(s, lw.wk, s.k, dim);
-    applyMatrix(s, lw.wv, s.v, dim);
+    applyMatrices(s, dim, lw.wq, s.q, lw.wk, s.k, lw.wv, s.v);
     rope(s.q, dim, s.cosSin, c.headSize);
     rope(s.k, c.kvDim, s.cosSin, c.headSize);
     attention(c, s, l, pos);
@@ -125,8 +141,7 @@ export function forward(c: Config, w: Weights, s: RunState, token: i32, pos: i32
     addF32(s.x, s.xb2, dim);
     rmsnorm(s.xb, s.x, lw.rmsFfn, dim, c.normEps);
     setInput(s.xb);
-    applyMatrix(s, lw.w1, s.hb, dim);
-    applyMatrix(s, lw.w3, s.hb2, dim);
+    applyMatrices(s, dim, lw.w1, s.hb, lw.w3, s.hb2, null, 0);
     swiglu(s.hb, s.hb2, hidden);
     setInput(s.hb);
     applyMatrix(s, lw.w2, s.xb, hidden);

@@ -2,6 +2,8 @@ import { Config } from "./config";
 
 @inline function pad64(n: i32): i32 { return (n + 63) & ~63; }
 
+@inline function accRows(c: Config): i32 { return max(max(2 * c.hiddenDim, 3 * c.dim), c.vocabSize); }
+
 @inline function f32Buffer(n: i32): usize { return heap.alloc(<usize>n << 2); }
 
 // Activation buffers and KV cache for one sequence. ctx ≤ config.seqLen positions.
@@ -21,7 +23,7 @@ export class RunState {
   cosSin: usize;   // f32 [headSize]  RoPE (cos, sin) pairs of this position
   xq: usize;       // i8  [pad64(max(dim, hidden))]  quantized activations
   lut: usize;      // i16 [4][256]    ternary lookup tables
-  acc: usize;      // i32 [max(hidden, vocab, dim)]  ternary row accumulators
+  acc: usize;      // i32 [max(2·hidden, 3·dim, vocab)]  ternary row accumulators (shared tables: wq+wk+wv, w1+w3)
   keyCache: usize;   // f32 [layers][ctx][kvDim], or i8 when kvInt8
   valueCache: usize; // same
   keyScale: usize;   // f32 [layers][ctx][nKvHeads] when kvInt8
@@ -39,7 +41,7 @@ export class RunState {
     this.cosSin = f32Buffer(c.dim / c.nHeads);
     this.xq = heap.alloc(<usize>pad64(max(c.dim, c.hiddenDim)));
     this.lut = heap.alloc(2048);
-    this.acc = heap.alloc(<usize>max(max(c.hiddenDim, c.vocabSize), c.dim) << 2);
+    this.acc = heap.alloc(<usize>accRows(c) << 2);
     const cacheElems = <usize>c.nLayers * <usize>ctx * <usize>kvDim;
     const elemBytes: usize = kvInt8 ? 1 : 4;
     this.keyCache = heap.alloc(cacheElems * elemBytes);
@@ -56,7 +58,7 @@ export class RunState {
   static bytesNeeded(c: Config, ctx: i32, kvInt8: bool): i64 {
     const kvDim = <i64>c.kvDim;
     let f = <i64>(3 * c.dim + 2 * c.hiddenDim + c.dim + 2 * c.kvDim) + <i64>ctx + <i64>c.vocabSize + <i64>(c.dim / c.nHeads);
-    let bytes = f * 4 + <i64>pad64(max(c.dim, c.hiddenDim)) + 2048 + (<i64>max(max(c.hiddenDim, c.vocabSize), c.dim) << 2);
+    let bytes = f * 4 + <i64>pad64(max(c.dim, c.hiddenDim)) + 2048 + (<i64>accRows(c) << 2);
     const cacheElems = <i64>c.nLayers * <i64>ctx * kvDim;
     bytes += cacheElems * 2 * (kvInt8 ? 1 : 4);
     if (kvInt8) bytes += <i64>c.nLayers * <i64>ctx * <i64>c.nKvHeads * 8;
