@@ -145,9 +145,10 @@ async function simPeer(url: string, fleet: string, id: string, served: Set<strin
   t.on("message", (_route, m) => {
     if (m.kind !== "task") return;
     held.add(m.taskId);
-    void t.publish(topics.peer(fleet, id, "accept"), { kind: "accept", taskId: m.taskId, attempt: m.attempt }, 1);
-    void t.publish(topics.peer(fleet, id, "tokens"), { kind: "tokens", taskId: m.taskId, attempt: m.attempt, offset: 0, data: "SGk=" }, 0);
-    void t.publish(topics.peer(fleet, id, "result"), { kind: "result", taskId: m.taskId, attempt: m.attempt, status: "done", data: "SGk=", tokens: 8, elapsedMs: 0 }, 1);
+    const ignore = () => undefined;
+    t.publish(topics.peer(fleet, id, "accept"), { kind: "accept", taskId: m.taskId, attempt: m.attempt }, 1).catch(ignore);
+    t.publish(topics.peer(fleet, id, "tokens"), { kind: "tokens", taskId: m.taskId, attempt: m.attempt, offset: 0, data: "SGk=" }, 0).catch(ignore);
+    t.publish(topics.peer(fleet, id, "result"), { kind: "result", taskId: m.taskId, attempt: m.attempt, status: "done", data: "SGk=", tokens: 8, elapsedMs: 0 }, 1).catch(ignore);
     held.delete(m.taskId);
     served.add(id);
   });
@@ -156,8 +157,9 @@ async function simPeer(url: string, fleet: string, id: string, served: Set<strin
     kind: "status", id, online: true, ts: Date.now(), impl: "sim", model: { id: "sim", quant: "f32", ctx: 512, vocab: 512 },
     tokPerSec: 1000, freeMem: 1 << 20, queue: 0, maxQueue: 4,
   }, 1, true);
-  const hb = setInterval(() => void t.publish(topics.peer(fleet, id, "heartbeat"), { kind: "heartbeat", id, ts: Date.now(), queue: held.size, tasks: [...held] }, 0), 1000);
+  const hb = setInterval(() => { if (t.connected) t.publish(topics.peer(fleet, id, "heartbeat"), { kind: "heartbeat", id, ts: Date.now(), queue: held.size, tasks: [...held] }, 0).catch(() => undefined); }, 1000);
   hb.unref();
-  t.client.on("end", () => clearInterval(hb));
+  const close = t.close.bind(t);
+  t.close = async () => { clearInterval(hb); await close(); };
   return t;
 }

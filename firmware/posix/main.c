@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "../core/fw.h"
 #include "../core/platform.h"
+#include "serve_posix.h"
 
 static const char k_usage[] =
   "usage: edgellm-fw run <model.ellm> [-z tokenizer.bin] [-t temp] [-p topp] [-s seed] [-n steps]\n"
@@ -53,6 +54,7 @@ static void default_module(char *out, size_t n) {
 }
 
 int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "serve")) { char m[PATH_MAX + 32]; default_module(m, sizeof m); return serve_main(argc, argv, m); }
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(k_usage, stdout); return 0; }
     return usage_error("expected the command 'run'%s%s", "", "");

@@ -54,7 +54,11 @@ uint64_t plat_now_us(void) {
 }
 
 void plat_log(const char *line) { fprintf(stderr, "%s\n", line); }
-void plat_write(const uint8_t *bytes, size_t n) { fwrite(bytes, 1, n, stdout); }
+// edgellm-fw serve redirects generated text to its fleet peer (serve_posix.h).
+static void (*g_sink)(const uint8_t *, size_t, void *);
+static void *g_sink_ctx;
+void plat_set_write_sink(void (*fn)(const uint8_t *, size_t, void *), void *ctx) { g_sink = fn; g_sink_ctx = ctx; }
+void plat_write(const uint8_t *bytes, size_t n) { if (g_sink) g_sink(bytes, n, g_sink_ctx); else fwrite(bytes, 1, n, stdout); }
 void plat_flush(void) { fflush(stdout); }
 
 // The POSIX peer's MQTT transport belongs to issue C; until it lands there is no broker.

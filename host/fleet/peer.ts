@@ -104,7 +104,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   private beat(): void {
     const tasks = [...this.queue.map((h) => h.task.taskId), ...(this.running ? [this.running.task.taskId] : [])];
-    void this.t.publish(topics.peer(this.o.fleet, this.o.id, "heartbeat"), { kind: "heartbeat", id: this.o.id, ts: this.clock.now(), queue: tasks.length, tasks }, 0);
+    this.t.publish(topics.peer(this.o.fleet, this.o.id, "heartbeat"), { kind: "heartbeat", id: this.o.id, ts: this.clock.now(), queue: tasks.length, tasks }, 0).catch(() => undefined);
   }
 
   // One handler per kind; the transport has validated the payload already.

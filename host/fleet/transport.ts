@@ -44,6 +44,7 @@ export class Transport extends TypedEmitter<TransportEvents> {
   private closed = false;
   private everConnected = false;
   invalidCount = 0;
+  private readonly invalidSeen = new Map<string, number>();
 
   private constructor(client: MqttClient, o: TransportOptions) {
     super();
@@ -66,7 +67,11 @@ export class Transport extends TypedEmitter<TransportEvents> {
       const d = decode(topic, payload);
       if (!d.ok) {
         this.invalidCount++;
-        this.log.warn(`ignored message: ${d.reason}`);
+        // One line per distinct reason, then every 100th: a flood cannot flood the log.
+        const seen = this.invalidSeen.get(d.reason) ?? 0;
+        this.invalidSeen.set(d.reason, seen + 1);
+        if (this.invalidSeen.size > 1000) this.invalidSeen.clear();
+        if (seen % 100 === 0) this.log.warn(`ignored message: ${d.reason}${seen ? ` (${seen + 1} times)` : ""}`);
         this.emit("invalid", topic, d.reason);
         return;
       }

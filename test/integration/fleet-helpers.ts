@@ -1,7 +1,8 @@
 // Shared by the fleet integration tests: a real mosquitto per test, peers in this process or
 // as `edgellm serve` child processes, and the local run every fleet output must equal.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine } from "../../host/engine/engine.js";
 import { generate } from "../../host/engine/generate.js";
@@ -47,7 +48,26 @@ export function taskSet(n: number, steps: number): (SubmitRequest & { taskId: st
   }));
 }
 
-// An `edgellm serve` child process; resolves once its status is online (seen by `ready`).
+export const FW = join(ROOT, "firmware", "build", "edgellm-fw");
+// The firmware binary with the `serve` command (older builds only have `run`).
+export const haveFirmwarePeer = existsSync(FW) && spawnSync(FW, ["serve"], { encoding: "utf8" }).stderr.includes("serve needs");
+
+let ellmPath: string | null = null;
+// The model as an edgellm file (the firmware maps .ellm files only), written once per run.
+export function modelFile(): string {
+  if (!ellmPath) {
+    ellmPath = join(mkdtempSync(join(tmpdir(), "edgellm-fleet-")), "stories260K.ellm");
+    writeFileSync(ellmPath, model().bytes);
+  }
+  return ellmPath;
+}
+
+// A firmware peer: `edgellm-fw serve` (wasm3, libmosquitto).
+export function spawnFirmwarePeer(broker: string, id: string, fleet: string): ChildProcess {
+  return spawn(FW, ["serve", "--broker", broker, "--model", modelFile(), "--id", id, "--fleet", fleet, "--heartbeat", "300"], { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+// An `edgellm serve` child process.
 export function spawnPeer(broker: string, id: string, extra: string[] = []): ChildProcess {
   return spawn(process.execPath, [CLI, "serve", "--broker", broker, "--id", id, "--model", CHECKPOINT, "-z", TOKENIZER, "--heartbeat", "300", "--log-level", "warn", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
 }

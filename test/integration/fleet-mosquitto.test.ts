@@ -9,7 +9,7 @@ import type { Reply } from "../../host/fleet/messages.js";
 import { b64 } from "../../host/fleet/messages.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { Peer } from "../../host/fleet/peer.js";
-import { captureLog, haveShared, localRun, model, spawnPeer, taskSet, until } from "./fleet-helpers.js";
+import { captureLog, haveFirmwarePeer, haveShared, localRun, model, spawnFirmwarePeer, spawnPeer, taskSet, until } from "./fleet-helpers.js";
 
 const skip = haveShared ? false : "needs ../shared/models";
 const SCHED = { leaseMs: 2000, peerTimeoutMs: 2000 };
@@ -43,14 +43,15 @@ function checkOutputs(tasks: ReturnType<typeof taskSet>, run: Run): void {
   }
 }
 
-test("3 peers serve 200 tasks; a peer killed mid-stream loses nothing; exactly once, identical to local runs", { skip, timeout: 120_000 }, async () => {
+test(`3 peers (2 Node, 1 ${haveFirmwarePeer ? "firmware" : "Node child: firmware build missing"}) serve 200 tasks; a peer killed mid-stream loses nothing; exactly once, identical to local runs`, { skip, timeout: 120_000 }, async () => {
   const gwLog = captureLog("gateway");
   const gw = await Gateway.start({ broker: mosq.url, fleet: "it", id: "gw", log: gwLog.log, scheduler: SCHED });
   const peers = [
     await Peer.start({ broker: mosq.url, fleet: "it", id: "node-a", model: model(), heartbeatMs: 300, log: captureLog("a").log }),
     await Peer.start({ broker: mosq.url, fleet: "it", id: "node-b", model: model(), heartbeatMs: 300, log: captureLog("b").log }),
   ];
-  const child = spawnPeer(mosq.url, "child-c", ["--fleet", "it"]);
+  // The third peer is the firmware's POSIX build when it is built, else an `edgellm serve` child.
+  const child = haveFirmwarePeer ? spawnFirmwarePeer(mosq.url, "child-c", "it") : spawnPeer(mosq.url, "child-c", ["--fleet", "it"]);
   let childErr = "";
   child.stderr!.on("data", (d) => { childErr += d; });
   await until(() => gw.scheduler.peerIds().includes("child-c"), 20_000, `child peer online (${childErr})`);
@@ -81,9 +82,11 @@ test("3 peers serve 200 tasks; a peer killed mid-stream loses nothing; exactly o
   await gw.close();
 });
 
-test("broker restart mid-run: peers, gateway and client reconnect and every task completes once", { skip, timeout: 120_000 }, async () => {
+test("broker restart mid-run: peers (Node and firmware), gateway and client reconnect and every task completes once", { skip, timeout: 120_000 }, async () => {
   const gw = await Gateway.start({ broker: mosq.url, fleet: "rs", id: "gw", log: captureLog("gateway").log, scheduler: SCHED });
-  const peers = await Promise.all(["r1", "r2", "r3"].map((id) => Peer.start({ broker: mosq.url, fleet: "rs", id, model: model(), heartbeatMs: 300, maxQueue: 2, log: captureLog(id).log })));
+  const peers = await Promise.all(["r1", "r2"].map((id) => Peer.start({ broker: mosq.url, fleet: "rs", id, model: model(), heartbeatMs: 300, maxQueue: 2, log: captureLog(id).log })));
+  const third = haveFirmwarePeer ? spawnFirmwarePeer(mosq.url, "r3", "rs") : spawnPeer(mosq.url, "r3", ["--fleet", "rs"]);
+  await until(() => gw.scheduler.peerIds().length === 3, 20_000, "three peers online");
   const client = await FleetClient.connect({ broker: mosq.url, fleet: "rs", log: captureLog("client").log, resubmitMs: 1000 });
   const tasks = taskSet(60, 120);
   const run: Run = { replies: new Map(), streamed: new Map() };
@@ -99,6 +102,9 @@ test("broker restart mid-run: peers, gateway and client reconnect and every task
   assert.ok(doneAtRestart < tasks.length, `tasks were still running when the broker came back (${doneAtRestart} done)`);
   assert.ok(gatewayOffline >= 1, "the gateway saw the broker go");
   checkOutputs(tasks, run);
+  const servedBy = new Set([...run.replies.values()].map((r) => r[0].peer));
+  assert.ok(servedBy.size >= 2, `tasks were spread over the peers (${[...servedBy]})`);
+  third.kill("SIGKILL");
   await client.close();
   for (const p of peers) await p.close();
   await gw.close();

@@ -1,0 +1,79 @@
+// The firmware's POSIX build as a fleet peer (`edgellm-fw serve`: wasm3 + libmosquitto) with a
+// Node gateway and client on a real mosquitto: same text as a local run, bad input ignored with
+// a log line, last will on a crash, offline status on SIGTERM.
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { after, before, test } from "node:test";
+import { FleetClient } from "../../host/fleet/client.js";
+import { Gateway } from "../../host/fleet/gateway.js";
+import { b64 } from "../../host/fleet/messages.js";
+import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
+import { captureLog, haveFirmwarePeer, haveShared, localRun, spawnFirmwarePeer, taskSet, until } from "./fleet-helpers.js";
+
+const skip = !haveShared ? "needs ../shared/models" : !haveFirmwarePeer ? "needs firmware/build/edgellm-fw with serve (npm run build:firmware)" : false;
+
+let mosq: MosquittoProcess;
+before(async () => { if (!skip) mosq = await startMosquitto(); });
+after(async () => { await mosq?.stop(); });
+
+test("a firmware peer serves tasks with the text of a local run and shrugs off bad input", { skip, timeout: 120_000 }, async () => {
+  const gw = await Gateway.start({ broker: mosq.url, fleet: "fw", id: "gw", log: captureLog("gateway").log, scheduler: { leaseMs: 3000, peerTimeoutMs: 3000 } });
+  const fw = spawnFirmwarePeer(mosq.url, "esp-sim", "fw");
+  let fwErr = "";
+  fw.stderr!.on("data", (d) => { fwErr += d; });
+  await until(() => gw.scheduler.peerIds().includes("esp-sim"), 30_000, `the firmware peer online (${fwErr})`);
+  const client = await FleetClient.connect({ broker: mosq.url, fleet: "fw", log: captureLog("client").log, resubmitMs: 2000 });
+
+  const tasks = taskSet(8, 40);
+  const streamed = new Map<string, Buffer[]>();
+  const replies = await Promise.all(tasks.map((t) => {
+    const chunks: Buffer[] = [];
+    streamed.set(t.taskId, chunks);
+    return client.submit({ ...t, timeoutMs: 60_000 }, (b) => chunks.push(Buffer.from(b)));
+  }));
+  for (const [i, r] of replies.entries()) {
+    assert.equal(r.status, "done", r.error);
+    assert.equal(r.peer, "esp-sim");
+    const want = localRun(tasks[i]);
+    assert.ok(Buffer.from(b64.to(r.data)).equals(want), `${tasks[i].taskId}: firmware text differs from a local run`);
+    assert.ok(Buffer.concat(streamed.get(tasks[i].taskId)!).equals(want), `${tasks[i].taskId}: streamed text differs`);
+  }
+
+  // Bad input on the firmware peer's inbox: logged, ignored, and the peer keeps serving.
+  const raw = await mqtt.connectAsync(mosq.url, { reconnectPeriod: 0 });
+  const inbox = "edgellm/v1/fw/to/esp-sim";
+  const good = { v: 1, kind: "task", taskId: "x", attempt: 1, leaseMs: 1000, deadlineMs: 0, prompt: "Hi", steps: 8, temperature: 0, topp: 0.9, seed: "1" };
+  const bad: [string, string | Buffer][] = [
+    [`${inbox}/task`, "{not json"],
+    [`${inbox}/task`, Buffer.alloc(70_000, 0x20)],
+    [`${inbox}/task`, JSON.stringify({ ...good, v: 2 })],
+    [`${inbox}/task`, JSON.stringify({ ...good, extra: true })],
+    [`${inbox}/task`, JSON.stringify({ ...good, seed: 1 })],
+    [`${inbox}/task`, JSON.stringify({ ...good, steps: -1 })],
+    [`${inbox}/task`, JSON.stringify({ ...good, prompt: { nested: 1 } })],
+    [`${inbox}/task`, JSON.stringify({ ...good, taskId: "a/b" })],
+    [`${inbox}/cancel`, "[]"],
+    [`${inbox}/selfie`, "{}"],
+  ];
+  for (const [t, p] of bad) await raw.publishAsync(t, p, { qos: 1 });
+  await until(() => (fwErr.match(/ignored message/g) ?? []).length >= bad.length, 10_000, `the firmware to log ${bad.length} bad messages:\n${fwErr}`);
+  const after1 = await client.submit({ prompt: "The cat", steps: 30, temperature: 0.5, topp: 0.9, seed: 99n, timeoutMs: 30_000 });
+  assert.equal(after1.status, "done");
+  assert.ok(Buffer.from(b64.to(after1.data)).equals(localRun({ prompt: "The cat", steps: 30, temperature: 0.5, topp: 0.9, seed: 99n })));
+  await raw.endAsync();
+
+  // SIGTERM: offline status, clean exit.
+  const exited = new Promise<number | null>((r) => fw.once("exit", (code) => r(code)));
+  fw.kill("SIGTERM");
+  assert.equal(await exited, 0);
+  await until(() => !gw.scheduler.peerIds().includes("esp-sim"), 5000, "the gateway to see the firmware peer offline");
+
+  // SIGKILL: the broker publishes its last will.
+  const fw2 = spawnFirmwarePeer(mosq.url, "esp-sim2", "fw");
+  await until(() => gw.scheduler.peerIds().includes("esp-sim2"), 30_000, "the second firmware peer online");
+  fw2.kill("SIGKILL");
+  await until(() => !gw.scheduler.peerIds().includes("esp-sim2"), 5000, "the last will to mark it offline");
+
+  await client.close();
+  await gw.close();
+});
