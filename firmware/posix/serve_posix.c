@@ -230,7 +230,25 @@ static void model_facts(peer *p, const char *path, const plat_blob *m) {
   snprintf(p->quant, sizeof p->quant, "%s", q == 0 ? "f32" : q == 1 ? "int8" : q == 2 ? "ternary" : "unknown");
 }
 
+// `edgellm-fw serve --decode task|cancel`: checks one payload from stdin the way the peer
+// does and prints "ok" or "reject: <reason>" (exit 0 / 1); the protocol vectors test this.
+static int decode_main(const char *kind) {
+  static uint8_t buf[FLEET_MAX_PAYLOAD + 2];
+  size_t n = fread(buf, 1, sizeof buf, stdin);
+  char err[200];
+  static fleet_task t;
+  fleet_cancel c;
+  int rc;
+  if (!strcmp(kind, "task")) rc = fleet_parse_task(buf, n, &t, err, sizeof err);
+  else if (!strcmp(kind, "cancel")) rc = fleet_parse_cancel(buf, n, &c, err, sizeof err);
+  else { snprintf(err, sizeof err, "unknown kind '%s'", kind); rc = -1; }
+  if (rc) { printf("reject: %s\n", err); return 1; }
+  printf("ok\n");
+  return 0;
+}
+
 int serve_main(int argc, char **argv, const char *module_path) {
+  if (argc == 4 && !strcmp(argv[2], "--decode")) return decode_main(argv[3]);
   const char *broker = NULL, *model_path = NULL, *tok_path = NULL, *id = NULL, *fleet = "default", *user = NULL, *pass = getenv("EDGELLM_MQTT_PASSWORD");
   int max_queue = 2, heartbeat = 1000;
   for (int i = 2; i < argc; i++) {

@@ -2,13 +2,16 @@
 // Node gateway and client on a real mosquitto: same text as a local run, bad input ignored with
 // a log line, last will on a crash, offline status on SIGTERM.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import mqtt from "mqtt";
 import { after, before, test } from "node:test";
 import { FleetClient } from "../../host/fleet/client.js";
 import { Gateway } from "../../host/fleet/gateway.js";
 import { b64 } from "../../host/fleet/messages.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
-import { captureLog, haveFirmwarePeer, haveShared, localRun, spawnFirmwarePeer, taskSet, until } from "./fleet-helpers.js";
+import { captureLog, FW, haveFirmwarePeer, haveShared, localRun, ROOT, spawnFirmwarePeer, taskSet, until } from "./fleet-helpers.js";
 
 const skip = !haveShared ? "needs ../shared/models" : !haveFirmwarePeer ? "needs firmware/build/edgellm-fw with serve (npm run build:firmware)" : false;
 
@@ -24,7 +27,7 @@ test("a firmware peer serves tasks with the text of a local run and shrugs off b
   await until(() => gw.scheduler.peerIds().includes("esp-sim"), 30_000, `the firmware peer online (${fwErr})`);
   const client = await FleetClient.connect({ broker: mosq.url, fleet: "fw", log: captureLog("client").log, resubmitMs: 2000 });
 
-  const tasks = taskSet(8, 40);
+  const tasks = [...taskSet(7, 40), { taskId: "escapes", prompt: "Tom said \"hi\"\n\tété ☃ 😀 \\ /", steps: 40, temperature: 0.7, topp: 0.9, seed: 5n }];
   const streamed = new Map<string, Buffer[]>();
   const replies = await Promise.all(tasks.map((t) => {
     const chunks: Buffer[] = [];
@@ -76,4 +79,18 @@ test("a firmware peer serves tasks with the text of a local run and shrugs off b
 
   await client.close();
   await gw.close();
+});
+
+test("the firmware's decoder agrees with the protocol vectors on every message a peer receives", { skip: haveFirmwarePeer ? false : "needs firmware/build/edgellm-fw with serve" }, () => {
+  const vectors = JSON.parse(readFileSync(join(ROOT, "test", "vectors", "protocol", "vectors.json"), "utf8")) as {
+    messages: { name: string; topic: string; payload?: unknown; payloadText?: string; payloadFill?: { byte: number; length: number }; expect: "ok" | "reject" }[];
+  };
+  const inbound = vectors.messages.filter((v) => /\/to\/[^/]+\/(task|cancel)$/.test(v.topic));
+  assert.ok(inbound.length >= 12, `${inbound.length} vectors`);
+  for (const v of inbound) {
+    const kind = v.topic.split("/").pop()!;
+    const payload = v.payloadText !== undefined ? Buffer.from(v.payloadText) : v.payloadFill ? Buffer.alloc(v.payloadFill.length, v.payloadFill.byte) : Buffer.from(JSON.stringify(v.payload));
+    const r = spawnSync(FW, ["serve", "--decode", kind], { input: payload, encoding: "utf8" });
+    assert.equal(r.status === 0 ? "ok" : "reject", v.expect, `${v.name}: firmware said ${r.stdout.trim()}`);
+  }
 });
