@@ -29,10 +29,14 @@ let memoryCap: usize = 0;
 
 export function setMemoryCap(bytes: usize): void { memoryCap = bytes; }
 
+// wasm32 addresses 4 GiB; sizes past it would wrap in 32-bit arithmetic, so refuse them here.
+const ADDRESS_SPACE: i64 = 4294967296 - 65536;
+
 function fits(extra: i64): bool {
-  if (memoryCap == 0) return true;
   // heap.alloc grows memory from the current top; estimate from the current size.
-  return <i64>(memory.size() << 16) + extra <= <i64>memoryCap + 65536;
+  const top = <i64>(memory.size() << 16) + extra;
+  if (top > ADDRESS_SPACE) return false;
+  return memoryCap == 0 || top <= <i64>memoryCap + 65536;
 }
 
 export function loadModel(p: usize, n: usize): i32 {

@@ -19,5 +19,10 @@ export function reportAndExit(e: unknown): never {
     process.stderr.write(`edgellm: ${e.message}\n`);
     process.exit(e instanceof UsageError ? 2 : 1);
   }
+  // A trap inside the module is our bug, not the user's: one line, the stack on request.
+  if (e instanceof WebAssembly.RuntimeError && !process.env.EDGELLM_DEBUG) {
+    process.stderr.write(`edgellm: internal error in the WebAssembly module (${e.message}); rerun with EDGELLM_DEBUG=1 for details\n`);
+    process.exit(70);
+  }
   throw e;
 }

@@ -15,7 +15,7 @@ export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-11]: ["E_NO_MODEL", "no model loaded"],
   [-12]: ["E_ARGUMENT", "argument out of range"],
   [-13]: ["E_NO_TOKENIZER", "no tokenizer: pass -z or use a model file that carries one"],
-  [-14]: ["E_OUT_OF_MEMORY", "not enough linear memory for the run state"],
+  [-14]: ["E_OUT_OF_MEMORY", "the run state (KV cache) does not fit in linear memory: use a smaller --ctx or --kv-int8"],
 };
 
 export class EngineError extends CodedError {}

@@ -5,6 +5,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { convertModel } from "../../host/format/convert.js";
+import { tensorKey, tensorList } from "../../host/format/float-model.js";
+import { tensorShape } from "../../host/format/spec.js";
+import { writeModel } from "../../host/format/writer.js";
+import { tinyFloatModel, tinyTokenizer } from "../../tools/vectors.js";
 import { haveShared, runCli, TEACHER, TOKENIZER, type CliResult } from "./helpers.js";
 
 // Generous bound against hangs on a loaded machine; the real cost is Node's start-up.
@@ -97,6 +102,19 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
       assertCleanError(runCli(args), pattern, 2);
     });
   }
+
+  test("a KV cache beyond the 4 GiB address space is refused, not wrapped", () => {
+    const m = tinyFloatModel(true);
+    Object.assign(m.config, { nLayers: 256, seqLen: 65536, dim: 64, nHeads: 8, nKvHeads: 8 });
+    m.tensors = new Map(tensorList(m.config).map(([k, l]) => {
+      const [r, c] = tensorShape(m.config, k);
+      return [tensorKey(k, l), new Float32Array(r * c)];
+    }));
+    const path = file("huge-kv.ellm", writeModel(convertModel(m, { quant: "f32", tokenizer: tinyTokenizer() })));
+    const text = file("t.txt", "a b c\n");
+    assertCleanError(runCli(["eval", path, "--text", text]), /does not fit in linear memory: use a smaller --ctx/);
+    assert.equal(runCli(["run", path, "-n", "8", "--ctx", "8"]).code, 0);
+  });
 
   test("huge -n and --ctx are clamped to the model's context, not allocated", () => {
     const r = runCli(["run", good, "-t", "0", "-n", "1000000", "--ctx", "65536"]);
