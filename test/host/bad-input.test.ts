@@ -116,6 +116,11 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
     assert.equal(runCli(["run", path, "-n", "8", "--ctx", "8"]).code, 0);
   });
 
+  test("a prompt far longer than the context is refused, not tokenized for minutes", () => {
+    const r = runCli(["run", good, "-n", "64", "-i", "Once upon a time ".repeat(5000)]);
+    assertCleanError(r, /prompt is 85000 bytes; at most 512 fit a context of 64 positions/);
+  });
+
   test("huge -n and --ctx are clamped to the model's context, not allocated", () => {
     const r = runCli(["run", good, "-t", "0", "-n", "1000000", "--ctx", "65536"]);
     assert.equal(r.code, 0, r.stderr);
