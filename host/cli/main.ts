@@ -24,6 +24,12 @@ const program = new Command("edgellm")
 
 for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), ...compressCommands(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand()]) program.addCommand(cmd.exitOverride().configureOutput(output));
 
+// A reader that goes away (`edgellm run | head`) ends the output, quietly, like other tools.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
