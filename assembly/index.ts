@@ -19,6 +19,16 @@ export function modelLoad(ptr: usize, len: i32): i32 { return loadModel(ptr, <us
 // matrices are applied by the host (env.wMatvec / env.wRow, assembly/kernels/native.ts).
 export function modelLoadExternal(fileBytes: i32): i32 { return loadModelExternal(<usize>fileBytes); }
 export function tokenizerLoad(ptr: usize, len: i32): i32 { return loadTokenizer(ptr, <usize>len); }
+// Firmware: use the host's native kernels where the module has a call for them (now: attention
+// over an int8 KV cache). Call after modelInit; the Node host never does.
+export function nativeKernels(on: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const s = rt.state;
+  if (s == null) return E.E_NO_MODEL;
+  s.nativeKv = on != 0;
+  return E.OK;
+}
 // Returns the context length actually allocated, or an error.
 export function modelInit(ctx: i32, kvInt8: i32): i32 { return initState(ctx, kvInt8 != 0); }
 

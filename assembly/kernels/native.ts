@@ -15,3 +15,15 @@ export declare function wMatvec(qtype: u32, data: u32, group: i32, rows: i32, co
 // out[cols] = dequantized row r of the host matrix at file offset data.
 @external("env", "wRow")
 export declare function wRow(qtype: u32, data: u32, group: i32, rows: i32, cols: i32, r: i32, out: usize): void;
+
+// Attention over an int8 KV cache (the device configuration), used when the host enabled
+// native kernels (nativeKernels export); same float operations in the same order as the
+// module's own loops in model/forward.ts, so results are bit-identical.
+// att[t] = dot(q[hs], k_t[hs]) · kScale_t / sqrtHs for t < n; k_t = keys + t·kvDim,
+// kScale_t = f32 at kScales + 4·t·nKvHeads.
+@external("env", "kvScores")
+export declare function kvScores(att: usize, q: usize, keys: usize, kScales: usize, n: i32, hs: i32, kvDim: i32, nKvHeads: i32, sqrtHs: f32): void;
+
+// out[hs] = Σ_t (att[t] · vScale_t) · v_t, accumulated in t order from zero.
+@external("env", "kvMix")
+export declare function kvMix(out: usize, att: usize, values: usize, vScales: usize, n: i32, hs: i32, kvDim: i32, nKvHeads: i32): void;

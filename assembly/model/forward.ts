@@ -8,6 +8,7 @@ import { addF32, divideF32, expShifted, rmsnorm, rope, ropeTable, softmax, swigl
 import { attentionMix, attentionScores } from "../kernels/attention";
 import { quantizeActs } from "../kernels/q8";
 import { matvecT2LutShared } from "../kernels/t2";
+import { kvMix, kvScores } from "../kernels/native";
 
 @inline function pad64(n: i32): i32 { return (n + 63) & ~63; }
 
@@ -101,6 +102,15 @@ function attention(c: Config, s: RunState, l: i32, pos: i32): void {
       const sum = expShifted(s.att, pos + 1);
       attentionMix(out, s.att, s.valueCache + base, stride, pos + 1, hs);
       divideF32(out, hs, sum);
+      continue;
+    }
+    if (s.nativeKv) {
+      // Host-provided kernels (firmware): same operations as the loops below.
+      const kAt = layerBase * <usize>kvDim + <usize>(kvh * hs);
+      const sAt = (layerBase * <usize>c.nKvHeads + <usize>kvh) << 2;
+      kvScores(s.att, qh, s.keyCache + kAt, s.keyScale + sAt, pos + 1, hs, kvDim, c.nKvHeads, sqrtHs);
+      softmax(s.att, pos + 1);
+      kvMix(out, s.att, s.valueCache + kAt, s.valueScale + sAt, pos + 1, hs, kvDim, c.nKvHeads);
       continue;
     }
     for (let t = 0; t <= pos; t++) {

@@ -28,6 +28,7 @@ export class RunState {
   valueCache: usize; // same
   keyScale: usize;   // f32 [layers][ctx][nKvHeads] when kvInt8
   valueScale: usize; // same
+  nativeKv: bool = false; // int8-cache attention through host kernels (kernels/native.ts)
 
   constructor(c: Config, ctx: i32, kvInt8: bool) {
     this.ctx = ctx;

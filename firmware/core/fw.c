@@ -91,7 +91,8 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
       find(f, &f->tokenizer_load, "tokenizerLoad", 1, err, n) || find(f, &f->model_init, "modelInit", 1, err, n) ||
       find(f, &f->model_field, "modelField", 1, err, n) || find(f, &f->sampler_init, "samplerInit", 1, err, n) ||
       find(f, &f->generate_step, "generateStep", 1, err, n) || find(f, &f->encode, "encode", 1, err, n) ||
-      find(f, &f->decode, "decode", 1, err, n) || find(f, &f->set_memory_limit, "setMemoryLimit", 1, err, n))
+      find(f, &f->decode, "decode", 1, err, n) || find(f, &f->set_memory_limit, "setMemoryLimit", 1, err, n) ||
+      find(f, &f->native_kernels, "nativeKernels", 0, err, n))
     goto fail;
 
   int32_t res, limit = (int32_t)c->max_memory, len = (int32_t)c->model_len;
@@ -118,6 +119,13 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   int32_t ctx = c->ctx, kv = c->kv_int8 ? 1 : 0;
   const void *a2[] = { &ctx, &kv };
   if (call_checked(f, f->model_init, "run state", &res, 2, a2, err, n)) goto fail;
+  // Native kernels come with host weights: the module then also runs int8-cache attention
+  // through env.kvScores / env.kvMix (older modules without the export keep their own).
+  if (c->host_weights && f->native_kernels) {
+    int32_t on = 1;
+    const void *a[] = { &on };
+    if (call_checked(f, f->native_kernels, "native kernels", &res, 1, a, err, n)) goto fail;
+  }
   int32_t cap = PIECE_CAP, piece;
   const void *a3[] = { &cap };
   if (call(f, f->alloc, "decode buffer", &piece, 1, a3, err, n)) goto fail;

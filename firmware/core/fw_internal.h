@@ -8,7 +8,7 @@ struct fw {
   IM3Environment env;
   IM3Runtime rt;
   IM3Function alloc, model_load, model_load_ext, tokenizer_load, model_init, model_field,
-      sampler_init, generate_step, encode, decode, set_memory_limit;
+      sampler_init, generate_step, encode, decode, set_memory_limit, native_kernels;
   const uint8_t *model; size_t model_len; // host-side model file (host functions read it)
   uint32_t max_memory;
   uint32_t piece;       // guest buffer for decode()

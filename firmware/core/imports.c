@@ -118,6 +118,37 @@ static m3ApiRawFunction(h_wrow) {
   m3ApiSuccess();
 }
 
+// Guest bytes of n rows of `row` bytes each, `stride` apart: (n-1)·stride + row.
+static uint64_t strided(int32_t n, int32_t stride, uint64_t row) { return (uint64_t)(n - 1) * (uint64_t)stride + row; }
+
+// env.kvScores(att, q, keys, kScales, n, hs, kvDim, nKvHeads, sqrtHs): attention scores over
+// an int8 key cache (nk_kv_scores).
+static m3ApiRawFunction(h_kv_scores) {
+  m3ApiGetArg(uint32_t, att) m3ApiGetArg(uint32_t, q) m3ApiGetArg(uint32_t, keys) m3ApiGetArg(uint32_t, ks)
+  m3ApiGetArg(int32_t, n) m3ApiGetArg(int32_t, hs) m3ApiGetArg(int32_t, kvDim) m3ApiGetArg(int32_t, nkv)
+  m3ApiGetArg(float, sqrtHs)
+  if (n <= 0 || hs <= 0 || kvDim < 0 || nkv <= 0) REFUSE(k_trap_guest, "kvScores(n=%d, hs=%d, kvDim=%d, nKvHeads=%d)", n, hs, kvDim, nkv);
+  if (!guest_ok(runtime, att, (uint64_t)n * 4) || !guest_ok(runtime, q, (uint64_t)hs * 4) ||
+      !guest_ok(runtime, keys, strided(n, kvDim, (uint64_t)hs)) || !guest_ok(runtime, ks, strided(n, nkv * 4, 4)))
+    REFUSE(k_trap_guest, "kvScores(att=%u, q=%u, keys=%u, scales=%u, n=%d)", att, q, keys, ks, n);
+  uint8_t *m = (uint8_t *)_mem;
+  nk_kv_scores(m + att, m + q, (const int8_t *)(m + keys), m + ks, n, hs, kvDim, nkv, sqrtHs);
+  m3ApiSuccess();
+}
+
+// env.kvMix(out, att, values, vScales, n, hs, kvDim, nKvHeads): weighted sum of int8 values.
+static m3ApiRawFunction(h_kv_mix) {
+  m3ApiGetArg(uint32_t, out) m3ApiGetArg(uint32_t, att) m3ApiGetArg(uint32_t, vals) m3ApiGetArg(uint32_t, vs)
+  m3ApiGetArg(int32_t, n) m3ApiGetArg(int32_t, hs) m3ApiGetArg(int32_t, kvDim) m3ApiGetArg(int32_t, nkv)
+  if (n <= 0 || hs <= 0 || kvDim < 0 || nkv <= 0) REFUSE(k_trap_guest, "kvMix(n=%d, hs=%d, kvDim=%d, nKvHeads=%d)", n, hs, kvDim, nkv);
+  if (!guest_ok(runtime, out, (uint64_t)hs * 4) || !guest_ok(runtime, att, (uint64_t)n * 4) ||
+      !guest_ok(runtime, vals, strided(n, kvDim, (uint64_t)hs)) || !guest_ok(runtime, vs, strided(n, nkv * 4, 4)))
+    REFUSE(k_trap_guest, "kvMix(out=%u, att=%u, values=%u, scales=%u, n=%d)", out, att, vals, vs, n);
+  uint8_t *m = (uint8_t *)_mem;
+  nk_kv_mix(m + out, m + att, (const int8_t *)(m + vals), m + vs, n, hs, kvDim, nkv);
+  m3ApiSuccess();
+}
+
 // env.mqttPublish(topic, topicLen, payload, len) → 0 queued, -1 no broker.
 static m3ApiRawFunction(h_mqtt_publish) {
   m3ApiReturnType(int32_t)
@@ -135,6 +166,8 @@ static const struct { const char *name, *sig; M3RawCall fn; } k_imports[] = {
   { "wRead",       "i(iii)",        h_wread },
   { "wMatvec",     "v(iiiiiiiif)",  h_wmatvec },
   { "wRow",        "v(iiiiiii)",    h_wrow },
+  { "kvScores",    "v(iiiiiiiif)",  h_kv_scores },
+  { "kvMix",       "v(iiiiiiii)",   h_kv_mix },
   { "mqttPublish", "i(iiii)",       h_mqtt_publish },
 };
 

@@ -129,3 +129,49 @@ void nk_row(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, 
     }
   }
 }
+
+// dotF32I8 of forward.ts: four partials over i mod 4, (s0+s1)+(s2+s3), then the tail.
+static float dot_f32_i8(const uint8_t *a, const int8_t *b, int32_t n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s;
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += ldf(a + 4 * i) * (float)b[i];
+    s1 += ldf(a + 4 * i + 4) * (float)b[i + 1];
+    s2 += ldf(a + 4 * i + 8) * (float)b[i + 2];
+    s3 += ldf(a + 4 * i + 12) * (float)b[i + 3];
+  }
+  s = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) s += ldf(a + 4 * i) * (float)b[i];
+  return s;
+}
+
+void nk_kv_scores(uint8_t *att, const uint8_t *q, const int8_t *keys, const uint8_t *ks, int32_t n,
+                  int32_t hs, int32_t kvDim, int32_t nkv, float sqrtHs) {
+  for (int32_t t = 0; t < n; t++) {
+    float d = dot_f32_i8(q, keys + (size_t)t * kvDim, hs);
+    float v = d * ldf(ks + (size_t)4 * t * nkv) / sqrtHs;
+    memcpy(att + 4 * (size_t)t, &v, 4);
+  }
+}
+
+void nk_kv_mix(uint8_t *out, const uint8_t *att, const int8_t *values, const uint8_t *vs, int32_t n,
+               int32_t hs, int32_t kvDim, int32_t nkv) {
+  float acc[256];
+  float *o = hs <= 256 ? acc : NULL;
+  if (!o) { // unusual head size: accumulate in place, same operations
+    memset(out, 0, (size_t)4 * hs);
+    for (int32_t t = 0; t < n; t++) {
+      float as = ldf(att + 4 * (size_t)t) * ldf(vs + (size_t)4 * t * nkv);
+      const int8_t *v = values + (size_t)t * kvDim;
+      for (int32_t i = 0; i < hs; i++) { float x = ldf(out + 4 * i) + as * (float)v[i]; memcpy(out + 4 * i, &x, 4); }
+    }
+    return;
+  }
+  memset(o, 0, sizeof(float) * (size_t)hs);
+  for (int32_t t = 0; t < n; t++) {
+    float as = ldf(att + 4 * (size_t)t) * ldf(vs + (size_t)4 * t * nkv);
+    const int8_t *v = values + (size_t)t * kvDim;
+    for (int32_t i = 0; i < hs; i++) o[i] = o[i] + as * (float)v[i];
+  }
+  memcpy(out, o, sizeof(float) * (size_t)hs);
+}

@@ -17,4 +17,11 @@ void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t grou
 // out[cols] = dequantized row r (embedding lookup).
 void nk_row(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, int32_t r,
             int32_t cols, float *out);
+// Attention over an int8 KV cache, as assembly/model/forward.ts computes it (kernels/native.ts):
+// att[t] = dot(q, k_t) · ks_t / sqrtHs; out = Σ_t (att[t] · vs_t) · v_t. Guest buffers may be
+// unaligned; k_t = keys + t·kvDim, ks_t = f32 at ks + 4·t·nkv (same for values).
+void nk_kv_scores(uint8_t *att, const uint8_t *q, const int8_t *keys, const uint8_t *ks, int32_t n,
+                  int32_t hs, int32_t kvDim, int32_t nkv, float sqrtHs);
+void nk_kv_mix(uint8_t *out, const uint8_t *att, const int8_t *values, const uint8_t *vs, int32_t n,
+               int32_t hs, int32_t kvDim, int32_t nkv);
 #endif
