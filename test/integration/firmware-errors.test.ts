@@ -73,6 +73,8 @@ const HOSTILE = `
 @external("env", "wMatvec") declare function wMatvec(q: u32, data: u32, g: i32, rows: i32, cols: i32, y: u32, x: u32, xq: u32, sa: f32): void;
 @external("env", "wRow") declare function wRow(q: u32, data: u32, g: i32, rows: i32, cols: i32, r: i32, out: u32): void;
 @external("env", "log") declare function log(p: u32, n: u32): void;
+@external("env", "kvScores") declare function kvScores(att: u32, q: u32, k: u32, ks: u32, n: i32, hs: i32, kvDim: i32, nkv: i32, sq: f32): void;
+@external("env", "kvMix") declare function kvMix(out: u32, att: u32, v: u32, vs: u32, n: i32, hs: i32, kvDim: i32, nkv: i32): void;
 export function modelLoadExternal(n: i32): i32 {
   const top = <u32>memory.size() << 16;
   if (n == 1) wRead(top - 8, 0, 16);            // destination runs past linear memory
@@ -83,6 +85,10 @@ export function modelLoadExternal(n: i32): i32 {
   if (n == 6) wRow(0, 0, 0, 1, 1, 0, top - 2);  // out straddles the end
   if (n == 7) log(0x7ffffff0, 0x7ffffff0);      // length overflows
   if (n == 8) wMatvec(7, 0, 0, 1, 1, 64, 64, 64, 1);  // unknown qtype
+  if (n == 9) kvScores(top - 4, 64, 64, 64, 2, 8, 32, 4, 1);   // att[1] past the end
+  if (n == 10) kvMix(64, 64, top - 64, 64, 3, 8, 32, 4);        // value row t=2 past the end
+  if (n == 11) kvScores(64, 64, 64, 64, 0x7fffffff, 8, 0x7fffffff, 4, 1); // strides overflow 32 bits
+  if (n == 12) kvMix(64, 128, 256, 512, 2, 8, 32, 4);           // in range: runs
   return 0;
 }
 export function alloc(n: i32): i32 { return 1024; }
@@ -102,14 +108,15 @@ test("host functions refuse out-of-range guest pointers and model offsets (trap,
   const wasm = join(workDir, "hostile.wasm");
   execFileSync(process.execPath, [join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js"), src, "-o", wasm, "--runtime", "stub", "-O1"]);
   const want: RegExp[] = [/guest pointer.*wRead/, /guest pointer.*wRead/, /model offset.*wRead/, /guest pointer.*wMatvec/,
-    /model offset.*wMatvec/, /guest pointer.*wRow/, /guest pointer.*log/, /model offset.*wMatvec/];
+    /model offset.*wMatvec/, /guest pointer.*wRow/, /guest pointer.*log/, /model offset.*wMatvec/,
+    /guest pointer.*kvScores/, /guest pointer.*kvMix/, /guest pointer.*kvScores/];
   want.forEach((pattern, i) => {
     const n = i + 1;
     const r = fw(["run", file(`size${n}.bin`, "x".repeat(n)), "--host-weights", "--module", wasm, "-n", "4"]);
     assert.equal(expectCleanError(r, pattern), null, `case ${n}`);
   });
   // The same module with an in-range call runs to the end.
-  const ok = fw(["run", file("size9.bin", "x".repeat(9)), "--host-weights", "--module", wasm, "-t", "0", "-n", "4"]);
+  const ok = fw(["run", file("size12.bin", "x".repeat(12)), "--host-weights", "--module", wasm, "-t", "0", "-n", "4"]);
   assert.equal(ok.status, 0, ok.stderr);
 });
 
