@@ -3,11 +3,8 @@
 import { Command } from "commander";
 import { int } from "./args.js";
 import { loadModel } from "./model-source.js";
-import { startEmbeddedBroker } from "../fleet/broker.js";
-import { FleetClient } from "../fleet/client.js";
-import { Gateway } from "../fleet/gateway.js";
 import { makeLogger, type LogLevel } from "../fleet/log.js";
-import { Peer } from "../fleet/peer.js";
+import type { Peer as FleetPeer } from "../fleet/peer.js";
 import { choice } from "./args.js";
 
 const PROMPTS = ["Once upon a time", "The little dog", "One day, a girl named Lily", "The sun was", "Tom and his friend", "In the park"];
@@ -26,12 +23,16 @@ export function demoCommand(): Command {
       const level: LogLevel = o.logLevel;
       const log = makeLogger("demo", level);
       const model = loadModel(modelArg, o.tokenizer);
+      const { startEmbeddedBroker } = await import("../fleet/broker.js"); // fleet modules load only when used
+      const { FleetClient } = await import("../fleet/client.js");
+      const { Gateway } = await import("../fleet/gateway.js");
+      const { Peer } = await import("../fleet/peer.js");
       const broker = await startEmbeddedBroker(o.port);
       process.stdout.write(`broker   ${broker.url} (embedded aedes, MQTT 3.1.1)\n`);
       const fleet = "demo";
       const conn = { broker: broker.url, fleet, protocolVersion: 4 as const };
       const gw = await Gateway.start({ ...conn, id: "gateway", log: log.child("gateway") });
-      const peers: Peer[] = [];
+      const peers: FleetPeer[] = [];
       for (let i = 0; i < o.peers; i++) peers.push(await Peer.start({ ...conn, id: `peer-${i + 1}`, model, log: log.child(`peer-${i + 1}`), maxQueue: 2 }));
       for (const p of peers) { const s = p.status(); process.stdout.write(`peer     ${s.id}: ${s.model.id} ${s.model.quant}, ctx ${s.model.ctx}, ${s.tokPerSec.toFixed(0)} tok/s\n`); }
       gw.scheduler.on("assigned", (task, peer, attempt) => process.stdout.write(`assign   ${task} → ${peer}${attempt > 1 ? ` (attempt ${attempt})` : ""}\n`));

@@ -3,8 +3,6 @@ import { Command } from "commander";
 import { int } from "./args.js";
 import { connectionOptions, untilSignal, withFleetOptions } from "./fleet-options.js";
 import { UsageError } from "./errors.js";
-import { startEmbeddedBroker } from "../fleet/broker.js";
-import { Gateway } from "../fleet/gateway.js";
 
 export function gatewayCommand(): Command {
   return withFleetOptions(new Command("gateway"), false)
@@ -19,6 +17,8 @@ export function gatewayCommand(): Command {
     .action(async (o) => {
       const c = connectionOptions(o, "gateway");
       if (!o.embeddedBroker && !o.broker) throw new UsageError("gateway needs --broker URL or --embedded-broker");
+      const { startEmbeddedBroker } = await import("../fleet/broker.js"); // loaded only when used
+      const { Gateway } = await import("../fleet/gateway.js");
       const embedded = o.embeddedBroker ? await startEmbeddedBroker(o.port, o.host) : null;
       if (embedded) c.log.info(`embedded broker listening on ${embedded.url} (MQTT 3.1.1)`);
       const gw = await Gateway.start({

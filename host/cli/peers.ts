@@ -2,7 +2,6 @@
 import { Command } from "commander";
 import { int } from "./args.js";
 import { connectionOptions, withFleetOptions } from "./fleet-options.js";
-import { FleetClient } from "../fleet/client.js";
 
 export function peersCommand(): Command {
   return withFleetOptions(new Command("peers"))
@@ -11,6 +10,7 @@ export function peersCommand(): Command {
     .option("--wait <ms>", "how long to collect announcements", int("wait", 0, 60000), 500)
     .action(async (o) => {
       const c = connectionOptions(o, "peers");
+      const { FleetClient } = await import("../fleet/client.js"); // loaded only when used
       const client = await FleetClient.connect(c);
       const peers = await client.peers(o.wait);
       await client.close();

@@ -3,7 +3,6 @@ import { Command } from "commander";
 import { choice, int } from "./args.js";
 import { connectionOptions, untilSignal, withFleetOptions } from "./fleet-options.js";
 import { loadModel } from "./model-source.js";
-import { Peer } from "../fleet/peer.js";
 
 export function serveCommand(): Command {
   return withFleetOptions(new Command("serve"))
@@ -19,6 +18,7 @@ export function serveCommand(): Command {
     .action(async (modelArg: string | undefined, o) => {
       const c = connectionOptions(o, `peer/${o.id}`);
       const model = loadModel(o.model ?? modelArg, o.tokenizer);
+      const { Peer } = await import("../fleet/peer.js"); // fleet modules load only when used: `run` stays fast
       const peer = await Peer.start({ ...c, id: o.id, model, engine: o.engine, kvInt8: !!o.kvInt8, maxQueue: o.maxQueue, heartbeatMs: o.heartbeat });
       const sig = await untilSignal();
       c.log.info(`${sig}: going offline`);

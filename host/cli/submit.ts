@@ -2,9 +2,7 @@
 import { Command } from "commander";
 import { float, int, seed } from "./args.js";
 import { connectionOptions, withFleetOptions } from "./fleet-options.js";
-import { FleetClient } from "../fleet/client.js";
 import { FleetError } from "../fleet/errors.js";
-import { b64 } from "../fleet/messages.js";
 
 export function submitCommand(): Command {
   return withFleetOptions(new Command("submit"))
@@ -20,6 +18,8 @@ export function submitCommand(): Command {
     .option("--json", "print one JSON object (text, status, peer, attempts…) instead of streaming")
     .action(async (o) => {
       const c = connectionOptions(o, "submit");
+      const { FleetClient } = await import("../fleet/client.js"); // loaded only when used
+      const { b64 } = await import("../fleet/messages.js");
       const client = await FleetClient.connect(c);
       const out = process.stdout;
       try {

@@ -62,7 +62,7 @@ export class Transport extends TypedEmitter<TransportEvents> {
     });
     client.on("offline", () => { if (!this.closed && this.everConnected) { this.log.warn(`lost the broker ${o.broker}; reconnecting`); this.emit("offline"); } });
     // Before the first connection, connect() reports the failure once; afterwards every error is logged.
-    client.on("error", (e) => { if (this.everConnected) this.log.warn(`mqtt: ${e.message}`); });
+    client.on("error", (e) => { if (this.everConnected && !this.closed) this.log.warn(`mqtt: ${e.message}`); });
     client.on("message", (topic, payload, packet) => {
       const d = decode(topic, payload);
       if (!d.ok) {
