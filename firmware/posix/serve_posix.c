@@ -250,9 +250,10 @@ static int decode_main(const char *kind) {
 int serve_main(int argc, char **argv, const char *module_path) {
   if (argc == 4 && !strcmp(argv[2], "--decode")) return decode_main(argv[3]);
   const char *broker = NULL, *model_path = NULL, *tok_path = NULL, *id = NULL, *fleet = "default", *user = NULL, *pass = getenv("EDGELLM_MQTT_PASSWORD");
-  int max_queue = 2, heartbeat = 1000;
+  int max_queue = 2, heartbeat = 1000, host_weights = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--host-weights")) { host_weights = 1; continue; } // native matvecs, as `run --host-weights`
     if (!v) { fprintf(stderr, "edgellm-fw: error: option '%s' needs a value\n", a); return 2; }
     if (!strcmp(a, "--broker")) broker = v;
     else if (!strcmp(a, "--model")) model_path = v;
@@ -264,7 +265,7 @@ int serve_main(int argc, char **argv, const char *module_path) {
     else if (!strcmp(a, "--module")) module_path = v;
     else if (!strcmp(a, "--max-queue")) { max_queue = atoi(v); if (max_queue < 1 || max_queue > QMAX) { fprintf(stderr, "edgellm-fw: error: max-queue must be in [1, %d]\n", QMAX); return 2; } }
     else if (!strcmp(a, "--heartbeat")) { heartbeat = atoi(v); if (heartbeat < 50) { fprintf(stderr, "edgellm-fw: error: heartbeat must be at least 50 ms\n"); return 2; } }
-    else { fprintf(stderr, "edgellm-fw: error: unknown option '%s'\nusage: edgellm-fw serve --broker mqtt://HOST:PORT --model M.ellm [-z TOK] --id ID [--fleet F] [--username U] [--password P] [--max-queue N] [--heartbeat MS]\n", a); return 2; }
+    else { fprintf(stderr, "edgellm-fw: error: unknown option '%s'\nusage: edgellm-fw serve --broker mqtt://HOST:PORT --model M.ellm [-z TOK] --id ID [--fleet F] [--username U] [--password P] [--max-queue N] [--heartbeat MS] [--host-weights]\n", a); return 2; }
     i++;
   }
   char host[256]; int port;
@@ -287,7 +288,7 @@ int serve_main(int argc, char **argv, const char *module_path) {
   fw *f = NULL;
   int rc = 1;
   if (plat_map(module_path, &mod, err, sizeof err) || plat_map(model_path, &model, err, sizeof err) || (tok_path && plat_map(tok_path, &tok, err, sizeof err))) goto fail;
-  fw_config c = { .module = mod.data, .module_len = mod.size, .model = model.data, .model_len = model.size, .tokenizer = tok.data, .tok_len = tok.size, .ctx = 0 };
+  fw_config c = { .module = mod.data, .module_len = mod.size, .model = model.data, .model_len = model.size, .tokenizer = tok.data, .tok_len = tok.size, .ctx = 0, .host_weights = host_weights };
   if (fw_open(&f, &c, err, sizeof err)) goto fail;
   p->ctx = fw_field(f, 9); p->vocab = fw_field(f, 5);
   model_facts(p, model_path, &model);

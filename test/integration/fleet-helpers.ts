@@ -63,8 +63,8 @@ export function modelFile(): string {
 }
 
 // A firmware peer: `edgellm-fw serve` (wasm3, libmosquitto).
-export function spawnFirmwarePeer(broker: string, id: string, fleet: string): ChildProcess {
-  return spawn(FW, ["serve", "--broker", broker, "--model", modelFile(), "--id", id, "--fleet", fleet, "--heartbeat", "300"], { stdio: ["ignore", "ignore", "pipe"] });
+export function spawnFirmwarePeer(broker: string, id: string, fleet: string, extra: string[] = []): ChildProcess {
+  return spawn(FW, ["serve", "--broker", broker, "--model", modelFile(), "--id", id, "--fleet", fleet, "--heartbeat", "300", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
 }
 
 // An `edgellm serve` child process.

@@ -51,7 +51,7 @@ test(`3 peers (2 Node, 1 ${haveFirmwarePeer ? "firmware" : "Node child: firmware
     await Peer.start({ broker: mosq.url, fleet: "it", id: "node-b", model: model(), heartbeatMs: 300, log: captureLog("b").log }),
   ];
   // The third peer is the firmware's POSIX build when it is built, else an `edgellm serve` child.
-  const child = haveFirmwarePeer ? spawnFirmwarePeer(mosq.url, "child-c", "it") : spawnPeer(mosq.url, "child-c", ["--fleet", "it"]);
+  const child = haveFirmwarePeer ? spawnFirmwarePeer(mosq.url, "child-c", "it", ["--host-weights"]) : spawnPeer(mosq.url, "child-c", ["--fleet", "it"]);
   let childErr = "";
   child.stderr!.on("data", (d) => { childErr += d; });
   await until(() => gw.scheduler.peerIds().includes("child-c"), 20_000, `child peer online (${childErr})`);
