@@ -117,8 +117,10 @@ function startWorkers(n: number, init: WorkerInit): Worker[] {
 async function parallelGrads(pool: Worker[], net: TrainNet, inputs: Int32Array, targets: Int32Array, shard: number): Promise<StepParts> {
   const params = net.params.slice();
   const results = await Promise.all(pool.map((w, i) => new Promise<{ parts: StepParts; grads: Float32Array }>((resolve, reject) => {
-    w.once("message", resolve);
-    w.once("error", reject);
+    const onError = (e: Error) => { w.off("message", onMessage); reject(e); };
+    const onMessage = (m: { parts: StepParts; grads: Float32Array }) => { w.off("error", onError); resolve(m); };
+    w.once("message", onMessage);
+    w.once("error", onError);
     const msg: WorkerStep = { params, inputs: inputs.slice(i * shard, (i + 1) * shard), targets: targets.slice(i * shard, (i + 1) * shard) };
     w.postMessage(msg);
   })));
