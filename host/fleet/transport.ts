@@ -142,6 +142,7 @@ export class Transport extends TypedEmitter<TransportEvents> {
   publishRaw(topic: string, payload: Buffer | string, qos: 0 | 1 = 0): void { this.client.publish(topic, payload, { qos }); }
 
   get backlog(): number { return this.queue.length + this.inflight; }
+  get sendQuota(): number { return this.quota; }
 
   private pump(): void {
     while (this.inflight < this.quota && this.queue.length > 0) {
