@@ -1,0 +1,46 @@
+// The committed default model (models/default.ellm): small enough for a microcontroller,
+// ternary, carries its tokenizer, fits the 144 KiB linear-memory budget with an int8 KV
+// cache of 128 positions, and generates text on both builds.
+import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Engine } from "../../host/engine/engine.js";
+import { readModel } from "../../host/format/reader.js";
+import { Kind, QType } from "../../host/format/spec.js";
+import { ROOT } from "./helpers.js";
+
+const DEFAULT = join(ROOT, "models", "default.ellm");
+const MAX_FILE_BYTES = 100_000;        // ≤ 100 KB
+const MEMORY_BUDGET = 144 * 1024;      // linear memory cap of the device build
+const KV_POSITIONS = 128;
+
+test("default model is at most 100 KB, ternary, with its tokenizer", () => {
+  assert.ok(statSync(DEFAULT).size <= MAX_FILE_BYTES, `${statSync(DEFAULT).size} bytes`);
+  const img = readModel(new Uint8Array(readFileSync(DEFAULT)), DEFAULT);
+  assert.ok(img.tokenizer && img.tokenizer.length > 0);
+  assert.equal(img.config.vocabSize, 512);
+  for (const t of img.tensors) {
+    if (t.kind === Kind.Embedding) assert.equal(t.qtype, QType.Q8);
+    else if (t.rows > 1) assert.equal(t.qtype, QType.T2, `tensor kind ${t.kind} layer ${t.layer}`);
+  }
+});
+
+for (const engine of ["simd", "mvp"] as const) {
+  test(`default model generates within ${MEMORY_BUDGET} bytes of linear memory (${engine}, int8 KV, ${KV_POSITIONS} positions)`, () => {
+    const e = Engine.load(new Uint8Array(readFileSync(DEFAULT)), undefined, { engine, ctx: KV_POSITIONS, kvInt8: true, memoryLimit: MEMORY_BUDGET });
+    assert.equal(e.info.ctx, KV_POSITIONS);
+    e.setSampler(0, 0.9, 1n);
+    const prompt = e.encode("Once upon a time", true, false);
+    let token = prompt[0], text = "";
+    for (let pos = 0; pos < KV_POSITIONS - 1; pos++) {
+      const next = e.step(token, pos, pos + 1 < prompt.length ? prompt[pos + 1] : -1);
+      if (next === 1) break;
+      text += Buffer.from(e.decode(token, next)).toString("utf8");
+      token = next;
+    }
+    assert.ok(e.memoryBytes <= MEMORY_BUDGET, `linear memory ${e.memoryBytes}`);
+    assert.match(text, /^Once upon a time/);
+    assert.ok(text.split(" ").length > 20, text);
+  });
+}
