@@ -7,7 +7,7 @@ import { FormatError } from "./errors.js";
 import { FloatModel } from "./float-model.js";
 import { isLlama2cV2, readLlama2cV0, readLlama2cV2 } from "./llama2c.js";
 import { isModelFile, readModel } from "./reader.js";
-import { QTYPE_NAMES, QType } from "./spec.js";
+import { Kind, QTYPE_NAMES, QType } from "./spec.js";
 import { checkTokenizer } from "./tokenizer.js";
 import { writeModel, type ModelImage } from "./writer.js";
 
@@ -63,6 +63,6 @@ export function loadModelFile(path: string, tokenizer?: { bytes: Uint8Array; pat
 
 // The quantization a model is known by: its linear layers' type.
 export function quantOf(image: ModelImage): string {
-  const w = image.tensors.find((t) => t.rows > 1 && t.kind !== 0 && t.kind !== 11);
+  const w = image.tensors.find((t) => t.rows > 1 && t.kind !== Kind.Embedding && t.kind !== Kind.Classifier);
   return QTYPE_NAMES[(w?.qtype ?? QType.F32) as QType];
 }
