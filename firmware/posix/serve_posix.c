@@ -327,6 +327,7 @@ int serve_main(int argc, char **argv, const char *module_path) {
   fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d) on %s\n", p->id, p->model_id, p->tok_per_sec, p->ctx, broker);
 
   p->next_beat_us = plat_now_us();
+  uint32_t base_heap = 0; // heap top after the first task of this instance
   while (!g_stop) {
     pthread_mutex_lock(&p->mu);
     if (p->qn == 0) {
@@ -367,6 +368,14 @@ int serve_main(int argc, char **argv, const char *module_path) {
     else if (cancelled) send_result(p, &done, "cancelled", p->out, p->out_len, st.tokens, ms, NULL);
     else if (expired) send_result(p, &done, "expired", p->out, p->out_len, st.tokens, ms, NULL);
     else send_result(p, &done, "done", p->out, p->out_len, st.tokens, ms, NULL);
+    // The module's bump heap keeps every prompt: start a fresh instance once it has grown.
+    if (grc == 0 && !base_heap) base_heap = st.heap_bytes;
+    else if (grc == 0 && st.heap_bytes > base_heap + (1u << 20)) {
+      fw_close(f);
+      f = NULL;
+      if (fw_open(&f, &c, err, sizeof err)) { send_status(p, 0); goto fail; }
+      base_heap = 0;
+    }
   }
   fprintf(stderr, "edgellm-fw serve: stopping\n");
   send_status(p, 0);
