@@ -96,10 +96,45 @@ export function matmulF32Ref(y: usize, w: usize, x: usize, t: i32, rows: i32, co
   }
 }
 
+// SIMD: each weight row is loaded once for four inputs; every output keeps dotF32's order,
+// so the result equals T separate matvecs bit for bit (prefill and training use either).
 export function matmulF32(y: usize, w: usize, x: usize, t: i32, rows: i32, cols: i32): void {
-  for (let i = 0; i < t; i++) {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const xs = <usize>cols << 2, ys = <usize>rows << 2;
+    const cols4 = cols & ~3;
+    for (; i + 4 <= t; i += 4) {
+      const x0 = x + <usize>i * xs, x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
+      const y0 = y + <usize>i * ys;
+      for (let r = 0; r < rows; r++) {
+        const wr = w + <usize>r * xs;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        for (let k = 0; k < cols4; k += 4) {
+          const off = <usize>k << 2;
+          const wv = v128.load(wr + off);
+          a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(x0 + off)));
+          a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(x1 + off)));
+          a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(x2 + off)));
+          a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(x3 + off)));
+        }
+        const yr = y0 + (<usize>r << 2);
+        store<f32>(yr, finishDot(a0, wr, x0, cols4, cols));
+        store<f32>(yr + ys, finishDot(a1, wr, x1, cols4, cols));
+        store<f32>(yr + 2 * ys, finishDot(a2, wr, x2, cols4, cols));
+        store<f32>(yr + 3 * ys, finishDot(a3, wr, x3, cols4, cols));
+      }
+    }
+  }
+  for (; i < t; i++) {
     matvecF32(y + (<usize>(i * rows) << 2), w, x + (<usize>(i * cols) << 2), rows, cols);
   }
+}
+
+// dotF32's ending: lanes combined as (l0 + l1) + (l2 + l3), then the tail in order.
+@inline function finishDot(acc: v128, a: usize, b: usize, from: i32, n: i32): f32 {
+  let s = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  for (let i = from; i < n; i++) s += load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2));
+  return s;
 }
 
 // out[n] = weight[n] * (x[n] / rms(x)), as llama2.c: ss = Σx²/n + eps; scale = 1/sqrt(ss).

@@ -1,5 +1,5 @@
 import { dotF32, dotF32Ref, matvecF32, matvecF32Ref, matmulF32, matmulF32Ref, rmsnorm, softmax, swiglu, rope, ropeTable } from "../../assembly/kernels/f32";
-import { randomF32, zeros, maxAbsDiff, maxAbs, resetRandom } from "./helpers.include";
+import { randomF32, zeros, maxAbsDiff, maxAbs, resetRandom, bitsEqual } from "./helpers.include";
 
 // Fast kernels reassociate sums into four partials: allowed relative error against the reference.
 const F32_REL_TOL: f32 = 2e-6;
@@ -27,13 +27,15 @@ describe("f32 kernels", () => {
     }
   });
 
-  test("matmulF32 is a batch of matvecs", () => {
+  test("matmulF32 equals a batch of matvecs bit for bit and the reference within tolerance", () => {
     resetRandom(3);
-    const t = 5, rows = 17, cols = 40;
+    const t = 7, rows = 17, cols = 42;
     const w = randomF32(rows * cols), x = randomF32(t * cols);
-    const y = zeros(t * rows * 4), yr = zeros(t * rows * 4);
+    const y = zeros(t * rows * 4), yr = zeros(t * rows * 4), yv = zeros(t * rows * 4);
     matmulF32(y, w, x, t, rows, cols);
     matmulF32Ref(yr, w, x, t, rows, cols);
+    for (let i = 0; i < t; i++) matvecF32(yv + <usize>(i * rows * 4), w, x + <usize>(i * cols * 4), rows, cols);
+    expect(bitsEqual(y, yv, t * rows)).toBe(true);
     expect(maxAbsDiff(y, yr, t * rows)).toBeLessThanOrEqual(F32_REL_TOL * <f32>cols);
   });
 
