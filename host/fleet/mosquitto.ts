@@ -85,7 +85,7 @@ export function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
 export interface MosquittoProcess { url: string; port: number; dir: string; proc: ChildProcess; log: () => string; stop(): Promise<void>; restart(): Promise<void> }
 
 // users: username → password; written with mosquitto_passwd when given (and the ACL file then applies).
-export async function startMosquitto(o: { port?: number; users?: Record<string, string>; acl?: string; maxPacketSize?: number } = {}): Promise<MosquittoProcess> {
+export async function startMosquitto(o: { port?: number; users?: Record<string, string>; acl?: string; maxPacketSize?: number; extra?: string[] } = {}): Promise<MosquittoProcess> {
   const dir = mkdtempSync(join(tmpdir(), "edgellm-mosq-"));
   chmodSync(dir, 0o755); // mosquitto started as root drops to the mosquitto user, which must read these
   const port = o.port ?? (await freePort());
@@ -98,7 +98,7 @@ export async function startMosquitto(o: { port?: number; users?: Record<string, 
   }
   if (o.acl) { aclFile = join(dir, "acl"); writeFileSync(aclFile, o.acl); }
   const conf = join(dir, "mosquitto.conf");
-  writeFileSync(conf, mosquittoConf({ port, passwordFile, aclFile, maxPacketSize: o.maxPacketSize }));
+  writeFileSync(conf, mosquittoConf({ port, passwordFile, aclFile, maxPacketSize: o.maxPacketSize, extra: o.extra }));
   let out = "";
   const launch = async (): Promise<ChildProcess> => {
     const proc = spawn(MOSQUITTO_BIN, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });

@@ -18,7 +18,8 @@ const USERS = { gateway: "gw-secret", client: "client-secret", p1: "p1-secret", 
 const F = "edgellm/v1/sec";
 
 let mosq: MosquittoProcess;
-before(async () => { if (!skip) mosq = await startMosquitto({ users: USERS, acl: fleetAcl("sec") }); });
+// log_type all: mosquitto logs a denied publish only at debug level.
+before(async () => { if (!skip) mosq = await startMosquitto({ users: USERS, acl: fleetAcl("sec"), extra: ["log_type all", "log_dest stderr"] }); });
 after(async () => { await mosq?.stop(); });
 
 async function raw(user: keyof typeof USERS, protocolVersion: 4 | 5 = 5) {
@@ -69,6 +70,10 @@ test("malformed, oversized, spoofed and unauthorized messages are ignored with a
     assert.ok(gwLog.lines.some((l) => l.includes(why)), `no log line for: ${why}`);
   }
   assert.deepEqual(gw.scheduler.peerIds(), ["p1"], "the spoofed offline status never reached the gateway");
+  // The unauthorized ones were dropped by the broker, each with a log line there.
+  for (const t of [`${F}/peer/p1/result`, `${F}/peer/p1/status`, `${F}/to/p1/task`]) {
+    assert.ok(mosq.log().split("\n").some((l) => l.includes("Denied PUBLISH") && l.includes(`'${t}'`)), `no broker log line for the denied ${t}`);
+  }
 
   // The fleet still works, and a result for a task evil never held does not count.
   const client = await FleetClient.connect({ broker: mosq.url, fleet: "sec", username: "client", password: USERS.client, log: captureLog("client").log });
