@@ -12,7 +12,7 @@
 #include "serve_posix.h"
 
 static const char k_usage[] =
-  "usage: edgellm-fw run <model.ellm> [-z tokenizer.bin] [-t temp] [-p topp] [-s seed] [-n steps]\n"
+  "usage: edgellm-fw run [model.ellm (default: models/default.ellm)] [-z tokenizer.bin] [-t temp] [-p topp] [-s seed] [-n steps]\n"
   "                      [-i prompt] [--ctx N] [--kv-int8] [--max-memory BYTES] [--host-weights]\n"
   "                      [--module edgellm.wasm] [--stack BYTES]\n";
 
@@ -51,6 +51,15 @@ static void default_module(char *out, size_t n) {
   char *slash = strrchr(exe, '/');
   if (slash) *slash = 0;
   snprintf(out, n, "%s/../../build/edgellm.wasm", exe);
+}
+
+// models/default.ellm of the same checkout: `edgellm run` without a model runs it too.
+static void default_model(char *out, size_t n) {
+  char mod[PATH_MAX + 32];
+  default_module(mod, sizeof mod);
+  size_t k = strlen(mod), tail = strlen("build/edgellm.wasm");
+  if (k >= tail) mod[k - tail] = 0;
+  snprintf(out, n, "%smodels/default.ellm", mod);
 }
 
 int main(int argc, char **argv) {
@@ -96,7 +105,8 @@ int main(int argc, char **argv) {
     else return usage_error("unknown option '%s'%s", a, "");
     if (takes) i++;
   }
-  if (!model_path) return usage_error("missing the model file%s%s", "", "");
+  char modelbuf[PATH_MAX + 64];
+  if (!model_path) { default_model(modelbuf, sizeof modelbuf); model_path = modelbuf; }
 
   char modbuf[PATH_MAX + 32], err[320];
   if (!module_path) { default_module(modbuf, sizeof modbuf); module_path = modbuf; }

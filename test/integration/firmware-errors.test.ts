@@ -57,7 +57,7 @@ test("a corrupt, truncated or foreign model file gives one error line naming the
 });
 
 test("bad flags are refused with a usage error (exit 2)", () => {
-  for (const args of [["run"], ["run", model("int8"), "-t", "abc"], ["run", model("int8"), "-p", "2"],
+  for (const args of [["run", model("int8"), "extra.ellm"], ["run", model("int8"), "-t", "abc"], ["run", model("int8"), "-p", "2"],
     ["run", model("int8"), "-n", "-5"], ["run", model("int8"), "--max-memory"], ["run", model("int8"), "--bogus"], ["serve"]]) {
     const r = fw(args);
     assert.equal(r.signal, null);

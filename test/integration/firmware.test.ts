@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { fw, FW_DEVICE, model, REFERENCE, TOKENIZER, v8Output } from "./firmware-helpers.js";
+import { join } from "node:path";
+import { fw, FW_DEVICE, model, REFERENCE, ROOT, TOKENIZER, v8Output } from "./firmware-helpers.js";
 
 interface ReferenceCase { prompt: string | null; steps: number; temperature: number; stdout: string }
 
@@ -89,4 +90,15 @@ test("device profile (wasm3 configured as on ESP32, 8 KiB wasm stack): the 144 K
     assert.equal(d.status, 0, d.stderr);
     assert.deepEqual(d.stdout, v8Output(p, { prompt: "Tom had a", steps: 64 }));
   }
+});
+
+test("the default model (no model argument, as edgellm run) runs in 144 KiB on the device profile and matches V8", () => {
+  const args = ["run", "-t", "0", "-n", "128", "--ctx", "128", "--kv-int8", "--host-weights", "--max-memory", "147456", "--stack", "8192", "-i", "Once upon a time"];
+  const r = fw(args, FW_DEVICE);
+  assert.equal(r.status, 0, r.stderr);
+  const mem = Number(/linear memory (\d+) bytes/.exec(r.stderr)?.[1]);
+  assert.ok(mem > 0 && mem <= 147456, r.stderr);
+  const want = v8Output(join(ROOT, "models", "default.ellm"), { prompt: "Once upon a time", steps: 128, ctx: 128, kvInt8: true });
+  assert.deepEqual(r.stdout, want);
+  assert.ok(r.stdout.length > 100);
 });
