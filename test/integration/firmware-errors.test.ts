@@ -138,3 +138,17 @@ test("pack-firmware images run unchanged under the POSIX build, and a flipped by
   assert.equal(expectCleanError(bad, /CRC mismatch/), null);
   assert.throws(() => packFirmware({ module: MODULE, model: TOKENIZER, partitions: join(ROOT, "firmware", "esp32", "partitions.csv"), outDir: out }));
 });
+
+test("a module that recurses without end traps with a stack overflow, whatever the wasm stack size", () => {
+  const src = file("recurse.ts", `
+function rec(n: i32): i32 { return n > 0x7ffffff0 ? 0 : rec(n + 1) + 1; }
+export function modelLoadExternal(n: i32): i32 { return rec(n); }
+${HOSTILE.split("\n").filter((l) => l.startsWith("export function") && !l.includes("modelLoadExternal")).join("\n")}
+`);
+  const wasm = join(workDir, "recurse.wasm");
+  execFileSync(process.execPath, [join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js"), src, "-o", wasm, "--runtime", "stub", "-O1"]);
+  for (const stack of ["8192", "33554432"]) {
+    const r = fw(["run", file("rec.bin", "xy"), "--host-weights", "--module", wasm, "--stack", stack]);
+    assert.equal(expectCleanError(r, /stack overflow/), null, `--stack ${stack}`);
+  }
+});
