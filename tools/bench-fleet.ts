@@ -46,6 +46,7 @@ const model = loadModelFile(modelPath, { bytes: new Uint8Array(readFileSync(tokP
 const mosq = await startMosquitto();
 const broker = mosq.url;
 const procs: ChildProcess[] = [];
+process.on("exit", () => { for (const p of procs) p.kill("SIGKILL"); mosq.proc.kill("SIGKILL"); }); // even after a crash
 const out: string[] = [];
 const say = (s: string) => { out.push(s); process.stdout.write(s + "\n"); };
 
@@ -105,6 +106,7 @@ try {
   for (const n of SCALE) {
     const fleetName = `scale${n}`;
     const gw = child(["gateway", "--broker", broker, "--fleet", fleetName, "--id", `gw-${n}`, "--peer-timeout", "10000"]);
+    procs.push(gw);
     const sc = await FleetClient.connect({ broker, fleet: fleetName, log });
     await sc.waitForGateway(30_000);
     const served = new Set<string>();
