@@ -11,7 +11,9 @@ import { Engine } from "../../host/engine/engine.js";
 import { readLlama2cV0 } from "../../host/format/llama2c.js";
 import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../../host/train/config.js";
 import { train } from "../../host/train/trainer.js";
-import { haveShared, TEACHER, TOKENIZER } from "./helpers.js";
+import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
+import { FormatError } from "../../host/format/errors.js";
+import { UsageError } from "../../host/cli/errors.js";
 
 // Two workers each average the gradient of half the batch; the mean equals the whole
 // batch's gradient up to f32 summation order, so one AdamW step moves parameters alike.
@@ -34,7 +36,7 @@ describe("distill", { skip: !haveShared && "../shared models missing" }, () => {
   test("a tiny ternary student trains, writes a runnable model with its tokenizer, a curve and a checkpoint", async () => {
     const cfg = join(dir, "tiny.json"), out = join(dir, "tiny.ellm");
     writeFileSync(cfg, JSON.stringify(tinyStudent));
-    await cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", cfg, "-o", out, "--corpus", join(dir, "corpus.bin"), "--log", join(dir, "log.json")]);
+    await cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", cfg, "-o", out, "--corpus", join(dir, "corpus.bin"), "--log", join(dir, "log.json"), "--text", SAMPLE_TEXT]);
     assert.ok(existsSync(join(dir, "tiny.curve.svg")));
     assert.ok(existsSync(join(dir, "tiny.ellm.ckpt", "checkpoint.json")));
     const log = JSON.parse(readFileSync(join(dir, "log.json"), "utf8")) as { history: Array<{ step: number; loss: number }> };
@@ -55,6 +57,12 @@ describe("distill", { skip: !haveShared && "../shared models missing" }, () => {
     await cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", cfg, "-o", out, "--corpus", join(dir, "corpus.bin"), "--resume", "--log", join(dir, "log8.json")]);
     const log = JSON.parse(readFileSync(join(dir, "log8.json"), "utf8")) as { history: Array<{ step: number }>; seconds: number };
     assert.deepEqual(log.history.map((e) => e.step), [2, 4, 6, 8]);
+  });
+
+  test("a missing teacher or student config is a one-line error naming the file", async () => {
+    const cfg = join(dir, "tiny.json");
+    await assert.rejects(cli(["distill", "--teacher", join(dir, "nope.bin"), "--student", cfg, "-o", join(dir, "x.ellm")]), (e: unknown) => e instanceof FormatError && /nope\.bin: no such file/.test(e.message));
+    await assert.rejects(cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", join(dir, "missing.json"), "-o", join(dir, "x.ellm")]), (e: unknown) => e instanceof UsageError && /missing\.json: cannot be read/.test(e.message));
   });
 
   test("two data-parallel workers take the same step as one process", async () => {
