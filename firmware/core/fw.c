@@ -158,14 +158,27 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
 
   if (g->prompt_len > 1 << 20) { failf(err, n, "prompt: too long"); goto fail; }
   int32_t len = (int32_t)g->prompt_len, cap = len + 3, bos = 1, eos = 0, outp, count;
-  uint32_t text;
-  if (copy_in(f, (const uint8_t *)g->prompt, (uint32_t)len, &text, "prompt", err, n)) goto fail;
-  int32_t bytes = cap * 4;
-  const void *aa[] = { &bytes };
-  if (call(f, f->alloc, "prompt", &outp, 1, aa, err, n)) goto fail;
+  // Prompt bytes, then cap i32 tokens, in one scratch region grown geometrically and reused:
+  // a peer serving many tasks keeps its linear memory flat.
+  uint32_t text_bytes = ((uint32_t)len + 15u) & ~15u, need = text_bytes + 4u * (uint32_t)cap;
+  if (need > f->scratch_cap) {
+    int32_t bytes = (int32_t)(need > 2 * f->scratch_cap ? need : 2 * f->scratch_cap);
+    if (bytes < 4096) bytes = 4096;
+    const void *aa[] = { &bytes };
+    int32_t p;
+    if (call(f, f->alloc, "prompt", &p, 1, aa, err, n)) goto fail;
+    f->scratch = (uint32_t)p; f->scratch_cap = (uint32_t)bytes;
+  }
+  uint32_t size = 0;
+  uint8_t *wmem = m3_GetMemory(f->rt, &size, 0);
+  if (!wmem || f->scratch == 0 || (uint64_t)f->scratch + f->scratch_cap > size) {
+    failf(err, n, "prompt: linear memory could not grow"); goto fail;
+  }
+  memcpy(wmem + f->scratch, g->prompt, (size_t)len);
+  uint32_t text = f->scratch;
+  outp = (int32_t)(f->scratch + text_bytes);
   const void *ea[] = { &text, &len, &bos, &eos, &outp, &cap };
   if (call_checked(f, f->encode, "encode", &count, 6, ea, err, n)) goto fail;
-  uint32_t size = 0;
   const uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
   if (count < 1 || count > cap || outp <= 0 || (uint64_t)(uint32_t)outp + 4 * (uint64_t)count > size) {
     failf(err, n, "encode: bad result"); goto fail;
@@ -178,6 +191,7 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
   int32_t token = prompt[0], pos = 0, pieceCap = PIECE_CAP;
   uint64_t t0 = plat_now_us();
   while (pos < steps) {
+    if (g->should_stop && g->should_stop(g->stop_ctx)) { st->stopped = 1; break; }
     int32_t forced = pos + 1 < count ? prompt[pos + 1] : -1, next, k;
     const void *ga[] = { &token, &pos, &forced };
     if (call_checked(f, f->generate_step, "step", &next, 3, ga, err, n)) goto fail;
@@ -194,7 +208,7 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
   st->tokens = pos;
   st->prompt_tokens = count;
   st->memory_bytes = m3_GetMemorySize(f->rt);
-  st->heap_bytes = (uint32_t)outp + (uint32_t)bytes; // the last allocation of the run
+  st->heap_bytes = f->scratch + f->scratch_cap; // the last allocation of the run
   rc = 0;
 fail:
   free(prompt);

@@ -23,6 +23,10 @@ typedef struct {
   int32_t steps;          // positions incl. BOS and prompt (<= 0: ctx)
   float temperature, topp;
   uint64_t seed;
+  // Optional: asked before every position; nonzero ends the generation early (cancel,
+  // deadline). fw_stats.stopped then says so.
+  int (*should_stop)(void *ctx);
+  void *stop_ctx;
 } fw_gen;
 
 typedef struct {
@@ -30,6 +34,7 @@ typedef struct {
   uint64_t elapsed_us;    // first forward to last
   uint32_t memory_bytes;  // linear memory at the end (never shrinks, so the peak)
   uint32_t heap_bytes;    // top of the module's bump heap: linear memory actually in use
+  int stopped;            // should_stop ended the generation
 } fw_stats;
 
 // Each returns 0 on success, else -1 with a one-line message in err.

@@ -12,6 +12,7 @@ struct fw {
   const uint8_t *model; size_t model_len; // host-side model file (host functions read it)
   uint32_t max_memory;
   uint32_t piece;       // guest buffer for decode()
+  uint32_t scratch, scratch_cap; // guest buffer for prompts, reused: the module's heap cannot free
   char trap[192];       // detail left by a host function that refused a call
 };
 

@@ -1,8 +1,7 @@
 // edgellm-fw serve: the firmware core as a fleet peer (docs/protocol.md) over libmosquitto.
 // One task at a time on the wasm3 engine; tokens streamed while it runs; heartbeats from the
 // same thread between pieces; the network thread (mosquitto_loop_start) only queues work.
-// Limits of this peer: a cancel or deadline of a running task takes effect when it ends
-// (fw_generate has no stop hook), so the result then says cancelled / expired.
+// A cancel or a deadline stops the running task at the next position (fw_gen.should_stop).
 #include <mosquitto.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +31,16 @@ typedef struct {
 } peer;
 
 static volatile sig_atomic_t g_stop = 0;
+
+// Asked by fw_generate before every position: a cancel from the network thread, the task's
+// deadline, or a signal ends the running task there.
+static int running_should_stop(void *ctx) {
+  peer *p = ctx;
+  pthread_mutex_lock(&p->mu);
+  int cancel = p->cancel_running;
+  pthread_mutex_unlock(&p->mu);
+  return cancel || g_stop || (p->running_deadline_us && plat_now_us() > p->running_deadline_us);
+}
 static void on_signal(int s) { (void)s; g_stop = 1; }
 
 static void logf_(const char *fmt, const char *a, const char *b) {
@@ -353,7 +362,9 @@ int serve_main(int argc, char **argv, const char *module_path) {
 
     fleet_task *t = &p->running;
     p->out_len = p->sent = 0; p->oom = 0; p->last_flush_us = plat_now_us();
-    fw_gen g = { .prompt = t->prompt, .prompt_len = t->prompt_len, .steps = t->steps, .temperature = t->temperature, .topp = t->topp, .seed = t->seed };
+    p->running_deadline_us = t->deadline_ms ? queued_at + (uint64_t)t->deadline_ms * 1000u : 0;
+    fw_gen g = { .prompt = t->prompt, .prompt_len = t->prompt_len, .steps = t->steps, .temperature = t->temperature,
+                 .topp = t->topp, .seed = t->seed, .should_stop = running_should_stop, .stop_ctx = p };
     uint64_t t0 = plat_now_us();
     int grc = fw_generate(f, &g, &st, err, sizeof err);
     flush_tokens(p);
@@ -367,6 +378,7 @@ int serve_main(int argc, char **argv, const char *module_path) {
     if (grc || p->oom) send_result(p, &done, "failed", NULL, 0, 0, ms, p->oom ? "out of memory" : err);
     else if (cancelled) send_result(p, &done, "cancelled", p->out, p->out_len, st.tokens, ms, NULL);
     else if (expired) send_result(p, &done, "expired", p->out, p->out_len, st.tokens, ms, NULL);
+    else if (st.stopped) send_result(p, &done, "failed", NULL, 0, st.tokens, ms, "peer stopping"); // signal: the gateway reassigns
     else send_result(p, &done, "done", p->out, p->out_len, st.tokens, ms, NULL);
     // The module's bump heap keeps every prompt: start a fresh instance once it has grown.
     if (grc == 0 && !base_heap) base_heap = st.heap_bytes;
