@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 # mosquitto: production broker and integration tests; libmosquitto-dev: firmware MQTT client;
 # libclang-dev: bindgen for the wasm3x-sys crate; valgrind: memory and instruction counts.
 PKGS="mosquitto libmosquitto-dev libclang-dev valgrind"
+# cargo builds wasm3 from the crates.io crate wasm3x-sys; machines of this kind have rustup's,
+# anything else gets Debian's.
+command -v cargo >/dev/null 2>&1 || PKGS="$PKGS cargo"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
