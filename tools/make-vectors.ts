@@ -6,20 +6,14 @@ import { Engine } from "../host/engine/engine.js";
 import { PROJECT_ROOT } from "../host/engine/module.js";
 import { crc32 } from "../host/format/crc32.js";
 import { writeModel } from "../host/format/writer.js";
-import { buildVector, VECTOR_NAMES } from "./vectors.js";
+import { buildVector, greedyTokens, VECTOR_NAMES } from "./vectors.js";
 
 for (const name of VECTOR_NAMES) {
   const image = buildVector(name);
   const bytes = writeModel(image);
   const e = Engine.load(bytes, undefined, { engine: "simd" });
   const logits0 = Array.from(e.forward(1, 0));
-  const greedy: number[] = [];
-  let tok = 1;
-  for (let pos = 0; pos < image.config.seqLen; pos++) {
-    const logits = e.forward(tok, pos);
-    tok = logits.indexOf(Math.max(...logits));
-    greedy.push(tok);
-  }
+  const greedy = greedyTokens(e, image.config.seqLen);
   const desc = {
     bytes: bytes.length,
     crc32: crc32(bytes),

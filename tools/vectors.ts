@@ -5,6 +5,7 @@ import { convertModel, type QuantName } from "../host/format/convert.js";
 import { FloatModel, tensorKey, tensorList } from "../host/format/float-model.js";
 import { Kind, ModelConfig, tensorShape } from "../host/format/spec.js";
 import type { ModelImage } from "../host/format/writer.js";
+import type { Engine } from "../host/engine/engine.js";
 
 export const VECTOR_NAMES = ["tiny-f32", "tiny-int8", "tiny-ternary"] as const;
 export type VectorName = (typeof VECTOR_NAMES)[number];
@@ -63,4 +64,16 @@ export function buildVector(name: VectorName): ModelImage {
   // The ternary vector has a separate classifier and a q8 group size of 8, to cover both paths.
   const model = tinyFloatModel(quant !== "ternary");
   return convertModel(model, { quant, groupSize: quant === "f32" ? 0 : 8, tokenizer: quant === "int8" ? tinyTokenizer() : undefined });
+}
+
+// Greedy argmax tokens from BOS for `positions` positions: what the vectors record.
+export function greedyTokens(e: Engine, positions: number): number[] {
+  const out: number[] = [];
+  let tok = 1;
+  for (let pos = 0; pos < positions; pos++) {
+    const logits = e.forward(tok, pos);
+    tok = logits.indexOf(Math.max(...logits));
+    out.push(tok);
+  }
+  return out;
 }
