@@ -81,7 +81,20 @@ export function attentionMix(out: usize, att: usize, vBase: usize, stride: usize
       store<f32>(o, a0); store<f32>(o, a1, 4); store<f32>(o, a2, 8); store<f32>(o, a3, 12);
     }
   } else {
-    // Keep four output lanes in a register across all positions: same order per element.
+    // Output lanes stay in registers across all positions (same order per element); eight
+    // lanes per pass share each weight's splat.
+    for (; i + 8 <= hs; i += 8) {
+      let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+      let v = vBase + (<usize>i << 2);
+      for (let t = 0; t < n; t++) {
+        const a = f32x4.splat(load<f32>(att + (<usize>t << 2)));
+        acc0 = f32x4.add(acc0, f32x4.mul(a, v128.load(v)));
+        acc1 = f32x4.add(acc1, f32x4.mul(a, v128.load(v, 16)));
+        v += stride;
+      }
+      v128.store(out + (<usize>i << 2), acc0);
+      v128.store(out + (<usize>i << 2), acc1, 16);
+    }
     for (; i + 4 <= hs; i += 4) {
       let acc = f32x4.splat(0);
       let v = vBase + (<usize>i << 2);
