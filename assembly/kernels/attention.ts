@@ -26,11 +26,7 @@ export function attentionScores(scores: usize, q: usize, kBase: usize, stride: u
         a2 = f32x4.add(a2, f32x4.mul(qv, v128.load(k2 + off)));
         a3 = f32x4.add(a3, f32x4.mul(qv, v128.load(k3 + off)));
       }
-      // Per position: (l0 + l1) + (l2 + l3), as dotF32.
-      const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 2, 4, 6), v128.shuffle<f32>(a0, a1, 1, 3, 5, 7));
-      const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 2, 4, 6), v128.shuffle<f32>(a2, a3, 1, 3, 5, 7));
-      const sc = f32x4.add(v128.shuffle<f32>(s01, s23, 0, 2, 4, 6), v128.shuffle<f32>(s01, s23, 1, 3, 5, 7));
-      v128.store(scores + (<usize>t << 2), f32x4.div(sc, vs));
+      v128.store(scores + (<usize>t << 2), f32x4.div(reduce4(a0, a1, a2, a3), vs));
     }
   } else if (hs == 8) {
     // Interpreters, at the common head size: q held in locals, each key read once, the
@@ -113,5 +109,67 @@ export function attentionMix(out: usize, att: usize, vBase: usize, stride: usize
       v += stride;
     }
     store<f32>(out + (<usize>i << 2), acc);
+  }
+}
+
+// Two heads that share one KV head (grouped-query attention), SIMD build: each key and value
+// is loaded once for both. Per head the arithmetic is exactly attentionScores' / attentionMix',
+// so results are bit-identical to two separate calls. hs must be a multiple of 4.
+export function attentionScoresPair(sa: usize, sb: usize, qa: usize, qb: usize, kBase: usize, stride: usize, n: i32, hs: i32, sqrtHs: f32): void {
+  if (!ASC_FEATURE_SIMD || (hs & 3) != 0) {
+    attentionScores(sa, qa, kBase, stride, n, hs, sqrtHs);
+    attentionScores(sb, qb, kBase, stride, n, hs, sqrtHs);
+    return;
+  }
+  const vs = f32x4.splat(sqrtHs);
+  let t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const k0 = kBase + <usize>t * stride;
+    const k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    for (let i = 0; i < hs; i += 4) {
+      const off = <usize>i << 2;
+      const qav = v128.load(qa + off), qbv = v128.load(qb + off);
+      const kv0 = v128.load(k0 + off), kv1 = v128.load(k1 + off), kv2 = v128.load(k2 + off), kv3 = v128.load(k3 + off);
+      a0 = f32x4.add(a0, f32x4.mul(qav, kv0)); b0 = f32x4.add(b0, f32x4.mul(qbv, kv0));
+      a1 = f32x4.add(a1, f32x4.mul(qav, kv1)); b1 = f32x4.add(b1, f32x4.mul(qbv, kv1));
+      a2 = f32x4.add(a2, f32x4.mul(qav, kv2)); b2 = f32x4.add(b2, f32x4.mul(qbv, kv2));
+      a3 = f32x4.add(a3, f32x4.mul(qav, kv3)); b3 = f32x4.add(b3, f32x4.mul(qbv, kv3));
+    }
+    v128.store(sa + (<usize>t << 2), f32x4.div(reduce4(a0, a1, a2, a3), vs));
+    v128.store(sb + (<usize>t << 2), f32x4.div(reduce4(b0, b1, b2, b3), vs));
+  }
+  for (; t < n; t++) {
+    const k = kBase + <usize>t * stride;
+    store<f32>(sa + (<usize>t << 2), dotF32(qa, k, hs) / sqrtHs);
+    store<f32>(sb + (<usize>t << 2), dotF32(qb, k, hs) / sqrtHs);
+  }
+}
+
+// [Σa, Σb, Σc, Σd], each as (l0 + l1) + (l2 + l3): dotF32's order.
+@inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 2, 4, 6), v128.shuffle<f32>(a, b, 1, 3, 5, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 2, 4, 6), v128.shuffle<f32>(c, d, 1, 3, 5, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
+}
+
+export function attentionMixPair(oa: usize, ob: usize, atta: usize, attb: usize, vBase: usize, stride: usize, n: i32, hs: i32): void {
+  if (!ASC_FEATURE_SIMD || (hs & 3) != 0) {
+    attentionMix(oa, atta, vBase, stride, n, hs);
+    attentionMix(ob, attb, vBase, stride, n, hs);
+    return;
+  }
+  for (let i = 0; i < hs; i += 4) {
+    let acca = f32x4.splat(0), accb = f32x4.splat(0);
+    let v = vBase + (<usize>i << 2);
+    for (let t = 0; t < n; t++) {
+      const vv = v128.load(v);
+      acca = f32x4.add(acca, f32x4.mul(f32x4.splat(load<f32>(atta + (<usize>t << 2))), vv));
+      accb = f32x4.add(accb, f32x4.mul(f32x4.splat(load<f32>(attb + (<usize>t << 2))), vv));
+      v += stride;
+    }
+    v128.store(oa + (<usize>i << 2), acca);
+    v128.store(ob + (<usize>i << 2), accb);
   }
 }

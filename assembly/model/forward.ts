@@ -5,7 +5,7 @@ import { Matrix, QT_T2 } from "./matrix";
 import { RunState } from "./state";
 import { Weights } from "./weights";
 import { addF32, divideF32, expShifted, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";
-import { attentionMix, attentionScores } from "../kernels/attention";
+import { attentionMix, attentionMixPair, attentionScores, attentionScoresPair } from "../kernels/attention";
 import { quantizeActs } from "../kernels/q8";
 import { matvecT2LutShared } from "../kernels/t2";
 import { kvMix, kvScores } from "../kernels/native";
@@ -90,7 +90,23 @@ function attention(c: Config, s: RunState, l: i32, pos: i32): void {
     memory.copy(s.keyCache + row * <usize>kvDim * 4, s.k, <usize>kvDim << 2);
     memory.copy(s.valueCache + row * <usize>kvDim * 4, s.v, <usize>kvDim << 2);
   }
-  for (let h = 0; h < c.nHeads; h++) {
+  let h0 = 0;
+  if (ASC_FEATURE_SIMD && !s.kvInt8 && (kvMul & 1) == 0) {
+    // Heads in pairs that share a KV head: keys and values are read once for both.
+    const stride = <usize>kvDim << 2;
+    const attB = s.att + (<usize>s.ctx << 2);
+    for (; h0 < c.nHeads; h0 += 2) {
+      const qa = s.q + (<usize>(h0 * hs) << 2), qb = qa + (<usize>hs << 2);
+      const oa = s.xb + (<usize>(h0 * hs) << 2), ob = oa + (<usize>hs << 2);
+      const base = (layerBase * <usize>kvDim + <usize>((h0 / kvMul) * hs)) << 2;
+      attentionScoresPair(s.att, attB, qa, qb, s.keyCache + base, stride, pos + 1, hs, sqrtHs);
+      const sumA = expShifted(s.att, pos + 1), sumB = expShifted(attB, pos + 1);
+      attentionMixPair(oa, ob, s.att, attB, s.valueCache + base, stride, pos + 1, hs);
+      divideF32(oa, hs, sumA);
+      divideF32(ob, hs, sumB);
+    }
+  }
+  for (let h = h0; h < c.nHeads; h++) {
     const qh = s.q + (<usize>(h * hs) << 2);
     const kvh = h / kvMul;
     const out = s.xb + (<usize>(h * hs) << 2);

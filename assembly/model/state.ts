@@ -18,7 +18,7 @@ export class RunState {
   q: usize;        // f32 [dim]
   k: usize;        // f32 [kvDim]     this position's key before caching
   v: usize;        // f32 [kvDim]
-  att: usize;      // f32 [ctx]       scores of one head
+  att: usize;      // f32 [2][ctx]    scores of one head, or of a pair sharing a KV head
   logits: usize;   // f32 [vocab]
   cosSin: usize;   // f32 [headSize]  RoPE (cos, sin) pairs of this position
   xq: usize;       // i8  [pad64(max(dim, hidden))]  quantized activations
@@ -37,7 +37,7 @@ export class RunState {
     this.x = f32Buffer(c.dim); this.xb = f32Buffer(c.dim); this.xb2 = f32Buffer(c.dim);
     this.hb = f32Buffer(c.hiddenDim); this.hb2 = f32Buffer(c.hiddenDim);
     this.q = f32Buffer(c.dim); this.k = f32Buffer(kvDim); this.v = f32Buffer(kvDim);
-    this.att = f32Buffer(ctx);
+    this.att = f32Buffer(2 * ctx);
     this.logits = f32Buffer(c.vocabSize);
     this.cosSin = f32Buffer(c.dim / c.nHeads);
     this.xq = heap.alloc(<usize>pad64(max(c.dim, c.hiddenDim)));
@@ -58,7 +58,7 @@ export class RunState {
   // Bytes the constructor will allocate, so a host can refuse before running out of memory.
   static bytesNeeded(c: Config, ctx: i32, kvInt8: bool): i64 {
     const kvDim = <i64>c.kvDim;
-    let f = <i64>(3 * c.dim + 2 * c.hiddenDim + c.dim + 2 * c.kvDim) + <i64>ctx + <i64>c.vocabSize + <i64>(c.dim / c.nHeads);
+    let f = <i64>(3 * c.dim + 2 * c.hiddenDim + c.dim + 2 * c.kvDim) + 2 * <i64>ctx + <i64>c.vocabSize + <i64>(c.dim / c.nHeads);
     let bytes = f * 4 + <i64>pad64(max(c.dim, c.hiddenDim)) + 2048 + (<i64>accRows(c) << 2);
     const cacheElems = <i64>c.nLayers * <i64>ctx * kvDim;
     bytes += cacheElems * 2 * (kvInt8 ? 1 : 4);

@@ -1,4 +1,4 @@
-import { attentionScores, attentionScoresRef, attentionMix, attentionMixRef } from "../../assembly/kernels/attention";
+import { attentionScores, attentionScoresRef, attentionMix, attentionMixRef, attentionScoresPair, attentionMixPair } from "../../assembly/kernels/attention";
 import { expF32, expShifted, softmax, softmaxRef } from "../../assembly/kernels/f32";
 import { randomF32, zeros, maxAbsDiff, bitsEqual, resetRandom } from "./helpers.include";
 
@@ -28,6 +28,24 @@ describe("attention kernels", () => {
     attentionMix(a, att, v, kvDim * 4, n, hs);
     attentionMixRef(b, att, v, kvDim * 4, n, hs);
     expect(maxAbsDiff(a, b, hs)).toBeLessThanOrEqual(MIX_TOL);
+  });
+
+  test("pair kernels (two heads sharing a KV head) equal two single-head calls bit for bit", () => {
+    resetRandom(33);
+    const hs = 8, kvDim = 16, n = 43;
+    const qa = randomF32(hs), qb = randomF32(hs), k = randomF32(n * kvDim), v = randomF32(n * kvDim);
+    const sa = zeros(n * 4), sb = zeros(n * 4), ra = zeros(n * 4), rb = zeros(n * 4);
+    attentionScoresPair(sa, sb, qa, qb, k + 32, kvDim * 4, n, hs, Mathf.sqrt(<f32>hs));
+    attentionScores(ra, qa, k + 32, kvDim * 4, n, hs, Mathf.sqrt(<f32>hs));
+    attentionScores(rb, qb, k + 32, kvDim * 4, n, hs, Mathf.sqrt(<f32>hs));
+    expect(bitsEqual(sa, ra, n)).toBe(true);
+    expect(bitsEqual(sb, rb, n)).toBe(true);
+    const oa = zeros(hs * 4), ob = zeros(hs * 4), pa = zeros(hs * 4), pb = zeros(hs * 4);
+    attentionMixPair(oa, ob, sa, sb, v + 32, kvDim * 4, n, hs);
+    attentionMix(pa, sa, v + 32, kvDim * 4, n, hs);
+    attentionMix(pb, sb, v + 32, kvDim * 4, n, hs);
+    expect(bitsEqual(oa, pa, hs)).toBe(true);
+    expect(bitsEqual(ob, pb, hs)).toBe(true);
   });
 
   test("expF32 is within a few ulp of Mathf.exp over the softmax range", () => {
