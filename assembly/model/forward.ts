@@ -12,21 +12,16 @@ import { kvMix, kvScores } from "../kernels/native";
 
 @inline function pad64(n: i32): i32 { return (n + 63) & ~63; }
 
-// The matrices that read one input share its int8 quantization, done lazily (sa < 0: not yet).
-class Input {
-  x: usize = 0;
-  sa: f32 = -1;
-}
-const input = new Input();
-
-@inline function setInput(x: usize): void {
-  input.x = x;
-  input.sa = -1;
+// The matrices that read one input share its int8 quantization, done lazily (the run state's
+// inputScale < 0: not yet).
+@inline function setInput(s: RunState, x: usize): void {
+  s.input = x;
+  s.inputScale = -1;
 }
 
 function applyMatrix(s: RunState, m: Matrix, y: usize, n: i32): void {
-  if (m.quantized && input.sa < 0) input.sa = quantizeActs(s.xq, input.x, n, pad64(n));
-  m.apply(y, input.x, s.xq, input.sa, s.lut, s.acc);
+  if (m.quantized && s.inputScale < 0) s.inputScale = quantizeActs(s.xq, s.input, n, pad64(n));
+  m.apply(y, s.input, s.xq, s.inputScale, s.lut, s.acc);
 }
 
 @inline function sharesLut(m: Matrix): bool { return m.qtype == QT_T2 && !m.external; }
@@ -35,10 +30,10 @@ function applyMatrix(s: RunState, m: Matrix, y: usize, n: i32): void {
 // lookup table (one build for wq, wk and wv); otherwise they are applied one by one.
 function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb: usize, c: Matrix | null, yc: usize): void {
   if (!ASC_FEATURE_SIMD && sharesLut(a) && sharesLut(b) && (c == null || sharesLut(c))) {
-    if (input.sa < 0) input.sa = quantizeActs(s.xq, input.x, n, pad64(n));
+    if (s.inputScale < 0) s.inputScale = quantizeActs(s.xq, s.input, n, pad64(n));
     const cm = c != null ? c : b; // placeholder when absent: rows 0 below
     matvecT2LutShared(ya, a.data, a.scales, a.rows, yb, b.data, b.scales, b.rows,
-                      yc, cm.data, cm.scales, c != null ? cm.rows : 0, s.xq, input.sa, n, s.lut, s.acc);
+                      yc, cm.data, cm.scales, c != null ? cm.rows : 0, s.xq, s.inputScale, n, s.lut, s.acc);
     return;
   }
   applyMatrix(s, a, ya, n);
@@ -157,23 +152,23 @@ export function forward(c: Config, w: Weights, s: RunState, token: i32, pos: i32
   for (let l = 0; l < c.nLayers; l++) {
     const lw = w.layers[l];
     rmsnorm(s.xb, s.x, lw.rmsAtt, dim, c.normEps);
-    setInput(s.xb);
+    setInput(s, s.xb);
     applyMatrices(s, dim, lw.wq, s.q, lw.wk, s.k, lw.wv, s.v);
     rope(s.q, dim, s.cosSin, c.headSize);
     rope(s.k, c.kvDim, s.cosSin, c.headSize);
     attention(c, s, l, pos);
-    setInput(s.xb);
+    setInput(s, s.xb);
     applyMatrix(s, lw.wo, s.xb2, dim);
     addF32(s.x, s.xb2, dim);
     rmsnorm(s.xb, s.x, lw.rmsFfn, dim, c.normEps);
-    setInput(s.xb);
+    setInput(s, s.xb);
     applyMatrices(s, dim, lw.w1, s.hb, lw.w3, s.hb2, null, 0);
     swiglu(s.hb, s.hb2, hidden);
-    setInput(s.hb);
+    setInput(s, s.hb);
     applyMatrix(s, lw.w2, s.xb, hidden);
     addF32(s.x, s.xb, dim);
   }
   rmsnorm(s.x, s.x, w.rmsFinal, dim, c.normEps);
-  setInput(s.x);
+  setInput(s, s.x);
   applyMatrix(s, w.classifier, s.logits, dim);
 }

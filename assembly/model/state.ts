@@ -22,6 +22,8 @@ export class RunState {
   logits: usize;   // f32 [vocab]
   cosSin: usize;   // f32 [headSize]  RoPE (cos, sin) pairs of this position
   xq: usize;       // i8  [pad64(max(dim, hidden))]  quantized activations
+  input: usize = 0;      // f32 vector the next matrices read (x, xb or hb)
+  inputScale: f32 = -1;  // its absmax scale once quantized into xq; -1: not yet
   lut: usize;      // i16 [4][256]    ternary lookup tables
   acc: usize;      // i32 [max(2·hidden, 3·dim, vocab)]  ternary row accumulators (shared tables: wq+wk+wv, w1+w3)
   keyCache: usize;   // f32 [layers][ctx][kvDim], or i8 when kvInt8
