@@ -1,3 +1,5 @@
+import { hsum4 } from "./simd";
+
 // int8 W8A8 kernels. Weights: int8 q[rows][cols] with one f32 scale per group of `group`
 // consecutive weights of a row (group divides cols). Activations: int8 with one f32 scale
 // per vector (absmax, quantized at run time). Dot products accumulate exactly in i32, so the
@@ -80,13 +82,6 @@ export function matvecQ8Ref(y: usize, w: usize, ws: usize, group: i32, xq: usize
     }
     store<f32>(y + (<usize>r << 2), sum * sa);
   }
-}
-
-// Sums each of four i32x4 accumulators into one lane each: [Σa, Σb, Σc, Σd] (exact).
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 2, 4, 6), v128.shuffle<i32>(a, b, 1, 3, 5, 7));
-  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 2, 4, 6), v128.shuffle<i32>(c, d, 1, 3, 5, 7));
-  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 2, 4, 6), v128.shuffle<i32>(ab, cd, 1, 3, 5, 7));
 }
 
 @inline function dot16(acc: v128, w: v128, xl: v128, xh: v128): v128 {

@@ -1,3 +1,5 @@
+import { hsum4 } from "./simd";
+
 // Ternary W1.58A8 kernels (BitNet b1.58). Layout (docs/model-format.md, qtype t2): each row
 // is blocks of 64 weights in 16 bytes; byte j of a block holds weights 16k + j (k = 0..3) at
 // bits 2k..2k+1 as code = w + 1. Row stride = 16 · ceil(cols / 64) bytes; one f32 scale per
@@ -24,12 +26,6 @@ export function matvecT2Ref(y: usize, w: usize, ws: usize, xq: usize, sa: f32, r
     for (let c = 0; c < cols; c++) acc += t2Weight(w, rowBytes, r, c) * <i32>load<i8>(xq + <usize>c);
     store<f32>(y + (<usize>r << 2), <f32>acc * load<f32>(ws + (<usize>r << 2)) * sa);
   }
-}
-
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 2, 4, 6), v128.shuffle<i32>(a, b, 1, 3, 5, 7));
-  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 2, 4, 6), v128.shuffle<i32>(c, d, 1, 3, 5, 7));
-  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 2, 4, 6), v128.shuffle<i32>(ab, cd, 1, 3, 5, 7));
 }
 
 // i16 lanes += codes (0..2) · x for 16 weights: no widening of the codes needed.
@@ -164,7 +160,7 @@ export function matvecT2LutShared(
   }
 }
 
-function matvecT2Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
+export function matvecT2Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
   matvecT2LutShared(y, w, ws, rows, 0, 0, 0, 0, 0, 0, 0, 0, xq, sa, cols, lut, acc);
 }
 
@@ -191,10 +187,6 @@ export function matvecT2(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows
   else matvecT2Lut(y, w, ws, xq, sa, rows, cols, lut, acc);
 }
 
-// Exported for tests: force the lookup-table kernel in either build.
-export function matvecT2LutExport(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
-  matvecT2Lut(y, w, ws, xq, sa, rows, cols, lut, acc);
-}
 
 export function dequantRowT2(out: usize, w: usize, ws: usize, r: i32, cols: i32): void {
   const rowBytes = t2RowBytes(cols);

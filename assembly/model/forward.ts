@@ -57,16 +57,10 @@ function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb:
   return s;
 }
 
-// Stores src[n] as int8 at dst with absmax scale in *scalePtr.
-function storeQ8(dst: usize, scalePtr: usize, src: usize, n: i32): void {
-  let amax: f32 = 0;
-  for (let i = 0; i < n; i++) amax = Mathf.max(amax, Mathf.abs(load<f32>(src + (<usize>i << 2))));
-  const sc: f32 = amax / <f32>127.0;
-  const inv: f32 = sc > 0 ? <f32>1.0 / sc : 0;
-  for (let i = 0; i < n; i++) {
-    store<i8>(dst + <usize>i, <i8><i32>nearest<f32>(load<f32>(src + (<usize>i << 2)) * inv));
-  }
-  store<f32>(scalePtr, sc);
+// Stores src[n] as int8 at dst (the activation quantizer: absmax, round to nearest) and its
+// scale at scalePtr.
+@inline function storeQ8(dst: usize, scalePtr: usize, src: usize, n: i32): void {
+  store<f32>(scalePtr, quantizeActs(dst, src, n, n));
 }
 
 function attention(c: Config, s: RunState, l: i32, pos: i32): void {

@@ -1,4 +1,4 @@
-import { matvecT2, matvecT2Ref, matvecT2LutExport, t2RowBytes, t2Weight, dequantRowT2 } from "../../assembly/kernels/t2";
+import { matvecT2, matvecT2Ref, matvecT2Lut, t2RowBytes, t2Weight, dequantRowT2 } from "../../assembly/kernels/t2";
 import { quantizeActs } from "../../assembly/kernels/q8";
 import { matvecF32Ref } from "../../assembly/kernels/f32";
 import { randomF32, zeros, nextU32, maxAbsDiff, maxAbs, bitsEqual, resetRandom } from "./helpers.include";
@@ -52,7 +52,7 @@ describe("ternary W1.58A8 kernels", () => {
       const y = zeros(rows * 4), yl = zeros(rows * 4), yr = zeros(rows * 4);
       const lut = zeros(2048), acc = zeros(rows * 4);
       matvecT2(y, p.codes, p.scales, xq, sa, rows, cols, lut, acc);
-      matvecT2LutExport(yl, p.codes, p.scales, xq, sa, rows, cols, lut, acc);
+      matvecT2Lut(yl, p.codes, p.scales, xq, sa, rows, cols, lut, acc);
       matvecT2Ref(yr, p.codes, p.scales, xq, sa, rows, cols);
       expect(bitsEqual(y, yr, rows)).toBe(true);
       expect(bitsEqual(yl, yr, rows)).toBe(true);
