@@ -4,6 +4,7 @@
 import * as E from "./model/errors";
 import { initState, loadModel, loadModelExternal, loadTokenizer, runtime, setMemoryCap, step } from "./model/runtime";
 import { decode as decodeToken, encode as encodeText } from "./text/tokenizer";
+import * as agentApi from "./agent/api";
 
 export const ABI_VERSION: i32 = 1;
 
@@ -102,3 +103,40 @@ export function decode(prev: i32, token: i32, out: usize, cap: i32): i32 {
   if (t == null) return E.E_NO_TOKENIZER;
   return decodeToken(t, prev, token, out, cap);
 }
+
+// ---- The device side of the fleet protocol (assembly/agent/, docs/protocol.md §4) ----------
+// Times are f64 wall-clock milliseconds given by the host on every call: the module reads no
+// clock. Outbound messages go through env.mqttPublish, log lines through env.agentLog.
+
+// After modelInit (and tokenizerLoad): names ^[A-Za-z0-9_-]{1,64}$, maxQueue 1..64. Allocates
+// every buffer the agent will ever use; call once.
+export function agentInit(fleet: usize, fleetLen: i32, id: usize, idLen: i32, maxQueue: i32, heartbeatMs: i32, flushMs: i32): i32 {
+  return agentApi.init(fleet, fleetLen, id, idLen, maxQueue, heartbeatMs, flushMs);
+}
+// What the online status announces (modelId ≤ 128 bytes, impl ≤ 32, UTF-8; freeMem as u32).
+export function agentSetCapabilities(modelId: usize, modelIdLen: i32, impl: usize, implLen: i32, tokPerSec: f32, freeMem: i32): i32 {
+  return agentApi.setCapabilities(modelId, modelIdLen, impl, implLen, tokPerSec, freeMem);
+}
+// The filter to subscribe: edgellm/v1/<fleet>/to/<id>/+ (NUL-terminated when there is room).
+export function agentSubscription(out: usize, cap: i32): i32 { return agentApi.subscription(out, cap); }
+// The last will: topic (NUL-terminated when there is room) and offline status payload;
+// returns (topicLen << 16) | payloadLen.
+export function agentWill(topicOut: usize, topicCap: i32, payloadOut: usize, payloadCap: i32): i32 {
+  return agentApi.will(topicOut, topicCap, payloadOut, payloadCap);
+}
+// On every (re)connection, after subscribing: publishes the online status (QoS 1, retained).
+export function agentConnected(nowMs: f64): i32 { return agentApi.connected(nowMs); }
+// One received message: 0 handled, E_REJECTED (state unchanged; agentReason says why).
+export function agentMessage(topic: usize, topicLen: i32, payload: usize, payloadLen: i32, nowMs: f64): i32 {
+  return agentApi.message(topic, topicLen, payload, payloadLen, nowMs);
+}
+// The last rejection's reason (UTF-8) into out[cap]; returns its length.
+export function agentReason(out: usize, cap: i32): i32 { return agentApi.reason(out, cap); }
+// Runs up to maxPositions positions; 0: more work now, else ms until the next call is due.
+export function agentTick(nowMs: f64, maxPositions: i32): i32 { return agentApi.tick(nowMs, maxPositions); }
+// Graceful stop: publishes the offline status (QoS 1, retained); the agent takes nothing more.
+export function agentShutdown(): i32 { return agentApi.shutdown(); }
+// Tasks held (queued + running).
+export function agentHeld(): i32 { return agentApi.held(); }
+// The running task's id into out[cap]; returns its length, 0 when idle.
+export function agentRunning(out: usize, cap: i32): i32 { return agentApi.running(out, cap); }

@@ -15,3 +15,6 @@ export const E_NO_MODEL: i32 = -11;       // call needs a loaded model
 export const E_ARGUMENT: i32 = -12;       // bad argument (token id, position, length)
 export const E_NO_TOKENIZER: i32 = -13;   // call needs a tokenizer
 export const E_OUT_OF_MEMORY: i32 = -14;  // linear memory could not grow
+export const E_NAME: i32 = -15;           // fleet or peer name is not 1-64 of A-Z a-z 0-9 _ -
+export const E_NO_AGENT: i32 = -16;       // call needs agentInit
+export const E_REJECTED: i32 = -17;       // agentMessage refused the message (agentReason says why)

@@ -32,7 +32,7 @@ export function setMemoryCap(bytes: usize): void { memoryCap = bytes; }
 // wasm32 addresses 4 GiB; sizes past it would wrap in 32-bit arithmetic, so refuse them here.
 const ADDRESS_SPACE: i64 = 4294967296 - 65536;
 
-function fits(extra: i64): bool {
+export function fits(extra: i64): bool {
   // heap.alloc grows memory from the current top; estimate from the current size.
   const top = <i64>(memory.size() << 16) + extra;
   if (top > ADDRESS_SPACE) return false;

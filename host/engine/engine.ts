@@ -1,13 +1,14 @@
 // Typed wrapper over one module instance holding one model.
 import { check, EngineError } from "./errors.js";
 import type { EngineKind, ModuleExports } from "./exports.js";
-import { instantiate } from "./module.js";
+import { instantiate, type AgentHost } from "./module.js";
 
 export interface EngineOptions {
   engine?: EngineKind;
   ctx?: number;         // positions of KV cache to allocate (default: the model's seq_len)
   kvInt8?: boolean;     // int8 KV cache
   memoryLimit?: number; // refuse to grow linear memory past this many bytes (0: no limit)
+  agentHost?: AgentHost; // the fleet agent's publish and log (host/fleet/runner-worker.ts)
 }
 
 export interface EngineModelInfo {
@@ -32,7 +33,7 @@ export class Engine {
 
   // modelBytes: an edgellm model file; tokenizer: llama2.c tokenizer.bin when the file has none.
   static load(modelBytes: Uint8Array, tokenizer: Uint8Array | undefined, o: EngineOptions = {}): Engine {
-    const e = new Engine(o.engine ?? "simd", instantiate(o.engine ?? "simd"));
+    const e = new Engine(o.engine ?? "simd", instantiate(o.engine ?? "simd", o.agentHost));
     if (o.memoryLimit) e.x.setMemoryLimit(o.memoryLimit);
     const ptr = e.copyIn(modelBytes);
     check(e.x.modelLoad(ptr, modelBytes.length), "model");

@@ -16,6 +16,9 @@ export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-12]: ["E_ARGUMENT", "argument out of range"],
   [-13]: ["E_NO_TOKENIZER", "no tokenizer: pass -z or use a model file that carries one"],
   [-14]: ["E_OUT_OF_MEMORY", "the run state (KV cache) does not fit in linear memory: use a smaller --ctx or --kv-int8"],
+  [-15]: ["E_NAME", "fleet or peer name must be 1-64 characters of A-Z a-z 0-9 _ -"],
+  [-16]: ["E_NO_AGENT", "the fleet agent is not initialised (agentInit)"],
+  [-17]: ["E_REJECTED", "message rejected"],
 };
 
 export class EngineError extends CodedError {}

@@ -18,6 +18,18 @@ export interface ModuleExports {
   generateStep(token: number, pos: number, forced: number): number;
   encode(text: number, len: number, bos: number, eos: number, out: number, cap: number): number;
   decode(prev: number, token: number, out: number, cap: number): number;
+  // The fleet agent (assembly/agent/, docs/module-abi.md); times are ms since the epoch.
+  agentInit(fleet: number, fleetLen: number, id: number, idLen: number, maxQueue: number, heartbeatMs: number, flushMs: number): number;
+  agentSetCapabilities(modelId: number, modelIdLen: number, impl: number, implLen: number, tokPerSec: number, freeMem: number): number;
+  agentSubscription(out: number, cap: number): number;
+  agentWill(topicOut: number, topicCap: number, payloadOut: number, payloadCap: number): number;
+  agentConnected(nowMs: number): number;
+  agentMessage(topic: number, topicLen: number, payload: number, payloadLen: number, nowMs: number): number;
+  agentReason(out: number, cap: number): number;
+  agentTick(nowMs: number, maxPositions: number): number;
+  agentShutdown(): number;
+  agentHeld(): number;
+  agentRunning(out: number, cap: number): number;
 }
 
 export type EngineKind = "simd" | "mvp";

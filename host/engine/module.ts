@@ -15,7 +15,17 @@ export function modulePath(kind: EngineKind): string {
 
 const compiled = new Map<EngineKind, WebAssembly.Module>();
 
-export function instantiate(kind: EngineKind): ModuleExports {
+// The fleet agent's imports (assembly/agent/host.ts): a peer links real ones (host/fleet/
+// runner-worker.ts); everything else gets these, and never starts the agent.
+export interface AgentHost {
+  // flags: bit 0-1 QoS, bit 2 retain; 0 queued, -1 not connected.
+  publish(topic: Uint8Array, payload: Uint8Array, flags: number): number;
+  log(line: string): void;
+}
+
+const noAgentHost: AgentHost = { publish: () => -1, log: () => undefined };
+
+export function instantiate(kind: EngineKind, agentHost: AgentHost = noAgentHost): ModuleExports {
   let mod = compiled.get(kind);
   if (!mod) {
     const path = modulePath(kind);
@@ -23,8 +33,15 @@ export function instantiate(kind: EngineKind): ModuleExports {
     mod = new WebAssembly.Module(readFileSync(path));
     compiled.set(kind, mod);
   }
+  let memory: WebAssembly.Memory | undefined;
+  const bytes = (ptr: number, len: number) => new Uint8Array(memory!.buffer, ptr, len);
   const imports = {
     env: {
+      // Copies: the agent reuses its buffers as soon as the call returns.
+      mqttPublish(topic: number, topicLen: number, payload: number, payloadLen: number, flags: number): number {
+        return agentHost.publish(bytes(topic, topicLen).slice(), bytes(payload, payloadLen).slice(), flags);
+      },
+      agentLog(msg: number, len: number): void { agentHost.log(Buffer.from(bytes(msg, len)).toString("utf8")); },
       abort(_msg: number, _file: number, line: number, col: number): never {
         throw new EngineError("E_ABORT", `module aborted at ${line}:${col}`);
       },
@@ -39,5 +56,7 @@ export function instantiate(kind: EngineKind): ModuleExports {
     },
   };
   const instance = loader.instantiateSync<Record<string, unknown>>(mod, imports);
-  return instance.exports as unknown as ModuleExports;
+  const x = instance.exports as unknown as ModuleExports;
+  memory = x.memory;
+  return x;
 }

@@ -1,0 +1,94 @@
+// The agent's exports (wrapped one-to-one in assembly/index.ts; docs/module-abi.md): argument
+// checks at the boundary, then the one Agent of this module instance.
+import * as E from "../model/errors";
+import { fits, runtime } from "../model/runtime";
+import { Agent, MAX_QUEUE, namesOk } from "./peer";
+
+let agent: Agent | null = null;
+
+export function init(fleet: usize, fleetLen: i32, id: usize, idLen: i32, maxQueue: i32, heartbeatMs: i32, flushMs: i32): i32 {
+  if (agent != null) return E.E_ARGUMENT; // once per module instance: its buffers are never freed
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const s = rt.state;
+  if (s == null) return E.E_NO_MODEL;
+  const t = rt.tokenizer;
+  if (t == null) return E.E_NO_TOKENIZER;
+  if (!namesOk(fleet, fleetLen, id, idLen)) return E.E_NAME;
+  if (maxQueue < 1 || maxQueue > MAX_QUEUE || heartbeatMs < 1 || flushMs < 0) return E.E_ARGUMENT;
+  if (!fits(Agent.bytesNeeded(s.ctx, maxQueue, t.maxTokenLength))) return E.E_OUT_OF_MEMORY;
+  agent = new Agent(rt, s.ctx, fleet, fleetLen, id, idLen, maxQueue, heartbeatMs, flushMs);
+  return E.OK;
+}
+
+export function setCapabilities(modelId: usize, modelIdLen: i32, impl: usize, implLen: i32, tokPerSec: f32, freeMem: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  return a.setCapabilities(modelId, modelIdLen, impl, implLen, tokPerSec, <u32>freeMem);
+}
+
+export function subscription(out: usize, cap: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  const n = a.subscription(out, cap);
+  return n < 0 ? E.E_ARGUMENT : n;
+}
+
+// (topicLen << 16) | payloadLen; the topic is NUL-terminated when there is room.
+export function will(topicOut: usize, topicCap: i32, payloadOut: usize, payloadCap: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  const tn = a.willTopic(topicOut, topicCap);
+  if (tn < 0) return E.E_ARGUMENT;
+  const pn = a.willPayload(payloadOut, payloadCap);
+  if (pn < 0) return E.E_ARGUMENT;
+  return (tn << 16) | pn;
+}
+
+export function connected(now: f64): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  a.connected(now);
+  return E.OK;
+}
+
+export function message(topic: usize, topicLen: i32, payload: usize, payloadLen: i32, now: f64): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  return a.message(topic, topicLen, payload, payloadLen, now);
+}
+
+export function reason(out: usize, cap: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  const w = a.why;
+  const n = min(w.n, max(cap, 0));
+  memory.copy(out, w.buf, <usize>n);
+  return n;
+}
+
+export function tick(now: f64, maxPositions: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  return a.tick(now, maxPositions);
+}
+
+export function shutdown(): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  a.shutdown();
+  return E.OK;
+}
+
+export function held(): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  return a.held();
+}
+
+export function running(out: usize, cap: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  return a.runningId(out, cap);
+}
+

@@ -1,0 +1,35 @@
+// Base64 (RFC 4648 standard alphabet, padded), as Node's Buffer.toString("base64") writes it:
+// generated text travels as base64 because a token's piece can be part of a UTF-8 sequence.
+
+// Characters for n bytes.
+@inline export function base64Len(n: i32): i32 { return ((n + 2) / 3) * 4; }
+
+@inline function sextet(v: u32): u8 {
+  // A-Z a-z 0-9 + /
+  if (v < 26) return <u8>(0x41 + v);
+  if (v < 52) return <u8>(0x61 + v - 26);
+  if (v < 62) return <u8>(0x30 + v - 52);
+  return v == 62 ? 0x2b : 0x2f;
+}
+
+// Writes base64 of src[n] at dst (room for base64Len(n) bytes); returns the characters written.
+export function base64Encode(src: usize, n: i32, dst: usize): i32 {
+  let o: usize = dst;
+  let i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const v = (<u32>load<u8>(src + <usize>i) << 16) | (<u32>load<u8>(src + <usize>i, 1) << 8) | <u32>load<u8>(src + <usize>i, 2);
+    store<u8>(o, sextet(v >> 18)); store<u8>(o, sextet((v >> 12) & 63), 1);
+    store<u8>(o, sextet((v >> 6) & 63), 2); store<u8>(o, sextet(v & 63), 3);
+    o += 4;
+  }
+  const rest = n - i;
+  if (rest > 0) {
+    let v = <u32>load<u8>(src + <usize>i) << 16;
+    if (rest == 2) v |= <u32>load<u8>(src + <usize>i, 1) << 8;
+    store<u8>(o, sextet(v >> 18)); store<u8>(o, sextet((v >> 12) & 63), 1);
+    store<u8>(o, rest == 2 ? sextet((v >> 6) & 63) : 0x3d, 2);
+    store<u8>(o, 0x3d, 3);
+    o += 4;
+  }
+  return <i32>(o - dst);
+}

@@ -1,0 +1,275 @@
+// The peer's side of the message codec (docs/protocol.md §3): the two inbound kinds (task,
+// cancel) checked exactly as host/fleet/schemas.ts checks them, with reasons worded as ajv
+// words them, and writers for the six outbound kinds. Everything works in buffers allocated
+// once by the constructor.
+import { FlatObject, J_NUMBER, J_STRING, JSON_NOT_OBJECT, JSON_SYNTAX } from "./json";
+import { isName, KIND_CANCEL, KIND_TASK, MAX_NAME } from "./topics";
+import { Writer } from "./writer";
+
+export const PROTOCOL_VERSION: i32 = 1;
+export const MAX_PAYLOAD_BYTES: i32 = 65536;   // any message; checked before parsing
+export const MAX_PROMPT_CHARS: i32 = 8192;     // the schema's maxLength (JavaScript code points)
+export const MAX_DATA_CHARS: i32 = 60000;      // base64 characters of generated text in one message
+export const MAX_REASON_CHARS: i32 = 256;      // reject/cancel reason, result error
+
+// Members of task and cancel, in the schemas' property order (ajv reports the first failing).
+const F_V = 0, F_KIND = 1, F_TASK_ID = 2, F_ATTEMPT = 3, F_LEASE = 4, F_DEADLINE = 5, F_PROMPT = 6,
+  F_STEPS = 7, F_TEMPERATURE = 8, F_TOPP = 9, F_SEED = 10, F_REASON = 11;
+const FIELD_NAMES: StaticArray<string> = ["v", "kind", "taskId", "attempt", "leaseMs", "deadlineMs", "prompt", "steps", "temperature", "topp", "seed", "reason"];
+const KINDS: StaticArray<string> = ["status", "heartbeat", "accept", "reject", "tokens", "result", "task", "cancel", "submit", "gateway", "queued", "reply"];
+const TASK_REQUIRED: StaticArray<i32> = [F_TASK_ID, F_ATTEMPT, F_LEASE, F_DEADLINE, F_PROMPT, F_STEPS, F_TEMPERATURE, F_TOPP, F_SEED];
+
+export class TaskMsg {
+  taskId: usize = heap.alloc(<usize>MAX_NAME);
+  taskIdLen: i32 = 0;
+  attempt: u32 = 0;
+  leaseMs: i32 = 0;
+  deadlineMs: i32 = 0;  // time left at receipt; 0: none
+  steps: i32 = 0;
+  temperature: f32 = 0;
+  topp: f32 = 0;
+  seed: u64 = 0;
+  prompt: usize;        // u8 [promptCap] UTF-8
+  promptCap: i32;
+  promptBytes: i32 = 0; // the whole prompt's UTF-8 length, even when over promptCap (then not all stored)
+
+  constructor(promptCap: i32) {
+    this.promptCap = promptCap;
+    this.prompt = heap.alloc(<usize>max(promptCap, 1));
+  }
+}
+
+export class CancelMsg {
+  taskId: usize = heap.alloc(<usize>MAX_NAME);
+  taskIdLen: i32 = 0;
+  reason: usize = heap.alloc(<usize>(MAX_REASON_CHARS * 4)); // 256 code points of UTF-8
+  reasonLen: i32 = 0;
+}
+
+export class Inbound {
+  obj: FlatObject = new FlatObject(FIELD_NAMES);
+  task: TaskMsg;
+  cancel: CancelMsg = new CancelMsg();
+  private kindBuf: usize = heap.alloc(16);
+  private seedBuf: usize = heap.alloc(24);
+
+  constructor(promptCap: i32) { this.task = new TaskMsg(promptCap); }
+
+  // Decodes payload p[n] received on a topic of kind topicKind (KIND_TASK / KIND_CANCEL) into
+  // task or cancel; returns the kind, or -1 with the reason appended to `why` (which already
+  // holds the topic). n over the limit is refused before a byte is read.
+  decode(topicKind: i32, p: usize, n: i32, why: Writer): i32 {
+    if (n > MAX_PAYLOAD_BYTES) {
+      why.ascii(": ").i32(n).ascii("-byte payload is over the ").i32(MAX_PAYLOAD_BYTES).ascii("-byte limit");
+      return -1;
+    }
+    const o = this.obj;
+    const r = o.parse(p, n);
+    if (r == JSON_SYNTAX) { why.ascii(": payload is not JSON"); return -1; }
+    if (r == JSON_NOT_OBJECT) { why.ascii(": payload is not a JSON object"); return -1; }
+    if (o.type[F_V] != J_NUMBER || o.numberOf(F_V) != <f64>PROTOCOL_VERSION) {
+      why.ascii(": unsupported protocol version ");
+      if (o.has(F_V)) rawValue(why, o, F_V); else why.ascii("undefined");
+      return -1;
+    }
+    let kind = -1; // index in KINDS
+    if (o.type[F_KIND] == J_STRING) {
+      const k = o.stringOf(F_KIND, this.kindBuf, 16);
+      if (k <= 16) for (let i = 0; i < KINDS.length; i++) if (bytesEq(this.kindBuf, k, KINDS[i])) kind = i;
+    }
+    if (kind < 0) {
+      why.ascii(": unknown kind ");
+      if (o.has(F_KIND)) rawValue(why, o, F_KIND); else why.ascii("undefined");
+      return -1;
+    }
+    const isTask = kind == 6, isCancel = kind == 7;
+    if (isTask && !this.checkTask(why)) return -1;
+    if (isCancel && !this.checkCancel(why)) return -1;
+    const want = topicKind == KIND_TASK ? 6 : 7;
+    if (kind != want) { why.ascii(": kind '").ascii(KINDS[kind]).ascii("' does not match the topic"); return -1; }
+    return topicKind;
+  }
+
+  private checkTask(why: Writer): bool {
+    const o = this.obj;
+    for (let i = 0; i < TASK_REQUIRED.length; i++) if (!o.has(TASK_REQUIRED[i])) return missing(why, "task", TASK_REQUIRED[i]);
+    if (o.unknown > 0 || o.has(F_REASON)) { why.ascii(": task: / must NOT have additional properties"); return false; }
+    const t = this.task;
+    if (!nameField(why, o, "task", F_TASK_ID, t.taskId)) return false;
+    t.taskIdLen = o.strBytes;
+    if (!intField(why, o, "task", F_ATTEMPT, 0, 4294967295)) return false;
+    if (!intField(why, o, "task", F_LEASE, 1, 3600000)) return false;
+    if (!intField(why, o, "task", F_DEADLINE, 0, 86400000)) return false;
+    if (o.type[F_PROMPT] != J_STRING) return typeError(why, "task", F_PROMPT, "string");
+    t.promptBytes = o.stringOf(F_PROMPT, t.prompt, t.promptCap);
+    if (o.strChars > MAX_PROMPT_CHARS) return maxLengthError(why, "task", F_PROMPT, MAX_PROMPT_CHARS);
+    if (!intField(why, o, "task", F_STEPS, 0, 65536)) return false;
+    if (!numField(why, o, "task", F_TEMPERATURE, 0, 100)) return false;
+    if (!numField(why, o, "task", F_TOPP, 0, 1)) return false;
+    if (o.type[F_SEED] != J_STRING) return typeError(why, "task", F_SEED, "string");
+    // A decimal u64: BigInt(seed) & (2^64 - 1) on the Node side, the same wrap here.
+    const sb = o.stringOf(F_SEED, this.seedBuf, 24);
+    let digitsOk = sb >= 1 && sb <= 20;
+    let seed: u64 = 0;
+    for (let i = 0; digitsOk && i < sb; i++) {
+      const c = <u32>load<u8>(this.seedBuf + <usize>i);
+      if (c < 0x30 || c > 0x39) digitsOk = false;
+      else seed = seed * 10 + <u64>(c - 0x30);
+    }
+    if (!digitsOk) { why.ascii(": task: /seed must match pattern \"^[0-9]{1,20}$\""); return false; }
+    t.attempt = <u32>o.numberOf(F_ATTEMPT);
+    t.leaseMs = <i32>o.numberOf(F_LEASE);
+    t.deadlineMs = <i32>o.numberOf(F_DEADLINE);
+    t.steps = <i32>o.numberOf(F_STEPS);
+    t.temperature = <f32>o.numberOf(F_TEMPERATURE);
+    t.topp = <f32>o.numberOf(F_TOPP);
+    t.seed = seed;
+    return true;
+  }
+
+  private checkCancel(why: Writer): bool {
+    const o = this.obj;
+    if (!o.has(F_TASK_ID)) return missing(why, "cancel", F_TASK_ID);
+    if (!o.has(F_REASON)) return missing(why, "cancel", F_REASON);
+    let extra = o.unknown > 0;
+    for (let i = F_ATTEMPT; i <= F_SEED; i++) if (o.has(i)) extra = true;
+    if (extra) { why.ascii(": cancel: / must NOT have additional properties"); return false; }
+    const c = this.cancel;
+    if (!nameField(why, o, "cancel", F_TASK_ID, c.taskId)) return false;
+    c.taskIdLen = o.strBytes;
+    if (o.type[F_REASON] != J_STRING) return typeError(why, "cancel", F_REASON, "string");
+    c.reasonLen = o.stringOf(F_REASON, c.reason, MAX_REASON_CHARS * 4);
+    if (o.strChars > MAX_REASON_CHARS) return maxLengthError(why, "cancel", F_REASON, MAX_REASON_CHARS);
+    return true;
+  }
+}
+
+function bytesEq(p: usize, n: i32, s: string): bool {
+  if (n != s.length) return false;
+  for (let i = 0; i < n; i++) if (<u32>load<u8>(p + <usize>i) != <u32>s.charCodeAt(i)) return false;
+  return true;
+}
+
+// The member's JSON text as received, at most 32 bytes of it (for "unsupported version 2").
+function rawValue(w: Writer, o: FlatObject, f: i32): void {
+  const isStr = o.type[f] == J_STRING;
+  const s = <usize>o.start[f] - (isStr ? 1 : 0);
+  const n = <i32>(<usize>o.end[f] - s) + (isStr ? 1 : 0);
+  w.bytes(s, min(n, 32));
+  if (n > 32) w.ascii("...");
+}
+
+function prefix(w: Writer, kind: string, f: i32): Writer {
+  return w.ascii(": ").ascii(kind).ascii(": /").ascii(FIELD_NAMES[f]);
+}
+
+function missing(w: Writer, kind: string, f: i32): bool {
+  w.ascii(": ").ascii(kind).ascii(": / must have required property '").ascii(FIELD_NAMES[f]).byte(0x27);
+  return false;
+}
+
+function typeError(w: Writer, kind: string, f: i32, type: string): bool {
+  prefix(w, kind, f).ascii(" must be ").ascii(type);
+  return false;
+}
+
+function maxLengthError(w: Writer, kind: string, f: i32, n: i32): bool {
+  prefix(w, kind, f).ascii(" must NOT have more than ").i32(n).ascii(" characters");
+  return false;
+}
+
+// A name member (^[A-Za-z0-9_-]{1,64}$), decoded into out[MAX_NAME].
+function nameField(w: Writer, o: FlatObject, kind: string, f: i32, out: usize): bool {
+  if (o.type[f] != J_STRING) return typeError(w, kind, f, "string");
+  const n = o.stringOf(f, out, MAX_NAME);
+  if (n > MAX_NAME || !isName(out, n)) { prefix(w, kind, f).ascii(" must match pattern \"^[A-Za-z0-9_-]{1,64}$\""); return false; }
+  return true;
+}
+
+function rangeError(w: Writer, kind: string, f: i32, v: f64, lo: f64, hi: f64): bool {
+  if (v < lo) { prefix(w, kind, f).ascii(" must be >= ").u64(<u64>lo); return false; }
+  if (v > hi) { prefix(w, kind, f).ascii(" must be <= ").u64(<u64>hi); return false; }
+  return true;
+}
+
+function intField(w: Writer, o: FlatObject, kind: string, f: i32, lo: f64, hi: f64): bool {
+  if (o.type[f] != J_NUMBER) return typeError(w, kind, f, "integer");
+  const v = o.numberOf(f);
+  if (v != Math.floor(v)) return typeError(w, kind, f, "integer");
+  return rangeError(w, kind, f, v, lo, hi);
+}
+
+function numField(w: Writer, o: FlatObject, kind: string, f: i32, lo: f64, hi: f64): bool {
+  if (o.type[f] != J_NUMBER) return typeError(w, kind, f, "number");
+  return rangeError(w, kind, f, o.numberOf(f), lo, hi);
+}
+
+// ---- outbound ---------------------------------------------------------------------------
+
+function head(w: Writer, kind: string): Writer {
+  return w.ascii("{\"v\":1,\"kind\":").jsonAscii(kind);
+}
+
+function taskHead(w: Writer, kind: string, taskId: usize, taskIdLen: i32, attempt: u32): Writer {
+  return head(w, kind).ascii(",\"taskId\":").jsonString(taskId, taskIdLen).ascii(",\"attempt\":").u32(attempt);
+}
+
+export function writeAccept(w: Writer, taskId: usize, taskIdLen: i32, attempt: u32): void {
+  taskHead(w, "accept", taskId, taskIdLen, attempt).byte(0x7d);
+}
+
+export function writeReject(w: Writer, taskId: usize, taskIdLen: i32, attempt: u32, reason: Writer): void {
+  taskHead(w, "reject", taskId, taskIdLen, attempt).ascii(",\"reason\":").jsonString(reason.buf, reason.n).byte(0x7d);
+}
+
+export function writeTokens(w: Writer, taskId: usize, taskIdLen: i32, attempt: u32, offset: u32, data: usize, n: i32): void {
+  taskHead(w, "tokens", taskId, taskIdLen, attempt).ascii(",\"offset\":").u32(offset).ascii(",\"data\":").jsonBase64(data, n).byte(0x7d);
+}
+
+// status: "done" | "cancelled" | "expired" | "failed"; error: omitted when its length is 0.
+export function writeResult(w: Writer, taskId: usize, taskIdLen: i32, attempt: u32, status: string, data: usize, n: i32,
+  tokens: u32, elapsedMs: f64, error: usize, errorLen: i32): void {
+  taskHead(w, "result", taskId, taskIdLen, attempt).ascii(",\"status\":").jsonAscii(status)
+    .ascii(",\"data\":").jsonBase64(data, n).ascii(",\"tokens\":").u32(tokens)
+    .ascii(",\"elapsedMs\":").fixed(elapsedMs, 3);
+  if (errorLen > 0) w.ascii(",\"error\":").jsonString(error, errorLen);
+  w.byte(0x7d);
+}
+
+// heartbeat: writeHeartbeatHead, then writeHeartbeatTask per held task, then "]}".
+export function writeHeartbeatHead(w: Writer, id: usize, idLen: i32, ts: f64, queue: i32): void {
+  head(w, "heartbeat").ascii(",\"id\":").jsonString(id, idLen).ascii(",\"ts\":").fixed(ts, 3)
+    .ascii(",\"queue\":").i32(queue).ascii(",\"tasks\":[");
+}
+
+export function writeHeartbeatTask(w: Writer, first: bool, taskId: usize, taskIdLen: i32): void {
+  if (!first) w.byte(0x2c);
+  w.jsonString(taskId, taskIdLen);
+}
+
+export function writeHeartbeatTail(w: Writer): void { w.ascii("]}"); }
+
+export function writeStatusOffline(w: Writer, id: usize, idLen: i32): void {
+  head(w, "status").ascii(",\"id\":").jsonString(id, idLen).ascii(",\"online\":false}");
+}
+
+export class Capabilities {
+  modelId: usize = heap.alloc(128);
+  modelIdLen: i32 = 0;
+  impl: usize = heap.alloc(32);
+  implLen: i32 = 0;     // 0: the status has no impl
+  quant: string = "f32";
+  ctx: i32 = 0;
+  vocab: i32 = 0;
+  tokPerSec: f64 = 0;
+  freeMem: u32 = 0;
+}
+
+export function writeStatusOnline(w: Writer, id: usize, idLen: i32, ts: f64, caps: Capabilities, queue: i32, maxQueue: i32): void {
+  head(w, "status").ascii(",\"id\":").jsonString(id, idLen).ascii(",\"online\":true,\"ts\":").fixed(ts, 3);
+  if (caps.implLen > 0) w.ascii(",\"impl\":").jsonString(caps.impl, caps.implLen);
+  w.ascii(",\"model\":{\"id\":").jsonString(caps.modelId, caps.modelIdLen).ascii(",\"quant\":").jsonAscii(caps.quant)
+    .ascii(",\"ctx\":").i32(caps.ctx).ascii(",\"vocab\":").i32(caps.vocab)
+    .ascii("},\"tokPerSec\":").fixed(caps.tokPerSec, 1).ascii(",\"freeMem\":").u32(caps.freeMem)
+    .ascii(",\"queue\":").i32(queue).ascii(",\"maxQueue\":").i32(maxQueue).byte(0x7d);
+}

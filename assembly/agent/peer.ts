@@ -1,0 +1,417 @@
+// The device side of the fleet protocol (docs/protocol.md §4 "Peer"), the same code on every
+// peer (Node under V8, the firmware under wasm3). The host gives it the received messages and
+// the time and calls tick(); it publishes through env.mqttPublish. State machine per task:
+//
+//   task ─► queued ─(FIFO, one at a time)─► running ─► result done/failed
+//             │ cancel / deadline              │ cancel / deadline (checked before each position)
+//             ▼                                ▼
+//        result cancelled/expired        result cancelled/expired (with the output so far)
+//
+// Every buffer is allocated once by the constructor (the heap is a bump allocator that never
+// frees), so serving any number of tasks leaves linear memory as it was.
+import * as E from "../model/errors";
+import { Runtime } from "../model/runtime";
+import { QT_Q8, QT_T2 } from "../model/matrix";
+import { base64Len } from "./base64";
+import { GEN_DONE, GEN_MORE, GEN_OVERFLOW, Generation } from "./generation";
+import { agentLog, mqttPublish, QOS0, QOS1, RETAIN } from "./host";
+import { Utf8Step, utf8Valid } from "./json";
+import {
+  Capabilities, Inbound, MAX_REASON_CHARS, writeAccept, writeHeartbeatHead, writeHeartbeatTail, writeHeartbeatTask,
+  writeReject, writeResult, writeStatusOffline, writeStatusOnline, writeTokens,
+} from "./messages";
+import { isName, KIND_TASK, MAX_NAME, MAX_TOPIC_BYTES, parseInbox, writeInboxFilter, writePeerTopic } from "./topics";
+import { Writer } from "./writer";
+
+export const MAX_QUEUE: i32 = 64;
+// Tokens are streamed once this many bytes are waiting (or flushMs after the first of them).
+const FLUSH_BYTES: i32 = 1024;
+const TEXT_CAP: i32 = 512; // reasons and log lines
+
+// One held task (queued or running).
+class Slot {
+  used: bool = false;
+  seq: u32 = 0;            // arrival order: the queue is FIFO
+  taskId: usize = heap.alloc(<usize>MAX_NAME);
+  taskIdLen: i32 = 0;
+  attempt: u32 = 0;
+  deadlineAt: f64 = 0;     // receipt nowMs + deadlineMs; 0: none
+  steps: i32 = 0;
+  temperature: f32 = 0;
+  topp: f32 = 0;
+  seed: u64 = 0;
+  tokens: usize;           // i32 [ctx + 1] the prompt, tokenized on receipt (BOS first)
+  nTokens: i32 = 0;
+  promptBytes: i32 = 0;    // the prompt's UTF-8 length
+  promptTooLong: bool = false; // more than 8·ctx bytes: fails when it would start, as generate() does
+  cancelled: bool = false;
+
+  constructor(ctx: i32) { this.tokens = heap.alloc(<usize>(ctx + 1) << 2); }
+
+  is(id: usize, n: i32): bool { return this.used && this.taskIdLen == n && memory.compare(this.taskId, id, <usize>n) == 0; }
+}
+
+export class Agent {
+  fleet: usize = heap.alloc(<usize>MAX_NAME);
+  fleetLen: i32;
+  id: usize = heap.alloc(<usize>MAX_NAME);
+  idLen: i32;
+  maxQueue: i32;
+  heartbeatMs: f64;
+  flushMs: f64;
+  ctx: i32;
+  caps: Capabilities = new Capabilities();
+  inbound: Inbound;
+  slots: StaticArray<Slot>;
+  gen: Generation;
+  running: i32 = -1;        // slot index of the running task, -1: idle
+  startedAt: f64 = 0;
+  sent: i32 = 0;            // output bytes already streamed as tokens
+  pendingSince: f64 = -1;   // nowMs when the first unsent byte appeared; -1: none
+  nextBeat: f64 = -1;       // nowMs of the next heartbeat; -1: not yet scheduled
+  seq: u32 = 0;
+  closed: bool = false;
+  topic: Writer = new Writer(heap.alloc(<usize>MAX_TOPIC_BYTES), MAX_TOPIC_BYTES);
+  msg: Writer;              // the outbound payload being built
+  why: Writer = new Writer(heap.alloc(<usize>TEXT_CAP), TEXT_CAP);  // last rejection reason
+  line: Writer = new Writer(heap.alloc(<usize>TEXT_CAP), TEXT_CAP); // log lines, result errors
+  private utf8: Utf8Step = new Utf8Step();
+
+  constructor(rt: Runtime, ctx: i32, fleet: usize, fleetLen: i32, id: usize, idLen: i32, maxQueue: i32, heartbeatMs: i32, flushMs: i32) {
+    this.fleetLen = fleetLen;
+    this.idLen = idLen;
+    this.maxQueue = maxQueue;
+    this.heartbeatMs = <f64>heartbeatMs;
+    this.flushMs = <f64>flushMs;
+    this.ctx = ctx;
+    this.inbound = new Inbound(Generation.promptCap(ctx));
+    const slots = new StaticArray<Slot>(maxQueue);
+    for (let i = 0; i < maxQueue; i++) slots[i] = new Slot(ctx);
+    this.slots = slots;
+    const gen = new Generation(rt, ctx, rt.tokenizer!.maxTokenLength);
+    this.gen = gen;
+    // The largest payload: a result carrying the whole output (base64) and an escaped error,
+    // or a heartbeat listing maxQueue task ids.
+    const resultBytes = base64Len(gen.outCap) + 512 + 6 * MAX_REASON_CHARS;
+    const beatBytes = 256 + maxQueue * (MAX_NAME + 3);
+    const cap = max(resultBytes, max(beatBytes, 2048));
+    this.msg = new Writer(heap.alloc(<usize>cap), cap);
+    memory.copy(this.fleet, fleet, <usize>fleetLen);
+    memory.copy(this.id, id, <usize>idLen);
+    const c = this.caps;
+    c.ctx = ctx;
+    c.vocab = rt.config.vocabSize;
+    const q = rt.weights.layers[0].wq.qtype;
+    c.quant = q == QT_Q8 ? "int8" : q == QT_T2 ? "ternary" : "f32";
+  }
+
+  // Bytes the constructor allocates, for the memory check before it runs.
+  static bytesNeeded(ctx: i32, maxQueue: i32, maxTokenLength: i32): i64 {
+    const outCap = min(<i64>45000, <i64>ctx * <i64>maxTokenLength);
+    const slots = <i64>maxQueue * (<i64>(ctx + 1) * 4 + 256);
+    const prompt = <i64>ctx * 8 + (<i64>ctx * 8 + 3) * 4;
+    const msg = max(outCap * 4 / 3 + 2048, <i64>maxQueue * 67 + 256);
+    return outCap + slots + prompt + msg + 8192; // + small fixed buffers and objects
+  }
+
+  held(): i32 {
+    let n = 0;
+    for (let i = 0; i < this.maxQueue; i++) if (this.slots[i].used) n++;
+    return n;
+  }
+
+  setCapabilities(modelId: usize, modelIdLen: i32, impl: usize, implLen: i32, tokPerSec: f32, freeMem: u32): i32 {
+    if (modelIdLen < 1 || modelIdLen > 128 || implLen < 0 || implLen > 32) return E.E_ARGUMENT;
+    if (!utf8Valid(modelId, modelIdLen, this.utf8) || !utf8Valid(impl, implLen, this.utf8)) return E.E_ARGUMENT;
+    const c = this.caps;
+    memory.copy(c.modelId, modelId, <usize>modelIdLen);
+    c.modelIdLen = modelIdLen;
+    memory.copy(c.impl, impl, <usize>implLen);
+    c.implLen = implLen;
+    c.tokPerSec = tokPerSec >= 0 && tokPerSec < 1e9 ? <f64>tokPerSec : 0; // NaN, negative → 0
+    c.freeMem = freeMem;
+    return E.OK;
+  }
+
+  // ---- publishing ---------------------------------------------------------------------
+
+  private publish(kind: string, flags: i32): void {
+    const t = writePeerTopic(this.topic.reset(), this.fleet, this.fleetLen, this.id, this.idLen, kind);
+    if (this.msg.overflow || t.overflow) { this.log(this.line.reset().ascii("bug: ").ascii(kind).ascii(" message does not fit its buffer")); return; }
+    mqttPublish(t.buf, t.n, this.msg.buf, this.msg.n, flags);
+  }
+
+  private log(w: Writer): void { agentLog(w.buf, w.n); }
+
+  statusOnline(now: f64): void {
+    writeStatusOnline(this.msg.reset(), this.id, this.idLen, now, this.caps, this.held(), this.maxQueue);
+    this.publish("status", QOS1 | RETAIN);
+  }
+
+  // The offline status: the last will, and what a graceful stop publishes itself.
+  statusOffline(w: Writer): void { writeStatusOffline(w, this.id, this.idLen); }
+
+  private heartbeat(now: f64): void {
+    const w = this.msg.reset();
+    writeHeartbeatHead(w, this.id, this.idLen, now, this.held());
+    let first = true;
+    // Queued tasks in arrival order, then the running one (as the Node peer listed them).
+    for (let i = 0; i < this.maxQueue; i++) {
+      const s = this.slots[i];
+      if (s.used && i != this.running) { writeHeartbeatTask(w, first, s.taskId, s.taskIdLen); first = false; }
+    }
+    if (this.running >= 0) { const s = this.slots[this.running]; writeHeartbeatTask(w, first, s.taskId, s.taskIdLen); }
+    writeHeartbeatTail(w);
+    this.publish("heartbeat", QOS0);
+  }
+
+  private result(s: Slot, status: string, data: usize, n: i32, tokens: i32, elapsedMs: f64, error: Writer | null): void {
+    writeResult(this.msg.reset(), s.taskId, s.taskIdLen, s.attempt, status, data, n, <u32>tokens, elapsedMs,
+      error != null ? error.buf : 0, error != null ? error.n : 0);
+    this.publish("result", QOS1);
+  }
+
+  // ---- inbound ------------------------------------------------------------------------
+
+  // One received message; E.OK when handled (answered, or a cancel of nothing held), else
+  // E_REJECTED with the reason in `why` and one log line.
+  message(topic: usize, topicLen: i32, payload: usize, payloadLen: i32, now: f64): i32 {
+    const why = this.why.reset();
+    if (this.closed) return this.reject(why.ascii("the agent has shut down"));
+    if (topicLen < 0 || topicLen > MAX_TOPIC_BYTES) {
+      return this.reject(why.ascii("topic of ").i32(topicLen).ascii(" bytes is over the ").i32(MAX_TOPIC_BYTES).ascii("-byte limit"));
+    }
+    const kind = parseInbox(topic, topicLen, this.fleet, this.fleetLen, this.id, this.idLen, why);
+    if (kind < 0) return this.reject(why);
+    why.reset().bytes(topic, topicLen);
+    if (payloadLen < 0 || this.inbound.decode(kind, payload, payloadLen, why) < 0) return this.reject(why);
+    why.reset();
+    if (kind == KIND_TASK) this.onTask(now); else this.onCancel();
+    return E.OK;
+  }
+
+  private reject(why: Writer): i32 {
+    const l = this.line.reset().ascii("ignored message: ").bytes(why.buf, why.n);
+    this.log(l);
+    return E.E_REJECTED;
+  }
+
+  private find(id: usize, n: i32): i32 {
+    for (let i = 0; i < this.maxQueue; i++) if (this.slots[i].is(id, n)) return i;
+    return -1;
+  }
+
+  private onTask(now: f64): void {
+    const t = this.inbound.task;
+    const same = this.find(t.taskId, t.taskIdLen);
+    if (same >= 0) {
+      // The gateway gave it to us again (a reassignment back, or a new gateway): keep the
+      // work, answer under the new attempt.
+      this.slots[same].attempt = t.attempt;
+      writeAccept(this.msg.reset(), t.taskId, t.taskIdLen, t.attempt);
+      this.publish("accept", QOS1);
+      return;
+    }
+    const held = this.held();
+    if (held >= this.maxQueue) {
+      this.answerReject(this.line.reset().ascii("queue full (").i32(this.maxQueue).byte(0x29));
+      return;
+    }
+    if (t.steps > this.ctx) {
+      this.answerReject(this.line.reset().ascii("steps ").i32(t.steps).ascii(" exceed context ").i32(this.ctx));
+      return;
+    }
+    let free = 0;
+    while (this.slots[free].used) free++;
+    const s = this.slots[free];
+    memory.copy(s.taskId, t.taskId, <usize>t.taskIdLen);
+    s.taskIdLen = t.taskIdLen;
+    s.attempt = t.attempt;
+    s.deadlineAt = t.deadlineMs > 0 ? now + <f64>t.deadlineMs : 0;
+    s.steps = t.steps;
+    s.temperature = t.temperature;
+    s.topp = t.topp;
+    s.seed = t.seed;
+    s.cancelled = false;
+    s.promptBytes = t.promptBytes;
+    s.promptTooLong = t.promptBytes > t.promptCap;
+    s.nTokens = 0;
+    if (!s.promptTooLong) {
+      const n = this.gen.encodePrompt(t.prompt, t.promptBytes, s.tokens);
+      if (n < 1) { // no tokenizer (agentInit checks it): answer instead of holding a task it cannot run
+        this.answerReject(this.line.reset().ascii("cannot tokenize the prompt (error ").i32(n).byte(0x29));
+        return;
+      }
+      s.nTokens = n;
+    }
+    s.used = true;
+    s.seq = ++this.seq;
+    writeAccept(this.msg.reset(), t.taskId, t.taskIdLen, t.attempt);
+    this.publish("accept", QOS1);
+  }
+
+  private answerReject(reason: Writer): void {
+    const t = this.inbound.task;
+    writeReject(this.msg.reset(), t.taskId, t.taskIdLen, t.attempt, reason);
+    this.publish("reject", QOS1);
+    this.log(this.why.reset().ascii("rejected task ").bytes(t.taskId, t.taskIdLen).ascii(": ").bytes(reason.buf, reason.n));
+    this.why.reset();
+  }
+
+  private onCancel(): void {
+    const c = this.inbound.cancel;
+    const i = this.find(c.taskId, c.taskIdLen);
+    if (i < 0) return; // nothing held: already done, or never here
+    const s = this.slots[i];
+    if (i != this.running) {
+      this.log(this.line.reset().ascii("task ").bytes(s.taskId, s.taskIdLen).ascii(" cancelled while queued: ").bytes(c.reason, c.reasonLen));
+      this.result(s, "cancelled", 0, 0, 0, 0, null);
+      s.used = false;
+      return;
+    }
+    if (!s.cancelled) {
+      s.cancelled = true; // stops before its next position
+      this.log(this.line.reset().ascii("task ").bytes(s.taskId, s.taskIdLen).ascii(" cancelled while running: ").bytes(c.reason, c.reasonLen));
+    }
+  }
+
+  // ---- work ---------------------------------------------------------------------------
+
+  connected(now: f64): void {
+    if (this.closed) return;
+    this.statusOnline(now);
+    if (this.nextBeat < 0) this.nextBeat = now + this.heartbeatMs;
+  }
+
+  shutdown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.statusOffline(this.msg.reset());
+    this.publish("status", QOS1 | RETAIN);
+  }
+
+  // Heartbeat, deadlines of queued tasks, then up to maxPositions positions of generation
+  // (starting queued tasks as the running one ends). Returns 0 when there is more work now,
+  // else the milliseconds until the next heartbeat.
+  tick(now: f64, maxPositions: i32): i32 {
+    if (this.closed) return 1 << 30;
+    if (this.nextBeat < 0) this.nextBeat = now + this.heartbeatMs;
+    if (now >= this.nextBeat) {
+      this.heartbeat(now);
+      this.nextBeat += this.heartbeatMs;
+      if (this.nextBeat <= now) this.nextBeat = now + this.heartbeatMs; // after a stall: no burst
+    }
+    this.expireQueued(now);
+    let positions = 0;
+    for (;;) {
+      if (this.running < 0 && !this.startNext(now)) break;
+      if (positions >= maxPositions) break;
+      const s = this.slots[this.running];
+      if (s.cancelled) { this.finish(now, "cancelled", null); continue; }
+      if (s.deadlineAt != 0 && now > s.deadlineAt) { this.finish(now, "expired", null); continue; }
+      const r = this.gen.next();
+      positions++;
+      if (r == GEN_MORE || r == GEN_DONE) {
+        const unsent = this.gen.outLen - this.sent;
+        if (unsent >= FLUSH_BYTES) this.flush();
+        else if (unsent > 0 && this.pendingSince < 0) this.pendingSince = now;
+        if (r == GEN_DONE) this.finish(now, "done", null);
+      } else if (r == GEN_OVERFLOW) {
+        this.finish(now, "failed", this.line.reset().ascii("output of more than ").i32(this.gen.outCap).ascii(" bytes is over the message limit"));
+      } else {
+        this.finish(now, "failed", this.line.reset().ascii("forward pass failed (error ").i32(r).byte(0x29));
+      }
+    }
+    if (this.pendingSince >= 0 && now - this.pendingSince >= this.flushMs) this.flush();
+    if (this.running >= 0 || this.held() > 0) return 0;
+    const wait = Math.ceil(this.nextBeat - now);
+    return wait < 1 ? 1 : <i32>min(wait, this.heartbeatMs);
+  }
+
+  private expireQueued(now: f64): void {
+    for (let i = 0; i < this.maxQueue; i++) {
+      const s = this.slots[i];
+      if (s.used && i != this.running && s.deadlineAt != 0 && now > s.deadlineAt) {
+        this.result(s, "expired", 0, 0, 0, 0, null);
+        s.used = false;
+      }
+    }
+  }
+
+  // Starts the oldest queued task; false when none is queued.
+  private startNext(now: f64): bool {
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < this.maxQueue; i++) {
+        const s = this.slots[i];
+        if (s.used && (best < 0 || s.seq < this.slots[best].seq)) best = i;
+      }
+      if (best < 0) return false;
+      const s = this.slots[best];
+      this.running = best;
+      this.startedAt = now;
+      this.sent = 0;
+      this.pendingSince = -1;
+      if (s.promptTooLong) {
+        const cap = this.inbound.task.promptCap;
+        this.finish(now, "failed", this.line.reset().ascii("prompt is ").i32(s.promptBytes).ascii(" bytes; at most ")
+          .i32(cap).ascii(" fit a context of ").i32(this.ctx).ascii(" positions"));
+        continue;
+      }
+      this.gen.start(s.tokens, s.nTokens, s.steps, s.temperature, s.topp, s.seed);
+      return true;
+    }
+    return false; // unreachable
+  }
+
+  // Streams the output not yet sent as one tokens message (QoS 0: the result carries it all).
+  private flush(): void {
+    this.pendingSince = -1;
+    const g = this.gen;
+    if (this.running < 0 || g.outLen == this.sent) return;
+    const s = this.slots[this.running];
+    writeTokens(this.msg.reset(), s.taskId, s.taskIdLen, s.attempt, <u32>this.sent, g.out + <usize>this.sent, g.outLen - this.sent);
+    this.publish("tokens", QOS0);
+    this.sent = g.outLen;
+  }
+
+  private finish(now: f64, status: string, error: Writer | null): void {
+    const s = this.slots[this.running];
+    const g = this.gen;
+    const started = !s.promptTooLong;
+    if (started) this.flush();
+    const n = started ? g.outLen : 0;
+    this.result(s, status, g.out, n, started ? g.pos : 0, now - this.startedAt, error);
+    s.used = false;
+    this.running = -1;
+    this.pendingSince = -1;
+  }
+
+  // The running task's id into out[cap]; its length, 0 when idle.
+  runningId(out: usize, cap: i32): i32 {
+    if (this.running < 0) return 0;
+    const s = this.slots[this.running];
+    if (s.taskIdLen > cap) return E.E_ARGUMENT;
+    memory.copy(out, s.taskId, <usize>s.taskIdLen);
+    return s.taskIdLen;
+  }
+
+  willTopic(out: usize, cap: i32): i32 {
+    return writePeerTopic(this.topic.reset(), this.fleet, this.fleetLen, this.id, this.idLen, "status").copyTo(out, cap);
+  }
+
+  willPayload(out: usize, cap: i32): i32 {
+    const w = this.msg.reset();
+    this.statusOffline(w);
+    return w.copyTo(out, cap);
+  }
+
+  subscription(out: usize, cap: i32): i32 {
+    return writeInboxFilter(this.topic.reset(), this.fleet, this.fleetLen, this.id, this.idLen).copyTo(out, cap);
+  }
+}
+
+// Validates agentInit's names: ^[A-Za-z0-9_-]{1,64}$.
+export function namesOk(fleet: usize, fleetLen: i32, id: usize, idLen: i32): bool {
+  return isName(fleet, fleetLen) && isName(id, idLen);
+}
