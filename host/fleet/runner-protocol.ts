@@ -1,20 +1,36 @@
-// Messages between a peer and its engine worker thread (runner.ts ↔ runner-worker.ts).
-import type { TaskStatus } from "./messages.js";
+// Messages between a peer and its worker thread (runner.ts ↔ runner-worker.ts). The worker owns
+// the Engine and the module's fleet agent; the main thread owns the MQTT connection.
+
+export interface AgentConfig {
+  fleet: string;
+  id: string;
+  maxQueue: number;
+  heartbeatMs: number;
+  flushMs: number;
+  modelId: string;
+  impl: string;
+}
 
 export interface RunnerInit {
   modelBytes: Uint8Array;
   engine: "simd" | "mvp";
   kvInt8: boolean;
-  cancel: SharedArrayBuffer; // Int32Array[1]: the id of the run to stop
+  agent: AgentConfig;
 }
 
-export interface RunRequest {
-  type: "run"; run: number; prompt: string; steps: number; temperature: number; topp: number; seed: string;
-  deadlineAt: number; // Date.now() milliseconds; 0: none
-}
+// Main thread → worker.
+export type RunnerIn =
+  | { type: "message"; topic: string; payload: Uint8Array }   // received on the inbox, as is
+  | { type: "connected" }                                     // (re)connected and subscribed
+  | { type: "offline" }
+  | { type: "shutdown" };                                     // graceful stop
 
+// Worker → main thread.
 export type RunnerOut =
-  | { type: "ready"; tokPerSec: number; ctx: number; vocab: number; memoryBytes: number }
-  | { type: "piece"; run: number; bytes: Uint8Array }
-  | { type: "done"; run: number; status: TaskStatus; tokens: number; elapsedMs: number; error?: string }
+  | { type: "ready"; tokPerSec: number; ctx: number; vocab: number; memoryBytes: number; subscription: string; willTopic: string; willPayload: Uint8Array }
+  | { type: "publish"; topic: string; payload: Uint8Array; flags: number } // env.mqttPublish
+  | { type: "log"; line: string }                                          // env.agentLog
+  | { type: "started"; taskId: string }                                    // the agent began running a task
+  | { type: "held"; held: number }                                         // tasks held changed
+  | { type: "shutdown" }                                                   // agentShutdown returned
   | { type: "fatal"; error: string };

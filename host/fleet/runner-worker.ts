@@ -1,51 +1,146 @@
-// Worker thread that owns one Engine: runs one task at a time with generate() (so a fleet
-// task prints exactly what `edgellm run` prints) and streams its pieces to the peer.
+// Worker thread that owns one Engine and its module's fleet agent (assembly/agent/): the peer
+// protocol runs in the module, the same code as on the firmware. This thread only feeds it
+// (received payloads, the clock) and loops agentTick, a few positions at a time, yielding to
+// its message port between ticks so that a cancel arrives at the next position or so.
+import { freemem } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { check } from "../engine/errors.js";
 import { Engine } from "../engine/engine.js";
 import { generate } from "../engine/generate.js";
-import type { RunnerInit, RunnerOut, RunRequest } from "./runner-protocol.js";
+import type { RunnerIn, RunnerInit, RunnerOut } from "./runner-protocol.js";
 
 const init = workerData as RunnerInit;
-const cancel = new Int32Array(init.cancel);
 const post = (m: RunnerOut) => parentPort!.postMessage(m);
 
-class Stop extends Error { constructor(readonly status: "cancelled" | "expired") { super(status); } }
+// Positions per agentTick: small, so messages are handled between ticks without delay.
+const MAX_POSITIONS = 4;
+const INBOX_BYTES = 65536;  // the protocol's payload limit; longer ones are refused unread
+const TOPIC_BYTES = 256;    // the agent's topic limit
+const NAME_BYTES = 64;
 
-// The module's bump allocator keeps every prompt it encoded: a long-lived peer reloads its
-// engine when linear memory has grown this much past its size after loading.
-const RELOAD_GROWTH_BYTES = 8 << 20;
-const load = () => Engine.load(init.modelBytes, undefined, { engine: init.engine, ctx: 0, kvInt8: init.kvInt8 });
-
+let connected = false;
 let engine: Engine;
-let baseBytes = 0;
+const utf8 = new TextDecoder();
+
 try {
-  engine = load();
-  // Measured speed for the capability announcement: a short greedy run.
-  const probeRun = () => generate(engine, { prompt: "", steps: Math.min(64, engine.info.ctx), temperature: 0, topp: 1, seed: 1n }, () => undefined);
-  probeRun(); // warm-up: the first run includes the JIT's tiering
-  const probe = probeRun();
-  const tps = probe.tokens > 1 ? ((probe.tokens - 1) / Math.max(probe.elapsedMs, 1e-3)) * 1000 : 1;
-  baseBytes = engine.memoryBytes;
-  post({ type: "ready", tokPerSec: tps, ctx: engine.info.ctx, vocab: engine.info.vocabSize, memoryBytes: engine.memoryBytes });
+  engine = Engine.load(init.modelBytes, undefined, {
+    engine: init.engine, ctx: 0, kvInt8: init.kvInt8,
+    agentHost: {
+      publish: (topic, payload, flags) => { post({ type: "publish", topic: utf8.decode(topic), payload, flags }); return connected ? 0 : -1; },
+      log: (line) => post({ type: "log", line }),
+    },
+  });
+} catch (e) {
+  post({ type: "fatal", error: (e as Error).message });
+  throw e;
+}
+const x = engine.x;
+
+// Measured speed for the capability announcement: a short greedy run, before the agent's
+// buffers are allocated (generate's prompt scratch stays the only other allocation).
+function probe(): number {
+  const run = () => generate(engine, { prompt: "", steps: Math.min(64, engine.info.ctx), temperature: 0, topp: 1, seed: 1n }, () => undefined);
+  run(); // warm-up: the first run includes the JIT's tiering
+  const p = run();
+  return p.tokens > 1 ? ((p.tokens - 1) / Math.max(p.elapsedMs, 1e-3)) * 1000 : 1;
+}
+
+function text(ptr: number, len: number): string { return utf8.decode(new Uint8Array(x.memory.buffer, ptr, len)); }
+
+let tokPerSec = 0;
+let refreshCaps: () => void = () => undefined;
+let inbox = 0, topicBuf = 0, nameBuf = 0;
+try {
+  tokPerSec = probe();
+  const a = init.agent;
+  const fleet = Buffer.from(a.fleet), id = Buffer.from(a.id);
+  check(x.agentInit(engine.copyIn(fleet), fleet.length, engine.copyIn(id), id.length, a.maxQueue, a.heartbeatMs, a.flushMs), "agent");
+  const model = Buffer.from(a.modelId), impl = Buffer.from(a.impl);
+  const modelPtr = engine.copyIn(model), implPtr = engine.copyIn(impl);
+  const setCaps = () => check(x.agentSetCapabilities(modelPtr, model.length, implPtr, impl.length, tokPerSec, Math.min(freemem(), 0xffffffff) | 0), "agent capabilities");
+  setCaps();
+  refreshCaps = setCaps;
+  inbox = x.alloc(INBOX_BYTES);
+  topicBuf = x.alloc(TOPIC_BYTES);
+  nameBuf = x.alloc(NAME_BYTES);
+  const sub = check(x.agentSubscription(topicBuf, TOPIC_BYTES), "agent subscription");
+  const subscription = text(topicBuf, sub);
+  const will = check(x.agentWill(topicBuf, TOPIC_BYTES, inbox, INBOX_BYTES), "agent will");
+  const willTopic = text(topicBuf, will >>> 16);
+  const willPayload = new Uint8Array(x.memory.buffer, inbox, will & 0xffff).slice();
+  post({ type: "ready", tokPerSec, ctx: engine.info.ctx, vocab: engine.info.vocabSize, memoryBytes: engine.memoryBytes, subscription, willTopic, willPayload });
 } catch (e) {
   post({ type: "fatal", error: (e as Error).message });
   throw e;
 }
 
-parentPort!.on("message", (r: RunRequest) => {
-  const start = performance.now();
-  let tokens = 0;
-  try {
-    const res = generate(engine, { prompt: r.prompt, steps: r.steps, temperature: r.temperature, topp: r.topp, seed: BigInt(r.seed) }, (bytes) => {
-      if (Atomics.load(cancel, 0) === r.run) throw new Stop("cancelled");
-      if (r.deadlineAt && Date.now() > r.deadlineAt) throw new Stop("expired");
-      post({ type: "piece", run: r.run, bytes });
-    });
-    tokens = res.tokens;
-    post({ type: "done", run: r.run, status: "done", tokens, elapsedMs: performance.now() - start });
-  } catch (e) {
-    const status = e instanceof Stop ? e.status : "failed";
-    post({ type: "done", run: r.run, status, tokens, elapsedMs: performance.now() - start, error: e instanceof Stop ? undefined : (e as Error).message.slice(0, 200) });
+// ---- the tick loop ----------------------------------------------------------------------
+
+let timer: NodeJS.Timeout | null = null;
+let immediate: NodeJS.Immediate | null = null;
+let stopped = false;
+let lastRunning = "";
+let lastHeld = 0;
+
+// After every call into the agent: report a newly started task and a changed held count.
+function observe(): void {
+  const n = x.agentRunning(nameBuf, NAME_BYTES);
+  const running = n > 0 ? text(nameBuf, n) : "";
+  if (running !== lastRunning) {
+    lastRunning = running;
+    if (running) post({ type: "started", taskId: running });
   }
-  if (engine.memoryBytes > baseBytes + RELOAD_GROWTH_BYTES) { engine = load(); baseBytes = engine.memoryBytes; }
+  const held = x.agentHeld();
+  if (held !== lastHeld) { lastHeld = held; post({ type: "held", held }); }
+}
+
+function schedule(waitMs: number): void {
+  if (stopped) return;
+  if (timer) { clearTimeout(timer); timer = null; }
+  if (waitMs <= 0) { if (!immediate) immediate = setImmediate(tick); }
+  else if (!immediate) timer = setTimeout(tick, waitMs);
+}
+
+function tick(): void {
+  immediate = null; timer = null;
+  if (stopped) return;
+  const wait = check(x.agentTick(Date.now(), MAX_POSITIONS), "agent tick");
+  observe();
+  schedule(wait);
+}
+
+parentPort!.on("message", (m: RunnerIn) => {
+  if (stopped) return;
+  switch (m.type) {
+    case "message": {
+      const t = Buffer.from(m.topic, "utf8");
+      // Over the limits the agent refuses a topic or payload by its length alone, unread.
+      if (t.length <= TOPIC_BYTES) new Uint8Array(x.memory.buffer, topicBuf, t.length).set(t);
+      if (m.payload.length <= INBOX_BYTES) new Uint8Array(x.memory.buffer, inbox, m.payload.length).set(m.payload);
+      x.agentMessage(topicBuf, t.length, inbox, m.payload.length, Date.now()); // a refusal is logged by the agent
+      observe();
+      schedule(0);
+      break;
+    }
+    case "connected":
+      connected = true;
+      refreshCaps(); // freeMem as of now
+      check(x.agentConnected(Date.now()), "agent connected");
+      schedule(0);
+      break;
+    case "offline":
+      connected = false;
+      break;
+    case "shutdown":
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      if (immediate) clearImmediate(immediate);
+      x.agentShutdown();
+      post({ type: "shutdown" });
+      break;
+    default: {
+      const never: never = m;
+      throw new Error(`unknown runner message ${JSON.stringify(never)}`);
+    }
+  }
 });

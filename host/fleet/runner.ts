@@ -1,32 +1,37 @@
-// The peer's handle on its engine worker: one run at a time, pieces streamed back, cancellable.
+// The peer's handle on its worker thread (runner-worker.ts), which owns the Engine and the
+// module's fleet agent: received payloads go in, the agent's publishes and log lines come out.
 import { Worker } from "node:worker_threads";
 import { FleetError } from "./errors.js";
-import type { TaskStatus } from "./messages.js";
-import type { RunnerInit, RunnerOut, RunRequest } from "./runner-protocol.js";
+import { TypedEmitter } from "./events.js";
+import type { AgentConfig, RunnerIn, RunnerInit, RunnerOut } from "./runner-protocol.js";
 
-export interface RunnerInfo { tokPerSec: number; ctx: number; vocab: number; memoryBytes: number }
-export interface RunOutcome { status: TaskStatus; tokens: number; elapsedMs: number; error?: string }
-export type RunParams = Omit<RunRequest, "type" | "run">;
+export interface RunnerInfo {
+  tokPerSec: number; ctx: number; vocab: number; memoryBytes: number;
+  subscription: string; willTopic: string; willPayload: Uint8Array;
+}
 
-interface Active { run: number; onPiece: (b: Uint8Array) => void; resolve: (o: RunOutcome) => void }
+export interface RunnerEvents {
+  publish: (topic: string, payload: Uint8Array, flags: number) => void;
+  log: (line: string) => void;
+  started: (taskId: string) => void;
+  held: (held: number) => void;
+  exit: (why: string) => void;
+}
 
-export class Runner {
+export class Runner extends TypedEmitter<RunnerEvents> {
   private readonly worker: Worker;
-  private readonly cancelFlag: Int32Array;
-  private active: Active | null = null;
-  private seq = 0;
   private dead: string | null = null;
+  private shutdownDone: (() => void) | null = null;
 
-  private constructor(worker: Worker, cancel: SharedArrayBuffer) {
+  private constructor(worker: Worker) {
+    super();
     this.worker = worker;
-    this.cancelFlag = new Int32Array(cancel);
   }
 
-  static start(modelBytes: Uint8Array, engine: "simd" | "mvp", kvInt8: boolean): Promise<{ runner: Runner; info: RunnerInfo }> {
-    const cancel = new SharedArrayBuffer(4);
-    const init: RunnerInit = { modelBytes, engine, kvInt8, cancel };
+  static start(modelBytes: Uint8Array, engine: "simd" | "mvp", kvInt8: boolean, agent: AgentConfig): Promise<{ runner: Runner; info: RunnerInfo }> {
+    const init: RunnerInit = { modelBytes, engine, kvInt8, agent };
     const worker = new Worker(new URL("./runner-worker.js", import.meta.url), { workerData: init });
-    const runner = new Runner(worker, cancel);
+    const runner = new Runner(worker);
     return new Promise((resolve, reject) => {
       worker.on("message", (m: RunnerOut) => {
         if (m.type === "ready") resolve({ runner, info: m });
@@ -38,35 +43,36 @@ export class Runner {
     });
   }
 
-  get busy(): boolean { return this.active !== null; }
+  private post(m: RunnerIn): void { if (!this.dead) this.worker.postMessage(m); }
 
-  run(p: RunParams, onPiece: (b: Uint8Array) => void): { run: number; done: Promise<RunOutcome> } {
-    if (this.active) throw new Error("runner is busy");
-    const run = ++this.seq;
-    const done = new Promise<RunOutcome>((resolve) => {
-      if (this.dead) { resolve({ status: "failed", tokens: 0, elapsedMs: 0, error: this.dead }); return; }
-      this.active = { run, onPiece, resolve };
-      this.worker.postMessage({ type: "run", run, ...p } satisfies RunRequest);
-    });
-    return { run, done };
+  message(topic: string, payload: Uint8Array): void { this.post({ type: "message", topic, payload }); }
+  connected(): void { this.post({ type: "connected" }); }
+  offline(): void { this.post({ type: "offline" }); }
+
+  // agentShutdown: resolves once the worker has made the call (its publish comes before).
+  shutdown(): Promise<void> {
+    if (this.dead) return Promise.resolve();
+    return new Promise((resolve) => { this.shutdownDone = resolve; this.post({ type: "shutdown" }); });
   }
-
-  cancel(run: number): void { Atomics.store(this.cancelFlag, 0, run); }
 
   async close(): Promise<void> { await this.worker.terminate(); }
 
-  private onOut(m: RunnerOut): void {
-    const a = this.active;
-    if (!a || m.type === "ready" || m.type === "fatal" || m.run !== a.run) return;
-    if (m.type === "piece") { a.onPiece(m.bytes); return; }
-    this.active = null;
-    a.resolve({ status: m.status, tokens: m.tokens, elapsedMs: m.elapsedMs, error: m.error });
+  private onOut(m: Exclude<RunnerOut, { type: "ready" } | { type: "fatal" }>): void {
+    switch (m.type) {
+      case "publish": this.emit("publish", m.topic, m.payload, m.flags); break;
+      case "log": this.emit("log", m.line); break;
+      case "started": this.emit("started", m.taskId); break;
+      case "held": this.emit("held", m.held); break;
+      case "shutdown": this.shutdownDone?.(); this.shutdownDone = null; break;
+      default: { const never: never = m; throw new Error(`unknown worker message ${JSON.stringify(never)}`); }
+    }
   }
 
   private fail(why: string): void {
+    if (this.dead) return;
     this.dead = why;
-    const a = this.active;
-    this.active = null;
-    a?.resolve({ status: "failed", tokens: 0, elapsedMs: 0, error: why });
+    this.shutdownDone?.();
+    this.shutdownDone = null;
+    this.emit("exit", why);
   }
 }

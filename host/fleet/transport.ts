@@ -1,6 +1,7 @@
 // One MQTT connection (mqtt.js): TCP_NODELAY on every (re)connect, our own send quota for
 // QoS 1 publishes (mqtt.js does not honour the broker's receive-maximum), and every received
-// message decoded and validated in one place; bad ones are logged and dropped.
+// message decoded and validated in one place; bad ones are logged and dropped. A raw transport
+// (the peer's: its module's agent validates what it receives) passes payloads on as bytes.
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Socket } from "node:net";
 import { FleetError } from "./errors.js";
@@ -15,7 +16,8 @@ export interface TransportOptions {
   username?: string;
   password?: string;
   protocolVersion?: 4 | 5;     // MQTT 3.1.1 or 5 (default 5)
-  will?: { topic: string; message: Draft<Message>; retain: boolean };
+  will?: { topic: string; message: Draft<Message>; retain: boolean } | { topic: string; payload: Uint8Array; retain: boolean };
+  raw?: boolean;               // emit "raw" (topic, payload) instead of decoding received messages
   keepaliveSec?: number;
   reconnectMs?: number;
   connectTimeoutMs?: number;   // first connection only
@@ -28,6 +30,7 @@ export interface TransportEvents {
   connect: () => void;        // first connection and every reconnection: re-announce here
   offline: () => void;
   message: (route: Route, msg: Message, retained: boolean) => void;
+  raw: (topic: string, payload: Buffer) => void;
   invalid: (topic: string, reason: string) => void;
 }
 
@@ -64,6 +67,7 @@ export class Transport extends TypedEmitter<TransportEvents> {
     // Before the first connection, connect() reports the failure once; afterwards every error is logged.
     client.on("error", (e) => { if (this.everConnected && !this.closed) this.log.warn(`mqtt: ${e.message}`); });
     client.on("message", (topic, payload, packet) => {
+      if (o.raw) { this.emit("raw", topic, payload); return; }
       const d = decode(topic, payload);
       if (!d.ok) {
         this.invalidCount++;
@@ -101,7 +105,7 @@ export class Transport extends TypedEmitter<TransportEvents> {
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       username: o.username, password: o.password,
       ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: o.rejectUnauthorized,
-      will: o.will ? { topic: o.will.topic, payload: encode(o.will.message), qos: 1, retain: o.will.retain } : undefined,
+      will: o.will ? { topic: o.will.topic, payload: Buffer.from("message" in o.will ? encode(o.will.message) : o.will.payload), qos: 1, retain: o.will.retain } : undefined,
     };
     let client: MqttClient;
     try {
@@ -126,7 +130,12 @@ export class Transport extends TypedEmitter<TransportEvents> {
 
   // QoS 0: sent at once (dropped while offline). QoS 1: queued behind the send quota; resolves on PUBACK.
   publish(topic: string, m: Draft<Message>, qos: 0 | 1, retain = false): Promise<void> {
-    const payload = encode(m);
+    return this.publishBytes(topic, encode(m), qos, retain);
+  }
+
+  // The same for a payload already encoded (the peer's module writes its own messages).
+  publishBytes(topic: string, bytes: Uint8Array, qos: 0 | 1, retain = false): Promise<void> {
+    const payload = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     if (this.closed) return Promise.reject(new FleetError("E_FLEET_CLOSED", "transport is closed"));
     if (qos === 0) {
       if (this.client.connected) this.client.publish(topic, payload, { qos: 0, retain });
