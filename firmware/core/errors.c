@@ -17,6 +17,9 @@ static const char *const k_msgs[] = {
   "argument out of range",
   "no tokenizer: pass -z or use a model file that carries one",
   "not enough linear memory for the run state",
+  "fleet or peer name is not 1-64 characters of A-Z a-z 0-9 _ -",
+  "the agent is not initialised (agentInit)",
+  "the agent refused the message",
 };
 
 const char *fw_module_error(int32_t code) {

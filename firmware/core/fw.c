@@ -20,8 +20,8 @@ static int failf(char *err, size_t n, const char *fmt, ...) {
 
 // Calls fn(argv...) and fetches its i32 result (ret may be NULL for void functions).
 // Reports traps with any detail a host function left, then enforces the memory cap.
-static int call(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc,
-                const void **argv, char *err, size_t n) {
+int fw_call(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc,
+            const void **argv, char *err, size_t n) {
   f->trap[0] = 0;
   M3Result r = m3_Call(fn, argc, argv);
   if (r) {
@@ -38,14 +38,14 @@ static int call(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t 
 }
 
 // Same, and a negative result is a module error code.
-static int call_checked(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc,
-                        const void **argv, char *err, size_t n) {
-  if (call(f, fn, what, ret, argc, argv, err, n)) return -1;
+int fw_call_checked(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc,
+                    const void **argv, char *err, size_t n) {
+  if (fw_call(f, fn, what, ret, argc, argv, err, n)) return -1;
   if (*ret < 0) return failf(err, n, "%s: %s", what, fw_module_error(*ret));
   return 0;
 }
 
-static int find(fw *f, IM3Function *fn, const char *name, int required, char *err, size_t n) {
+int fw_find(fw *f, IM3Function *fn, const char *name, int required, char *err, size_t n) {
   M3Result r = m3_FindFunction(fn, f->rt, name);
   if (r) {
     *fn = NULL;
@@ -58,7 +58,7 @@ static int find(fw *f, IM3Function *fn, const char *name, int required, char *er
 static int copy_in(fw *f, const uint8_t *src, uint32_t len, uint32_t *out, const char *what, char *err, size_t n) {
   int32_t bytes = len ? (int32_t)len : 1, p;
   const void *a[] = { &bytes };
-  if (call(f, f->alloc, what, &p, 1, a, err, n)) return -1;
+  if (fw_call(f, f->alloc, what, &p, 1, a, err, n)) return -1;
   uint32_t size = 0;
   uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
   if (!mem || p <= 0 || (uint64_t)(uint32_t)p + len > size) return failf(err, n, "%s: linear memory could not grow", what);
@@ -86,27 +86,27 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   IM3Module loaded = mod;
   mod = NULL; // owned by the runtime now
   if ((r = fw_link_imports(f, loaded))) { failf(err, n, "module: linking imports: %s", r); goto fail; }
-  if (find(f, &f->alloc, "alloc", 1, err, n) || find(f, &f->model_load, "modelLoad", 1, err, n) ||
-      find(f, &f->model_load_ext, "modelLoadExternal", 0, err, n) ||
-      find(f, &f->tokenizer_load, "tokenizerLoad", 1, err, n) || find(f, &f->model_init, "modelInit", 1, err, n) ||
-      find(f, &f->model_field, "modelField", 1, err, n) || find(f, &f->sampler_init, "samplerInit", 1, err, n) ||
-      find(f, &f->generate_step, "generateStep", 1, err, n) || find(f, &f->encode, "encode", 1, err, n) ||
-      find(f, &f->decode, "decode", 1, err, n) || find(f, &f->set_memory_limit, "setMemoryLimit", 1, err, n) ||
-      find(f, &f->native_kernels, "nativeKernels", 0, err, n))
+  if (fw_find(f, &f->alloc, "alloc", 1, err, n) || fw_find(f, &f->model_load, "modelLoad", 1, err, n) ||
+      fw_find(f, &f->model_load_ext, "modelLoadExternal", 0, err, n) ||
+      fw_find(f, &f->tokenizer_load, "tokenizerLoad", 1, err, n) || fw_find(f, &f->model_init, "modelInit", 1, err, n) ||
+      fw_find(f, &f->model_field, "modelField", 1, err, n) || fw_find(f, &f->sampler_init, "samplerInit", 1, err, n) ||
+      fw_find(f, &f->generate_step, "generateStep", 1, err, n) || fw_find(f, &f->encode, "encode", 1, err, n) ||
+      fw_find(f, &f->decode, "decode", 1, err, n) || fw_find(f, &f->set_memory_limit, "setMemoryLimit", 1, err, n) ||
+      fw_find(f, &f->native_kernels, "nativeKernels", 0, err, n))
     goto fail;
 
   int32_t res, limit = (int32_t)c->max_memory, len = (int32_t)c->model_len;
   const void *a1[] = { &limit };
-  if (call(f, f->set_memory_limit, "memory limit", NULL, 1, a1, err, n)) goto fail;
+  if (fw_call(f, f->set_memory_limit, "memory limit", NULL, 1, a1, err, n)) goto fail;
   if (c->host_weights) {
     if (!f->model_load_ext) { failf(err, n, "module: no modelLoadExternal export (rebuild the module)"); goto fail; }
     const void *a[] = { &len };
-    if (call_checked(f, f->model_load_ext, "model", &res, 1, a, err, n)) goto fail;
+    if (fw_call_checked(f, f->model_load_ext, "model", &res, 1, a, err, n)) goto fail;
   } else {
     uint32_t p;
     if (copy_in(f, c->model, (uint32_t)c->model_len, &p, "model", err, n)) goto fail;
     const void *a[] = { &p, &len };
-    if (call_checked(f, f->model_load, "model", &res, 2, a, err, n)) goto fail;
+    if (fw_call_checked(f, f->model_load, "model", &res, 2, a, err, n)) goto fail;
   }
   if (c->tokenizer) {
     uint32_t p;
@@ -114,23 +114,18 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
     if (c->tok_len > INT32_MAX) { failf(err, n, "tokenizer: too large"); goto fail; }
     if (copy_in(f, c->tokenizer, (uint32_t)c->tok_len, &p, "tokenizer", err, n)) goto fail;
     const void *a[] = { &p, &tl };
-    if (call_checked(f, f->tokenizer_load, "tokenizer", &res, 2, a, err, n)) goto fail;
+    if (fw_call_checked(f, f->tokenizer_load, "tokenizer", &res, 2, a, err, n)) goto fail;
   }
   int32_t ctx = c->ctx, kv = c->kv_int8 ? 1 : 0;
   const void *a2[] = { &ctx, &kv };
-  if (call_checked(f, f->model_init, "run state", &res, 2, a2, err, n)) goto fail;
+  if (fw_call_checked(f, f->model_init, "run state", &res, 2, a2, err, n)) goto fail;
   // Native kernels come with host weights: the module then also runs int8-cache attention
   // through env.kvScores / env.kvMix (older modules without the export keep their own).
   if (c->host_weights && f->native_kernels) {
     int32_t on = 1;
     const void *a[] = { &on };
-    if (call_checked(f, f->native_kernels, "native kernels", &res, 1, a, err, n)) goto fail;
+    if (fw_call_checked(f, f->native_kernels, "native kernels", &res, 1, a, err, n)) goto fail;
   }
-  int32_t cap = PIECE_CAP, piece;
-  const void *a3[] = { &cap };
-  if (call(f, f->alloc, "decode buffer", &piece, 1, a3, err, n)) goto fail;
-  if (piece <= 0) { failf(err, n, "decode buffer: linear memory could not grow"); goto fail; }
-  f->piece = (uint32_t)piece;
   *out = f;
   return 0;
 fail:
@@ -143,7 +138,7 @@ int32_t fw_field(fw *f, int32_t field) {
   int32_t v = -1;
   const void *a[] = { &field };
   char err[8];
-  if (call(f, f->model_field, "field", &v, 1, a, err, sizeof err)) return -1;
+  if (fw_call(f, f->model_field, "field", &v, 1, a, err, sizeof err)) return -1;
   return v;
 }
 
@@ -153,8 +148,15 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
   memset(st, 0, sizeof *st);
   uint32_t lo = (uint32_t)g->seed, hi = (uint32_t)(g->seed >> 32);
   int32_t res;
+  if (!f->piece) { // the decode buffer, made on the first run (a fleet peer never needs it)
+    int32_t pc = PIECE_CAP, piece;
+    const void *a[] = { &pc };
+    if (fw_call(f, f->alloc, "decode buffer", &piece, 1, a, err, n)) goto fail;
+    if (piece <= 0) { failf(err, n, "decode buffer: linear memory could not grow"); goto fail; }
+    f->piece = (uint32_t)piece;
+  }
   const void *sa[] = { &g->temperature, &g->topp, &lo, &hi };
-  if (call_checked(f, f->sampler_init, "sampler", &res, 4, sa, err, n)) goto fail;
+  if (fw_call_checked(f, f->sampler_init, "sampler", &res, 4, sa, err, n)) goto fail;
 
   if (g->prompt_len > 1 << 20) { failf(err, n, "prompt: too long"); goto fail; }
   int32_t len = (int32_t)g->prompt_len, cap = len + 3, bos = 1, eos = 0, outp, count;
@@ -166,7 +168,7 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
     if (bytes < 4096) bytes = 4096;
     const void *aa[] = { &bytes };
     int32_t p;
-    if (call(f, f->alloc, "prompt", &p, 1, aa, err, n)) goto fail;
+    if (fw_call(f, f->alloc, "prompt", &p, 1, aa, err, n)) goto fail;
     f->scratch = (uint32_t)p; f->scratch_cap = (uint32_t)bytes;
   }
   uint32_t size = 0;
@@ -178,7 +180,7 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
   uint32_t text = f->scratch;
   outp = (int32_t)(f->scratch + text_bytes);
   const void *ea[] = { &text, &len, &bos, &eos, &outp, &cap };
-  if (call_checked(f, f->encode, "encode", &count, 6, ea, err, n)) goto fail;
+  if (fw_call_checked(f, f->encode, "encode", &count, 6, ea, err, n)) goto fail;
   const uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
   if (count < 1 || count > cap || outp <= 0 || (uint64_t)(uint32_t)outp + 4 * (uint64_t)count > size) {
     failf(err, n, "encode: bad result"); goto fail;
@@ -194,11 +196,11 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
     if (g->should_stop && g->should_stop(g->stop_ctx)) { st->stopped = 1; break; }
     int32_t forced = pos + 1 < count ? prompt[pos + 1] : -1, next, k;
     const void *ga[] = { &token, &pos, &forced };
-    if (call_checked(f, f->generate_step, "step", &next, 3, ga, err, n)) goto fail;
+    if (fw_call_checked(f, f->generate_step, "step", &next, 3, ga, err, n)) goto fail;
     pos++;
     if (next == 1) break;
     const void *da[] = { &token, &next, &f->piece, &pieceCap };
-    if (call_checked(f, f->decode, "decode", &k, 4, da, err, n)) goto fail;
+    if (fw_call_checked(f, f->decode, "decode", &k, 4, da, err, n)) goto fail;
     mem = m3_GetMemory(f->rt, &size, 0);
     if (k > PIECE_CAP || (uint64_t)f->piece + (uint32_t)k > size) { failf(err, n, "decode: bad result"); goto fail; }
     plat_write(mem + f->piece, (size_t)k);
@@ -213,6 +215,36 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
 fail:
   free(prompt);
   return rc;
+}
+
+int fw_speed(fw *f, int32_t positions, double *tok_per_sec, char *err, size_t n) {
+  *tok_per_sec = 0;
+  float temp = 0, topp = 1;
+  uint32_t lo = 1, hi = 0;
+  int32_t res, ctx = fw_field(f, 9), token = 1, pos = 0, forced = -1;
+  const void *sa[] = { &temp, &topp, &lo, &hi };
+  if (fw_call_checked(f, f->sampler_init, "speed probe", &res, 4, sa, err, n)) return -1;
+  if (positions > ctx) positions = ctx;
+  uint64_t t0 = plat_now_us();
+  while (pos < positions) {
+    const void *ga[] = { &token, &pos, &forced };
+    if (fw_call_checked(f, f->generate_step, "speed probe", &token, 3, ga, err, n)) return -1;
+    pos++;
+    if (token == 1) break;
+  }
+  uint64_t us = plat_now_us() - t0;
+  *tok_per_sec = us ? pos / (us / 1e6) : 0;
+  return 0;
+}
+
+uint32_t fw_memory_bytes(fw *f) { return m3_GetMemorySize(f->rt); }
+
+uint32_t fw_heap_top(fw *f) {
+  int32_t zero = 0, p = 0;
+  const void *a[] = { &zero };
+  char err[8];
+  if (fw_call(f, f->alloc, "heap top", &p, 1, a, err, sizeof err) || p <= 0) return 0;
+  return (uint32_t)p;
 }
 
 void fw_close(fw *f) {

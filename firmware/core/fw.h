@@ -41,6 +41,13 @@ typedef struct {
 int fw_open(fw **out, const fw_config *c, char *err, size_t errlen);
 int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t errlen);
 int32_t fw_field(fw *f, int32_t field);
+// Greedy positions from BOS (no prompt, nothing written, no allocation): measured tok/s for a
+// fleet peer's status message.
+int fw_speed(fw *f, int32_t positions, double *tok_per_sec, char *err, size_t errlen);
+uint32_t fw_memory_bytes(fw *f);   // linear memory now (grows in 64 KiB pages, never shrinks)
+// The top of the module's bump heap, read by allocating an empty block (16 bytes of heap each
+// call): two reads around a workload show what it allocated. 0 on failure.
+uint32_t fw_heap_top(fw *f);
 void fw_close(fw *f);
 
 // Module error code (negative) → message; the table mirrors assembly/model/errors.ts.

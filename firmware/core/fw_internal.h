@@ -16,6 +16,14 @@ struct fw {
   char trap[192];       // detail left by a host function that refused a call
 };
 
+// Calls fn(argv...) and fetches its i32 result (ret may be NULL for void functions); a trap,
+// with any detail a host function left, or linear memory past the cap is an error (-1, err).
+int fw_call(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc, const void **argv, char *err, size_t n);
+// Same, and a negative result is a module error code.
+int fw_call_checked(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc, const void **argv, char *err, size_t n);
+// Finds an export; a missing optional one (required 0) leaves *fn NULL.
+int fw_find(fw *f, IM3Function *fn, const char *name, int required, char *err, size_t n);
+
 // Links every import the module declares from the one table in imports.c.
 M3Result fw_link_imports(fw *f, IM3Module m);
 #endif

@@ -10,6 +10,7 @@
 static const char k_trap_guest[] = "[trap] host function given an out-of-range guest pointer";
 static const char k_trap_host[] = "[trap] host function given an out-of-range model offset";
 static const char k_trap_abort[] = "[trap] module aborted";
+static const char k_trap_arg[] = "[trap] host function given an invalid argument";
 
 #define FW ((fw *)_ctx->userdata)
 
@@ -149,14 +150,38 @@ static m3ApiRawFunction(h_kv_mix) {
   m3ApiSuccess();
 }
 
-// env.mqttPublish(topic, topicLen, payload, len) → 0 queued, -1 no broker.
+// env.mqttPublish(topic, topicLen, payload, payloadLen, flags) → 0 handed to the MQTT client,
+// -1 no broker. flags: bit0-1 QoS (0-2), bit2 retain. The topic is copied to a NUL-terminated
+// string (topics of this protocol are under 200 bytes).
+#define TOPIC_MAX 255
 static m3ApiRawFunction(h_mqtt_publish) {
   m3ApiReturnType(int32_t)
   m3ApiGetArg(uint32_t, t) m3ApiGetArg(uint32_t, tn) m3ApiGetArg(uint32_t, p) m3ApiGetArg(uint32_t, pn)
+  m3ApiGetArg(uint32_t, flags)
   if (!guest_ok(runtime, t, tn) || !guest_ok(runtime, p, pn))
     REFUSE(k_trap_guest, "mqttPublish(topic=%u+%u, payload=%u+%u)", t, tn, p, pn);
+  if (tn == 0 || tn > TOPIC_MAX || (flags & 3) == 3 || flags > 7)
+    REFUSE(k_trap_arg, "mqttPublish(topicLen=%u, flags=%u): topic 1-%d bytes, flags QoS 0-2 | 4 retain", tn, flags, TOPIC_MAX);
   const uint8_t *m = (const uint8_t *)_mem;
-  m3ApiReturn(plat_mqtt_publish((const char *)m + t, tn, m + p, pn));
+  char topic[TOPIC_MAX + 1];
+  memcpy(topic, m + t, tn);
+  topic[tn] = 0;
+  if (memchr(topic, 0, tn)) REFUSE(k_trap_arg, "mqttPublish: topic holds a NUL byte");
+  m3ApiReturn(plat_mqtt_publish(topic, m + p, pn, (int)(flags & 3), (int)((flags >> 2) & 1)));
+}
+
+// env.agentLog(msg, len): one log line from the module's agent (UTF-8), e.g. why a message
+// was refused. Longer lines are cut at 255 bytes.
+static m3ApiRawFunction(h_agent_log) {
+  m3ApiGetArg(uint32_t, p) m3ApiGetArg(uint32_t, n)
+  if (!guest_ok(runtime, p, n)) REFUSE(k_trap_guest, "agentLog(ptr=%u, len=%u)", p, n);
+  char line[256 + 16];
+  size_t k = n < 255 ? n : 255;
+  memcpy(line, "[agent] ", 8);
+  memcpy(line + 8, (uint8_t *)_mem + p, k);
+  line[8 + k] = 0;
+  plat_log(line);
+  m3ApiSuccess();
 }
 
 static const struct { const char *name, *sig; M3RawCall fn; } k_imports[] = {
@@ -168,7 +193,8 @@ static const struct { const char *name, *sig; M3RawCall fn; } k_imports[] = {
   { "wRow",        "v(iiiiiii)",    h_wrow },
   { "kvScores",    "v(iiiiiiiif)",  h_kv_scores },
   { "kvMix",       "v(iiiiiiii)",   h_kv_mix },
-  { "mqttPublish", "i(iiii)",       h_mqtt_publish },
+  { "mqttPublish", "i(iiiii)",      h_mqtt_publish },
+  { "agentLog",    "v(ii)",         h_agent_log },
 };
 
 M3Result fw_link_imports(fw *f, IM3Module m) {

@@ -23,8 +23,13 @@ void plat_log(const char *line);                 // diagnostics (stderr / ESP_LO
 void plat_write(const uint8_t *bytes, size_t n); // generated text (stdout / UART)
 void plat_flush(void);
 
-// MQTT bridge for the device agent (issue C): publish bytes on a topic. Returns 0 when
-// queued, -1 when the platform has no connected broker.
-int plat_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len);
+uint64_t plat_wall_ms(void);                     // wall clock, ms since the Unix epoch (the agent's nowMs)
+size_t plat_free_bytes(void);                    // free RAM for the status message (0: unknown)
+
+// MQTT transport for the module's agent (env.mqttPublish, core/agent_host.h): publish len
+// bytes on a NUL-terminated topic with QoS 0-2, retained or not. Returns 0 when handed to the
+// MQTT client, -1 when there is no connected broker (the agent ignores it: the gateway's
+// leases re-derive anything lost). POSIX: libmosquitto (posix/serve_posix.c); ESP32: esp-mqtt.
+int plat_mqtt_publish(const char *topic, const uint8_t *payload, size_t len, int qos, int retain);
 
 #endif

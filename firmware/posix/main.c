@@ -63,7 +63,12 @@ static void default_model(char *out, size_t n) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && !strcmp(argv[1], "serve")) { char m[PATH_MAX + 32]; default_module(m, sizeof m); return serve_main(argc, argv, m); }
+  if (argc >= 2 && !strcmp(argv[1], "serve")) {
+    char m[PATH_MAX + 32], dm[PATH_MAX + 64];
+    default_module(m, sizeof m);
+    default_model(dm, sizeof dm);
+    return serve_main(argc, argv, m, dm);
+  }
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(k_usage, stdout); return 0; }
     return usage_error("expected the command 'run'%s%s", "", "");

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "../core/pack.h"
 #include "../core/platform.h"
+#include "serve_posix.h"
 
 int plat_map(const char *name, plat_blob *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
@@ -61,8 +62,21 @@ void plat_set_write_sink(void (*fn)(const uint8_t *, size_t, void *), void *ctx)
 void plat_write(const uint8_t *bytes, size_t n) { if (g_sink) g_sink(bytes, n, g_sink_ctx); else fwrite(bytes, 1, n, stdout); }
 void plat_flush(void) { fflush(stdout); }
 
-// The POSIX peer's MQTT transport belongs to issue C; until it lands there is no broker.
-int plat_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len) {
-  (void)topic; (void)topic_len; (void)payload; (void)len;
-  return -1;
+uint64_t plat_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+size_t plat_free_bytes(void) {
+  long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : 0;
+}
+
+// MQTT: `edgellm-fw serve` plugs libmosquitto in (serve_posix.c); `run` has no broker.
+static int (*g_pub)(void *, const char *, const uint8_t *, size_t, int, int);
+static void *g_pub_ctx;
+void plat_set_mqtt_publisher(int (*fn)(void *, const char *, const uint8_t *, size_t, int, int), void *ctx) { g_pub = fn; g_pub_ctx = ctx; }
+int plat_mqtt_publish(const char *topic, const uint8_t *payload, size_t len, int qos, int retain) {
+  return g_pub ? g_pub(g_pub_ctx, topic, payload, len, qos, retain) : -1;
 }

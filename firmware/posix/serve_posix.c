@@ -1,211 +1,128 @@
-// edgellm-fw serve: the firmware core as a fleet peer (docs/protocol.md) over libmosquitto.
-// One task at a time on the wasm3 engine; tokens streamed while it runs; heartbeats from the
-// same thread between pieces; the network thread (mosquitto_loop_start) only queues work.
-// A cancel or a deadline stops the running task at the next position (fw_gen.should_stop).
+// edgellm-fw serve: the firmware as a fleet peer (docs/protocol.md §6). The protocol itself
+// runs inside the module (assembly/agent/, driven through core/agent_host.h); this file is
+// its libmosquitto transport:
+//   network thread (mosquitto_loop_start): on connect subscribe and flag it; every received
+//     message is copied into a bounded inbox (dropped with a log line when full). It never
+//     touches the module.
+//   main thread: agentConnected after each connect, drains the inbox into agentMessage,
+//     agentTick(now, TICK_POSITIONS), and sleeps at most the ms the tick returned or until a
+//     message, a connect or a signal arrives (one condition variable).
+//   signal thread: SIGINT / SIGTERM → stop: agentShutdown (offline status), then disconnect.
+// A fatal error (a trap, memory past --max-memory) exits without a clean disconnect, so the
+// broker publishes the last will.
+#include <errno.h>
+#include <limits.h>
 #include <mosquitto.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include "../core/agent_host.h"
 #include "../core/fw.h"
 #include "../core/platform.h"
-#include "fleet_msg.h"
 #include "serve_posix.h"
 
-#define QMAX 8
+#define INBOX_MAX 32        // received messages waiting for the main thread
+#define TICK_POSITIONS 4    // positions per agentTick: the inbox is drained between ticks
+#define FLUSH_MS 20         // tokens batched at most this long (protocol §4)
+#define PROBE_POSITIONS 64  // the speed probe for the status message
+
+static const char k_usage[] =
+  "usage: edgellm-fw serve --broker mqtt://HOST[:PORT] --model M.ellm [-z TOK] --id ID [--fleet F]\n"
+  "                        [--username U] [--password P] [--max-queue N] [--heartbeat MS]\n"
+  "                        [--host-weights] [--max-memory BYTES] [--ctx N] [--kv-int8] [--inbox BYTES]\n"
+  "                        [--module edgellm.wasm] [--stack BYTES]\n"
+  "       edgellm-fw serve --decode task|cancel [--model M.ellm] [--fleet F] [--id ID] < payload\n";
+
+typedef struct { char *topic; uint8_t *payload; size_t len; } inbox_msg;
 
 typedef struct {
   struct mosquitto *mq;
-  char id[FLEET_NAME_MAX + 1], fleet[FLEET_NAME_MAX + 1], base[256], model_id[160], quant[16];
-  int ctx, vocab, max_queue, heartbeat_ms;
-  double tok_per_sec;
-  pthread_mutex_t mu; pthread_cond_t cv;
-  fleet_task queue[QMAX]; int qn;
-  fleet_task running; int busy, cancel_running;
-  uint64_t queued_at_us[QMAX], running_deadline_us;
-  // output of the running task (main thread only)
-  uint8_t *out; size_t out_len, out_cap, sent; uint64_t last_flush_us, next_beat_us;
-  int oom;
-} peer;
+  char sub[AGENT_TOPIC_MAX + 1];
+  uint32_t inbox_bytes;           // payloads over this are queued without their bytes (refused)
+  pthread_mutex_t mu;
+  pthread_cond_t cv;              // inbox, connects, stop
+  inbox_msg inbox[INBOX_MAX];
+  int head, count;
+  unsigned connects, dropped;
+  int stop;
+} transport;
 
-static volatile sig_atomic_t g_stop = 0;
-
-// Asked by fw_generate before every position: a cancel from the network thread, the task's
-// deadline, or a signal ends the running task there.
-static int running_should_stop(void *ctx) {
-  peer *p = ctx;
-  pthread_mutex_lock(&p->mu);
-  int cancel = p->cancel_running;
-  pthread_mutex_unlock(&p->mu);
-  return cancel || g_stop || (p->running_deadline_us && plat_now_us() > p->running_deadline_us);
-}
-static void on_signal(int s) { (void)s; g_stop = 1; }
-
-static void logf_(const char *fmt, const char *a, const char *b) {
+static void logf_(const char *fmt, ...) {
   char line[600];
-  snprintf(line, sizeof line, fmt, a, b);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
   plat_log(line);
 }
 
-static void topic(peer *p, char *out, size_t n, const char *dir, const char *kind) { snprintf(out, n, "%.200s/%.8s/%.64s/%.16s", p->base, dir, p->id, kind); }
-
-static void publish(peer *p, const char *kind, fleet_buf *b, int qos, int retain) {
-  char t[400];
-  topic(p, t, sizeof t, "peer", kind);
-  if (b->oom) { plat_log("edgellm-fw serve: out of memory building a message"); return; }
-  int rc = mosquitto_publish(p->mq, NULL, t, (int)b->len, b->data, qos, retain);
-  if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) logf_("edgellm-fw serve: publish %s: %s", kind, mosquitto_strerror(rc));
-}
-
-static void send_status(peer *p, int online) {
-  fleet_buf b = {0};
-  FLEET_LIT(&b, "{\"v\":1,\"kind\":\"status\",\"id\":");
-  fleet_buf_str(&b, p->id);
-  if (!online) FLEET_LIT(&b, ",\"online\":false}");
-  else {
-    pthread_mutex_lock(&p->mu);
-    int held = p->qn + p->busy;
-    pthread_mutex_unlock(&p->mu);
-    fleet_buf_fmt(&b, ",\"online\":true,\"ts\":%llu,\"impl\":\"wasm3\",\"model\":{\"id\":", (unsigned long long)time(NULL) * 1000ull);
-    fleet_buf_str(&b, p->model_id);
-    fleet_buf_fmt(&b, ",\"quant\":\"%s\",\"ctx\":%d,\"vocab\":%d},\"tokPerSec\":%.1f,\"freeMem\":%d,\"queue\":%d,\"maxQueue\":%d}",
-                  p->quant, p->ctx, p->vocab, p->tok_per_sec, 0, held, p->max_queue);
-  }
-  publish(p, "status", &b, 1, 1);
-  fleet_buf_free(&b);
-}
-
-static void send_ack(peer *p, const char *kind, const fleet_task *t, const char *reason) {
-  fleet_buf b = {0};
-  fleet_buf_fmt(&b, "{\"v\":1,\"kind\":\"%s\",\"taskId\":", kind);
-  fleet_buf_str(&b, t->task_id);
-  fleet_buf_fmt(&b, ",\"attempt\":%u", t->attempt);
-  if (reason) { FLEET_LIT(&b, ",\"reason\":"); fleet_buf_str(&b, reason); }
-  FLEET_LIT(&b, "}");
-  publish(p, kind, &b, 1, 0);
-  fleet_buf_free(&b);
-}
-
-static void send_result(peer *p, const fleet_task *t, const char *status, const uint8_t *data, size_t n, int tokens, double ms, const char *error) {
-  fleet_buf b = {0};
-  if ((n + 2) / 3 * 4 > 60000) { status = "failed"; error = "output is over the message limit"; n = 0; }
-  FLEET_LIT(&b, "{\"v\":1,\"kind\":\"result\",\"taskId\":");
-  fleet_buf_str(&b, t->task_id);
-  fleet_buf_fmt(&b, ",\"attempt\":%u,\"status\":\"%s\",\"data\":", t->attempt, status);
-  fleet_buf_b64(&b, data, n);
-  fleet_buf_fmt(&b, ",\"tokens\":%d,\"elapsedMs\":%.3f", tokens, ms);
-  if (error) { FLEET_LIT(&b, ",\"error\":"); fleet_buf_str(&b, error); }
-  FLEET_LIT(&b, "}");
-  publish(p, "result", &b, 1, 0);
-  fleet_buf_free(&b);
-}
-
-static void send_heartbeat(peer *p) {
-  fleet_buf b = {0};
-  FLEET_LIT(&b, "{\"v\":1,\"kind\":\"heartbeat\",\"id\":");
-  fleet_buf_str(&b, p->id);
-  pthread_mutex_lock(&p->mu);
-  fleet_buf_fmt(&b, ",\"ts\":%llu,\"queue\":%d,\"tasks\":[", (unsigned long long)time(NULL) * 1000ull, p->qn + p->busy);
-  int first = 1;
-  if (p->busy) { fleet_buf_str(&b, p->running.task_id); first = 0; }
-  for (int i = 0; i < p->qn; i++) { if (!first) FLEET_LIT(&b, ","); fleet_buf_str(&b, p->queue[i].task_id); first = 0; }
-  pthread_mutex_unlock(&p->mu);
-  FLEET_LIT(&b, "]}");
-  publish(p, "heartbeat", &b, 0, 0);
-  fleet_buf_free(&b);
-  p->next_beat_us = plat_now_us() + (uint64_t)p->heartbeat_ms * 1000u;
-}
-
-static void flush_tokens(peer *p) {
-  if (!p->busy || p->out_len == p->sent) return; // busy: a task is running (not the speed probe)
-  fleet_buf b = {0};
-  FLEET_LIT(&b, "{\"v\":1,\"kind\":\"tokens\",\"taskId\":");
-  fleet_buf_str(&b, p->running.task_id);
-  fleet_buf_fmt(&b, ",\"attempt\":%u,\"offset\":%zu,\"data\":", p->running.attempt, p->sent);
-  fleet_buf_b64(&b, p->out + p->sent, p->out_len - p->sent);
-  FLEET_LIT(&b, "}");
-  publish(p, "tokens", &b, 0, 0);
-  fleet_buf_free(&b);
-  p->sent = p->out_len;
-  p->last_flush_us = plat_now_us();
-}
-
-// Receives the engine's pieces (platform sink): buffer, stream, keep heartbeating.
-static void on_piece(const uint8_t *bytes, size_t n, void *ctx) {
-  peer *p = ctx;
-  if (p->out_len + n > p->out_cap) {
-    size_t cap = p->out_cap ? p->out_cap * 2 : 4096;
-    while (cap < p->out_len + n) cap *= 2;
-    uint8_t *d = realloc(p->out, cap);
-    if (!d) { p->oom = 1; return; }
-    p->out = d; p->out_cap = cap;
-  }
-  memcpy(p->out + p->out_len, bytes, n);
-  p->out_len += n;
-  if (!p->busy) return;
-  uint64_t now = plat_now_us();
-  if (p->out_len - p->sent >= 1024 || now - p->last_flush_us >= 20000) flush_tokens(p);
-  if (now >= p->next_beat_us) send_heartbeat(p);
-}
-
-static void on_connect(struct mosquitto *mq, void *ud, int rc) {
-  peer *p = ud;
-  if (rc) { logf_("edgellm-fw serve: broker refused the connection: %s%s", mosquitto_connack_string(rc), ""); return; }
-  char t[400];
-  snprintf(t, sizeof t, "%s/to/%s/+", p->base, p->id);
-  mosquitto_subscribe(mq, NULL, t, 1);
-  send_status(p, 1);
-}
-
-static int held_index(peer *p, const char *task_id) {
-  for (int i = 0; i < p->qn; i++) if (!strcmp(p->queue[i].task_id, task_id)) return i;
+static int publish(void *ctx, const char *topic, const uint8_t *payload, size_t len, int qos, int retain) {
+  transport *t = ctx;
+  if (len > INT_MAX) return -1;
+  int rc = mosquitto_publish(t->mq, NULL, topic, (int)len, payload, qos, retain != 0);
+  if (rc == MOSQ_ERR_SUCCESS) return 0;
+  if (rc != MOSQ_ERR_NO_CONN) logf_("edgellm-fw serve: publish %s: %s", topic, mosquitto_strerror(rc));
   return -1;
 }
 
+static void on_connect(struct mosquitto *mq, void *ud, int rc) {
+  transport *t = ud;
+  if (rc) { logf_("edgellm-fw serve: broker refused the connection: %s", mosquitto_connack_string(rc)); return; }
+  int s = mosquitto_subscribe(mq, NULL, t->sub, 1);
+  if (s != MOSQ_ERR_SUCCESS) logf_("edgellm-fw serve: subscribe %s: %s", t->sub, mosquitto_strerror(s));
+  pthread_mutex_lock(&t->mu);
+  t->connects++;
+  pthread_cond_signal(&t->cv);
+  pthread_mutex_unlock(&t->mu);
+}
+
+// Network thread: copy and queue. A payload over the agent's inbox keeps only its length
+// (the main thread refuses it with a log line); a full inbox drops the message.
 static void on_message(struct mosquitto *mq, void *ud, const struct mosquitto_message *m) {
   (void)mq;
-  peer *p = ud;
-  char prefix[400], err[200];
-  topic(p, prefix, sizeof prefix, "to", "");
-  size_t pl = strlen(prefix);
-  if (strncmp(m->topic, prefix, pl)) return;
-  const char *kind = m->topic + pl;
-  if (!strcmp(kind, "task")) {
-    static fleet_task t; // the network thread is the only writer
-    if (fleet_parse_task(m->payload, (size_t)m->payloadlen, &t, err, sizeof err)) { logf_("edgellm-fw serve: ignored message: %s: %s", m->topic, err); return; }
-    pthread_mutex_lock(&p->mu);
-    int i = held_index(p, t.task_id);
-    const char *reason = NULL;
-    if (p->busy && !strcmp(p->running.task_id, t.task_id)) p->running.attempt = t.attempt;
-    else if (i >= 0) p->queue[i].attempt = t.attempt;
-    else if (p->qn + p->busy >= p->max_queue || p->qn >= QMAX) reason = "queue full";
-    else if (t.steps > p->ctx) reason = "steps exceed the context";
-    else {
-      p->queued_at_us[p->qn] = plat_now_us();
-      p->queue[p->qn++] = t;
-      pthread_cond_signal(&p->cv);
-    }
-    pthread_mutex_unlock(&p->mu);
-    send_ack(p, reason ? "reject" : "accept", &t, reason);
-  } else if (!strcmp(kind, "cancel")) {
-    fleet_cancel c;
-    if (fleet_parse_cancel(m->payload, (size_t)m->payloadlen, &c, err, sizeof err)) { logf_("edgellm-fw serve: ignored message: %s: %s", m->topic, err); return; }
-    fleet_task dropped; int was_queued = 0;
-    pthread_mutex_lock(&p->mu);
-    int i = held_index(p, c.task_id);
-    if (i >= 0) {
-      dropped = p->queue[i]; was_queued = 1;
-      memmove(&p->queue[i], &p->queue[i + 1], sizeof p->queue[0] * (size_t)(p->qn - i - 1));
-      memmove(&p->queued_at_us[i], &p->queued_at_us[i + 1], sizeof p->queued_at_us[0] * (size_t)(p->qn - i - 1));
-      p->qn--;
-    } else if (p->busy && !strcmp(p->running.task_id, c.task_id)) p->cancel_running = 1;
-    pthread_mutex_unlock(&p->mu);
-    if (was_queued) send_result(p, &dropped, "cancelled", NULL, 0, 0, 0, NULL);
-  } else {
-    logf_("edgellm-fw serve: ignored message: %s: unknown kind%s", m->topic, "");
+  transport *t = ud;
+  size_t len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+  inbox_msg e = { .topic = strdup(m->topic), .payload = NULL, .len = len };
+  if (len <= t->inbox_bytes) e.payload = malloc(len ? len : 1);
+  if (!e.topic || (len <= t->inbox_bytes && !e.payload)) {
+    logf_("edgellm-fw serve: dropped message on %s: out of memory", m->topic);
+    free(e.topic); free(e.payload);
+    return;
   }
+  if (e.payload && len) memcpy(e.payload, m->payload, len);
+  pthread_mutex_lock(&t->mu);
+  int full = t->count == INBOX_MAX;
+  if (!full) {
+    t->inbox[(t->head + t->count) % INBOX_MAX] = e;
+    t->count++;
+    pthread_cond_signal(&t->cv);
+  } else t->dropped++;
+  pthread_mutex_unlock(&t->mu);
+  if (full) {
+    logf_("edgellm-fw serve: dropped message on %s: inbox full (%d waiting)", m->topic, INBOX_MAX);
+    free(e.topic); free(e.payload);
+  }
+}
+
+// Signal thread: SIGINT / SIGTERM are blocked everywhere else and arrive here.
+static void *signal_thread(void *arg) {
+  transport *t = arg;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  pthread_mutex_lock(&t->mu);
+  t->stop = 1;
+  pthread_cond_signal(&t->cv);
+  pthread_mutex_unlock(&t->mu);
+  return NULL;
 }
 
 static int parse_broker(const char *url, char *host, size_t hn, int *port) {
@@ -221,192 +138,276 @@ static int parse_broker(const char *url, char *host, size_t hn, int *port) {
   return 0;
 }
 
-static void model_facts(peer *p, const char *path, const plat_blob *m) {
+// "<file stem>-<checksum hex>", as host/fleet/peer.ts modelId().
+static void model_id(const char *path, const plat_blob *m, char *out, size_t n) {
   const char *slash = strrchr(path, '/');
   const char *stem = slash ? slash + 1 : path;
-  size_t n = strcspn(stem, ".");
-  if (n > 100) n = 100;
-  uint32_t sum = 0, nt = 0, q = 0;
-  if (m->size >= 128) { memcpy(&sum, m->data + 124, 4); memcpy(&nt, m->data + 52, 4); }
-  for (uint32_t i = 0; i < nt && 128 + 32 * (size_t)(i + 1) <= m->size; i++) {
-    uint32_t kind; memcpy(&kind, m->data + 128 + 32 * i, 4);
-    if (kind == 2) { memcpy(&q, m->data + 128 + 32 * i + 8, 4); break; }
-  }
+  const char *dot = strrchr(stem, '.');
+  size_t len = dot && dot != stem ? (size_t)(dot - stem) : strlen(stem);
+  if (len > 100) len = 100;
   char clean[101];
-  for (size_t i = 0; i < n; i++) clean[i] = fleet_name_ok(stem + i, 1) || stem[i] == '.' ? stem[i] : '_';
-  clean[n] = 0;
-  snprintf(p->model_id, sizeof p->model_id, "%s-%08x", clean, sum);
-  snprintf(p->quant, sizeof p->quant, "%s", q == 0 ? "f32" : q == 1 ? "int8" : q == 2 ? "ternary" : "unknown");
+  for (size_t i = 0; i < len; i++) {
+    char c = stem[i];
+    int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    clean[i] = ok ? c : '_';
+  }
+  clean[len] = 0;
+  uint32_t sum = 0;
+  if (m->size >= 128) memcpy(&sum, m->data + 124, 4);
+  snprintf(out, n, "%s-%08x", clean, sum);
 }
 
-// `edgellm-fw serve --decode task|cancel`: checks one payload from stdin the way the peer
-// does and prints "ok" or "reject: <reason>" (exit 0 / 1); the protocol vectors test this.
-static int decode_main(const char *kind) {
-  static uint8_t buf[FLEET_MAX_PAYLOAD + 2];
-  size_t n = fread(buf, 1, sizeof buf, stdin);
-  char err[200];
-  static fleet_task t;
-  fleet_cancel c;
-  int rc;
-  if (!strcmp(kind, "task")) rc = fleet_parse_task(buf, n, &t, err, sizeof err);
-  else if (!strcmp(kind, "cancel")) rc = fleet_parse_cancel(buf, n, &c, err, sizeof err);
-  else { snprintf(err, sizeof err, "unknown kind '%s'", kind); rc = -1; }
-  if (rc) { printf("reject: %s\n", err); return 1; }
-  printf("ok\n");
+static int parse_int(const char *s, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || errno || v < lo || v > hi) return -1;
+  *out = v;
   return 0;
 }
 
-int serve_main(int argc, char **argv, const char *module_path) {
-  if (argc == 4 && !strcmp(argv[2], "--decode")) return decode_main(argv[3]);
-  const char *broker = NULL, *model_path = NULL, *tok_path = NULL, *id = NULL, *fleet = "default", *user = NULL, *pass = getenv("EDGELLM_MQTT_PASSWORD");
-  int max_queue = 2, heartbeat = 1000, host_weights = 0;
+typedef struct {
+  const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode;
+  long max_queue, heartbeat, max_memory, ctx, inbox, stack;
+  int host_weights, kv_int8;
+} serve_opts;
+
+static int parse_opts(int argc, char **argv, serve_opts *o) {
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--host-weights")) { host_weights = 1; continue; } // native matvecs, as `run --host-weights`
-    if (!v) { fprintf(stderr, "edgellm-fw: error: option '%s' needs a value\n", a); return 2; }
-    if (!strcmp(a, "--broker")) broker = v;
-    else if (!strcmp(a, "--model")) model_path = v;
-    else if (!strcmp(a, "-z") || !strcmp(a, "--tokenizer")) tok_path = v;
-    else if (!strcmp(a, "--id")) id = v;
-    else if (!strcmp(a, "--fleet")) fleet = v;
-    else if (!strcmp(a, "--username")) user = v;
-    else if (!strcmp(a, "--password")) pass = v;
-    else if (!strcmp(a, "--module")) module_path = v;
-    else if (!strcmp(a, "--max-queue")) { max_queue = atoi(v); if (max_queue < 1 || max_queue > QMAX) { fprintf(stderr, "edgellm-fw: error: max-queue must be in [1, %d]\n", QMAX); return 2; } }
-    else if (!strcmp(a, "--heartbeat")) { heartbeat = atoi(v); if (heartbeat < 50) { fprintf(stderr, "edgellm-fw: error: heartbeat must be at least 50 ms\n"); return 2; } }
-    else { fprintf(stderr, "edgellm-fw: error: unknown option '%s'\nusage: edgellm-fw serve --broker mqtt://HOST:PORT --model M.ellm [-z TOK] --id ID [--fleet F] [--username U] [--password P] [--max-queue N] [--heartbeat MS] [--host-weights]\n", a); return 2; }
+    if (!strcmp(a, "--host-weights")) { o->host_weights = 1; continue; }
+    if (!strcmp(a, "--kv-int8")) { o->kv_int8 = 1; continue; }
+    if (!v) { fprintf(stderr, "edgellm-fw: error: option '%s' needs a value\n%s", a, k_usage); return -1; }
+    const char *bad = NULL;
+    if (!strcmp(a, "--broker")) o->broker = v;
+    else if (!strcmp(a, "--model")) o->model = v;
+    else if (!strcmp(a, "-z") || !strcmp(a, "--tokenizer")) o->tok = v;
+    else if (!strcmp(a, "--id")) o->id = v;
+    else if (!strcmp(a, "--fleet")) o->fleet = v;
+    else if (!strcmp(a, "--username")) o->user = v;
+    else if (!strcmp(a, "--password")) o->pass = v;
+    else if (!strcmp(a, "--module")) o->module = v;
+    else if (!strcmp(a, "--decode")) o->decode = v;
+    else if (!strcmp(a, "--max-queue")) { if (parse_int(v, 1, 64, &o->max_queue)) bad = "max-queue must be an integer in [1, 64]"; }
+    else if (!strcmp(a, "--heartbeat")) { if (parse_int(v, 50, 3600000, &o->heartbeat)) bad = "heartbeat must be ms in [50, 3600000]"; }
+    else if (!strcmp(a, "--max-memory")) { if (parse_int(v, 0, 0x7fff0000L, &o->max_memory)) bad = "max-memory must be a byte count below 2 GiB"; }
+    else if (!strcmp(a, "--ctx")) { if (parse_int(v, 1, 65536, &o->ctx)) bad = "ctx must be an integer in [1, 65536]"; }
+    else if (!strcmp(a, "--inbox")) { if (parse_int(v, 1024, AGENT_PAYLOAD_LIMIT + 1, &o->inbox)) bad = "inbox must be bytes in [1024, 65537]"; }
+    else if (!strcmp(a, "--stack")) { if (parse_int(v, 4096, 64L << 20, &o->stack)) bad = "stack must be bytes in [4096, 64 MiB]"; }
+    else { fprintf(stderr, "edgellm-fw: error: unknown option '%s'\n%s", a, k_usage); return -1; }
+    if (bad) { fprintf(stderr, "edgellm-fw: error: %s, got '%s'\n", bad, v); return -1; }
     i++;
   }
-  char host[256]; int port;
-  if (!broker || !model_path || !id) { fprintf(stderr, "edgellm-fw: error: serve needs --broker, --model and --id\n"); return 2; }
-  if (parse_broker(broker, host, sizeof host, &port)) { fprintf(stderr, "edgellm-fw: error: broker must be mqtt://host[:port], got '%s'\n", broker); return 2; }
-  if (!fleet_name_ok(id, strlen(id)) || !fleet_name_ok(fleet, strlen(fleet))) { fprintf(stderr, "edgellm-fw: error: --id and --fleet must be 1-64 characters of A-Z a-z 0-9 _ -\n"); return 2; }
+  return 0;
+}
 
-  static peer P;
-  peer *p = &P;
-  memset(p, 0, sizeof *p);
-  snprintf(p->id, sizeof p->id, "%s", id);
-  snprintf(p->fleet, sizeof p->fleet, "%s", fleet);
-  snprintf(p->base, sizeof p->base, "edgellm/v1/%s", fleet);
-  p->max_queue = max_queue; p->heartbeat_ms = heartbeat;
-  pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->cv, NULL);
+// The capabilities' freeMem: headroom under --max-memory, else the machine's free RAM.
+static int32_t free_mem(fw *f, const serve_opts *o) {
+  if (o->max_memory) {
+    uint32_t used = fw_memory_bytes(f);
+    return used < (uint32_t)o->max_memory ? (int32_t)((uint32_t)o->max_memory - used) : 0;
+  }
+  size_t b = plat_free_bytes();
+  return b > INT32_MAX ? INT32_MAX : (int32_t)b;
+}
 
+// One module instance with its agent: the model mapped, the speed measured, agentInit done.
+typedef struct { plat_blob mod, model, tok; fw *f; agent_host *a; double tok_per_sec; } peer_engine;
+
+static int engine_open(peer_engine *e, const serve_opts *o, const char *model_path, char *err, size_t n) {
+  if (plat_map(o->module, &e->mod, err, n) || plat_map(model_path, &e->model, err, n) ||
+      (o->tok && plat_map(o->tok, &e->tok, err, n)))
+    return -1;
+  fw_config c = { .module = e->mod.data, .module_len = e->mod.size, .model = e->model.data, .model_len = e->model.size,
+                  .tokenizer = e->tok.data, .tok_len = e->tok.size, .ctx = (int32_t)o->ctx, .kv_int8 = o->kv_int8,
+                  .host_weights = o->host_weights, .max_memory = (uint32_t)o->max_memory, .stack_bytes = (uint32_t)o->stack };
+  if (fw_open(&e->f, &c, err, n)) return -1;
+  if (!o->decode && fw_speed(e->f, PROBE_POSITIONS, &e->tok_per_sec, err, n)) return -1;
+  char mid[160];
+  model_id(model_path, &e->model, mid, sizeof mid);
+  agent_config ac = { .fleet = o->fleet, .id = o->id, .max_queue = (int32_t)o->max_queue, .heartbeat_ms = (int32_t)o->heartbeat,
+                      .flush_ms = FLUSH_MS, .model_id = mid, .impl = "wasm3", .tok_per_sec = (float)e->tok_per_sec,
+                      .free_mem = 0, .inbox_bytes = (uint32_t)o->inbox };
+  if (agent_open(&e->a, e->f, &ac, err, n)) return -1;
+  return agent_capabilities(e->a, (float)e->tok_per_sec, free_mem(e->f, o), err, n);
+}
+
+static void engine_close(peer_engine *e) {
+  agent_close(e->a);
+  fw_close(e->f);
+  plat_unmap(&e->tok);
+  plat_unmap(&e->model);
+  plat_unmap(&e->mod);
+  memset(e, 0, sizeof *e);
+}
+
+// --decode: prints each publish the agent makes ("> topic qos retain payload")
+static int print_publish(void *ctx, const char *topic, const uint8_t *payload, size_t len, int qos, int retain) {
+  (void)ctx;
+  printf("> %s %d %d %.*s\n", topic, qos, retain, (int)len, (const char *)payload);
+  return 0;
+}
+
+// `edgellm-fw serve --decode task|cancel`: one payload from stdin through the module's
+// agentMessage, as the peer would receive it on edgellm/v1/<fleet>/to/<id>/<kind>. Prints
+// what the agent publishes, then "ok" (exit 0) or "reject: <reason>" (exit 1).
+static int decode_main(serve_opts *o, const char *default_model) {
+  static uint8_t buf[AGENT_PAYLOAD_LIMIT + 2];
+  char err[320], reason[256], topic[AGENT_TOPIC_MAX + 1];
+  peer_engine e = {0};
+  int rc = 2, refused = 0;
+  size_t len = fread(buf, 1, sizeof buf, stdin);
+  if (ferror(stdin)) { snprintf(err, sizeof err, "reading stdin: %s", strerror(errno)); goto fail; }
+  if (!o->id) o->id = "decode";
+  snprintf(topic, sizeof topic, "edgellm/v1/%.64s/to/%.64s/%.64s", o->fleet, o->id, o->decode);
+  plat_set_mqtt_publisher(print_publish, NULL);
+  if (engine_open(&e, o, o->model ? o->model : default_model, err, sizeof err)) goto fail;
+  if (agent_message(e.a, topic, buf, len, (double)plat_wall_ms(), &refused, reason, sizeof reason, err, sizeof err)) goto fail;
+  if (refused) printf("reject: %s\n", reason); else printf("ok\n");
+  rc = refused ? 1 : 0;
+fail:
+  if (rc == 2) fprintf(stderr, "edgellm-fw: error: %s\n", err);
+  plat_set_mqtt_publisher(NULL, NULL);
+  engine_close(&e);
+  return rc;
+}
+
+// The main thread's loop; returns 0 on a stop signal, -1 with err on a fatal module error.
+static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, float tok_per_sec, char *err, size_t n) {
+  unsigned seen_connects = 0;
+  uint32_t mem0 = fw_memory_bytes(f), mem_seen = mem0, heap0 = fw_heap_top(f);
+  char reason[256];
+  for (;;) {
+    pthread_mutex_lock(&t->mu);
+    int stop = t->stop;
+    unsigned connects = t->connects;
+    pthread_mutex_unlock(&t->mu);
+    if (stop) break;
+    if (connects != seen_connects) {
+      seen_connects = connects;
+      if (agent_capabilities(a, tok_per_sec, free_mem(f, o), err, n)) return -1;
+      if (agent_connected(a, (double)plat_wall_ms(), err, n)) return -1;
+    }
+    for (;;) { // drain the inbox
+      inbox_msg m;
+      pthread_mutex_lock(&t->mu);
+      int have = t->count > 0;
+      if (have) { m = t->inbox[t->head]; t->head = (t->head + 1) % INBOX_MAX; t->count--; }
+      pthread_mutex_unlock(&t->mu);
+      if (!have) break;
+      int refused = 0;
+      static const uint8_t none[1];
+      int r = agent_message(a, m.topic, m.payload ? m.payload : none, m.len, (double)plat_wall_ms(), &refused, reason, sizeof reason, err, n);
+      if (!r && refused == 2) logf_("edgellm-fw serve: ignored message: %s: %s", m.topic, reason); // 1: the agent logged it
+      free(m.topic); free(m.payload);
+      if (r) return -1;
+    }
+    uint32_t wait_ms = 0;
+    if (agent_tick(a, (double)plat_wall_ms(), TICK_POSITIONS, &wait_ms, err, n)) return -1;
+    uint32_t mem = fw_memory_bytes(f);
+    if (mem != mem_seen) { logf_("edgellm-fw serve: linear memory grew from %u to %u bytes", mem_seen, mem); mem_seen = mem; }
+    if (wait_ms == 0) continue;
+    if (wait_ms > 1000) wait_ms = 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += wait_ms / 1000;
+    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+    pthread_mutex_lock(&t->mu);
+    while (!t->stop && t->count == 0 && t->connects == seen_connects) {
+      if (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT) break;
+    }
+    pthread_mutex_unlock(&t->mu);
+  }
+  uint32_t heap1 = fw_heap_top(f);
+  pthread_mutex_lock(&t->mu);
+  unsigned dropped = t->dropped;
+  pthread_mutex_unlock(&t->mu);
+  logf_("edgellm-fw serve: stopping; linear memory %u bytes (%u when serving began), heap top %u (%u), %u messages dropped",
+        fw_memory_bytes(f), mem0, heap1, heap0, dropped);
+  return 0;
+}
+
+int serve_main(int argc, char **argv, const char *module_path, const char *default_model) {
+  serve_opts o = { .fleet = "default", .pass = getenv("EDGELLM_MQTT_PASSWORD"), .module = module_path,
+                   .max_queue = 2, .heartbeat = 1000 };
+  if (parse_opts(argc, argv, &o)) return 2;
+  if (o.decode) {
+    if (strcmp(o.decode, "task") && strcmp(o.decode, "cancel")) { fprintf(stderr, "edgellm-fw: error: --decode takes task or cancel, got '%s'\n", o.decode); return 2; }
+    return decode_main(&o, default_model);
+  }
+  char host[256];
+  int port;
+  if (!o.broker || !o.model || !o.id) { fprintf(stderr, "edgellm-fw: error: serve needs --broker, --model and --id\n%s", k_usage); return 2; }
+  if (parse_broker(o.broker, host, sizeof host, &port)) { fprintf(stderr, "edgellm-fw: error: broker must be mqtt://host[:port], got '%s'\n", o.broker); return 2; }
+
+  static transport T;
+  transport *t = &T;
+  peer_engine e = {0};
   char err[320];
-  plat_blob mod = {0}, model = {0}, tok = {0};
-  fw *f = NULL;
-  int rc = 1;
-  if (plat_map(module_path, &mod, err, sizeof err) || plat_map(model_path, &model, err, sizeof err) || (tok_path && plat_map(tok_path, &tok, err, sizeof err))) goto fail;
-  fw_config c = { .module = mod.data, .module_len = mod.size, .model = model.data, .model_len = model.size, .tokenizer = tok.data, .tok_len = tok.size, .ctx = 0, .host_weights = host_weights };
-  if (fw_open(&f, &c, err, sizeof err)) goto fail;
-  p->ctx = fw_field(f, 9); p->vocab = fw_field(f, 5);
-  model_facts(p, model_path, &model);
+  int rc = 1, mosq_init = 0, loop_started = 0, sig_started = 0;
+  pthread_t sig_thread;
+  pthread_condattr_t ca;
+  memset(t, 0, sizeof *t);
+  pthread_mutex_init(&t->mu, NULL);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&t->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  // SIGINT / SIGTERM only reach the signal thread (the mosquitto thread inherits the mask).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  if (pthread_create(&sig_thread, NULL, signal_thread, t)) { snprintf(err, sizeof err, "cannot start the signal thread"); goto fail; }
+  sig_started = 1;
 
-  // Measured speed for the announcement: a short greedy run, output discarded.
-  plat_set_write_sink(on_piece, p);
-  fw_gen probe = { .prompt = "", .prompt_len = 0, .steps = p->ctx < 64 ? p->ctx : 64, .temperature = 0, .topp = 1, .seed = 1 };
-  fw_stats st;
-  p->next_beat_us = ~0ull;
-  if (fw_generate(f, &probe, &st, err, sizeof err)) goto fail;
-  p->tok_per_sec = st.tokens > 1 && st.elapsed_us ? (st.tokens - 1) / (st.elapsed_us / 1e6) : 1;
-  p->out_len = p->sent = 0;
+  if (engine_open(&e, &o, o.model, err, sizeof err)) goto fail;
+  snprintf(t->sub, sizeof t->sub, "%s", agent_subscription(e.a));
+  t->inbox_bytes = agent_inbox_bytes(e.a);
 
   mosquitto_lib_init();
+  mosq_init = 1;
   char cid[100];
-  snprintf(cid, sizeof cid, "edgellm-peer-%.64s", p->id);
-  p->mq = mosquitto_new(cid, true, p);
-  if (!p->mq) { snprintf(err, sizeof err, "mosquitto_new failed"); goto fail; }
-  mosquitto_int_option(p->mq, MOSQ_OPT_TCP_NODELAY, 1);
-  mosquitto_int_option(p->mq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-  if (user) mosquitto_username_pw_set(p->mq, user, pass);
-  {
-    char t[400], will[200];
-    topic(p, t, sizeof t, "peer", "status");
-    int wl = snprintf(will, sizeof will, "{\"v\":1,\"kind\":\"status\",\"id\":\"%s\",\"online\":false}", p->id);
-    mosquitto_will_set(p->mq, t, wl, will, 1, true);
+  snprintf(cid, sizeof cid, "edgellm-peer-%.64s", o.id);
+  if (!(t->mq = mosquitto_new(cid, true, t))) { snprintf(err, sizeof err, "mosquitto_new failed"); goto fail; }
+  mosquitto_int_option(t->mq, MOSQ_OPT_TCP_NODELAY, 1);
+  mosquitto_int_option(t->mq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  if (o.user) mosquitto_username_pw_set(t->mq, o.user, o.pass);
+  size_t wl;
+  const uint8_t *will = agent_will_payload(e.a, &wl);
+  int mrc = mosquitto_will_set(t->mq, agent_will_topic(e.a), (int)wl, will, 1, true);
+  if (mrc != MOSQ_ERR_SUCCESS) { snprintf(err, sizeof err, "last will: %s", mosquitto_strerror(mrc)); goto fail; }
+  mosquitto_connect_callback_set(t->mq, on_connect);
+  mosquitto_message_callback_set(t->mq, on_message);
+  mosquitto_reconnect_delay_set(t->mq, 1, 2, false);
+  plat_set_mqtt_publisher(publish, t);
+  if ((mrc = mosquitto_connect(t->mq, host, port, 10)) != MOSQ_ERR_SUCCESS) {
+    snprintf(err, sizeof err, "cannot reach the broker %s: %s", o.broker, mosquitto_strerror(mrc)); goto fail;
   }
-  mosquitto_connect_callback_set(p->mq, on_connect);
-  mosquitto_message_callback_set(p->mq, on_message);
-  mosquitto_reconnect_delay_set(p->mq, 1, 2, false);
-  int mrc = mosquitto_connect(p->mq, host, port, 10);
-  if (mrc != MOSQ_ERR_SUCCESS) { snprintf(err, sizeof err, "cannot reach the broker %s: %s", broker, mosquitto_strerror(mrc)); goto fail; }
-  mosquitto_loop_start(p->mq);
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d) on %s\n", p->id, p->model_id, p->tok_per_sec, p->ctx, broker);
+  if ((mrc = mosquitto_loop_start(t->mq)) != MOSQ_ERR_SUCCESS) { snprintf(err, sizeof err, "mosquitto_loop_start: %s", mosquitto_strerror(mrc)); goto fail; }
+  loop_started = 1;
+  fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d, linear memory %u bytes) on %s\n", o.id,
+          o.model, e.tok_per_sec, fw_field(e.f, 9), fw_memory_bytes(e.f), o.broker);
 
-  p->next_beat_us = plat_now_us();
-  uint32_t base_heap = 0; // heap top after the first task of this instance
-  while (!g_stop) {
-    pthread_mutex_lock(&p->mu);
-    if (p->qn == 0) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += 50 * 1000000L;
-      if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-      pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-    }
-    int have = p->qn > 0;
-    uint64_t queued_at = 0;
-    if (have) {
-      p->running = p->queue[0];
-      queued_at = p->queued_at_us[0];
-      memmove(&p->queue[0], &p->queue[1], sizeof p->queue[0] * (size_t)(p->qn - 1));
-      memmove(&p->queued_at_us[0], &p->queued_at_us[1], sizeof p->queued_at_us[0] * (size_t)(p->qn - 1));
-      p->qn--;
-      p->busy = 1; p->cancel_running = 0;
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (plat_now_us() >= p->next_beat_us) send_heartbeat(p);
-    if (!have) continue;
-
-    fleet_task *t = &p->running;
-    p->out_len = p->sent = 0; p->oom = 0; p->last_flush_us = plat_now_us();
-    p->running_deadline_us = t->deadline_ms ? queued_at + (uint64_t)t->deadline_ms * 1000u : 0;
-    fw_gen g = { .prompt = t->prompt, .prompt_len = t->prompt_len, .steps = t->steps, .temperature = t->temperature,
-                 .topp = t->topp, .seed = t->seed, .should_stop = running_should_stop, .stop_ctx = p };
-    uint64_t t0 = plat_now_us();
-    int grc = fw_generate(f, &g, &st, err, sizeof err);
-    flush_tokens(p);
-    double ms = (plat_now_us() - t0) / 1000.0;
-    pthread_mutex_lock(&p->mu);
-    int cancelled = p->cancel_running;
-    fleet_task done = *t;   // the attempt may have been updated by a reassignment
-    p->busy = 0;
-    pthread_mutex_unlock(&p->mu);
-    int expired = t->deadline_ms && plat_now_us() > queued_at + (uint64_t)t->deadline_ms * 1000u;
-    if (grc || p->oom) send_result(p, &done, "failed", NULL, 0, 0, ms, p->oom ? "out of memory" : err);
-    else if (cancelled) send_result(p, &done, "cancelled", p->out, p->out_len, st.tokens, ms, NULL);
-    else if (expired) send_result(p, &done, "expired", p->out, p->out_len, st.tokens, ms, NULL);
-    else if (st.stopped) send_result(p, &done, "failed", NULL, 0, st.tokens, ms, "peer stopping"); // signal: the gateway reassigns
-    else send_result(p, &done, "done", p->out, p->out_len, st.tokens, ms, NULL);
-    // The module's bump heap keeps every prompt: start a fresh instance once it has grown.
-    if (grc == 0 && !base_heap) base_heap = st.heap_bytes;
-    else if (grc == 0 && st.heap_bytes > base_heap + (1u << 20)) {
-      fw_close(f);
-      f = NULL;
-      if (fw_open(&f, &c, err, sizeof err)) { send_status(p, 0); goto fail; }
-      base_heap = 0;
-    }
-  }
-  fprintf(stderr, "edgellm-fw serve: stopping\n");
-  send_status(p, 0);
-  {
-    struct timespec d = { 0, 200 * 1000000L };
-    nanosleep(&d, NULL); // let the network thread send it
-  }
-  mosquitto_disconnect(p->mq);
-  mosquitto_loop_stop(p->mq, false);
+  if (serve_loop(t, e.a, e.f, &o, (float)e.tok_per_sec, err, sizeof err)) goto fail; // fatal: no clean disconnect, the will goes out
+  if (agent_shutdown(e.a, err, sizeof err)) goto fail;
+  struct timespec d = { 0, 200 * 1000000L };
+  nanosleep(&d, NULL); // let the network thread send the offline status
+  mosquitto_disconnect(t->mq);
   rc = 0;
 fail:
   if (rc) fprintf(stderr, "edgellm-fw: error: %s\n", err);
-  if (p->mq) mosquitto_destroy(p->mq);
-  mosquitto_lib_cleanup();
-  plat_set_write_sink(NULL, NULL);
-  free(p->out);
-  fw_close(f);
-  plat_unmap(&tok);
-  plat_unmap(&model);
-  plat_unmap(&mod);
+  plat_set_mqtt_publisher(NULL, NULL);
+  if (loop_started) mosquitto_loop_stop(t->mq, rc != 0); // force: no disconnect was sent
+  if (t->mq) mosquitto_destroy(t->mq);
+  if (mosq_init) mosquitto_lib_cleanup();
+  if (sig_started) {
+    pthread_kill(sig_thread, SIGTERM); // no-op if it already took a signal and returned
+    pthread_join(sig_thread, NULL);
+  }
+  for (; t->count > 0; t->count--, t->head = (t->head + 1) % INBOX_MAX) { free(t->inbox[t->head].topic); free(t->inbox[t->head].payload); }
+  engine_close(&e);
   return rc;
 }

@@ -11,7 +11,7 @@ for f in "$W3"/m3_*.c; do
   case "$(basename "$f")" in m3_api_*) continue;; esac
   gcc -m32 -Os -msse2 -mfpmath=sse -ffunction-sections -fdata-sections -w -Dd_m3HasWASI=0 $DEFS -I"$W3" -c "$f" -o "$O/w3_$(basename "$f" .c).o"
 done
-for f in core/fw.c core/imports.c core/kernels.c core/errors.c core/pack.c; do
+for f in core/fw.c core/imports.c core/kernels.c core/errors.c core/pack.c core/agent_host.c; do
   gcc -m32 -Os -ffunction-sections -fdata-sections -ffp-contract=off -msse2 -mfpmath=sse -std=c11 -I"$W3" -c "$f" -o "$O/core_$(basename "$f" .c).o"
 done
 echo "wasm3 objects (-m32 -Os), text+data+bss:"; size -t "$O"/w3_*.o | tail -1

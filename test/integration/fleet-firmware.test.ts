@@ -9,9 +9,9 @@ import mqtt from "mqtt";
 import { after, before, test } from "node:test";
 import { FleetClient } from "../../host/fleet/client.js";
 import { Gateway } from "../../host/fleet/gateway.js";
-import { b64 } from "../../host/fleet/messages.js";
+import { b64, decode } from "../../host/fleet/messages.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
-import { captureLog, FW, haveFirmwarePeer, haveShared, localRun, ROOT, spawnFirmwarePeer, taskSet, until } from "./fleet-helpers.js";
+import { captureLog, FW, haveFirmwarePeer, haveShared, localRun, modelFile, ROOT, spawnFirmwarePeer, taskSet, until } from "./fleet-helpers.js";
 
 const skip = !haveShared ? "needs ../shared/models" : !haveFirmwarePeer ? "needs firmware/build/edgellm-fw with serve (npm run build:firmware)" : false;
 
@@ -81,16 +81,39 @@ test("a firmware peer serves tasks with the text of a local run and shrugs off b
   await gw.close();
 });
 
-test("the firmware's decoder agrees with the protocol vectors on every message a peer receives", { skip: haveFirmwarePeer ? false : "needs firmware/build/edgellm-fw with serve" }, () => {
+// `edgellm-fw serve --decode KIND` hands one payload to the module's agentMessage under wasm3,
+// on the vector's own topic, and prints what the agent publishes ("> topic qos retain payload").
+test("the module's agent under wasm3 agrees with the protocol vectors on every message a peer receives", { skip: haveFirmwarePeer && haveShared ? false : "needs firmware/build/edgellm-fw with serve and ../shared/models" }, () => {
   const vectors = JSON.parse(readFileSync(join(ROOT, "test", "vectors", "protocol", "vectors.json"), "utf8")) as {
     messages: { name: string; topic: string; payload?: unknown; payloadText?: string; payloadFill?: { byte: number; length: number }; expect: "ok" | "reject" }[];
   };
   const inbound = vectors.messages.filter((v) => /\/to\/[^/]+\/(task|cancel)$/.test(v.topic));
   assert.ok(inbound.length >= 12, `${inbound.length} vectors`);
+  let accepted = 0;
   for (const v of inbound) {
-    const kind = v.topic.split("/").pop()!;
+    const [, , fleet, , id, kind] = v.topic.split("/");
     const payload = v.payloadText !== undefined ? Buffer.from(v.payloadText) : v.payloadFill ? Buffer.alloc(v.payloadFill.length, v.payloadFill.byte) : Buffer.from(JSON.stringify(v.payload));
-    const r = spawnSync(FW, ["serve", "--decode", kind], { input: payload, encoding: "utf8" });
-    assert.equal(r.status === 0 ? "ok" : "reject", v.expect, `${v.name}: firmware said ${r.stdout.trim()}`);
+    const r = spawnSync(FW, ["serve", "--decode", kind, "--model", modelFile(), "--fleet", fleet, "--id", id], { input: payload, encoding: "utf8" });
+    assert.notEqual(r.status, 2, `${v.name}: ${r.stderr}`);
+    const lines = r.stdout.trimEnd().split("\n");
+    const verdict = lines.pop()!;
+    assert.equal(r.status === 0 ? "ok" : "reject", v.expect, `${v.name}: the agent said ${verdict} (${r.stderr.trim()})`);
+    assert.match(verdict, r.status === 0 ? /^ok$/ : /^reject: \S/, v.name);
+    // What the agent published in answer must itself pass the protocol's decoder.
+    const published = lines.map((l) => /^> (\S+) (\d) (\d) (.*)$/.exec(l)!);
+    for (const m of published) {
+      assert.ok(m, `${v.name}: unexpected output ${r.stdout}`);
+      const d = decode(m[1], Buffer.from(m[4]));
+      assert.ok(d.ok, `${v.name}: the agent published an invalid message: ${d.ok ? "" : d.reason}`);
+    }
+    if (v.expect === "reject") assert.equal(published.length, 0, `${v.name}: a refused message changed something: ${r.stdout}`);
+    else if (kind === "task") {
+      // A valid task on an idle peer: accepted (QoS 1, not retained) with its attempt.
+      const acc = published.find((m) => m[1] === `edgellm/v1/${fleet}/peer/${id}/accept`);
+      assert.ok(acc && acc[2] === "1" && acc[3] === "0", `${v.name}: no accept in ${r.stdout}`);
+      assert.deepEqual(JSON.parse(acc[4]), { v: 1, kind: "accept", taskId: (v.payload as { taskId: string }).taskId, attempt: (v.payload as { attempt: number }).attempt });
+      accepted++;
+    }
   }
+  assert.ok(accepted >= 2, `${accepted} tasks accepted`);
 });

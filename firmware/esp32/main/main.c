@@ -1,5 +1,7 @@
-// ESP32 entry: maps the module and model partitions and generates CONFIG_EDGELLM_PROMPT with
-// weights left in flash, an int8 KV cache and linear memory capped at CONFIG_EDGELLM_MAX_MEMORY.
+// ESP32 entry. With CONFIG_EDGELLM_SERVE: a fleet peer (serve_esp32.c: the module's agent over
+// esp-mqtt). Otherwise: maps the module and model partitions and generates CONFIG_EDGELLM_PROMPT
+// with weights left in flash, an int8 KV cache and linear memory capped at
+// CONFIG_EDGELLM_MAX_MEMORY.
 #include <stdio.h>
 #include <string.h>
 #include "freertos/FreeRTOS.h"
@@ -7,6 +9,7 @@
 #include "esp_heap_caps.h"
 #include "fw.h"
 #include "platform.h"
+#include "serve_esp32.h"
 
 static void generate_task(void *arg) {
   (void)arg;
@@ -40,5 +43,9 @@ done:
 
 void app_main(void) {
   // The interpreter recurses on the C stack per wasm call; 32 KiB covers the module's depth.
+#if CONFIG_EDGELLM_SERVE
+  xTaskCreate(serve_task, "edgellm", 32 * 1024, NULL, 5, NULL);
+#else
   xTaskCreate(generate_task, "edgellm", 32 * 1024, NULL, 5, NULL);
+#endif
 }

@@ -2,11 +2,14 @@
 // "model" in partitions.csv), so weights are read in place by the native kernels.
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
+#include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "esp_partition.h"
 #include "esp_timer.h"
 #include "pack.h"
 #include "platform.h"
+#include "serve_esp32.h"
 
 static const char *TAG = "edgellm";
 
@@ -49,8 +52,19 @@ void plat_log(const char *line) { ESP_LOGI(TAG, "%s", line); }
 void plat_write(const uint8_t *bytes, size_t n) { fwrite(bytes, 1, n, stdout); }
 void plat_flush(void) { fflush(stdout); }
 
-// esp-mqtt transport arrives with the device agent (issue C).
-int plat_mqtt_publish(const char *topic, size_t topic_len, const uint8_t *payload, size_t len) {
-  (void)topic; (void)topic_len; (void)payload; (void)len;
-  return -1;
+uint64_t plat_wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL); // set by SNTP (serve_esp32.c); time since boot before that
+  return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+size_t plat_free_bytes(void) { return heap_caps_get_free_size(MALLOC_CAP_8BIT); }
+
+// MQTT through esp-mqtt's outbox (esp_mqtt_client_enqueue: never blocks the serve task on the
+// network). -1 before the client exists or when the outbox refuses.
+static esp_mqtt_client_handle_t s_mqtt;
+void esp32_set_mqtt_client(esp_mqtt_client_handle_t c) { s_mqtt = c; }
+int plat_mqtt_publish(const char *topic, const uint8_t *payload, size_t len, int qos, int retain) {
+  if (!s_mqtt || len > INT32_MAX) return -1;
+  return esp_mqtt_client_enqueue(s_mqtt, topic, (const char *)payload, (int)len, qos, retain, true) < 0 ? -1 : 0;
 }

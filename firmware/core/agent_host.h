@@ -1,0 +1,62 @@
+// The device side of the fleet protocol (docs/protocol.md §4 Peer) runs inside the module
+// (assembly/agent/): it parses task/cancel messages, queues and runs tasks, and publishes
+// status, heartbeats, accept/reject, tokens and results through env.mqttPublish. A platform
+// is only its MQTT transport, clock and log; this is the one place that drives the agent's
+// exports (same code on POSIX and ESP32).
+//
+// Calls come from one thread (the module is not reentrant). Typical host loop:
+//   agent_open → set the MQTT will (agent_will_*) → connect → on every connection:
+//   subscribe agent_subscription(), then agent_connected; then forever: each received
+//   message → agent_message; agent_tick → sleep at most wait_ms or until a message arrives;
+//   on stop: agent_shutdown, disconnect, agent_close.
+#ifndef EDGELLM_AGENT_HOST_H
+#define EDGELLM_AGENT_HOST_H
+#include <stddef.h>
+#include <stdint.h>
+#include "fw.h"
+
+// The protocol's payload limit (docs/protocol.md §1). The default inbox holds one byte more,
+// so the module itself sees, and refuses, an oversized message.
+#define AGENT_PAYLOAD_LIMIT 65536
+#define AGENT_TOPIC_MAX 255
+
+typedef struct agent_host agent_host;
+
+typedef struct {
+  const char *fleet, *id;     // names (^[A-Za-z0-9_-]{1,64}$, checked by the module)
+  int32_t max_queue;          // tasks held at most (1..64)
+  int32_t heartbeat_ms, flush_ms;
+  const char *model_id, *impl;
+  float tok_per_sec;
+  int32_t free_mem;           // bytes, for the status message
+  uint32_t inbox_bytes;       // guest buffer for one received payload (0: AGENT_PAYLOAD_LIMIT + 1)
+} agent_config;
+
+// Each int function returns 0 on success, else -1 with a one-line message in err: a trap,
+// a module error, or linear memory past fw_config.max_memory. After -1 the module's state is
+// unknown: close it.
+int agent_open(agent_host **out, fw *f, const agent_config *c, char *err, size_t errlen);
+// Announced capabilities again (freeMem changes).
+int agent_capabilities(agent_host *a, float tok_per_sec, int32_t free_mem, char *err, size_t errlen);
+
+const char *agent_subscription(const agent_host *a);  // topic filter: edgellm/v1/<fleet>/to/<id>/+
+const char *agent_will_topic(const agent_host *a);    // peer/<id>/status, retained, QoS 1
+const uint8_t *agent_will_payload(const agent_host *a, size_t *len);
+uint32_t agent_inbox_bytes(const agent_host *a);      // largest payload agent_message takes
+
+// After every (re)connection, once subscribed: the online status.
+int agent_connected(agent_host *a, double now_ms, char *err, size_t errlen);
+// One received message. *refused: 0 handled; 1 the module rejected it (state unchanged; it
+// logged the reason through env.agentLog; the reason also in reason[]); 2 refused by the host
+// without reaching the module (a payload over the inbox, a topic over AGENT_TOPIC_MAX): the
+// caller logs reason[].
+int agent_message(agent_host *a, const char *topic, const uint8_t *payload, size_t len, double now_ms,
+                  int *refused, char *reason, size_t reasonlen, char *err, size_t errlen);
+// Runs up to max_positions positions of work. *wait_ms: 0 when there is more work now, else
+// the time until the agent next needs a call (heartbeat, flush), unless a message comes first.
+int agent_tick(agent_host *a, double now_ms, int32_t max_positions, uint32_t *wait_ms, char *err, size_t errlen);
+// Graceful stop: the agent publishes the offline status (retained) itself.
+int agent_shutdown(agent_host *a, char *err, size_t errlen);
+int32_t agent_held(agent_host *a);                    // tasks queued + running (-1: error)
+void agent_close(agent_host *a);                      // the fw stays open (fw_close it after)
+#endif
