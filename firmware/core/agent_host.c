@@ -88,10 +88,10 @@ int agent_open(agent_host **out, fw *f, const agent_config *c, char *err, size_t
   agent_host *a = calloc(1, sizeof *a);
   if (!a) return failf(err, n, "out of memory");
   a->f = f;
-  a->inbox_bytes = c->inbox_bytes ? c->inbox_bytes : AGENT_PAYLOAD_LIMIT + 1;
+  a->inbox_bytes = c->inbox_bytes ? c->inbox_bytes : AGENT_PAYLOAD_LIMIT;
   size_t fl = strlen(c->fleet), il = strlen(c->id), ml = strlen(c->model_id), kl = strlen(c->impl);
-  if (a->inbox_bytes < 3 * SMALL_CAP || a->inbox_bytes > 16u << 20) {
-    failf(err, n, "agent: inbox of %u bytes outside %d..%u", a->inbox_bytes, 3 * SMALL_CAP, 16u << 20); goto fail;
+  if (a->inbox_bytes < 3 * SMALL_CAP || a->inbox_bytes > AGENT_PAYLOAD_LIMIT) {
+    failf(err, n, "agent: inbox of %u bytes outside %d..%d", a->inbox_bytes, 3 * SMALL_CAP, AGENT_PAYLOAD_LIMIT); goto fail;
   }
   if (fl > 64 || il > 64) { failf(err, n, "agent: --fleet and --id are at most 64 characters"); goto fail; }
   if (ml >= sizeof a->model_id || kl >= sizeof a->impl) { failf(err, n, "agent: model id or impl too long"); goto fail; }
@@ -157,12 +157,18 @@ int agent_message(agent_host *a, const char *topic, const uint8_t *payload, size
     snprintf(reason, rn, "topic of %zu bytes (at most %d)", tl, AGENT_TOPIC_MAX);
     return 0;
   }
-  if (len > a->inbox_bytes) {
+  // Over the protocol's limit: the module refuses it on its length alone, before reading a
+  // byte (its ABI says so), so the bytes are not copied. Within the limit but over a smaller
+  // inbox: refused here.
+  if (len > AGENT_PAYLOAD_LIMIT) len = len > INT32_MAX ? INT32_MAX : len;
+  else if (len > a->inbox_bytes) {
     *refused = 2;
     snprintf(reason, rn, "payload of %zu bytes does not fit the inbox of %u bytes", len, a->inbox_bytes);
     return 0;
   }
-  if (put(a, a->topic_buf, topic, tl, "topic", err, n) || put(a, a->payload_buf, payload, len, "payload", err, n)) return -1;
+  if (put(a, a->topic_buf, topic, tl, "topic", err, n) ||
+      (len <= AGENT_PAYLOAD_LIMIT && put(a, a->payload_buf, payload, len, "payload", err, n)))
+    return -1;
   uint32_t tp = a->topic_buf, pp = a->payload_buf;
   int32_t tn = (int32_t)tl, pn = (int32_t)len, r;
   const void *args[] = { &tp, &tn, &pp, &pn, &now_ms };

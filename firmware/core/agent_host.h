@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include "fw.h"
 
-// The protocol's payload limit (docs/protocol.md §1). The default inbox holds one byte more,
-// so the module itself sees, and refuses, an oversized message.
+// The protocol's payload limit (docs/protocol.md §1): the default inbox. A longer payload goes
+// to the module with its true length and no bytes (it refuses it on the length alone).
 #define AGENT_PAYLOAD_LIMIT 65536
 #define AGENT_TOPIC_MAX 255
 
@@ -29,7 +29,7 @@ typedef struct {
   const char *model_id, *impl;
   float tok_per_sec;
   int32_t free_mem;           // bytes, for the status message
-  uint32_t inbox_bytes;       // guest buffer for one received payload (0: AGENT_PAYLOAD_LIMIT + 1)
+  uint32_t inbox_bytes;       // guest buffer for one received payload (0: AGENT_PAYLOAD_LIMIT)
 } agent_config;
 
 // Each int function returns 0 on success, else -1 with a one-line message in err: a trap,
@@ -48,8 +48,8 @@ uint32_t agent_inbox_bytes(const agent_host *a);      // largest payload agent_m
 int agent_connected(agent_host *a, double now_ms, char *err, size_t errlen);
 // One received message. *refused: 0 handled; 1 the module rejected it (state unchanged; it
 // logged the reason through env.agentLog; the reason also in reason[]); 2 refused by the host
-// without reaching the module (a payload over the inbox, a topic over AGENT_TOPIC_MAX): the
-// caller logs reason[].
+// without reaching the module (a payload within the protocol's limit but over the inbox, a
+// topic over AGENT_TOPIC_MAX): the caller logs reason[].
 int agent_message(agent_host *a, const char *topic, const uint8_t *payload, size_t len, double now_ms,
                   int *refused, char *reason, size_t reasonlen, char *err, size_t errlen);
 // Runs up to max_positions positions of work. *wait_ms: 0 when there is more work now, else

@@ -192,7 +192,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     else if (!strcmp(a, "--heartbeat")) { if (parse_int(v, 50, 3600000, &o->heartbeat)) bad = "heartbeat must be ms in [50, 3600000]"; }
     else if (!strcmp(a, "--max-memory")) { if (parse_int(v, 0, 0x7fff0000L, &o->max_memory)) bad = "max-memory must be a byte count below 2 GiB"; }
     else if (!strcmp(a, "--ctx")) { if (parse_int(v, 1, 65536, &o->ctx)) bad = "ctx must be an integer in [1, 65536]"; }
-    else if (!strcmp(a, "--inbox")) { if (parse_int(v, 1024, AGENT_PAYLOAD_LIMIT + 1, &o->inbox)) bad = "inbox must be bytes in [1024, 65537]"; }
+    else if (!strcmp(a, "--inbox")) { if (parse_int(v, 1024, AGENT_PAYLOAD_LIMIT, &o->inbox)) bad = "inbox must be bytes in [1024, 65536]"; }
     else if (!strcmp(a, "--stack")) { if (parse_int(v, 4096, 64L << 20, &o->stack)) bad = "stack must be bytes in [4096, 64 MiB]"; }
     else { fprintf(stderr, "edgellm-fw: error: unknown option '%s'\n%s", a, k_usage); return -1; }
     if (bad) { fprintf(stderr, "edgellm-fw: error: %s, got '%s'\n", bad, v); return -1; }
@@ -252,11 +252,13 @@ static int print_publish(void *ctx, const char *topic, const uint8_t *payload, s
 // agentMessage, as the peer would receive it on edgellm/v1/<fleet>/to/<id>/<kind>. Prints
 // what the agent publishes, then "ok" (exit 0) or "reject: <reason>" (exit 1).
 static int decode_main(serve_opts *o, const char *default_model) {
-  static uint8_t buf[AGENT_PAYLOAD_LIMIT + 2];
+  static uint8_t buf[AGENT_PAYLOAD_LIMIT + 1];
   char err[320], reason[256], topic[AGENT_TOPIC_MAX + 1];
   peer_engine e = {0};
   int rc = 2, refused = 0;
-  size_t len = fread(buf, 1, sizeof buf, stdin);
+  size_t len = fread(buf, 1, sizeof buf, stdin), k;
+  uint8_t rest[4096];
+  while ((k = fread(rest, 1, sizeof rest, stdin)) > 0) len += k; // only the length of a payload over the limit matters
   if (ferror(stdin)) { snprintf(err, sizeof err, "reading stdin: %s", strerror(errno)); goto fail; }
   if (!o->id) o->id = "decode";
   snprintf(topic, sizeof topic, "edgellm/v1/%.64s/to/%.64s/%.64s", o->fleet, o->id, o->decode);

@@ -78,7 +78,7 @@ for (const [k, c] of CONFIGS.entries()) {
 test("a payload over the inbox is refused by the host; an inbox past the memory cap fails cleanly", { skip, timeout: 60_000 }, async () => {
   const path = model("ternary");
   const base = ["serve", "--broker", mosq.url, "--model", path, "--id", "esp-small", "--fleet", "memx", "--host-weights", "--kv-int8", "--ctx", String(CTX), "--max-memory", String(CAP)];
-  const tooBig = spawnSync(FW, [...base, "--inbox", "65537"], { encoding: "utf8", timeout: 30_000 });
+  const tooBig = spawnSync(FW, [...base, "--inbox", "65536"], { encoding: "utf8", timeout: 30_000 });
   assert.equal(tooBig.status, 1, tooBig.stderr);
   assert.match(tooBig.stderr.trim(), /^edgellm-fw: error: .*past --max-memory 147456$/);
   assert.equal(tooBig.stderr.trim().split("\n").length, 1, tooBig.stderr);
