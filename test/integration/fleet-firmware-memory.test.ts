@@ -11,7 +11,7 @@ import { FleetClient } from "../../host/fleet/client.js";
 import { Gateway } from "../../host/fleet/gateway.js";
 import { b64 } from "../../host/fleet/messages.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
-import { FW, model, ROOT, v8Output } from "./firmware-helpers.js";
+import { FW, FW_DEVICE, model, ROOT, v8Output } from "./firmware-helpers.js";
 import { captureLog, haveFirmwarePeer, haveShared, until } from "./fleet-helpers.js";
 
 const skip = !haveShared ? "needs ../shared/models" : !haveFirmwarePeer ? "needs firmware/build/edgellm-fw with serve (npm run build:firmware)" : false;
@@ -23,18 +23,18 @@ after(async () => { await mosq?.stop(); });
 
 // stories260K (ternary) fills 2 pages nearly to the brim with its run state and the agent's
 // buffers, so its inbox holds 4 KiB payloads; the default model leaves room for the ESP32's
-// default 16 KiB inbox.
+// default 16 KiB inbox, and runs on wasm3 configured as on the ESP32 with its 8 KiB stack.
 const CONFIGS = [
-  { name: "ternary stories260K", path: () => model("ternary"), inbox: 4096 },
-  { name: "the default model", path: () => join(ROOT, "models", "default.ellm"), inbox: 16384 },
+  { name: "ternary stories260K", path: () => model("ternary"), inbox: 4096, bin: FW, extra: [] as string[] },
+  { name: "the default model (device profile)", path: () => join(ROOT, "models", "default.ellm"), inbox: 16384, bin: FW_DEVICE, extra: ["--stack", "8192"] },
 ];
 
 for (const [k, c] of CONFIGS.entries()) {
   test(`a firmware peer with ${c.name} in ${CAP} bytes of linear memory serves ${TASKS} tasks with its memory flat`, { skip, timeout: 180_000 }, async () => {
     const path = c.path(), fleet = `mem${k}`, id = `esp-mem${k}`;
     const gw = await Gateway.start({ broker: mosq.url, fleet, id: "gw", log: captureLog("gateway").log, scheduler: { leaseMs: 5000, peerTimeoutMs: 5000 } });
-    const fw = spawn(FW, ["serve", "--broker", mosq.url, "--model", path, "--id", id, "--fleet", fleet, "--heartbeat", "300",
-      "--host-weights", "--kv-int8", "--ctx", String(CTX), "--max-memory", String(CAP), "--inbox", String(c.inbox)], { stdio: ["ignore", "ignore", "pipe"] });
+    const fw = spawn(c.bin, ["serve", "--broker", mosq.url, "--model", path, "--id", id, "--fleet", fleet, "--heartbeat", "300",
+      "--host-weights", "--kv-int8", "--ctx", String(CTX), "--max-memory", String(CAP), "--inbox", String(c.inbox), ...c.extra], { stdio: ["ignore", "ignore", "pipe"] });
     let fwErr = "";
     fw.stderr!.on("data", (d) => { fwErr += d; });
     const client = await FleetClient.connect({ broker: mosq.url, fleet, log: captureLog("client").log, resubmitMs: 5000 });
