@@ -1,7 +1,7 @@
 // The agent's exports (wrapped one-to-one in assembly/index.ts; docs/module-abi.md): argument
 // checks at the boundary, then the one Agent of this module instance.
 import * as E from "../model/errors";
-import { fits, runtime } from "../model/runtime";
+import { fitsFrom, runtime } from "../model/runtime";
 import { Agent, MAX_QUEUE, namesOk } from "./peer";
 
 let agent: Agent | null = null;
@@ -16,7 +16,9 @@ export function init(fleet: usize, fleetLen: i32, id: usize, idLen: i32, maxQueu
   if (t == null) return E.E_NO_TOKENIZER;
   if (!namesOk(fleet, fleetLen, id, idLen)) return E.E_NAME;
   if (maxQueue < 1 || maxQueue > MAX_QUEUE || heartbeatMs < 1 || flushMs < 0) return E.E_ARGUMENT;
-  if (!fits(Agent.bytesNeeded(s.ctx, maxQueue, t.maxTokenLength))) return E.E_OUT_OF_MEMORY;
+  // The heap's top (a 16-byte probe, once): every agent buffer is allocated above it.
+  const top = heap.alloc(0);
+  if (!fitsFrom(top, Agent.bytesNeeded(s.ctx, maxQueue, t.maxTokenLength))) return E.E_OUT_OF_MEMORY;
   agent = new Agent(rt, s.ctx, fleet, fleetLen, id, idLen, maxQueue, heartbeatMs, flushMs);
   return E.OK;
 }

@@ -105,13 +105,14 @@ export class Agent {
     c.quant = q == QT_Q8 ? "int8" : q == QT_T2 ? "ternary" : "f32";
   }
 
-  // Bytes the constructor allocates, for the memory check before it runs.
+  // An upper bound of the bytes the constructor allocates (buffers, plus the objects and
+  // allocator headers), for agentInit's memory check before it allocates anything.
   static bytesNeeded(ctx: i32, maxQueue: i32, maxTokenLength: i32): i64 {
     const outCap = min(<i64>45000, <i64>ctx * <i64>maxTokenLength);
-    const slots = <i64>maxQueue * (<i64>(ctx + 1) * 4 + 256);
+    const slots = <i64>maxQueue * (<i64>(ctx + 1) * 4 + <i64>MAX_NAME + 160);
     const prompt = <i64>ctx * 8 + (<i64>ctx * 8 + 3) * 4;
-    const msg = max(outCap * 4 / 3 + 2048, <i64>maxQueue * 67 + 256);
-    return outCap + slots + prompt + msg + 8192; // + small fixed buffers and objects
+    const msg = max(<i64>base64Len(<i32>outCap) + 512 + 6 * <i64>MAX_REASON_CHARS, max(<i64>maxQueue * (MAX_NAME + 3) + 256, 2048));
+    return outCap + slots + prompt + msg + 6144; // + fixed buffers (≈ 3.3 KiB) and ~40 object headers
   }
 
   held(): i32 {

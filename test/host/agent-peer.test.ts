@@ -276,6 +276,17 @@ test("boundary checks: init arguments, calls before init, shutdown", { skip }, (
   const inv = e.copyIn(new Uint8Array([0x61, 0xff]));
   assert.equal(x.agentSetCapabilities(inv, 2, id, il, 1, 0), -12, "invalid UTF-8");
 
+  // The memory cap (setMemoryLimit): an agent that would grow memory past it is refused, unallocated.
+  const c = Engine.load(model().bytes, undefined, { ctx: 512 });
+  const cf = c.copyIn(Buffer.from("f")), cid = c.copyIn(Buffer.from("p"));
+  const probe = -c.x.alloc(0) + c.x.alloc(0); // one empty block
+  const top = c.x.alloc(0);
+  c.x.setMemoryLimit(((top + 0xffff) & ~0xffff) + 0x10000); // a page above the heap's top: less than the agent needs
+  assert.equal(c.x.agentInit(cf, 1, cid, 1, 64, 1000, 20), -14);
+  assert.equal(c.x.alloc(0) - top, 2 * probe, "nothing allocated but agentInit's own probe of the heap top");
+  c.x.setMemoryLimit(0);
+  assert.equal(c.x.agentInit(cf, 1, cid, 1, 64, 1000, 20), 0);
+
   const a = new TestAgent({ ctx: 32 });
   a.connected();
   a.task({ taskId: "held", steps: 32 });
