@@ -16,10 +16,15 @@ export function init(fleet: usize, fleetLen: i32, id: usize, idLen: i32, maxQueu
   if (t == null) return E.E_NO_TOKENIZER;
   if (!namesOk(fleet, fleetLen, id, idLen)) return E.E_NAME;
   if (maxQueue < 1 || maxQueue > MAX_QUEUE || heartbeatMs < 1 || flushMs < 0) return E.E_ARGUMENT;
-  // The heap's top (a 16-byte probe, once): every agent buffer is allocated above it.
-  const top = heap.alloc(0);
-  if (!fitsFrom(top, Agent.bytesNeeded(s.ctx, maxQueue, t.maxTokenLength))) return E.E_OUT_OF_MEMORY;
-  agent = new Agent(rt, s.ctx, fleet, fleetLen, id, idLen, maxQueue, heartbeatMs, flushMs);
+  // The heap's top: a probe (one 16-byte block, once) returns its block's payload address; the
+  // allocator's offset then sits 12 bytes further (4-byte header + 16-byte rounding).
+  const top = heap.alloc(0) + 12;
+  const need = Agent.heapBytes(s.ctx, maxQueue, t.maxTokenLength);
+  if (!fitsFrom(top, need)) return E.E_OUT_OF_MEMORY;
+  const a = new Agent(rt, s.ctx, fleet, fleetLen, id, idLen, maxQueue, heartbeatMs, flushMs);
+  // The accounting must be exact: the next block starts where the agent's last one ended.
+  assert(<i64>(heap.alloc(0) - 4 - top) == need, "agent heap accounting");
+  agent = a;
   return E.OK;
 }
 

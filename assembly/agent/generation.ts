@@ -5,6 +5,7 @@
 import * as E from "../model/errors";
 import { Runtime, step } from "../model/runtime";
 import { BOS, decode, encode } from "../text/tokenizer";
+import { blockBytes, objectBytes } from "./heap";
 
 // host/engine/generate.ts MAX_PROMPT_BYTES_PER_POSITION: BPE merging is quadratic in the
 // prompt's length, and beyond this many bytes per position a prompt could not fit anyway.
@@ -35,10 +36,17 @@ export class Generation {
   constructor(rt: Runtime, ctx: i32, maxTokenLength: i32) {
     this.rt = rt;
     this.ctx = ctx;
-    this.outCap = <i32>min(<i64>MAX_OUTPUT_BYTES, <i64>ctx * <i64>maxTokenLength);
+    this.outCap = Generation.outCapOf(ctx, maxTokenLength);
     this.out = heap.alloc(<usize>max(this.outCap, 1));
     this.encodeCap = MAX_PROMPT_BYTES_PER_POSITION * ctx + 3; // tokenizer: cap ≥ len + 3
     this.encodeBuf = heap.alloc(<usize>this.encodeCap << 2);
+  }
+
+  @inline static outCapOf(ctx: i32, maxTokenLength: i32): i32 { return <i32>min(<i64>MAX_OUTPUT_BYTES, <i64>ctx * <i64>maxTokenLength); }
+
+  static heapBytes(ctx: i32, maxTokenLength: i32): i64 {
+    return objectBytes(offsetof<Generation>()) + blockBytes(max(Generation.outCapOf(ctx, maxTokenLength), 1))
+      + blockBytes((<i64>MAX_PROMPT_BYTES_PER_POSITION * ctx + 3) * 4);
   }
 
   @inline static promptCap(ctx: i32): i32 { return MAX_PROMPT_BYTES_PER_POSITION * ctx; }

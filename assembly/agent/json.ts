@@ -7,6 +7,8 @@
 // sequences become U+FFFD (WHATWG "maximal subpart" rule, as Buffer.toString), \uXXXX escapes
 // join surrogate pairs and a lone surrogate becomes U+FFFD (as TextEncoder).
 
+import { blockBytes, objectBytes } from "./heap";
+
 // Value types of a member.
 export const J_NONE: i32 = 0;   // member absent
 export const J_STRING: i32 = 1;
@@ -108,6 +110,12 @@ export class FlatObject {
     this.end = new StaticArray<u32>(n);
     this.keyBuf = heap.alloc(<usize>KEY_CAP);
     this.stack = heap.alloc(<usize>MAX_DEPTH);
+  }
+
+  // What the constructor allocates for n names.
+  static heapBytes(n: i32): i64 {
+    return objectBytes(offsetof<FlatObject>()) + objectBytes(offsetof<Utf8Step>()) + 3 * objectBytes(<i64>n * 4)
+      + blockBytes(KEY_CAP) + blockBytes(MAX_DEPTH);
   }
 
   // Index of a name in `names`, or -1.

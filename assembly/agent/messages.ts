@@ -2,6 +2,7 @@
 // cancel) checked exactly as host/fleet/schemas.ts checks them, with reasons worded as ajv
 // words them, and writers for the six outbound kinds. Everything works in buffers allocated
 // once by the constructor.
+import { blockBytes, objectBytes } from "./heap";
 import { FlatObject, J_NUMBER, J_STRING, JSON_NOT_OBJECT, JSON_SYNTAX } from "./json";
 import { isName, KIND_CANCEL, KIND_TASK, MAX_NAME } from "./topics";
 import { Writer } from "./writer";
@@ -37,6 +38,10 @@ export class TaskMsg {
     this.promptCap = promptCap;
     this.prompt = heap.alloc(<usize>max(promptCap, 1));
   }
+
+  static heapBytes(promptCap: i32): i64 {
+    return objectBytes(offsetof<TaskMsg>()) + blockBytes(MAX_NAME) + blockBytes(max(promptCap, 1));
+  }
 }
 
 export class CancelMsg {
@@ -44,6 +49,8 @@ export class CancelMsg {
   taskIdLen: i32 = 0;
   reason: usize = heap.alloc(<usize>(MAX_REASON_CHARS * 4)); // 256 code points of UTF-8
   reasonLen: i32 = 0;
+
+  static heapBytes(): i64 { return objectBytes(offsetof<CancelMsg>()) + blockBytes(MAX_NAME) + blockBytes(MAX_REASON_CHARS * 4); }
 }
 
 export class Inbound {
@@ -54,6 +61,11 @@ export class Inbound {
   private seedBuf: usize = heap.alloc(24);
 
   constructor(promptCap: i32) { this.task = new TaskMsg(promptCap); }
+
+  static heapBytes(promptCap: i32): i64 {
+    return objectBytes(offsetof<Inbound>()) + FlatObject.heapBytes(FIELD_NAMES.length) + TaskMsg.heapBytes(promptCap)
+      + CancelMsg.heapBytes() + blockBytes(16) + blockBytes(24);
+  }
 
   // Decodes payload p[n] received on a topic of kind topicKind (KIND_TASK / KIND_CANCEL) into
   // task or cancel; returns the kind, or -1 with the reason appended to `why` (which already
@@ -263,6 +275,8 @@ export class Capabilities {
   vocab: i32 = 0;
   tokPerSec: f64 = 0;
   freeMem: u32 = 0;
+
+  static heapBytes(): i64 { return objectBytes(offsetof<Capabilities>()) + blockBytes(128) + blockBytes(32); }
 }
 
 export function writeStatusOnline(w: Writer, id: usize, idLen: i32, ts: f64, caps: Capabilities, queue: i32, maxQueue: i32): void {

@@ -13,6 +13,7 @@ import * as E from "../model/errors";
 import { Runtime } from "../model/runtime";
 import { QT_Q8, QT_T2 } from "../model/matrix";
 import { base64Len } from "./base64";
+import { blockBytes, objectBytes } from "./heap";
 import { GEN_DONE, GEN_MORE, GEN_OVERFLOW, Generation } from "./generation";
 import { agentLog, mqttPublish, QOS0, QOS1, RETAIN } from "./host";
 import { Utf8Step, utf8Valid } from "./json";
@@ -27,6 +28,8 @@ export const MAX_QUEUE: i32 = 64;
 // Tokens are streamed once this many bytes are waiting (or flushMs after the first of them).
 const FLUSH_BYTES: i32 = 1024;
 const TEXT_CAP: i32 = 512; // reasons and log lines
+// Refused messages logged per second at most: a flood of bad input cannot flood the log.
+const REFUSALS_LOGGED_PER_SECOND: i32 = 10;
 
 // One held task (queued or running).
 class Slot {
@@ -47,6 +50,8 @@ class Slot {
   cancelled: bool = false;
 
   constructor(ctx: i32) { this.tokens = heap.alloc(<usize>(ctx + 1) << 2); }
+
+  static heapBytes(ctx: i32): i64 { return objectBytes(offsetof<Slot>()) + blockBytes(MAX_NAME) + blockBytes((<i64>ctx + 1) * 4); }
 
   is(id: usize, n: i32): bool { return this.used && this.taskIdLen == n && memory.compare(this.taskId, id, <usize>n) == 0; }
 }
@@ -71,10 +76,13 @@ export class Agent {
   nextBeat: f64 = -1;       // nowMs of the next heartbeat; -1: not yet scheduled
   seq: u32 = 0;
   closed: bool = false;
-  topic: Writer = new Writer(heap.alloc(<usize>MAX_TOPIC_BYTES), MAX_TOPIC_BYTES);
+  refusalWindow: f64 = -1e300; // nowMs when the current one-second logging window began
+  refusalsLogged: i32 = 0;     // in that window
+  refusalsQuiet: u32 = 0;      // refused since the last logged one, not logged
+  topic: Writer = Writer.alloc(MAX_TOPIC_BYTES);
   msg: Writer;              // the outbound payload being built
-  why: Writer = new Writer(heap.alloc(<usize>TEXT_CAP), TEXT_CAP);  // last rejection reason
-  line: Writer = new Writer(heap.alloc(<usize>TEXT_CAP), TEXT_CAP); // log lines, result errors
+  why: Writer = Writer.alloc(TEXT_CAP);  // last rejection reason
+  line: Writer = Writer.alloc(TEXT_CAP); // log lines, result errors
   private utf8: Utf8Step = new Utf8Step();
 
   constructor(rt: Runtime, ctx: i32, fleet: usize, fleetLen: i32, id: usize, idLen: i32, maxQueue: i32, heartbeatMs: i32, flushMs: i32) {
@@ -90,12 +98,8 @@ export class Agent {
     this.slots = slots;
     const gen = new Generation(rt, ctx, rt.tokenizer!.maxTokenLength);
     this.gen = gen;
-    // The largest payload: a result carrying the whole output (base64) and an escaped error,
-    // or a heartbeat listing maxQueue task ids.
-    const resultBytes = base64Len(gen.outCap) + 512 + 6 * MAX_REASON_CHARS;
-    const beatBytes = 256 + maxQueue * (MAX_NAME + 3);
-    const cap = max(resultBytes, max(beatBytes, 2048));
-    this.msg = new Writer(heap.alloc(<usize>cap), cap);
+    const cap = Agent.messageCap(gen.outCap, maxQueue);
+    this.msg = Writer.alloc(cap);
     memory.copy(this.fleet, fleet, <usize>fleetLen);
     memory.copy(this.id, id, <usize>idLen);
     const c = this.caps;
@@ -105,14 +109,23 @@ export class Agent {
     c.quant = q == QT_Q8 ? "int8" : q == QT_T2 ? "ternary" : "f32";
   }
 
-  // An upper bound of the bytes the constructor allocates (buffers, plus the objects and
-  // allocator headers), for agentInit's memory check before it allocates anything.
-  static bytesNeeded(ctx: i32, maxQueue: i32, maxTokenLength: i32): i64 {
-    const outCap = min(<i64>45000, <i64>ctx * <i64>maxTokenLength);
-    const slots = <i64>maxQueue * (<i64>(ctx + 1) * 4 + <i64>MAX_NAME + 160);
-    const prompt = <i64>ctx * 8 + (<i64>ctx * 8 + 3) * 4;
-    const msg = max(<i64>base64Len(<i32>outCap) + 512 + 6 * <i64>MAX_REASON_CHARS, max(<i64>maxQueue * (MAX_NAME + 3) + 256, 2048));
-    return outCap + slots + prompt + msg + 6144; // + fixed buffers (≈ 3.3 KiB) and ~40 object headers
+  // The largest payload: a result carrying the whole output (base64) and an escaped error,
+  // or a heartbeat listing maxQueue task ids.
+  static messageCap(outCap: i32, maxQueue: i32): i32 {
+    const resultBytes = base64Len(outCap) + 512 + 6 * MAX_REASON_CHARS;
+    const beatBytes = 256 + maxQueue * (MAX_NAME + 3);
+    return max(resultBytes, max(beatBytes, 2048));
+  }
+
+  // Exactly what the constructor allocates (agentInit checks it against the memory cap first).
+  static heapBytes(ctx: i32, maxQueue: i32, maxTokenLength: i32): i64 {
+    const outCap = Generation.outCapOf(ctx, maxTokenLength);
+    return objectBytes(offsetof<Agent>()) + 2 * blockBytes(MAX_NAME) + Capabilities.heapBytes()
+      + Writer.heapBytes(MAX_TOPIC_BYTES) + 2 * Writer.heapBytes(TEXT_CAP) + objectBytes(offsetof<Utf8Step>())
+      + Inbound.heapBytes(Generation.promptCap(ctx))
+      + objectBytes(<i64>maxQueue * 4) + <i64>maxQueue * Slot.heapBytes(ctx)
+      + Generation.heapBytes(ctx, maxTokenLength)
+      + Writer.heapBytes(Agent.messageCap(outCap, maxQueue));
   }
 
   held(): i32 {
@@ -178,21 +191,27 @@ export class Agent {
   // E_REJECTED with the reason in `why` and one log line.
   message(topic: usize, topicLen: i32, payload: usize, payloadLen: i32, now: f64): i32 {
     const why = this.why.reset();
-    if (this.closed) return this.reject(why.ascii("the agent has shut down"));
+    if (this.closed) return this.reject(why.ascii("the agent has shut down"), now);
     if (topicLen < 0 || topicLen > MAX_TOPIC_BYTES) {
-      return this.reject(why.ascii("topic of ").i32(topicLen).ascii(" bytes is over the ").i32(MAX_TOPIC_BYTES).ascii("-byte limit"));
+      return this.reject(why.ascii("topic of ").i32(topicLen).ascii(" bytes is over the ").i32(MAX_TOPIC_BYTES).ascii("-byte limit"), now);
     }
     const kind = parseInbox(topic, topicLen, this.fleet, this.fleetLen, this.id, this.idLen, why);
-    if (kind < 0) return this.reject(why);
+    if (kind < 0) return this.reject(why, now);
     why.reset().bytes(topic, topicLen);
-    if (payloadLen < 0 || this.inbound.decode(kind, payload, payloadLen, why) < 0) return this.reject(why);
+    if (payloadLen < 0 || this.inbound.decode(kind, payload, payloadLen, why) < 0) return this.reject(why, now);
     why.reset();
     if (kind == KIND_TASK) this.onTask(now); else this.onCancel();
     return E.OK;
   }
 
-  private reject(why: Writer): i32 {
+  // A refused message: one log line, at most REFUSALS_LOGGED_PER_SECOND of them a second; the
+  // next logged line counts the ones left out.
+  private reject(why: Writer, now: f64): i32 {
+    if (now - this.refusalWindow >= 1000 || now < this.refusalWindow) { this.refusalWindow = now; this.refusalsLogged = 0; }
+    if (this.refusalsLogged >= REFUSALS_LOGGED_PER_SECOND) { this.refusalsQuiet++; return E.E_REJECTED; }
+    this.refusalsLogged++;
     const l = this.line.reset().ascii("ignored message: ").bytes(why.buf, why.n);
+    if (this.refusalsQuiet > 0) { l.ascii(" (and ").u32(this.refusalsQuiet).ascii(" more not logged)"); this.refusalsQuiet = 0; }
     this.log(l);
     return E.E_REJECTED;
   }

@@ -2,6 +2,7 @@
 // are all built with it. Writing past the end sets `overflow` and drops the rest, so a caller
 // checks once at the end instead of at every field.
 import { base64Encode, base64Len } from "./base64";
+import { blockBytes, objectBytes } from "./heap";
 
 export class Writer {
   buf: usize;
@@ -10,6 +11,10 @@ export class Writer {
   overflow: bool = false;
 
   constructor(buf: usize, cap: i32) { this.buf = buf; this.cap = cap; }
+
+  // A writer over a buffer of its own: what it allocates is heapBytes(cap).
+  static alloc(cap: i32): Writer { return new Writer(heap.alloc(<usize>cap), cap); }
+  static heapBytes(cap: i32): i64 { return blockBytes(cap) + objectBytes(offsetof<Writer>()); }
 
   reset(): Writer { this.n = 0; this.overflow = false; return this; }
 

@@ -81,7 +81,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     runner.on("log", (line) => opts.log.info(line));
     runner.on("started", (taskId) => p.emit("taskStart", taskId, p.attempts.get(taskId) ?? 0));
     runner.on("held", (n) => { p.heldNow = n; });
-    runner.on("exit", (why) => { if (!p.closed) opts.log.error(why); });
+    // The engine worker died: drop the connection at once, so that the broker publishes the
+    // last will and the gateway moves this peer's tasks now rather than after its timeout.
+    runner.on("exit", (why) => { if (!p.closed) { opts.log.error(`${why}; disconnecting`); void p.close(true); } });
     // Received payloads go to the agent unread: it validates them itself (the same code as the firmware's).
     t.on("raw", (topic, payload) => runner.message(topic, payload));
     t.on("connect", () => runner.connected());

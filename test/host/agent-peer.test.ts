@@ -257,6 +257,19 @@ test("200 tasks leave linear memory and the heap exactly as they were (SIMD and 
   }
 });
 
+test("refused messages are logged at most 10 a second; the next line counts the rest", { skip }, () => {
+  const a = new TestAgent({ ctx: 32 });
+  for (let i = 0; i < 25; i++) assert.equal(a.send("edgellm/v1/f1/to/p1/task", `{bad ${i}`).rc, -17);
+  assert.equal(a.logs.length, 10);
+  assert.ok(a.logs.every((l) => l === "ignored message: edgellm/v1/f1/to/p1/task: payload is not JSON"));
+  a.now += 999;
+  a.send("edgellm/v1/f1/to/p1/cancel", "[]");
+  assert.equal(a.logs.length, 10);
+  a.now += 1;
+  assert.equal(a.send("edgellm/v1/f1/to/p1/cancel", "[]").reason, "edgellm/v1/f1/to/p1/cancel: payload is not a JSON object", "agentReason still has every reason");
+  assert.deepEqual(a.logs.slice(10), ["ignored message: edgellm/v1/f1/to/p1/cancel: payload is not a JSON object (and 16 more not logged)"]);
+});
+
 test("boundary checks: init arguments, calls before init, shutdown", { skip }, () => {
   const e = Engine.load(model().bytes, undefined, { ctx: 32 });
   const x = e.x;
