@@ -6,6 +6,7 @@
 import { basename, extname } from "node:path";
 import type { LoadedModel } from "../format/load.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
+import { FleetError } from "./errors.js";
 import { TypedEmitter } from "./events.js";
 import type { Logger } from "./log.js";
 import { decode, type StatusOnline, type Draft, type TaskStatus } from "./messages.js";
@@ -34,6 +35,7 @@ export interface PeerEvents {
 }
 
 const FAREWELL_MS = 1000;
+const ANNOUNCE_TIMEOUT_MS = 10_000;
 
 export function modelId(m: LoadedModel): string {
   const sum = new DataView(m.bytes.buffer, m.bytes.byteOffset, m.bytes.length).getUint32(CHECKSUM_OFFSET, true);
@@ -78,7 +80,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     const p = new Peer(opts, t, runner, info);
     runner.on("publish", (topic, payload, flags) => p.onPublish(topic, payload, flags));
-    runner.on("log", (line) => opts.log.info(line));
+    // The agent's lines: refused input and its own bugs are warnings, the rest (rejects, cancels) info.
+    runner.on("log", (line) => (/^(ignored message|bug):/.test(line) ? opts.log.warn(line) : opts.log.info(line)));
     runner.on("started", (taskId) => p.emit("taskStart", taskId, p.attempts.get(taskId) ?? 0));
     runner.on("held", (n) => { p.heldNow = n; });
     // The engine worker died: drop the connection at once, so that the broker publishes the
@@ -89,9 +92,20 @@ export class Peer extends TypedEmitter<PeerEvents> {
     t.on("connect", () => runner.connected());
     t.on("offline", () => runner.offline());
     await t.subscribe([info.subscription]);
-    const online = new Promise<void>((resolve) => { p.announced = resolve; });
+    let timer: NodeJS.Timeout | undefined;
+    const online = new Promise<void>((resolve, reject) => {
+      p.announced = resolve;
+      timer = setTimeout(() => reject(new FleetError("E_FLEET_CONFIG", "the engine worker's agent did not announce the peer")), ANNOUNCE_TIMEOUT_MS);
+    });
     runner.connected();
-    await online; // the agent's online status is on its way to the broker
+    try {
+      await online; // the agent's online status is on its way to the broker
+    } catch (e) {
+      await p.close(true);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
     opts.log.info(`peer ${opts.id} serving ${agent.modelId} (${info.tokPerSec.toFixed(0)} tok/s, ctx ${info.ctx}) on ${opts.broker}`);
     return p;
   }

@@ -21,6 +21,8 @@ const NAME_BYTES = 64;
 let connected = false;
 let engine: Engine;
 const utf8 = new TextDecoder();
+// Wall-clock ms with sub-millisecond resolution (elapsedMs of short tasks is not rounded to whole ms).
+const now = () => performance.timeOrigin + performance.now();
 
 try {
   engine = Engine.load(init.modelBytes, undefined, {
@@ -104,7 +106,7 @@ function schedule(waitMs: number): void {
 function tick(): void {
   immediate = null; timer = null;
   if (stopped) return;
-  const wait = check(x.agentTick(Date.now(), MAX_POSITIONS), "agent tick");
+  const wait = check(x.agentTick(now(), MAX_POSITIONS), "agent tick");
   observe();
   schedule(wait);
 }
@@ -117,7 +119,7 @@ parentPort!.on("message", (m: RunnerIn) => {
       // Over the limits the agent refuses a topic or payload by its length alone, unread.
       if (t.length <= TOPIC_BYTES) new Uint8Array(x.memory.buffer, topicBuf, t.length).set(t);
       if (m.payload.length <= INBOX_BYTES) new Uint8Array(x.memory.buffer, inbox, m.payload.length).set(m.payload);
-      x.agentMessage(topicBuf, t.length, inbox, m.payload.length, Date.now()); // a refusal is logged by the agent
+      x.agentMessage(topicBuf, t.length, inbox, m.payload.length, now()); // a refusal is logged by the agent
       observe();
       schedule(0);
       break;
@@ -125,7 +127,7 @@ parentPort!.on("message", (m: RunnerIn) => {
     case "connected":
       connected = true;
       refreshCaps(); // freeMem as of now
-      check(x.agentConnected(Date.now()), "agent connected");
+      check(x.agentConnected(now()), "agent connected");
       schedule(0);
       break;
     case "offline":
