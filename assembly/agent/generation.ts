@@ -74,8 +74,6 @@ export class Generation {
     this.outLen = 0;
   }
 
-  get finished(): bool { return this.pos >= this.steps; }
-
   // Runs one position: forward, then the forced prompt token or a sampled one, its piece
   // appended to the output.
   next(): i32 {

@@ -118,12 +118,6 @@ export class FlatObject {
       + blockBytes(KEY_CAP) + blockBytes(MAX_DEPTH);
   }
 
-  // Index of a name in `names`, or -1.
-  indexOf(name: string): i32 {
-    for (let i = 0; i < this.names.length; i++) if (this.names[i] == name) return i;
-    return -1;
-  }
-
   has(i: i32): bool { return this.type[i] != J_NONE; }
 
   // Checks p[n] and records the members; JSON_OK, JSON_SYNTAX or JSON_NOT_OBJECT.

@@ -43,7 +43,8 @@ export class TestAgent {
         publish: (topic, payload, flags) => {
           const t = Buffer.from(topic).toString("utf8"), p = Buffer.from(payload);
           const d = decode(t, p);
-          if (!d.ok) { this.invalid.push(d.reason); return 0; }
+          // Fails the call (and so the test) at once; kept in `invalid` for the report too.
+          if (!d.ok) { this.invalid.push(d.reason); throw new Error(`the agent published an invalid message: ${d.reason}`); }
           this.pubs.push({ topic: t, payload: p, qos: flags & 3, retain: (flags & 4) !== 0, msg: d.msg, at: this.now });
           return 0;
         },
