@@ -169,7 +169,7 @@ export class Agent {
     const w = this.msg.reset();
     writeHeartbeatHead(w, this.id, this.idLen, now, this.held());
     let first = true;
-    // Queued tasks in arrival order, then the running one (as the Node peer listed them).
+    // The queued tasks (in slot order: the protocol gives the list no order), then the running one.
     for (let i = 0; i < this.maxQueue; i++) {
       const s = this.slots[i];
       if (s.used && i != this.running) { writeHeartbeatTask(w, first, s.taskId, s.taskIdLen); first = false; }
