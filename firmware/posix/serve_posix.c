@@ -2,7 +2,8 @@
 // runs inside the module (assembly/agent/, driven through core/agent_host.h); this file is
 // its libmosquitto transport:
 //   network thread (mosquitto_loop_start): on connect subscribe and flag it; every received
-//     message is copied into a bounded inbox (dropped with a log line when full). It never
+//     message is copied into a bounded inbox (dropped when full, with a log line: at most
+//     DROPS_LOGGED_PER_SECOND of them, the next one counting those left out). It never
 //     touches the module.
 //   main thread: agentConnected after each connect, drains the inbox into agentMessage,
 //     agentTick(now, TICK_POSITIONS), and sleeps at most the ms the tick returned or until a
@@ -30,6 +31,7 @@
 #define TICK_POSITIONS 4    // positions per agentTick: the inbox is drained between ticks
 #define FLUSH_MS 20         // tokens batched at most this long (protocol §4)
 #define PROBE_POSITIONS 64  // the speed probe for the status message
+#define DROPS_LOGGED_PER_SECOND 10
 
 static const char k_usage[] =
   "usage: edgellm-fw serve --broker mqtt://HOST[:PORT] --model M.ellm [-z TOK] --id ID [--fleet F]\n"
@@ -48,7 +50,10 @@ typedef struct {
   pthread_cond_t cv;              // inbox, connects, stop
   inbox_msg inbox[INBOX_MAX];
   int head, count;
-  unsigned connects, dropped;
+  unsigned connects;
+  unsigned received, dropped;     // messages, since the start
+  uint64_t drop_window_us;        // drop log lines: this second's start, lines logged, left out
+  unsigned drops_logged, drops_quiet;
   int stop;
 } transport;
 
@@ -95,16 +100,26 @@ static void on_message(struct mosquitto *mq, void *ud, const struct mosquitto_me
     return;
   }
   if (e.payload && len) memcpy(e.payload, m->payload, len);
+  uint64_t now = plat_now_us();
+  unsigned quiet = 0;
+  int full, log_it = 0;
   pthread_mutex_lock(&t->mu);
-  int full = t->count == INBOX_MAX;
+  t->received++;
+  full = t->count == INBOX_MAX;
   if (!full) {
     t->inbox[(t->head + t->count) % INBOX_MAX] = e;
     t->count++;
     pthread_cond_signal(&t->cv);
-  } else t->dropped++;
+  } else {
+    t->dropped++;
+    if (now - t->drop_window_us >= 1000000u) { t->drop_window_us = now; t->drops_logged = 0; }
+    if (t->drops_logged < DROPS_LOGGED_PER_SECOND) { log_it = 1; t->drops_logged++; quiet = t->drops_quiet; t->drops_quiet = 0; }
+    else t->drops_quiet++;
+  }
   pthread_mutex_unlock(&t->mu);
   if (full) {
-    logf_("edgellm-fw serve: dropped message on %s: inbox full (%d waiting)", m->topic, INBOX_MAX);
+    if (log_it && quiet) logf_("edgellm-fw serve: dropped message on %s: inbox full (%d waiting) (and %u more not logged)", m->topic, INBOX_MAX, quiet);
+    else if (log_it) logf_("edgellm-fw serve: dropped message on %s: inbox full (%d waiting)", m->topic, INBOX_MAX);
     free(e.topic); free(e.payload);
   }
 }
@@ -276,7 +291,7 @@ fail:
 
 // The main thread's loop; returns 0 on a stop signal, -1 with err on a fatal module error.
 static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, float tok_per_sec, char *err, size_t n) {
-  unsigned seen_connects = 0;
+  unsigned seen_connects = 0, handed = 0, refused_agent = 0, refused_host = 0;
   uint32_t mem0 = fw_memory_bytes(f), mem_seen = mem0, heap0 = fw_heap_top(f);
   char reason[256];
   for (;;) {
@@ -301,6 +316,9 @@ static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, f
       static const uint8_t none[1];
       int r = agent_message(a, m.topic, m.payload ? m.payload : none, m.len, (double)plat_wall_ms(), &refused, reason, sizeof reason, err, n);
       if (!r && refused == 2) logf_("edgellm-fw serve: ignored message: %s: %s", m.topic, reason); // 1: the agent logged it
+      handed++;
+      refused_agent += refused == 1;
+      refused_host += refused == 2;
       free(m.topic); free(m.payload);
       if (r) return -1;
     }
@@ -323,10 +341,11 @@ static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, f
   }
   uint32_t heap1 = fw_heap_top(f);
   pthread_mutex_lock(&t->mu);
-  unsigned dropped = t->dropped;
+  unsigned received = t->received, dropped = t->dropped;
   pthread_mutex_unlock(&t->mu);
-  logf_("edgellm-fw serve: stopping; linear memory %u bytes (%u when serving began), heap top %u (%u), %u messages dropped",
-        fw_memory_bytes(f), mem0, heap1, heap0, dropped);
+  logf_("edgellm-fw serve: stopping; linear memory %u bytes (%u when serving began), heap top %u (%u); "
+        "messages: %u received, %u dropped (inbox full), %u taken from the inbox (%u refused by the agent, %u by the host)",
+        fw_memory_bytes(f), mem0, heap1, heap0, received, dropped, handed, refused_agent, refused_host);
   return 0;
 }
 

@@ -59,7 +59,8 @@ test("a firmware peer serves tasks with the text of a local run and shrugs off b
     [`${inbox}/selfie`, "{}"],
   ];
   for (const [t, p] of bad) await raw.publishAsync(t, p, { qos: 1 });
-  await until(() => (fwErr.match(/ignored message/g) ?? []).length >= bad.length, 10_000, `the firmware to log ${bad.length} bad messages:\n${fwErr}`);
+  // The agent logs refusals (at most 10 a second; a later line counts any left out).
+  await until(() => /\[agent\] ignored message: /.test(fwErr), 10_000, `the firmware to log the bad messages:\n${fwErr}`);
   const after1 = await client.submit({ prompt: "The cat", steps: 30, temperature: 0.5, topp: 0.9, seed: 99n, timeoutMs: 30_000 });
   assert.equal(after1.status, "done");
   assert.ok(Buffer.from(b64.to(after1.data)).equals(localRun({ prompt: "The cat", steps: 30, temperature: 0.5, topp: 0.9, seed: 99n })));
@@ -69,6 +70,10 @@ test("a firmware peer serves tasks with the text of a local run and shrugs off b
   const exited = new Promise<number | null>((r) => fw.once("exit", (code) => r(code)));
   fw.kill("SIGTERM");
   assert.equal(await exited, 0);
+  // Every bad message reached the agent and was refused there; nothing else was.
+  const counts = /messages: (\d+) received, 0 dropped \(inbox full\), (\d+) taken from the inbox \((\d+) refused by the agent, 0 by the host\)/.exec(fwErr);
+  assert.ok(counts, fwErr);
+  assert.equal(Number(counts[3]), bad.length, fwErr);
   await until(() => !gw.scheduler.peerIds().includes("esp-sim"), 5000, "the gateway to see the firmware peer offline");
 
   // SIGKILL: the broker publishes its last will.
@@ -79,6 +84,54 @@ test("a firmware peer serves tasks with the text of a local run and shrugs off b
 
   await client.close();
   await gw.close();
+});
+
+// The network thread only queues (32 messages at most); the main thread hands them to the
+// module between ticks. A flood while a task runs: each message is either taken from the inbox
+// (the agent refuses it) or dropped, with log lines (rate-limited, counting what they leave
+// out), none is lost unaccounted, and the task still completes.
+test("a flood of messages while a task runs: every one is taken or dropped, counted and logged", { skip, timeout: 60_000 }, async () => {
+  const fw = spawnFirmwarePeer(mosq.url, "esp-flood", "fwflood");
+  let fwErr = "";
+  fw.stderr!.on("data", (d) => { fwErr += d; });
+  const raw = await mqtt.connectAsync(mosq.url, { reconnectPeriod: 0 });
+  try {
+    const results = new Map<string, string>();
+    let online = false;
+    raw.on("message", (topic, payload) => {
+      const m = JSON.parse(payload.toString()) as { kind: string; taskId: string; status: string; online: boolean };
+      if (m.kind === "result") results.set(m.taskId, m.status);
+      if (m.kind === "status") online = m.online;
+    });
+    await raw.subscribeAsync("edgellm/v1/fwflood/peer/esp-flood/+", { qos: 1 });
+    await until(() => online, 30_000, `the firmware peer online (${fwErr})`);
+    const inbox = "edgellm/v1/fwflood/to/esp-flood";
+    await raw.publishAsync(`${inbox}/task`, JSON.stringify({ v: 1, kind: "task", taskId: "busy", attempt: 1, leaseMs: 60_000, deadlineMs: 0, prompt: "Once upon a time", steps: 400, temperature: 0, topp: 0.9, seed: "1" }), { qos: 1 });
+    const N = 300;
+    await Promise.all(Array.from({ length: N }, (_, i) => raw.publishAsync(`${inbox}/flood${i}`, "{}", { qos: 1 })));
+    await until(() => results.has("busy"), 30_000, `the task's result (${fwErr})`);
+    assert.equal(results.get("busy"), "done");
+    await new Promise((r) => setTimeout(r, 1000)); // the broker's last deliveries of the flood
+    const exited = new Promise<number | null>((r) => fw.once("exit", (code) => r(code)));
+    fw.kill("SIGTERM");
+    assert.equal(await exited, 0, fwErr);
+    const m = /messages: (\d+) received, (\d+) dropped \(inbox full\), (\d+) taken from the inbox \((\d+) refused by the agent, (\d+) by the host\)/.exec(fwErr);
+    assert.ok(m, `no message counts in: ${fwErr}`);
+    const [received, dropped, taken, refused, refusedHost] = m.slice(1).map(Number);
+    assert.equal(received, N + 1, "messages received: the task and the flood");
+    assert.equal(taken + dropped, received, `${taken} taken + ${dropped} dropped of ${received}`);
+    assert.equal(refused, taken - 1, "every flood message taken was refused by the agent, the task was not");
+    assert.equal(refusedHost, 0);
+    // Log lines say what happened; rate-limited, each counts the ones left out before it.
+    const count = (re: RegExp) => [...fwErr.matchAll(re)].reduce((n, x) => n + 1 + Number(x[1] ?? 0), 0);
+    const droppedLogged = count(/dropped message on \S+\/flood\d+: inbox full \(32 waiting\)(?: \(and (\d+) more not logged\))?/g);
+    assert.ok(dropped === 0 ? droppedLogged === 0 : droppedLogged >= 1 && droppedLogged <= dropped, `${droppedLogged} drops logged of ${dropped}`);
+    const refusedLogged = count(/ignored message: .*\/flood\d+\b[^\n]*?(?: \(and (\d+) more not logged\))?$/gm);
+    assert.ok(refusedLogged >= 1 && refusedLogged <= refused, `${refusedLogged} refusals logged of ${refused}`);
+  } finally {
+    if (fw.exitCode === null) fw.kill("SIGKILL");
+    await raw.endAsync();
+  }
 });
 
 // `edgellm-fw serve --decode KIND` hands one payload to the module's agentMessage under wasm3,
