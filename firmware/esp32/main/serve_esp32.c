@@ -6,6 +6,7 @@
 //     FreeRTOS queue, dropped with a log line when full. It never touches the module.
 //   serve task: agent_connected on each marker, agent_message per message, agent_tick(now,
 //     TICK_POSITIONS), then waits on the queue at most the ms the tick returned.
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #define TICK_POSITIONS 4     // as serve_posix.c
 #define FLUSH_MS 20
 #define PROBE_POSITIONS 32
+#define DROPS_LOGGED_PER_SECOND 10
 
 typedef struct { char *topic; uint8_t *payload; size_t len; } inbox_msg; // topic NULL: "connected"
 
@@ -39,20 +41,31 @@ typedef struct {
   inbox_msg partial;  // a message esp-mqtt delivers in fragments (event handler only)
   size_t partial_got;
   int partial_drop;
+  unsigned dropped, drops_logged;  // event handler only
+  uint64_t drop_window_us;
 } transport;
 
 static EventGroupHandle_t s_wifi;
 #define WIFI_UP BIT0
 
-static void logf_(const char *fmt, const char *a, const char *b) {
+static void logf_(const char *fmt, ...) {
   char line[320];
-  snprintf(line, sizeof line, fmt, a, b);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
   plat_log(line);
 }
 
+// Queues a received message (the event handler's only contact with the serve task). A full
+// queue drops it, with a log line at most DROPS_LOGGED_PER_SECOND times a second (as POSIX).
 static void enqueue(transport *t, inbox_msg *m) {
   if (xQueueSend(t->inbox, m, m->topic ? 0 : pdMS_TO_TICKS(1000)) != pdTRUE) {
-    logf_("edgellm serve: dropped message on %s: inbox full%s", m->topic ? m->topic : "(connect)", "");
+    uint64_t now = plat_now_us();
+    t->dropped++;
+    if (now - t->drop_window_us >= 1000000u) { t->drop_window_us = now; t->drops_logged = 0; }
+    if (t->drops_logged++ < DROPS_LOGGED_PER_SECOND)
+      logf_("edgellm serve: dropped message on %s: inbox full (%u dropped so far)", m->topic ? m->topic : "(connect)", t->dropped);
     free(m->topic);
     free(m->payload);
   }
@@ -64,7 +77,7 @@ static void on_mqtt(void *arg, esp_event_base_t base, int32_t id, void *data) {
   transport *t = arg;
   esp_mqtt_event_handle_t ev = data;
   if (id == MQTT_EVENT_CONNECTED) {
-    if (esp_mqtt_client_subscribe(ev->client, t->sub, 1) < 0) logf_("edgellm serve: subscribe %s failed%s", t->sub, "");
+    if (esp_mqtt_client_subscribe(ev->client, t->sub, 1) < 0) logf_("edgellm serve: subscribe %s failed", t->sub);
     inbox_msg marker = {0};
     enqueue(t, &marker);
   } else if (id == MQTT_EVENT_DATA) {
