@@ -10,7 +10,8 @@
 #include "fw_internal.h"
 
 #define SMALL_CAP 256   // subscription, will topic / payload, reject reason
-#define E_REJECTED (-17) // assembly/model/errors.ts: agentMessage refused the message
+#define E_OUT_OF_MEMORY (-14) // assembly/model/errors.ts
+#define E_REJECTED (-17)      // agentMessage refused the message
 
 struct agent_host {
   fw *f;
@@ -111,6 +112,7 @@ int agent_open(agent_host **out, fw *f, const agent_config *c, char *err, size_t
   if (put(a, fp, c->fleet, fl, "fleet", err, n) || put(a, ip, c->id, il, "id", err, n)) goto fail;
   const void *ia[] = { &fp, &fn, &ip, &in, &mq, &hb, &fm };
   if (fw_call(f, a->init, "agentInit", &r, 7, ia, err, n)) goto fail;
+  if (r == E_OUT_OF_MEMORY) { failf(err, n, "agentInit: the agent's buffers do not fit in linear memory: lower --inbox, --max-queue or --ctx, or raise --max-memory"); goto fail; }
   if (r < 0) { failf(err, n, "agentInit: %s", fw_module_error(r)); goto fail; }
   if (agent_capabilities(a, c->tok_per_sec, c->free_mem, err, n)) goto fail;
 
