@@ -9,6 +9,10 @@
 //     agentTick(now, TICK_POSITIONS), and sleeps at most the ms the tick returned or until a
 //     message, a connect or a signal arrives (one condition variable).
 //   signal thread: SIGINT / SIGTERM → stop: agentShutdown (offline status), then disconnect.
+// TLS: an mqtts:// broker (default port 8883) is verified against --cafile, else the system's
+// CA certificates, and its certificate must name the host of the URL; --cert/--key add a
+// client certificate. libmosquitto's own error lines (certificate verify failed, …) go to the
+// log and into the startup error.
 // A fatal error (a trap, memory past --max-memory) exits without a clean disconnect, so the
 // broker publishes the last will.
 #include <errno.h>
@@ -34,8 +38,9 @@
 #define DROPS_LOGGED_PER_SECOND 10
 
 static const char k_usage[] =
-  "usage: edgellm-fw serve --broker mqtt://HOST[:PORT] --model M.ellm [-z TOK] --id ID [--fleet F]\n"
-  "                        [--username U] [--password P] [--max-queue N] [--heartbeat MS]\n"
+  "usage: edgellm-fw serve --broker mqtt[s]://HOST[:PORT] --model M.ellm [-z TOK] --id ID [--fleet F]\n"
+  "                        [--username U] [--password P] [--cafile CA.pem] [--cert C.pem --key K.pem]\n"
+  "                        [--connect-timeout MS] [--max-queue N] [--heartbeat MS]\n"
   "                        [--host-weights] [--max-memory BYTES] [--ctx N] [--kv-int8] [--inbox BYTES]\n"
   "                        [--module edgellm.wasm] [--stack BYTES]\n"
   "       edgellm-fw serve --decode task|cancel [--model M.ellm] [--fleet F] [--id ID] < payload\n";
@@ -55,6 +60,10 @@ typedef struct {
   uint64_t drop_window_us;        // drop log lines: this second's start, lines logged, left out
   unsigned drops_logged, drops_quiet;
   int stop;
+  // The first connection must succeed (serve exits otherwise); later ones libmosquitto retries.
+  int started;                    // the broker accepted the first connection
+  int failed, fail_rc;            // before that: 1 refused (CONNACK code), 2 closed (reason), 3 mq_err
+  char mq_err[320];               // before that: libmosquitto's error lines (TLS: why)
 } transport;
 
 static void logf_(const char *fmt, ...) {
@@ -75,12 +84,46 @@ static int publish(void *ctx, const char *topic, const uint8_t *payload, size_t 
   return -1;
 }
 
+// Before the first connection is accepted, the first failure is recorded for
+// first_connection(); returns 0 once serving.
+static int first_failure(transport *t, int kind, int rc, const char *line) {
+  pthread_mutex_lock(&t->mu);
+  int started = t->started;
+  if (!started && line) { // every line of the failure ("Unable to load client key file …; … key values mismatch")
+    size_t k = strlen(t->mq_err), l = strlen(line);
+    if (l && line[l - 1] == '.') l--;
+    snprintf(t->mq_err + k, sizeof t->mq_err - k, "%s%.*s", k ? "; " : "", (int)l, line);
+  }
+  if (!started && !t->failed) { t->failed = kind; t->fail_rc = rc; pthread_cond_signal(&t->cv); }
+  pthread_mutex_unlock(&t->mu);
+  return !started;
+}
+
+// libmosquitto's log: an error line says why a (TLS) connection attempt failed: unreadable
+// CA file, "certificate verify failed", key and certificate not matching, the broker's alert.
+// Before the first connection it is the startup error (the handshake may fail in the network
+// thread, which then retries without calling on_disconnect); afterwards it is logged (a
+// failing reconnection: a line per attempt, attempts 1-2 s apart).
+static void on_log(struct mosquitto *mq, void *ud, int level, const char *str) {
+  (void)mq;
+  if ((level & MOSQ_LOG_ERR) && !first_failure(ud, 3, 0, str)) logf_("edgellm-fw serve: mqtt: %s", str);
+}
+
+static void on_disconnect(struct mosquitto *mq, void *ud, int rc) {
+  (void)mq;
+  if (rc && !first_failure(ud, 2, rc, NULL)) logf_("edgellm-fw serve: disconnected from the broker (%s); reconnecting", mosquitto_strerror(rc));
+}
+
 static void on_connect(struct mosquitto *mq, void *ud, int rc) {
   transport *t = ud;
-  if (rc) { logf_("edgellm-fw serve: broker refused the connection: %s", mosquitto_connack_string(rc)); return; }
+  if (rc) {
+    if (!first_failure(t, 1, rc, NULL)) logf_("edgellm-fw serve: broker refused the connection: %s", mosquitto_connack_string(rc));
+    return;
+  }
   int s = mosquitto_subscribe(mq, NULL, t->sub, 1);
   if (s != MOSQ_ERR_SUCCESS) logf_("edgellm-fw serve: subscribe %s: %s", t->sub, mosquitto_strerror(s));
   pthread_mutex_lock(&t->mu);
+  t->started = 1;
   t->connects++;
   pthread_cond_signal(&t->cv);
   pthread_mutex_unlock(&t->mu);
@@ -140,15 +183,18 @@ static void *signal_thread(void *arg) {
   return NULL;
 }
 
-static int parse_broker(const char *url, char *host, size_t hn, int *port) {
+// mqtt://, tcp:// or no scheme: plain, port 1883; mqtts://: TLS, port 8883.
+static int parse_broker(const char *url, char *host, size_t hn, int *port, int *tls) {
   const char *h = url;
+  *tls = 0;
   if (!strncmp(h, "mqtt://", 7)) h += 7; else if (!strncmp(h, "tcp://", 6)) h += 6;
+  else if (!strncmp(h, "mqtts://", 8)) { h += 8; *tls = 1; }
   else if (strstr(h, "://")) return -1;
   const char *colon = strrchr(h, ':');
   size_t len = colon ? (size_t)(colon - h) : strlen(h);
   if (!len || len >= hn) return -1;
   memcpy(host, h, len); host[len] = 0;
-  *port = 1883;
+  *port = *tls ? 8883 : 1883;
   if (colon) { char *e; long v = strtol(colon + 1, &e, 10); if (*e && *e != '/') return -1; if (v < 1 || v > 65535) return -1; *port = (int)v; }
   return 0;
 }
@@ -182,8 +228,8 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
 }
 
 typedef struct {
-  const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode;
-  long max_queue, heartbeat, max_memory, ctx, inbox, stack;
+  const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode, *cafile, *cert, *key;
+  long max_queue, heartbeat, max_memory, ctx, inbox, stack, connect_timeout;
   int host_weights, kv_int8;
 } serve_opts;
 
@@ -201,9 +247,13 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     else if (!strcmp(a, "--fleet")) o->fleet = v;
     else if (!strcmp(a, "--username")) o->user = v;
     else if (!strcmp(a, "--password")) o->pass = v;
+    else if (!strcmp(a, "--cafile")) o->cafile = v;
+    else if (!strcmp(a, "--cert")) o->cert = v;
+    else if (!strcmp(a, "--key")) o->key = v;
     else if (!strcmp(a, "--module")) o->module = v;
     else if (!strcmp(a, "--decode")) o->decode = v;
     else if (!strcmp(a, "--max-queue")) { if (parse_int(v, 1, 64, &o->max_queue)) bad = "max-queue must be an integer in [1, 64]"; }
+    else if (!strcmp(a, "--connect-timeout")) { if (parse_int(v, 100, 3600000, &o->connect_timeout)) bad = "connect-timeout must be ms in [100, 3600000]"; }
     else if (!strcmp(a, "--heartbeat")) { if (parse_int(v, 50, 3600000, &o->heartbeat)) bad = "heartbeat must be ms in [50, 3600000]"; }
     else if (!strcmp(a, "--max-memory")) { if (parse_int(v, 0, 0x7fff0000L, &o->max_memory)) bad = "max-memory must be a byte count below 2 GiB"; }
     else if (!strcmp(a, "--ctx")) { if (parse_int(v, 1, 65536, &o->ctx)) bad = "ctx must be an integer in [1, 65536]"; }
@@ -214,6 +264,30 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     i++;
   }
   return 0;
+}
+
+// A TLS file given on the command line: readable, and PEM with the expected block ("-----BEGIN
+// CERTIFICATE-----", "-----BEGIN … PRIVATE KEY-----"). libmosquitto checks the rest (a corrupt
+// block, a key that does not match its certificate) when it connects.
+static int check_pem(const char *flag, const char *path, const char *begin, const char *end, char *err, size_t n) {
+  enum { MAX = 1 << 20 };
+  FILE *fp = fopen(path, "rb");
+  if (!fp) { snprintf(err, n, "%s '%s': %s", flag, path, strerror(errno)); return -1; }
+  char *buf = malloc(MAX + 1);
+  size_t len = buf ? fread(buf, 1, MAX, fp) : 0;
+  int rc = -1;
+  if (!buf) snprintf(err, n, "%s '%s': out of memory", flag, path);
+  else if (ferror(fp)) snprintf(err, n, "%s '%s': %s", flag, path, strerror(errno));
+  else if (len == 0) snprintf(err, n, "%s '%s' is empty", flag, path);
+  else {
+    buf[len] = 0;
+    const char *b = strstr(buf, begin);
+    if (!b || !strstr(b, end)) snprintf(err, n, "%s '%s' is not PEM: no \"%s…%s\" in its first MiB", flag, path, begin, end);
+    else rc = 0;
+  }
+  free(buf);
+  fclose(fp);
+  return rc;
 }
 
 // The capabilities' freeMem: headroom under --max-memory, else the machine's free RAM.
@@ -289,6 +363,46 @@ fail:
   return rc;
 }
 
+// Why the first connection failed: libmosquitto's error line if it logged one (TLS), else
+// the reason (closed: the broker closed it before accepting it; over TLS it does that when it
+// refuses the client's certificate or its absence).
+static void connect_error(const serve_opts *o, int tls, const char *mq_err, int closed, const char *reason, char *err, size_t n) {
+  if (mq_err[0]) snprintf(err, n, "cannot connect to the broker %s: %s", o->broker, mq_err);
+  else if (closed && tls && o->cert)
+    snprintf(err, n, "cannot connect to the broker %s: it closed the TLS connection during setup; it may not accept the client certificate '%s'", o->broker, o->cert);
+  else if (closed && tls)
+    snprintf(err, n, "cannot connect to the broker %s: it closed the TLS connection during setup; it may require a client certificate (--cert, --key)", o->broker);
+  else if (closed) snprintf(err, n, "cannot connect to the broker %s: it closed the connection before accepting it (%s)", o->broker, reason);
+  else snprintf(err, n, "cannot reach the broker %s: %s", o->broker, reason);
+}
+
+// Waits until the broker accepts the first connection (0; 1 on a stop signal). A refusal
+// (bad credentials), a connection closed before the CONNACK (a TLS rejection) or no CONNACK
+// within --connect-timeout is a startup error, as for the Node peer; later connections
+// libmosquitto retries on its own.
+static int first_connection(transport *t, const serve_opts *o, int tls, char *err, size_t n) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += o->connect_timeout / 1000;
+  ts.tv_nsec += (o->connect_timeout % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+  char mq_err[sizeof t->mq_err];
+  pthread_mutex_lock(&t->mu);
+  while (!t->started && !t->failed && !t->stop) {
+    if (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT) break;
+  }
+  int started = t->started, stop = t->stop, failed = t->failed, rc = t->fail_rc;
+  memcpy(mq_err, t->mq_err, sizeof mq_err);
+  pthread_mutex_unlock(&t->mu);
+  if (started) return 0;
+  if (stop) return 1;
+  if (failed == 3) connect_error(o, tls, mq_err, 0, "", err, n);
+  else if (failed == 1) snprintf(err, n, "the broker %s refused the connection: %s", o->broker, mosquitto_connack_string(rc));
+  else if (failed == 2) connect_error(o, tls, mq_err, 1, mosquitto_strerror(rc), err, n);
+  else snprintf(err, n, "no connection to %s within %ld ms", o->broker, o->connect_timeout);
+  return -1;
+}
+
 // The main thread's loop; returns 0 on a stop signal, -1 with err on a fatal module error.
 static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, float tok_per_sec, char *err, size_t n) {
   unsigned seen_connects = 0, handed = 0, refused_agent = 0, refused_host = 0;
@@ -351,22 +465,24 @@ static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, f
 
 int serve_main(int argc, char **argv, const char *module_path, const char *default_model) {
   serve_opts o = { .fleet = "default", .pass = getenv("EDGELLM_MQTT_PASSWORD"), .module = module_path,
-                   .max_queue = 2, .heartbeat = 1000 };
+                   .max_queue = 2, .heartbeat = 1000, .connect_timeout = 10000 };
   if (parse_opts(argc, argv, &o)) return 2;
   if (o.decode) {
     if (strcmp(o.decode, "task") && strcmp(o.decode, "cancel")) { fprintf(stderr, "edgellm-fw: error: --decode takes task or cancel, got '%s'\n", o.decode); return 2; }
     return decode_main(&o, default_model);
   }
   char host[256];
-  int port;
+  int port, tls;
   if (!o.broker || !o.model || !o.id) { fprintf(stderr, "edgellm-fw: error: serve needs --broker, --model and --id\n%s", k_usage); return 2; }
-  if (parse_broker(o.broker, host, sizeof host, &port)) { fprintf(stderr, "edgellm-fw: error: broker must be mqtt://host[:port], got '%s'\n", o.broker); return 2; }
+  if (parse_broker(o.broker, host, sizeof host, &port, &tls)) { fprintf(stderr, "edgellm-fw: error: broker must be mqtt://host[:port] or mqtts://host[:port], got '%s'\n", o.broker); return 2; }
+  if (!o.cert != !o.key) { fprintf(stderr, "edgellm-fw: error: --cert and --key go together (the client certificate and its private key)\n"); return 2; }
+  if (!tls && (o.cafile || o.cert)) { fprintf(stderr, "edgellm-fw: error: --cafile, --cert and --key need an mqtts:// broker, got '%s'\n", o.broker); return 2; }
 
   static transport T;
   transport *t = &T;
   peer_engine e = {0};
-  char err[320];
-  int rc = 1, mosq_init = 0, loop_started = 0, sig_started = 0;
+  char err[640];
+  int rc = 1, mosq_init = 0, loop_started = 0, disconnected = 0, sig_started = 0;
   pthread_t sig_thread;
   pthread_condattr_t ca;
   memset(t, 0, sizeof *t);
@@ -384,6 +500,9 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   if (pthread_create(&sig_thread, NULL, signal_thread, t)) { snprintf(err, sizeof err, "cannot start the signal thread"); goto fail; }
   sig_started = 1;
 
+  if (o.cafile && check_pem("--cafile", o.cafile, "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----", err, sizeof err)) goto fail;
+  if (o.cert && (check_pem("--cert", o.cert, "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----", err, sizeof err) ||
+                 check_pem("--key", o.key, "-----BEGIN", "PRIVATE KEY-----", err, sizeof err))) goto fail;
   if (engine_open(&e, &o, o.model, err, sizeof err)) goto fail;
   snprintf(t->sub, sizeof t->sub, "%s", agent_subscription(e.a));
   t->inbox_bytes = agent_inbox_bytes(e.a);
@@ -395,20 +514,41 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   if (!(t->mq = mosquitto_new(cid, true, t))) { snprintf(err, sizeof err, "mosquitto_new failed"); goto fail; }
   mosquitto_int_option(t->mq, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_int_option(t->mq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_log_callback_set(t->mq, on_log);
+  int mrc;
+  if (tls) {
+    // Without --cafile: the system's CA certificates (as the Node peer's default).
+    if (!o.cafile && (mrc = mosquitto_int_option(t->mq, MOSQ_OPT_TLS_USE_OS_CERTS, 1)) != MOSQ_ERR_SUCCESS) {
+      snprintf(err, sizeof err, "TLS: system CA certificates: %s", mosquitto_strerror(mrc)); goto fail;
+    }
+    if ((o.cafile || o.cert) && (mrc = mosquitto_tls_set(t->mq, o.cafile, NULL, o.cert, o.key, NULL)) != MOSQ_ERR_SUCCESS) {
+      snprintf(err, sizeof err, "TLS: mosquitto_tls_set: %s", mosquitto_strerror(mrc)); goto fail;
+    }
+    // Verify the broker's certificate (and, by default, that it names the URL's host).
+    if ((mrc = mosquitto_tls_opts_set(t->mq, 1 /* SSL_VERIFY_PEER */, NULL, NULL)) != MOSQ_ERR_SUCCESS) {
+      snprintf(err, sizeof err, "TLS: mosquitto_tls_opts_set: %s", mosquitto_strerror(mrc)); goto fail;
+    }
+  }
   if (o.user) mosquitto_username_pw_set(t->mq, o.user, o.pass);
   size_t wl;
   const uint8_t *will = agent_will_payload(e.a, &wl);
-  int mrc = mosquitto_will_set(t->mq, agent_will_topic(e.a), (int)wl, will, 1, true);
+  mrc = mosquitto_will_set(t->mq, agent_will_topic(e.a), (int)wl, will, 1, true);
   if (mrc != MOSQ_ERR_SUCCESS) { snprintf(err, sizeof err, "last will: %s", mosquitto_strerror(mrc)); goto fail; }
   mosquitto_connect_callback_set(t->mq, on_connect);
   mosquitto_message_callback_set(t->mq, on_message);
+  mosquitto_disconnect_callback_set(t->mq, on_disconnect);
   mosquitto_reconnect_delay_set(t->mq, 1, 2, false);
   plat_set_mqtt_publisher(publish, t);
   if ((mrc = mosquitto_connect(t->mq, host, port, 10)) != MOSQ_ERR_SUCCESS) {
-    snprintf(err, sizeof err, "cannot reach the broker %s: %s", o.broker, mosquitto_strerror(mrc)); goto fail;
+    int closed = tls && mrc == MOSQ_ERR_ERRNO && errno == EPROTO; // the broker closed it during the handshake
+    connect_error(&o, tls, t->mq_err, closed, mosquitto_strerror(mrc), err, sizeof err); // (MOSQ_ERR_ERRNO: strerror(errno))
+    goto fail;
   }
   if ((mrc = mosquitto_loop_start(t->mq)) != MOSQ_ERR_SUCCESS) { snprintf(err, sizeof err, "mosquitto_loop_start: %s", mosquitto_strerror(mrc)); goto fail; }
   loop_started = 1;
+  int first = first_connection(t, &o, tls, err, sizeof err);
+  if (first == 1) { rc = 0; goto fail; } // stopped while connecting: nothing announced yet
+  if (first) goto fail;
   fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d, linear memory %u bytes) on %s\n", o.id,
           o.model, e.tok_per_sec, fw_field(e.f, 9), fw_memory_bytes(e.f), o.broker);
 
@@ -417,11 +557,12 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   struct timespec d = { 0, 200 * 1000000L };
   nanosleep(&d, NULL); // let the network thread send the offline status
   mosquitto_disconnect(t->mq);
+  disconnected = 1;
   rc = 0;
 fail:
   if (rc) fprintf(stderr, "edgellm-fw: error: %s\n", err);
   plat_set_mqtt_publisher(NULL, NULL);
-  if (loop_started) mosquitto_loop_stop(t->mq, rc != 0); // force: no disconnect was sent
+  if (loop_started) mosquitto_loop_stop(t->mq, !disconnected); // force: no disconnect was sent
   if (t->mq) mosquitto_destroy(t->mq);
   if (mosq_init) mosquitto_lib_cleanup();
   if (sig_started) {
