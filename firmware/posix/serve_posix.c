@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <mosquitto.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -517,11 +518,15 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   mosquitto_log_callback_set(t->mq, on_log);
   int mrc;
   if (tls) {
-    // Without --cafile: the system's CA certificates (as the Node peer's default).
+    // Without --cafile: the system's CA certificates (as the Node peer's default; OpenSSL's
+    // default paths, SSL_CERT_FILE / SSL_CERT_DIR honoured). mosquitto_tls_set, needed for a
+    // client certificate, insists on a CA file or directory: then the default directory too.
     if (!o.cafile && (mrc = mosquitto_int_option(t->mq, MOSQ_OPT_TLS_USE_OS_CERTS, 1)) != MOSQ_ERR_SUCCESS) {
       snprintf(err, sizeof err, "TLS: system CA certificates: %s", mosquitto_strerror(mrc)); goto fail;
     }
-    if ((o.cafile || o.cert) && (mrc = mosquitto_tls_set(t->mq, o.cafile, NULL, o.cert, o.key, NULL)) != MOSQ_ERR_SUCCESS) {
+    const char *capath = NULL;
+    if (!o.cafile && o.cert) capath = getenv(X509_get_default_cert_dir_env()) ? getenv(X509_get_default_cert_dir_env()) : X509_get_default_cert_dir();
+    if ((o.cafile || o.cert) && (mrc = mosquitto_tls_set(t->mq, o.cafile, capath, o.cert, o.key, NULL)) != MOSQ_ERR_SUCCESS) {
       snprintf(err, sizeof err, "TLS: mosquitto_tls_set: %s", mosquitto_strerror(mrc)); goto fail;
     }
     // Verify the broker's certificate (and, by default, that it names the URL's host).
