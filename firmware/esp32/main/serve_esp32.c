@@ -6,6 +6,12 @@
 //     FreeRTOS queue, dropped with a log line when full. It never touches the module.
 //   serve task: agent_connected on each marker, agent_message per message, agent_tick(now,
 //     TICK_POSITIONS), then waits on the queue at most the ms the tick returned.
+// TLS (an mqtts:// CONFIG_EDGELLM_BROKER_URI), as POSIX's --cafile / --cert / --key: the broker
+// is verified against the CA PEM embedded from CONFIG_EDGELLM_MQTT_CA_FILE, else against
+// ESP-IDF's certificate bundle (POSIX: the system's CAs), and its certificate must name the
+// URI's host; CONFIG_EDGELLM_MQTT_CLIENT_CERT_FILE / _KEY_FILE add a client certificate.
+// main/CMakeLists.txt embeds the files. Unlike POSIX, a failing first connection is not
+// fatal: a device has no one to restart it, so esp-mqtt retries, with a log line each time.
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +20,14 @@
 #include "freertos/event_groups.h"
 #include "freertos/queue.h"
 #include "freertos/task.h"
+#include "esp_crt_bundle.h"
 #include "esp_event.h"
 #include "esp_heap_caps.h"
 #include "esp_netif.h"
 #include "esp_sntp.h"
 #include "esp_wifi.h"
+#include "mbedtls/error.h"
+#include "mbedtls/x509_crt.h"
 #include "mqtt_client.h"
 #include "nvs_flash.h"
 #include "agent_host.h"
@@ -31,6 +40,15 @@
 #define FLUSH_MS 20
 #define PROBE_POSITIONS 32
 #define DROPS_LOGGED_PER_SECOND 10
+
+// The PEM files embedded by main/CMakeLists.txt (NUL-terminated).
+#ifdef EDGELLM_MQTT_CA
+extern const char mqtt_ca_pem_start[] asm("_binary_mqtt_ca_pem_start");
+#endif
+#if defined(EDGELLM_MQTT_CLIENT_CERT) && defined(EDGELLM_MQTT_CLIENT_KEY)
+extern const char mqtt_client_cert_pem_start[] asm("_binary_mqtt_client_cert_pem_start");
+extern const char mqtt_client_key_pem_start[] asm("_binary_mqtt_client_key_pem_start");
+#endif
 
 typedef struct { char *topic; uint8_t *payload; size_t len; } inbox_msg; // topic NULL: "connected"
 
@@ -104,6 +122,24 @@ static void on_mqtt(void *arg, esp_event_base_t base, int32_t id, void *data) {
     if (t->partial_got >= t->partial.len) enqueue(t, &t->partial);
   } else if (id == MQTT_EVENT_DISCONNECTED) {
     plat_log("edgellm serve: disconnected from the broker (esp-mqtt reconnects)");
+  } else if (id == MQTT_EVENT_ERROR && ev->error_handle) {
+    // Why a connection failed, one line per attempt (reconnect_timeout_ms apart): over TLS
+    // mbedtls' error and, when the broker's certificate did not verify, why ("not correctly
+    // signed by the trusted CA", "Common Name (CN) does not match").
+    const esp_mqtt_error_codes_t *e = ev->error_handle;
+    if (e->error_type == MQTT_ERROR_TYPE_TCP_TRANSPORT) {
+      char tls_err[96] = "", verify[128] = "";
+      if (e->esp_tls_stack_err) mbedtls_strerror(e->esp_tls_stack_err, tls_err, sizeof tls_err);
+      if (e->esp_tls_cert_verify_flags) {
+        mbedtls_x509_crt_verify_info(verify, sizeof verify, "", (uint32_t)e->esp_tls_cert_verify_flags);
+        verify[strcspn(verify, "\n")] = 0; // the first reason
+      }
+      logf_("edgellm serve: cannot connect to the broker %s: %s%s%s%s%s (errno %d)", CONFIG_EDGELLM_BROKER_URI,
+            esp_err_to_name(e->esp_tls_last_esp_err), tls_err[0] ? ": " : "", tls_err, verify[0] ? ": " : "", verify,
+            e->esp_transport_sock_errno);
+    } else if (e->error_type == MQTT_ERROR_TYPE_CONNECTION_REFUSED) {
+      logf_("edgellm serve: the broker %s refused the connection (CONNACK code %d)", CONFIG_EDGELLM_BROKER_URI, (int)e->connect_return_code);
+    }
   }
 }
 
@@ -162,6 +198,13 @@ void serve_task(void *arg) {
   esp_mqtt_client_handle_t mq = NULL;
   double tps = 0;
   memset(t, 0, sizeof *t);
+  int tls = !strncmp(CONFIG_EDGELLM_BROKER_URI, "mqtts://", 8);
+#if defined(EDGELLM_MQTT_CA) || defined(EDGELLM_MQTT_CLIENT_CERT)
+  if (!tls) { // as POSIX: certificates without TLS are a configuration error, not silently unused
+    snprintf(err, sizeof err, "CONFIG_EDGELLM_MQTT_*_FILE certificates need an mqtts:// broker, got '%s'", CONFIG_EDGELLM_BROKER_URI);
+    goto fail;
+  }
+#endif
   if (wifi_up(err, sizeof err)) goto fail;
   if (plat_map("module", &mod, err, sizeof err) || plat_map("model", &model, err, sizeof err)) goto fail;
   fw_config c = {
@@ -192,6 +235,17 @@ void serve_task(void *arg) {
     .session.last_will = { .topic = agent_will_topic(a), .msg = (const char *)will, .msg_len = (int)wl, .qos = 1, .retain = 1 },
     .network.reconnect_timeout_ms = 2000,
   };
+  if (tls) {
+#ifdef EDGELLM_MQTT_CA
+    mc.broker.verification.certificate = mqtt_ca_pem_start; // PEM: NUL-terminated, no length needed
+#else
+    mc.broker.verification.crt_bundle_attach = esp_crt_bundle_attach; // CONFIG_MBEDTLS_CERTIFICATE_BUNDLE
+#endif
+#if defined(EDGELLM_MQTT_CLIENT_CERT) && defined(EDGELLM_MQTT_CLIENT_KEY)
+    mc.credentials.authentication.certificate = mqtt_client_cert_pem_start;
+    mc.credentials.authentication.key = mqtt_client_key_pem_start;
+#endif
+  }
   if (!(mq = esp_mqtt_client_init(&mc))) { snprintf(err, sizeof err, "esp_mqtt_client_init failed"); goto fail; }
   esp32_set_mqtt_client(mq);
   esp_mqtt_client_register_event(mq, ESP_EVENT_ANY_ID, on_mqtt, t);
