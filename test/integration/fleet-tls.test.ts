@@ -18,7 +18,7 @@ import { Gateway } from "../../host/fleet/gateway.js";
 import { b64 } from "../../host/fleet/messages.js";
 import { fleetAcl, startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { Transport } from "../../host/fleet/transport.js";
-import { captureLog, FW, haveFirmwarePeer, haveShared, localRun, modelFile, spawnFirmwarePeer, spawnPeer, taskSet, until } from "./fleet-helpers.js";
+import { captureLog, CLI, FW, haveFirmwarePeer, haveShared, localRun, modelFile, spawnFirmwarePeer, spawnPeer, taskSet, until } from "./fleet-helpers.js";
 
 const haveOpenssl = spawnSync("openssl", ["version"]).status === 0;
 const skip = !haveShared ? "needs ../shared/models" : !haveFirmwarePeer ? "needs firmware/build/edgellm-fw with serve (npm run build:firmware)"
@@ -190,6 +190,29 @@ test("bad TLS flags exit 2 and unusable TLS files exit 1, each with one line, be
     assert.match(lines[0], /^edgellm-fw: error: /);
     assert.match(lines[0], why, lines[0]);
     assert.ok(Date.now() - t0 < 2000, `${args.join(" ")}: took ${Date.now() - t0} ms (flags and files are checked before the model is loaded)`);
+  }
+});
+
+test("the Node CLI checks the same TLS flags the same way (one line, exit 2 / 1)", { skip, timeout: 30_000 }, async () => {
+  const bad = join(pki.dir, "not-pem.txt");
+  writeFileSync(bad, "hello\n");
+  const cases: [string[], number, RegExp][] = [
+    [["--broker", mosq.url, "--cafile", pki.ca], 2, /--cafile, --cert and --key need an mqtts:\/\/ \(or wss:\/\/\) broker/],
+    [["--broker", url, "--cafile", pki.ca, "--cert", pki.client], 2, /--cert and --key go together/],
+    [["--broker", url, "--cafile", join(pki.dir, "missing.crt")], 1, /--cafile '.*missing\.crt': no such file/],
+    [["--broker", url, "--cafile", bad], 1, /--cafile '.*not-pem\.txt' is not PEM/],
+    [["--broker", url, "--cafile", pki.ca, "--cert", pki.client, "--key", pki.client], 1, /--key '.*client\.crt' is not PEM/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => {
+    const c = collect(spawn(process.execPath, [CLI, "peers", "--connect-timeout", "1000", ...args], { stdio: ["ignore", "ignore", "pipe"] }));
+    return c.exit.then((code) => ({ code, err: c.text() }));
+  }));
+  for (const [i, [args, want, why]] of cases.entries()) {
+    const { code, err } = results[i];
+    assert.equal(code, want, `${args.join(" ")}: exit ${code}\n${err}`);
+    assert.equal(err.trim().split("\n").length, 1, err);
+    assert.match(err, /^edgellm: /);
+    assert.match(err, why, err);
   }
 });
 
