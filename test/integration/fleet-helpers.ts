@@ -48,7 +48,8 @@ export function taskSet(n: number, steps: number): (SubmitRequest & { taskId: st
   }));
 }
 
-export const FW = join(ROOT, "firmware", "build", "edgellm-fw");
+// EDGELLM_FW: another build of it (a sanitizer build, say) for the fleet tests.
+export const FW = process.env.EDGELLM_FW ?? join(ROOT, "firmware", "build", "edgellm-fw");
 // The firmware binary with the `serve` command (older builds only have `run`).
 export const haveFirmwarePeer = existsSync(FW) && spawnSync(FW, ["serve"], { encoding: "utf8" }).stderr.includes("serve needs");
 
