@@ -86,6 +86,7 @@ int main(int argc, char **argv) {
       model_path = a;
       continue;
     }
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 0; }
     if (takes && !v) return usage_error("option '%s' needs a value%s", a, "");
     if (!strcmp(a, "-z") || !strcmp(a, "--tokenizer")) tok_path = v;
     else if (!strcmp(a, "--module")) module_path = v;

@@ -239,6 +239,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--host-weights")) { o->host_weights = 1; continue; }
     if (!strcmp(a, "--kv-int8")) { o->kv_int8 = 1; continue; }
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 1; }
     if (!v) { fprintf(stderr, "edgellm-fw: error: option '%s' needs a value\n%s", a, k_usage); return -1; }
     const char *bad = NULL;
     if (!strcmp(a, "--broker")) o->broker = v;
@@ -467,7 +468,8 @@ static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, f
 int serve_main(int argc, char **argv, const char *module_path, const char *default_model) {
   serve_opts o = { .fleet = "default", .pass = getenv("EDGELLM_MQTT_PASSWORD"), .module = module_path,
                    .max_queue = 2, .heartbeat = 1000, .connect_timeout = 10000 };
-  if (parse_opts(argc, argv, &o)) return 2;
+  int parsed = parse_opts(argc, argv, &o);
+  if (parsed) return parsed > 0 ? 0 : 2; // > 0: --help printed
   if (o.decode) {
     if (strcmp(o.decode, "task") && strcmp(o.decode, "cancel")) { fprintf(stderr, "edgellm-fw: error: --decode takes task or cancel, got '%s'\n", o.decode); return 2; }
     return decode_main(&o, default_model);

@@ -66,6 +66,15 @@ test("bad flags are refused with a usage error (exit 2)", () => {
   }
 });
 
+test("--help prints the command's usage on stdout and exits 0", () => {
+  for (const cmd of ["run", "serve"]) {
+    const r = fw([cmd, "--help"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.toString("utf8"), new RegExp(`^usage: edgellm-fw ${cmd} `));
+    assert.equal(r.stderr, "");
+  }
+});
+
 // A hostile module that calls the host functions with out-of-range pointers; which call it
 // makes is chosen by the size of the "model" file it is given (modelLoadExternal(n)).
 const HOSTILE = `
