@@ -22,13 +22,6 @@ struct agent_host {
   uint8_t will_payload[SMALL_CAP]; size_t will_len;
 };
 
-static int failf(char *err, size_t n, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, n, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
 // Linear memory [off, off + len), or NULL when out of range.
 static uint8_t *guest(agent_host *a, uint32_t off, uint64_t len) {
@@ -41,17 +34,17 @@ static uint8_t *guest(agent_host *a, uint32_t off, uint64_t len) {
 // Copies n bytes into the guest at off (inside the region allocated in agent_open).
 static int put(agent_host *a, uint32_t off, const void *src, size_t n, const char *what, char *err, size_t en) {
   uint8_t *g = guest(a, off, n);
-  if (!g) return failf(err, en, "agent: %s: guest buffer out of range", what);
+  if (!g) return fw_failf(err, en, "agent: %s: guest buffer out of range", what);
   memcpy(g, src, n);
   return 0;
 }
 
 // A string of len bytes the module wrote at off: checked, copied out, NUL-terminated.
 static int get_text(agent_host *a, uint32_t off, int32_t len, size_t cap, char *out, const char *what, char *err, size_t en) {
-  if (len <= 0 || (size_t)len >= cap) return failf(err, en, "agent: %s: length %d outside 1..%zu", what, (int)len, cap - 1);
+  if (len <= 0 || (size_t)len >= cap) return fw_failf(err, en, "agent: %s: length %d outside 1..%zu", what, (int)len, cap - 1);
   const uint8_t *g = guest(a, off, (uint32_t)len);
-  if (!g) return failf(err, en, "agent: %s: guest buffer out of range", what);
-  if (memchr(g, 0, (size_t)len)) return failf(err, en, "agent: %s: holds a NUL byte", what);
+  if (!g) return fw_failf(err, en, "agent: %s: guest buffer out of range", what);
+  if (memchr(g, 0, (size_t)len)) return fw_failf(err, en, "agent: %s: holds a NUL byte", what);
   memcpy(out, g, (size_t)len);
   out[len] = 0;
   return 0;
@@ -76,9 +69,9 @@ static int read_will(agent_host *a, char *err, size_t n) {
   if (fw_call_checked(a->f, a->will, "agentWill", &r, 4, args, err, n)) return -1;
   int32_t tl = (int32_t)((uint32_t)r >> 16), pl = r & 0xffff;
   if (get_text(a, tp, tl, sizeof a->will_topic, a->will_topic, "will topic", err, n)) return -1;
-  if (pl <= 0 || pl > SMALL_CAP) return failf(err, n, "agent: will payload length %d outside 1..%d", (int)pl, SMALL_CAP);
+  if (pl <= 0 || pl > SMALL_CAP) return fw_failf(err, n, "agent: will payload length %d outside 1..%d", (int)pl, SMALL_CAP);
   const uint8_t *g = guest(a, pp, (uint32_t)pl);
-  if (!g) return failf(err, n, "agent: will payload: guest buffer out of range");
+  if (!g) return fw_failf(err, n, "agent: will payload: guest buffer out of range");
   memcpy(a->will_payload, g, (size_t)pl);
   a->will_len = (size_t)pl;
   return 0;
@@ -87,15 +80,15 @@ static int read_will(agent_host *a, char *err, size_t n) {
 int agent_open(agent_host **out, fw *f, const agent_config *c, char *err, size_t n) {
   *out = NULL;
   agent_host *a = calloc(1, sizeof *a);
-  if (!a) return failf(err, n, "out of memory");
+  if (!a) return fw_failf(err, n, "out of memory");
   a->f = f;
   a->inbox_bytes = c->inbox_bytes ? c->inbox_bytes : AGENT_PAYLOAD_LIMIT;
   size_t fl = strlen(c->fleet), il = strlen(c->id), ml = strlen(c->model_id), kl = strlen(c->impl);
   if (a->inbox_bytes < 3 * SMALL_CAP || a->inbox_bytes > AGENT_PAYLOAD_LIMIT) {
-    failf(err, n, "agent: inbox of %u bytes outside %d..%d", a->inbox_bytes, 3 * SMALL_CAP, AGENT_PAYLOAD_LIMIT); goto fail;
+    fw_failf(err, n, "agent: inbox of %u bytes outside %d..%d", a->inbox_bytes, 3 * SMALL_CAP, AGENT_PAYLOAD_LIMIT); goto fail;
   }
-  if (fl > 64 || il > 64) { failf(err, n, "agent: --fleet and --id are at most 64 characters"); goto fail; }
-  if (ml >= sizeof a->model_id || kl >= sizeof a->impl) { failf(err, n, "agent: model id or impl too long"); goto fail; }
+  if (fl > 64 || il > 64) { fw_failf(err, n, "agent: --fleet and --id are at most 64 characters"); goto fail; }
+  if (ml >= sizeof a->model_id || kl >= sizeof a->impl) { fw_failf(err, n, "agent: model id or impl too long"); goto fail; }
   memcpy(a->model_id, c->model_id, ml + 1);
   memcpy(a->impl, c->impl, kl + 1);
   if (find_all(a, err, n)) goto fail;
@@ -103,7 +96,7 @@ int agent_open(agent_host **out, fw *f, const agent_config *c, char *err, size_t
   int32_t bytes = (int32_t)(AGENT_TOPIC_MAX + 1 + a->inbox_bytes), p, r;
   const void *aa[] = { &bytes };
   if (fw_call(f, f->alloc, "agent inbox", &p, 1, aa, err, n)) goto fail;
-  if (p <= 0 || !guest(a, (uint32_t)p, (uint32_t)bytes)) { failf(err, n, "agent inbox: linear memory could not grow"); goto fail; }
+  if (p <= 0 || !guest(a, (uint32_t)p, (uint32_t)bytes)) { fw_failf(err, n, "agent inbox: linear memory could not grow"); goto fail; }
   a->topic_buf = (uint32_t)p;
   a->payload_buf = (uint32_t)p + AGENT_TOPIC_MAX + 1;
 
@@ -112,8 +105,8 @@ int agent_open(agent_host **out, fw *f, const agent_config *c, char *err, size_t
   if (put(a, fp, c->fleet, fl, "fleet", err, n) || put(a, ip, c->id, il, "id", err, n)) goto fail;
   const void *ia[] = { &fp, &fn, &ip, &in, &mq, &hb, &fm };
   if (fw_call(f, a->init, "agentInit", &r, 7, ia, err, n)) goto fail;
-  if (r == E_OUT_OF_MEMORY) { failf(err, n, "agentInit: the agent's buffers do not fit in linear memory: lower --inbox, --max-queue or --ctx, or raise --max-memory"); goto fail; }
-  if (r < 0) { failf(err, n, "agentInit: %s", fw_module_error(r)); goto fail; }
+  if (r == E_OUT_OF_MEMORY) { fw_failf(err, n, "agentInit: the agent's buffers do not fit in linear memory: lower --inbox, --max-queue or --ctx, or raise --max-memory"); goto fail; }
+  if (r < 0) { fw_failf(err, n, "agentInit: %s", fw_module_error(r)); goto fail; }
   if (agent_capabilities(a, c->tok_per_sec, c->free_mem, err, n)) goto fail;
 
   uint32_t sp = a->payload_buf;
@@ -176,7 +169,7 @@ int agent_message(agent_host *a, const char *topic, const uint8_t *payload, size
   const void *args[] = { &tp, &tn, &pp, &pn, &now_ms };
   if (fw_call(a->f, a->message, "agentMessage", &r, 5, args, err, n)) return -1;
   if (r >= 0) return 0;
-  if (r != E_REJECTED) return failf(err, n, "agentMessage: %s", fw_module_error(r));
+  if (r != E_REJECTED) return fw_failf(err, n, "agentMessage: %s", fw_module_error(r));
   *refused = 1;
   // The reason text (the payload buffer is free again once the call returned).
   uint32_t op = a->payload_buf;

@@ -10,7 +10,7 @@
 #define PIECE_CAP 1024
 #define DEFAULT_STACK (32 * 1024)
 
-static int failf(char *err, size_t n, const char *fmt, ...) {
+int fw_failf(char *err, size_t n, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err, n, fmt, ap);
@@ -25,15 +25,15 @@ int fw_call(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc
   f->trap[0] = 0;
   M3Result r = m3_Call(fn, argc, argv);
   if (r) {
-    return failf(err, n, "%s: %s%s%s", what, r, f->trap[0] ? ": " : "", f->trap);
+    return fw_failf(err, n, "%s: %s%s%s", what, r, f->trap[0] ? ": " : "", f->trap);
   }
   if (ret) {
     const void *rp[1] = { ret };
-    if ((r = m3_GetResults(fn, 1, rp))) return failf(err, n, "%s: %s", what, r);
+    if ((r = m3_GetResults(fn, 1, rp))) return fw_failf(err, n, "%s: %s", what, r);
   }
   uint32_t mem = m3_GetMemorySize(f->rt);
   if (f->max_memory && mem > f->max_memory)
-    return failf(err, n, "%s: linear memory grew to %u bytes, past --max-memory %u", what, mem, f->max_memory);
+    return fw_failf(err, n, "%s: linear memory grew to %u bytes, past --max-memory %u", what, mem, f->max_memory);
   return 0;
 }
 
@@ -41,7 +41,7 @@ int fw_call(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc
 int fw_call_checked(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc,
                     const void **argv, char *err, size_t n) {
   if (fw_call(f, fn, what, ret, argc, argv, err, n)) return -1;
-  if (*ret < 0) return failf(err, n, "%s: %s", what, fw_module_error(*ret));
+  if (*ret < 0) return fw_failf(err, n, "%s: %s", what, fw_module_error(*ret));
   return 0;
 }
 
@@ -49,7 +49,7 @@ int fw_find(fw *f, IM3Function *fn, const char *name, int required, char *err, s
   M3Result r = m3_FindFunction(fn, f->rt, name);
   if (r) {
     *fn = NULL;
-    if (required) return failf(err, n, "module: export %s: %s", name, r);
+    if (required) return fw_failf(err, n, "module: export %s: %s", name, r);
   }
   return 0;
 }
@@ -61,7 +61,7 @@ static int copy_in(fw *f, const uint8_t *src, uint32_t len, uint32_t *out, const
   if (fw_call(f, f->alloc, what, &p, 1, a, err, n)) return -1;
   uint32_t size = 0;
   uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
-  if (!mem || p <= 0 || (uint64_t)(uint32_t)p + len > size) return failf(err, n, "%s: linear memory could not grow", what);
+  if (!mem || p <= 0 || (uint64_t)(uint32_t)p + len > size) return fw_failf(err, n, "%s: linear memory could not grow", what);
   memcpy(mem + (uint32_t)p, src, len);
   *out = (uint32_t)p;
   return 0;
@@ -71,21 +71,21 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   *out = NULL;
   IM3Module mod = NULL;
   fw *f = calloc(1, sizeof *f);
-  if (!f) return failf(err, n, "out of memory");
+  if (!f) return fw_failf(err, n, "out of memory");
   f->model = c->model;
   f->model_len = c->model_len;
   f->max_memory = c->max_memory;
   M3Result r;
-  if (c->module_len > UINT32_MAX || c->model_len > INT32_MAX) { failf(err, n, "input too large"); goto fail; }
-  if (!(f->env = m3_NewEnvironment())) { failf(err, n, "wasm3: no memory for the environment"); goto fail; }
+  if (c->module_len > UINT32_MAX || c->model_len > INT32_MAX) { fw_failf(err, n, "input too large"); goto fail; }
+  if (!(f->env = m3_NewEnvironment())) { fw_failf(err, n, "wasm3: no memory for the environment"); goto fail; }
   if (!(f->rt = m3_NewRuntime(f->env, c->stack_bytes ? c->stack_bytes : DEFAULT_STACK, f))) {
-    failf(err, n, "wasm3: no memory for the runtime"); goto fail;
+    fw_failf(err, n, "wasm3: no memory for the runtime"); goto fail;
   }
-  if ((r = m3_ParseModule(f->env, &mod, c->module, (uint32_t)c->module_len))) { failf(err, n, "module: %s", r); goto fail; }
-  if ((r = m3_LoadModule(f->rt, mod))) { failf(err, n, "module: %s", r); goto fail; }
+  if ((r = m3_ParseModule(f->env, &mod, c->module, (uint32_t)c->module_len))) { fw_failf(err, n, "module: %s", r); goto fail; }
+  if ((r = m3_LoadModule(f->rt, mod))) { fw_failf(err, n, "module: %s", r); goto fail; }
   IM3Module loaded = mod;
   mod = NULL; // owned by the runtime now
-  if ((r = fw_link_imports(f, loaded))) { failf(err, n, "module: linking imports: %s", r); goto fail; }
+  if ((r = fw_link_imports(f, loaded))) { fw_failf(err, n, "module: linking imports: %s", r); goto fail; }
   if (fw_find(f, &f->alloc, "alloc", 1, err, n) || fw_find(f, &f->model_load, "modelLoad", 1, err, n) ||
       fw_find(f, &f->model_load_ext, "modelLoadExternal", 0, err, n) ||
       fw_find(f, &f->tokenizer_load, "tokenizerLoad", 1, err, n) || fw_find(f, &f->model_init, "modelInit", 1, err, n) ||
@@ -99,7 +99,7 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   const void *a1[] = { &limit };
   if (fw_call(f, f->set_memory_limit, "memory limit", NULL, 1, a1, err, n)) goto fail;
   if (c->host_weights) {
-    if (!f->model_load_ext) { failf(err, n, "module: no modelLoadExternal export (rebuild the module)"); goto fail; }
+    if (!f->model_load_ext) { fw_failf(err, n, "module: no modelLoadExternal export (rebuild the module)"); goto fail; }
     const void *a[] = { &len };
     if (fw_call_checked(f, f->model_load_ext, "model", &res, 1, a, err, n)) goto fail;
   } else {
@@ -111,7 +111,7 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   if (c->tokenizer) {
     uint32_t p;
     int32_t tl = (int32_t)c->tok_len;
-    if (c->tok_len > INT32_MAX) { failf(err, n, "tokenizer: too large"); goto fail; }
+    if (c->tok_len > INT32_MAX) { fw_failf(err, n, "tokenizer: too large"); goto fail; }
     if (copy_in(f, c->tokenizer, (uint32_t)c->tok_len, &p, "tokenizer", err, n)) goto fail;
     const void *a[] = { &p, &tl };
     if (fw_call_checked(f, f->tokenizer_load, "tokenizer", &res, 2, a, err, n)) goto fail;
@@ -152,13 +152,13 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
     int32_t pc = PIECE_CAP, piece;
     const void *a[] = { &pc };
     if (fw_call(f, f->alloc, "decode buffer", &piece, 1, a, err, n)) goto fail;
-    if (piece <= 0) { failf(err, n, "decode buffer: linear memory could not grow"); goto fail; }
+    if (piece <= 0) { fw_failf(err, n, "decode buffer: linear memory could not grow"); goto fail; }
     f->piece = (uint32_t)piece;
   }
   const void *sa[] = { &g->temperature, &g->topp, &lo, &hi };
   if (fw_call_checked(f, f->sampler_init, "sampler", &res, 4, sa, err, n)) goto fail;
 
-  if (g->prompt_len > 1 << 20) { failf(err, n, "prompt: too long"); goto fail; }
+  if (g->prompt_len > 1 << 20) { fw_failf(err, n, "prompt: too long"); goto fail; }
   int32_t len = (int32_t)g->prompt_len, cap = len + 3, bos = 1, eos = 0, outp, count;
   // Prompt bytes, then cap i32 tokens, in one scratch region grown geometrically and reused:
   // a peer serving many tasks keeps its linear memory flat.
@@ -174,7 +174,7 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
   uint32_t size = 0;
   uint8_t *wmem = m3_GetMemory(f->rt, &size, 0);
   if (!wmem || f->scratch == 0 || (uint64_t)f->scratch + f->scratch_cap > size) {
-    failf(err, n, "prompt: linear memory could not grow"); goto fail;
+    fw_failf(err, n, "prompt: linear memory could not grow"); goto fail;
   }
   memcpy(wmem + f->scratch, g->prompt, (size_t)len);
   uint32_t text = f->scratch;
@@ -183,9 +183,9 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
   if (fw_call_checked(f, f->encode, "encode", &count, 6, ea, err, n)) goto fail;
   const uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
   if (count < 1 || count > cap || outp <= 0 || (uint64_t)(uint32_t)outp + 4 * (uint64_t)count > size) {
-    failf(err, n, "encode: bad result"); goto fail;
+    fw_failf(err, n, "encode: bad result"); goto fail;
   }
-  if (!(prompt = malloc(sizeof(int32_t) * (size_t)count))) { failf(err, n, "out of memory"); goto fail; }
+  if (!(prompt = malloc(sizeof(int32_t) * (size_t)count))) { fw_failf(err, n, "out of memory"); goto fail; }
   memcpy(prompt, mem + outp, sizeof(int32_t) * (size_t)count);
 
   int32_t ctx = fw_field(f, 9);
@@ -202,7 +202,7 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
     const void *da[] = { &token, &next, &f->piece, &pieceCap };
     if (fw_call_checked(f, f->decode, "decode", &k, 4, da, err, n)) goto fail;
     mem = m3_GetMemory(f->rt, &size, 0);
-    if (k > PIECE_CAP || (uint64_t)f->piece + (uint32_t)k > size) { failf(err, n, "decode: bad result"); goto fail; }
+    if (k > PIECE_CAP || (uint64_t)f->piece + (uint32_t)k > size) { fw_failf(err, n, "decode: bad result"); goto fail; }
     plat_write(mem + f->piece, (size_t)k);
     token = next;
   }
