@@ -7,7 +7,7 @@ import { Kind, ModelConfig, tensorShape } from "../host/format/spec.js";
 import type { ModelImage } from "../host/format/writer.js";
 import type { Engine } from "../host/engine/engine.js";
 
-export const VECTOR_NAMES = ["tiny-f32", "tiny-int8", "tiny-ternary"] as const;
+export const VECTOR_NAMES = ["tiny-f32", "tiny-int8", "tiny-ternary", "tiny-q4"] as const;
 export type VectorName = (typeof VECTOR_NAMES)[number];
 
 // xorshift32: values in [-1, 1), reproducible in any language.
@@ -60,6 +60,8 @@ export function tinyFloatModel(sharedClassifier: boolean, seed = 42): FloatModel
 }
 
 export function buildVector(name: VectorName): ModelImage {
+  // q4: int8 matrices with q4 embedding and (separate) classifier tables.
+  if (name === "tiny-q4") return convertModel(tinyFloatModel(false, 7), { quant: "int8", embedding: "q4" });
   const quant = name.slice("tiny-".length) as QuantName;
   // The ternary vector has a separate classifier and a q8 group size of 8, to cover both paths.
   const model = tinyFloatModel(quant !== "ternary");

@@ -3,7 +3,7 @@
 import { Config, configIsSane } from "./config";
 import { crc32Update } from "./crc32";
 import * as E from "./errors";
-import { Matrix, QT_F32, QT_Q8, QT_T2, tensorBytes } from "./matrix";
+import { Matrix, QT_F32, QT_Q4, QT_Q8, tensorBytes } from "./matrix";
 import { Weights } from "./weights";
 import { wRead } from "../kernels/native";
 
@@ -135,7 +135,7 @@ function parse(p: usize, n: usize, external: bool): ParseResult {
     if (kind >= N_KINDS) { res.error = E.E_TENSOR; return res; }
     if (kind == K_CLASSIFIER && c.sharedClassifier) { res.error = E.E_TENSOR; return res; }
     if (isGlobal(kind) ? layer != 0 : layer >= <u32>c.nLayers) { res.error = E.E_TENSOR; return res; }
-    if (qtype > QT_T2) { res.error = E.E_QTYPE; return res; }
+    if (qtype > QT_Q4) { res.error = E.E_QTYPE; return res; }
     if (rows != expectedRows(c, kind) || cols != expectedCols(c, kind)) { res.error = E.E_TENSOR; return res; }
     if (rows == 1 && qtype != QT_F32) { res.error = E.E_QTYPE; return res; }
     if (<i64>bytes != tensorBytes(qtype, rows, cols, group)) { res.error = E.E_TENSOR; return res; }

@@ -1,12 +1,14 @@
 import { matvecF32 } from "../kernels/f32";
 import { matvecQ8, dequantRowQ8 } from "../kernels/q8";
 import { matvecT2, dequantRowT2, t2RowBytes } from "../kernels/t2";
+import { matvecQ4, dequantRowQ4, q4RowBytes } from "../kernels/q4";
 import { wMatvec, wRow } from "../kernels/native";
 
 // Quantization types (docs/model-format.md); append-only.
 export const QT_F32: u32 = 0;
 export const QT_Q8: u32 = 1;
 export const QT_T2: u32 = 2;
+export const QT_Q4: u32 = 3;
 
 // Bytes a tensor of this type and shape occupies in the file; -1 for an invalid shape.
 export function tensorBytes(qtype: u32, rows: i32, cols: i32, group: i32): i64 {
@@ -17,6 +19,10 @@ export function tensorBytes(qtype: u32, rows: i32, cols: i32, group: i32): i64 {
     return ((n + 3) & ~3) + <i64>rows * <i64>(cols / group) * 4;
   }
   if (qtype == QT_T2) return <i64>rows * <i64>t2RowBytes(cols) + <i64>rows * 4;
+  if (qtype == QT_Q4) {
+    if (group != 0) return -1;
+    return ((<i64>rows * <i64>q4RowBytes(cols) + 3) & ~3) + <i64>rows * 4;
+  }
   return -1;
 }
 
@@ -26,14 +32,15 @@ export class Matrix {
   rows: i32 = 0;
   cols: i32 = 0;
   group: i32 = 0;     // q8: weights per scale
-  data: usize = 0;    // f32 [rows][cols] | i8 [rows][cols] | u8 [rows][rowBytes]
-  scales: usize = 0;  // q8: f32 [rows][cols/group]; t2: f32 [rows]
+  data: usize = 0;    // f32 [rows][cols] | i8 [rows][cols] | u8 [rows][rowBytes] (t2, q4)
+  scales: usize = 0;  // q8: f32 [rows][cols/group]; t2, q4: f32 [rows]
   external: bool = false; // data is a file offset in host memory (modelLoadExternal)
 
   init(qtype: u32, rows: i32, cols: i32, group: i32, data: usize): void {
     this.qtype = qtype; this.rows = rows; this.cols = cols; this.group = group; this.data = data;
     if (qtype == QT_Q8) this.scales = data + <usize>(((<i64>rows * cols) + 3) & ~3);
     else if (qtype == QT_T2) this.scales = data + <usize>(rows * t2RowBytes(cols));
+    else if (qtype == QT_Q4) this.scales = data + <usize>(((<i64>rows * q4RowBytes(cols)) + 3) & ~3);
   }
 
   // A matrix that stays in the host's memory, applied by native host functions.
@@ -53,6 +60,7 @@ export class Matrix {
     }
     if (this.qtype == QT_F32) matvecF32(y, this.data, x, this.rows, this.cols);
     else if (this.qtype == QT_Q8) matvecQ8(y, this.data, this.scales, this.group, xq, sa, this.rows, this.cols);
+    else if (this.qtype == QT_Q4) matvecQ4(y, this.data, this.scales, xq, sa, this.rows, this.cols);
     else matvecT2(y, this.data, this.scales, xq, sa, this.rows, this.cols, lut, acc);
   }
 
@@ -63,6 +71,7 @@ export class Matrix {
     }
     if (this.qtype == QT_F32) memory.copy(out, this.data + (<usize>(r * this.cols) << 2), <usize>this.cols << 2);
     else if (this.qtype == QT_Q8) dequantRowQ8(out, this.data, this.scales, this.group, r, this.cols);
+    else if (this.qtype == QT_Q4) dequantRowQ4(out, this.data, this.scales, r, this.cols);
     else dequantRowT2(out, this.data, this.scales, r, this.cols);
   }
 }

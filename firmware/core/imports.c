@@ -78,15 +78,14 @@ static m3ApiRawFunction(h_wread) {
 
 // Checks a host-side tensor [data, data + bytes) of this type and shape.
 static int tensor_ok(fw *f, uint32_t qtype, uint32_t data, int32_t group, int32_t rows, int32_t cols) {
-  if (qtype > QT_T2 || rows <= 0 || cols <= 0) return 0;
+  if (qtype > QT_Q4 || rows <= 0 || cols <= 0) return 0;
   int64_t bytes = nk_tensor_bytes(qtype, rows, cols, group);
   return bytes > 0 && model_ok(f, data, (uint64_t)bytes);
 }
 
 static const uint8_t *scales_of(const uint8_t *w, uint32_t qtype, int32_t rows, int32_t cols) {
-  if (qtype == QT_Q8) return w + (((int64_t)rows * cols + 3) & ~(int64_t)3);
-  if (qtype == QT_T2) return w + (size_t)rows * (((cols + 63) / 64) * 16);
-  return NULL;
+  int64_t off = nk_scales_offset(qtype, rows, cols);
+  return off < 0 ? NULL : w + off;
 }
 
 // env.wMatvec(qtype, data, group, rows, cols, y, x, xq, sa): y = W·x for a host-held matrix.

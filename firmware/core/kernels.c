@@ -1,4 +1,4 @@
-// Native twins of assembly/kernels/{f32,q8,t2}.ts (MVP paths). Build with
+// Native twins of assembly/kernels/{f32,q8,t2,q4}.ts (MVP paths). Build with
 // -ffp-contract=off (no FMA) and SSE float math on x86-32 so float results match wasm bit for bit.
 #include "kernels.h"
 #include <string.h>
@@ -8,6 +8,7 @@ static inline float ldxf(const float *p) { float v; memcpy(&v, p, 4); return v; 
 static inline void stf(float *p, float v) { memcpy(p, &v, 4); }
 
 static int32_t t2_row_bytes(int32_t cols) { return ((cols + 63) / 64) * 16; }
+static int32_t q4_row_bytes(int32_t cols) { return (cols + 1) >> 1; }
 
 int64_t nk_tensor_bytes(uint32_t qtype, int32_t rows, int32_t cols, int32_t group) {
   int64_t n = (int64_t)rows * cols;
@@ -18,7 +19,30 @@ int64_t nk_tensor_bytes(uint32_t qtype, int32_t rows, int32_t cols, int32_t grou
     return ((n + 3) & ~(int64_t)3) + (int64_t)rows * (cols / group) * 4;
   }
   if (qtype == QT_T2) return (int64_t)rows * t2_row_bytes(cols) + (int64_t)rows * 4;
+  if (qtype == QT_Q4) {
+    if (group != 0) return -1;
+    return (((int64_t)rows * q4_row_bytes(cols) + 3) & ~(int64_t)3) + (int64_t)rows * 4;
+  }
   return -1;
+}
+
+int64_t nk_scales_offset(uint32_t qtype, int32_t rows, int32_t cols) {
+  if (qtype == QT_Q8) return ((int64_t)rows * cols + 3) & ~(int64_t)3;
+  if (qtype == QT_T2) return (int64_t)rows * t2_row_bytes(cols);
+  if (qtype == QT_Q4) return ((int64_t)rows * q4_row_bytes(cols) + 3) & ~(int64_t)3;
+  return -1;
+}
+
+// Signed int4 weight of column c (low nibble: even column), like q4At in kernels/q4.ts.
+static inline int32_t q4_at(const uint8_t *row, int32_t c) {
+  int32_t b = (row[c >> 1] >> ((c & 1) << 2)) & 15;
+  return b >= 8 ? b - 16 : b;
+}
+
+static int32_t dot_q4(const uint8_t *row, const int8_t *x, int32_t n) {
+  int32_t s = 0;
+  for (int32_t c = 0; c < n; c++) s += q4_at(row, c) * (int32_t)x[c];
+  return s;
 }
 
 // dotF32 (MVP): four partials over i mod 4, combined (s0+s1)+(s2+s3), then the tail.
@@ -101,6 +125,13 @@ void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t grou
         sum += (float)dot_i8(row + g * group, xq + g * group, group) * ldf(rs + 4 * g);
       stf(y + r, sum * sa);
     }
+  } else if (qtype == QT_Q4) {
+    int32_t rb = q4_row_bytes(cols);
+    for (int32_t r = 0; r < rows; r++) {
+      float sum = 0;
+      sum += (float)dot_q4(w + (size_t)r * rb, xq, cols) * ldf(ws + 4 * r);
+      stf(y + r, sum * sa);
+    }
   } else if (rows <= LUT_ROWS) {
     matvec_t2_lut(w, ws, rows, cols, y, xq, sa);
   } else {
@@ -120,6 +151,10 @@ void nk_row(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, 
     int32_t groups = cols / group;
     for (int32_t i = 0; i < cols; i++)
       stf(out + i, (float)((const int8_t *)w)[(size_t)r * cols + i] * ldf(ws + 4 * (r * groups + i / group)));
+  } else if (qtype == QT_Q4) {
+    const uint8_t *row = w + (size_t)r * q4_row_bytes(cols);
+    float s = ldf(ws + 4 * r);
+    for (int32_t c = 0; c < cols; c++) stf(out + c, (float)q4_at(row, c) * s);
   } else {
     const uint8_t *row = w + (size_t)r * t2_row_bytes(cols);
     float s = ldf(ws + 4 * r);

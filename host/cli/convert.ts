@@ -1,10 +1,10 @@
 // edgellm convert: llama2.c checkpoints (v0 fp32, v2 int8) or edgellm files → edgellm format.
 import { Command } from "commander";
 import { writeFileSync } from "node:fs";
-import { convertModel, QUANT_NAMES } from "../format/convert.js";
+import { convertModel, EMBEDDING_NAMES, QUANT_NAMES } from "../format/convert.js";
 import { FloatModel, tensorKey, tensorList } from "../format/float-model.js";
 import { readAnyModel } from "../format/load.js";
-import { dequantizeQ8, dequantizeT2 } from "../format/quantize.js";
+import { dequantizeQ4, dequantizeQ8, dequantizeT2 } from "../format/quantize.js";
 import { QType } from "../format/spec.js";
 import { checkTokenizer } from "../format/tokenizer.js";
 import { writeModel, type ModelImage } from "../format/writer.js";
@@ -19,6 +19,7 @@ export function imageToFloat(image: ModelImage): FloatModel {
     let w: Float32Array;
     if (t.qtype === QType.F32) w = new Float32Array(t.data.slice().buffer);
     else if (t.qtype === QType.Q8) w = dequantizeQ8(t.data, t.rows, t.cols, t.group);
+    else if (t.qtype === QType.Q4) w = dequantizeQ4(t.data, t.rows, t.cols);
     else w = dequantizeT2(t.data, t.rows, t.cols);
     m.tensors.set(tensorKey(t.kind, t.layer), w);
   }
@@ -33,6 +34,7 @@ export function convertCommand(): Command {
     .requiredOption("-o, --output <path>", "output .ellm file")
     .option("--quant <type>", "f32, int8 or ternary", choice("quant", QUANT_NAMES), "f32")
     .option("--group <n>", "int8 weights per scale; 0 = one scale per row; must divide every row length", int("group", 0, 1 << 20), 0)
+    .option("--embedding <type>", "embedding/classifier storage: default (follows --quant), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin to carry inside the file")
     .action((input: string, o) => {
       const r = readAnyModel(input);
@@ -41,7 +43,7 @@ export function convertCommand(): Command {
       if (tok) checkTokenizer(tok.bytes, model.config.vocabSize, tok.path);
       let image: ModelImage;
       try {
-        image = convertModel(model, { quant: o.quant, groupSize: o.group, tokenizer: tok?.bytes });
+        image = convertModel(model, { quant: o.quant, groupSize: o.group, embedding: o.embedding, tokenizer: tok?.bytes });
       } catch (e) {
         throw new UsageError(`${input}: ${(e as Error).message}`);
       }
@@ -51,6 +53,6 @@ export function convertCommand(): Command {
       } catch (e) {
         throw new UsageError(`cannot write ${o.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      process.stderr.write(`wrote ${o.output}: ${bytes.length} bytes, ${o.quant}${image.tokenizer ? ", tokenizer embedded" : ""} (from ${r.source})\n`);
+      process.stderr.write(`wrote ${o.output}: ${bytes.length} bytes, ${o.quant}${o.embedding !== "default" ? `, embedding ${o.embedding}` : ""}${image.tokenizer ? ", tokenizer embedded" : ""} (from ${r.source})\n`);
     });
 }

@@ -5,7 +5,7 @@ import { Command } from "commander";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
-import { convertModel, type QuantName } from "../format/convert.js";
+import { convertModel, EMBEDDING_NAMES, type QuantName } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
 import { writeModel } from "../format/writer.js";
 import { readFloatModel } from "../train/float-source.js";
@@ -21,6 +21,7 @@ export function quantizeCommand(): Command {
     .requiredOption("-o, --output <file>", "output edgellm model file")
     .option("--quant <kind>", "int8 or ternary", choice("quant", ["int8", "ternary"] as const), "int8")
     .option("--group <int>", "int8 weights per scale (0: one scale per output channel)", int("group", 0, 1 << 20), 0)
+    .option("--embedding <type>", "embedding/classifier storage: default (int8), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
     .option("--calibrate <file>", "calibration text, one document per line (enables activation-aware scaling)")
     .option("--alpha <float>", "SmoothQuant migration strength (default: chosen on the calibration text)", float("alpha", 0, 1))
     .option("--max-docs <int>", "calibration documents used", int("max-docs", 1, 1e6), 16)
@@ -28,7 +29,7 @@ export function quantizeCommand(): Command {
       const m = readFloatModel(path, o.tokenizer);
       if (!m.tokenizer && o.calibrate) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
       const quant: QuantName = o.quant;
-      const build = (f: FloatModel) => writeModel(convertModel(f, { quant, groupSize: o.group, tokenizer: m.tokenizer }));
+      const build = (f: FloatModel) => writeModel(convertModel(f, { quant, groupSize: o.group, embedding: o.embedding, tokenizer: m.tokenizer }));
       let best = build(m);
       if (o.calibrate) {
         let text: string;

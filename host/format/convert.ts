@@ -1,17 +1,23 @@
 // FloatModel → edgellm model image at a chosen quantization.
 import { FloatModel, tensorKey, tensorList } from "./float-model.js";
-import { quantizeQ8, quantizeT2 } from "./quantize.js";
+import { quantizeQ4, quantizeQ8, quantizeT2 } from "./quantize.js";
 import { Kind, QType, tensorShape } from "./spec.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
 export type QuantName = "f32" | "int8" | "ternary";
 export const QUANT_NAMES: QuantName[] = ["f32", "int8", "ternary"];
+// Storage of the embedding (and a tied or separate classifier): "default" follows --quant
+// (f32 for f32 models, int8 otherwise); "int8" or "q4" force that type.
+export type EmbeddingName = "default" | "int8" | "q4";
+export const EMBEDDING_NAMES: EmbeddingName[] = ["default", "int8", "q4"];
 
 export interface ConvertOptions {
   quant: QuantName;
   // int8 weights per scale; 0 = one scale per row. Must divide every row length.
   groupSize?: number;
   tokenizer?: Uint8Array;
+  // Type of the embedding and classifier tables; "default" when absent.
+  embedding?: EmbeddingName;
   // Per-row scales to use for ternary matrices, keyed like FloatModel tensors (QAT output).
   ternaryScales?: Map<string, Float32Array>;
 }
@@ -30,6 +36,8 @@ export function groupProblem(m: FloatModel, groupSize: number): string | null {
 
 export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
   const group = o.groupSize ?? 0;
+  const emb = o.embedding ?? "default";
+  if (!EMBEDDING_NAMES.includes(emb)) throw new Error(`embedding type "${emb}" is not one of ${EMBEDDING_NAMES.join(", ")}`);
   const problem = groupProblem(m, group);
   if (problem) throw new Error(problem);
   const tensors: TensorRecord[] = [];
@@ -42,10 +50,12 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
       // Embedding and classifier stay int8 in ternary models: post-training ternary tables lose the vocabulary.
       qtype = o.quant === "ternary" && !isTable(kind) ? QType.T2 : QType.Q8;
     }
+    if (isTable(kind) && emb !== "default") qtype = emb === "q4" ? QType.Q4 : QType.Q8;
     const g = qtype === QType.Q8 ? (group || cols) : 0;
     let data: Uint8Array;
     if (qtype === QType.F32) data = new Uint8Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength));
     else if (qtype === QType.Q8) data = quantizeQ8(w, rows, cols, g);
+    else if (qtype === QType.Q4) data = quantizeQ4(w, rows, cols);
     else data = quantizeT2(w, rows, cols, o.ternaryScales?.get(tensorKey(kind, layer)));
     tensors.push({ kind, layer, qtype, rows, cols, group: g, data });
   }

@@ -1,7 +1,7 @@
 // Quantizers from f32 matrices to the file's q8 and t2 layouts (docs/model-format.md).
 // They mirror the module's kernels: symmetric absmax int8 per group, and BitNet b1.58
 // absmean ternary per row.
-import { align, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES } from "./spec.js";
+import { align, q4RowBytes, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES } from "./spec.js";
 
 // w: f32 [rows][cols] → int8 q [rows][cols] (padded to 4 bytes) + f32 scales [rows][cols/group].
 export function quantizeQ8(w: Float32Array, rows: number, cols: number, group: number): Uint8Array {
@@ -79,6 +79,42 @@ export function dequantizeT2(data: Uint8Array, rows: number, cols: number): Floa
       const code = (byte >> (2 * Math.floor(within / 16))) & 3;
       out[r * cols + c] = (code - 1) * sv[r];
     }
+  }
+  return out;
+}
+
+// w: f32 [rows][cols] → q4 nibbles [rows][ceil(cols/2)] (padded to 4 bytes) + f32 absmax/7 scale [rows].
+// Byte j of a row: low nibble column 2j, high nibble column 2j+1, two's-complement int4 in [-7, 7].
+export function quantizeQ4(w: Float32Array, rows: number, cols: number): Uint8Array {
+  const rb = q4RowBytes(cols);
+  const qBytes = align(rows * rb, 4);
+  const out = new Uint8Array(qBytes + 4 * rows);
+  const sv = new Float32Array(out.buffer, qBytes, rows);
+  for (let r = 0; r < rows; r++) {
+    let amax = 0;
+    for (let c = 0; c < cols; c++) amax = Math.max(amax, Math.abs(w[r * cols + c]));
+    const s = Math.fround(amax / 7);
+    sv[r] = s;
+    for (let c = 0; c < cols; c++) {
+      const q = s > 0 ? Math.max(-7, Math.min(7, Math.round(w[r * cols + c] / s))) : 0;
+      out[r * rb + (c >> 1)] |= (q & 15) << (4 * (c & 1));
+    }
+  }
+  return out;
+}
+
+// Signed int4 weight of column c of row r.
+export function q4At(data: Uint8Array, cols: number, r: number, c: number): number {
+  const nib = (data[r * q4RowBytes(cols) + (c >> 1)] >> (4 * (c & 1))) & 15;
+  return nib >= 8 ? nib - 16 : nib;
+}
+
+export function dequantizeQ4(data: Uint8Array, rows: number, cols: number): Float32Array {
+  const qBytes = align(rows * q4RowBytes(cols), 4);
+  const sv = new Float32Array(data.slice(qBytes, qBytes + 4 * rows).buffer);
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[r * cols + c] = Math.fround(q4At(data, cols, r, c) * sv[r]);
   }
   return out;
 }

@@ -50,11 +50,12 @@ export function readModel(bytes: Uint8Array, name = "model"): ModelImage {
     if (kind > Kind.Classifier || (kind === Kind.Classifier && config.sharedClassifier)) fail("E_TENSOR", `${label}: unexpected kind`);
     const global = kind === Kind.Embedding || kind === Kind.RmsFinal || kind === Kind.Classifier;
     if (global ? layer !== 0 : layer >= config.nLayers) fail("E_TENSOR", `${label}: bad layer`);
-    if (qtype > QType.T2) fail("E_QTYPE", `${label}: unknown quantization type ${qtype}`);
+    if (qtype > QType.Q4) fail("E_QTYPE", `${label}: unknown quantization type ${qtype}`);
     const [er, ec] = tensorShape(config, kind as Kind);
     if (rows !== er || cols !== ec) fail("E_TENSOR", `${label}: shape [${rows}, ${cols}], expected [${er}, ${ec}]`);
     if (rows === 1 && qtype !== QType.F32) fail("E_QTYPE", `${label}: norm weights must be f32`);
     if (qtype === QType.Q8 && (group <= 0 || cols % group !== 0)) fail("E_TENSOR", `${label}: group size ${group} does not divide ${cols}`);
+    if (qtype === QType.Q4 && group !== 0) fail("E_TENSOR", `${label}: q4 group size must be 0, is ${group}`);
     if (size !== tensorBytes(qtype, rows, cols, group)) fail("E_TENSOR", `${label}: ${size} bytes does not match its shape`);
     if (off % 64 !== 0 || off < tableEnd || off + size > bytes.length) fail("E_TENSOR", `${label}: data at ${off}+${size} is out of bounds or unaligned`);
     const key = `${kind}/${layer}`;

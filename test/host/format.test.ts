@@ -9,7 +9,10 @@ import { FormatError } from "../../host/format/errors.js";
 import { readModel } from "../../host/format/reader.js";
 import { writeModel } from "../../host/format/writer.js";
 import { crc32 } from "../../host/format/crc32.js";
-import { CHECKSUM_OFFSET } from "../../host/format/spec.js";
+import { CHECKSUM_OFFSET, QType, tensorBytes } from "../../host/format/spec.js";
+import { convertModel } from "../../host/format/convert.js";
+import { dequantizeQ4, q4At, quantizeQ4 } from "../../host/format/quantize.js";
+import { tinyFloatModel } from "../../tools/vectors.js";
 import { buildVector, greedyTokens, VECTOR_NAMES } from "../../tools/vectors.js";
 import { ROOT } from "./helpers.js";
 
@@ -27,6 +30,28 @@ interface VectorDescription {
 describe("model format", () => {
   test("crc32 matches the IEEE check value", () => {
     assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+  });
+
+  test("q4: layout (low nibble = even column, odd rows padded), sizes and round trip", () => {
+    const rows = 3, cols = 5;
+    const w = new Float32Array([0.7, -0.7, 0.1, -0.35, 0.0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]);
+    const d = quantizeQ4(w, rows, cols);
+    assert.equal(d.length, tensorBytes(QType.Q4, rows, cols, 0));
+    assert.equal(d.length, 12 + 12); // align4(3 rows × 3 bytes) + 3 scales
+    assert.deepEqual(Array.from(d.subarray(0, 3)), [0x97, 0xd1, 0x00]); // 7, -7 | 1, -3 | 0, pad
+    assert.deepEqual([0, 1, 2, 3, 4].map((c) => q4At(d, cols, 0, c)), [7, -7, 1, -3, 0]);
+    assert.deepEqual([0, 1, 2, 3, 4].map((c) => q4At(d, cols, 1, c)), [7, 7, 7, 7, 7]);
+    assert.deepEqual(Array.from(dequantizeQ4(d, rows, cols).subarray(10)), [0, 0, 0, 0, 0]);
+    const back = dequantizeQ4(d, rows, cols);
+    for (let i = 0; i < 10; i++) assert.ok(Math.abs(back[i] - w[i]) <= Math.fround(0.7 / 7) / 2 + 1e-6, `weight ${i}`);
+    // Writer → reader: a tied q4 embedding keeps its type, group 0 and bytes.
+    const image = convertModel(tinyFloatModel(true), { quant: "ternary", embedding: "q4" });
+    const m = readModel(writeModel(image), "q4");
+    const emb = m.tensors.find((t) => t.kind === 0)!;
+    assert.equal(emb.qtype, QType.Q4);
+    assert.equal(emb.group, 0);
+    assert.deepEqual(emb.data, image.tensors.find((t) => t.kind === 0)!.data);
+    assert.throws(() => convertModel(tinyFloatModel(true), { quant: "int8", embedding: "q5" as "q4" }), /embedding type "q5"/);
   });
 
   for (const name of VECTOR_NAMES) {

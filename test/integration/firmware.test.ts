@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { join } from "node:path";
+import { Engine } from "../../host/engine/engine.js";
 import { fw, FW_DEVICE, model, REFERENCE, ROOT, TOKENIZER, v8Output } from "./firmware-helpers.js";
 
 interface ReferenceCase { prompt: string | null; steps: number; temperature: number; stdout: string }
@@ -43,6 +44,27 @@ for (const quant of ["f32", "int8", "ternary"] as const) {
       assert.deepEqual(r.stdout, want);
     });
   }
+}
+
+for (const quant of ["int8", "ternary"] as const) {
+  test(`${quant} with a q4 embedding: logits and greedy text equal on SIMD, MVP and wasm3 (with and without --host-weights)`, () => {
+    const path = model(quant, true, "q4");
+    const bytes = new Uint8Array(readFileSync(path));
+    const simd = Engine.load(bytes, undefined, { engine: "simd" }), mvp = Engine.load(bytes, undefined, { engine: "mvp" });
+    for (let pos = 0; pos < 8; pos++) {
+      const tok = [1, 403, 407, 261, 378, 300, 280, 270][pos];
+      const a = simd.forward(tok, pos), b = mvp.forward(tok, pos);
+      assert.deepEqual(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), new Uint8Array(b.buffer, b.byteOffset, b.byteLength), `logits at ${pos}`);
+    }
+    const want = v8Output(path, { prompt: "Lily went to the park", steps: 120 });
+    assert.deepEqual(v8Output(path, { prompt: "Lily went to the park", steps: 120, engine: "mvp" }), want);
+    for (const extra of [[], ["--host-weights"]]) {
+      const r = fw(["run", path, "-t", "0", "-n", "120", "-i", "Lily went to the park", ...extra]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(r.stdout.length > 40);
+      assert.deepEqual(r.stdout, want, extra.join(" "));
+    }
+  });
 }
 
 test("sampling (-t 0.9 -p 0.9 -s 42) with an int8 KV cache matches V8 on every build path", () => {
