@@ -1,3 +1,4 @@
+import { dotAccI8x16, laneSumI32 } from "./simd";
 // int4 W4A8 kernels (qtype q4, docs/model-format.md). Weights: row r is ceil(cols/2) bytes at
 // w + r·rowBytes; byte j holds column 2j in bits 0..3 and column 2j+1 in bits 4..7, each a
 // two's-complement int4 in [-7, 7]; one f32 scale per row. Activations: int8 with one f32
@@ -35,13 +36,9 @@ export function dotQ4Ref(row: usize, x: usize, n: i32): i32 {
       const w0 = i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
       const w1 = i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
       const x0 = v128.load(x + <usize>c), x1 = v128.load(x + <usize>c, 16);
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), i16x8.extend_low_i8x16_s(x0)));
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), i16x8.extend_high_i8x16_s(x0)));
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), i16x8.extend_low_i8x16_s(x1)));
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), i16x8.extend_high_i8x16_s(x1)));
+      acc = dotAccI8x16(dotAccI8x16(acc, w0, x0), w1, x1);
     }
-    s = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) +
-        i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+    s = laneSumI32(acc);
   } else {
     for (; c + 8 <= n; c += 8) {
       const v = load<i32>(row + <usize>(c >> 1));

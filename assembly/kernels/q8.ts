@@ -1,4 +1,4 @@
-import { hsum4 } from "./simd";
+import { dotAccI8x16, hsum4, laneSumI32 } from "./simd";
 
 // int8 W8A8 kernels. Weights: int8 q[rows][cols] with one f32 scale per group of `group`
 // consecutive weights of a row (group divides cols). Activations: int8 with one f32 scale
@@ -52,12 +52,9 @@ export function dotI8Ref(a: usize, b: usize, n: i32): i32 {
   if (ASC_FEATURE_SIMD) {
     let acc = i32x4.splat(0);
     for (; i + 16 <= n; i += 16) {
-      const va = v128.load(a + <usize>i), vb = v128.load(b + <usize>i);
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(va), i16x8.extend_low_i8x16_s(vb)));
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(va), i16x8.extend_high_i8x16_s(vb)));
+      acc = dotAccI8x16(acc, v128.load(a + <usize>i), v128.load(b + <usize>i));
     }
-    s = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) +
-        i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+    s = laneSumI32(acc);
   } else {
     for (; i + 8 <= n; i += 8) {
       const pa = a + <usize>i, pb = b + <usize>i;
