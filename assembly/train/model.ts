@@ -12,12 +12,16 @@ import {
   matmulForward, residualForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward, swigluBackward,
   swigluForward,
 } from "./layers";
-import { weightsF32, weightsInt8, weightsTernary } from "./quant";
+import { weightsF32, weightsInt4, weightsInt8, weightsTernary } from "./quant";
 
 // Quantization the forward pass simulates (append-only).
 export const QUANT_NONE: i32 = 0;     // f32 everything (teacher, gradient checks)
 export const QUANT_TERNARY: i32 = 1;  // matrices t2, embedding/classifier int8, activations int8
 export const QUANT_INT8: i32 = 2;     // every matrix int8 per row, activations int8
+
+// The embedding / tied classifier when quantized (append-only).
+export const TABLE_INT8: i32 = 0;     // q8, one scale per row
+export const TABLE_INT4: i32 = 1;     // q4, one absmax/7 scale per row
 
 @inline function f32s(n: i32): usize { const p = heap.alloc(<usize>n << 2); memory.fill(p, 0, <usize>n << 2); return p; }
 @inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2); }
@@ -27,6 +31,7 @@ export class TrainModel {
   C: i32; H: i32; L: i32; NH: i32; NKV: i32; V: i32; HS: i32; KV: i32;
   B: i32; T: i32; N: i32;
   quant: i32;
+  table: i32;
   eps: f32 = 1e-5;
   theta: f32 = 10000;
   // parameter offsets (in floats)
@@ -61,10 +66,10 @@ export class TrainModel {
   // hidden-state loss: added gradient at each layer's output (0 = none), f32 [L][N][C]
   dHidden: usize = 0;
 
-  constructor(C: i32, H: i32, L: i32, NH: i32, NKV: i32, V: i32, B: i32, T: i32, quant: i32) {
+  constructor(C: i32, H: i32, L: i32, NH: i32, NKV: i32, V: i32, B: i32, T: i32, quant: i32, table: i32) {
     this.C = C; this.H = H; this.L = L; this.NH = NH; this.NKV = NKV; this.V = V;
     this.HS = C / NH; this.KV = C / NH * NKV;
-    this.B = B; this.T = T; this.N = B * T; this.quant = quant;
+    this.B = B; this.T = T; this.N = B * T; this.quant = quant; this.table = table;
     const KV = this.KV, N = this.N;
     let o = 0;
     this.oEmb = o; o += V * C;
@@ -122,6 +127,7 @@ export class TrainModel {
     // Row scales are kept compactly at the start of the matrix's wScale region.
     const ws = at(this.wScale, off);
     if (this.quant == QUANT_NONE) weightsF32(wi, ws, w, rows, cols);
+    else if (table && this.table == TABLE_INT4) weightsInt4(wi, ws, w, rows, cols);
     else if (this.quant == QUANT_INT8 || table) weightsInt8(wi, ws, w, rows, cols);
     else weightsTernary(wi, ws, w, rows, cols);
   }

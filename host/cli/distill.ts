@@ -39,7 +39,7 @@ export function distillCommand(): Command {
       const shape = studentModelConfig(cfg, teacher.config.vocabSize);
       const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");
-      log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight}), ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
+      log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}${cfg.quant === "f32" ? "" : ` (embedding ${cfg.embedding})`}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight}), ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
       const bar = startProgress("distill", cfg.steps, " loss {loss}");
       const t0 = Date.now();
       let firstStep = -1; // the step a resumed run starts from, for the ETA

@@ -2,7 +2,7 @@
 // quantization-aware training, loss and schedule. parseStudentConfig names every bad field.
 import type { ModelConfig } from "../format/spec.js";
 import { configProblems } from "../format/spec.js";
-import type { TrainQuant } from "./net.js";
+import type { TableQuant, TrainQuant } from "./net.js";
 
 export type LossKind = "ce" | "forward-kl" | "reverse-kl";
 export const LOSS_IDS: Record<LossKind, number> = { ce: 0, "forward-kl": 1, "reverse-kl": 2 };
@@ -14,6 +14,7 @@ export interface StudentConfig {
   initLayers: number[];     // teacher layer copied into each student layer (init "teacher"; FFN
                             // neurons pruned and KV heads merged when the student is narrower)
   quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "f32"
+  embedding: TableQuant;    // embedding / tied classifier of a quantized student: "int8" or "q4" (QAT too)
   loss: LossKind;
   temperature: number;      // distillation temperature T
   alpha: number;            // loss = α·T²·KL + (1−α)·CE
@@ -28,7 +29,7 @@ export interface StudentConfig {
 }
 
 export const DEFAULTS: Omit<StudentConfig, "dim" | "hiddenDim" | "nLayers" | "nHeads" | "nKvHeads"> = {
-  seqLen: 128, init: "random", initLayers: [], quant: "ternary", loss: "forward-kl", temperature: 1, alpha: 1,
+  seqLen: 128, init: "random", initLayers: [], quant: "ternary", embedding: "int8", loss: "forward-kl", temperature: 1, alpha: 1,
   hiddenWeight: 0, steps: 1000, batch: 8, lr: 2e-3, minLr: 2e-4, warmup: 50, weightDecay: 0.01, gradClip: 1,
   corpusTokens: 200000, sampleTemperature: 1, sampleTopp: 1, seed: 1, workers: 1, logEvery: 25, checkpointEvery: 200,
 };
@@ -43,6 +44,7 @@ const RULES: Rule[] = [
   ["dim", "int", 2, 4096], ["hiddenDim", "int", 1, 16384], ["nLayers", "int", 1, 64], ["nHeads", "int", 1, 256],
   ["nKvHeads", "int", 1, 256], ["seqLen", "int", 2, 4096], ["init", "enum", 0, 0, ["teacher", "random"]],
   ["initLayers", "ints", 0, 255], ["quant", "enum", 0, 0, ["ternary", "int8", "f32"]],
+  ["embedding", "enum", 0, 0, ["int8", "q4"]],
   ["loss", "enum", 0, 0, ["ce", "forward-kl", "reverse-kl"]], ["temperature", "num", 0.05, 100], ["alpha", "num", 0, 1],
   ["hiddenWeight", "num", 0, 1e6], ["steps", "int", 1, 1e8], ["batch", "int", 1, 4096], ["lr", "num", 0, 10],
   ["minLr", "num", 0, 10], ["warmup", "int", 0, 1e8], ["weightDecay", "num", 0, 10], ["gradClip", "num", 0, 1e6],
@@ -79,6 +81,7 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   const shape = studentModelConfig(c, teacher?.vocabSize ?? 512);
   const p = configProblems(shape);
   if (p.length) fail(p.join("; "));
+  if (c.quant === "f32" && c.embedding !== "int8") fail(`"embedding" ${JSON.stringify(c.embedding)} needs a quantized student ("quant" ternary or int8)`);
   if (c.minLr > c.lr) fail(`"minLr" ${c.minLr} is larger than "lr" ${c.lr}`);
   if (c.init === "teacher") {
     if (c.initLayers.length !== c.nLayers) fail(`"initLayers" must name one teacher layer for each of the ${c.nLayers} student layers`);

@@ -3,12 +3,15 @@
 // FloatModel, and exporting the trained model as f32 or as the exact quantized image.
 import { FloatModel, tensorKey, tensorList } from "../format/float-model.js";
 import { quantizeT2 } from "../format/quantize.js";
-import { align, Kind, ModelConfig, QType, tensorShape } from "../format/spec.js";
+import { align, Kind, ModelConfig, q4RowBytes, QType, tensorShape } from "../format/spec.js";
 import type { ModelImage, TensorRecord } from "../format/writer.js";
 import type { TrainExports } from "./module.js";
 
 export type TrainQuant = "f32" | "ternary" | "int8";
 const QUANT_IDS: Record<TrainQuant, number> = { f32: 0, ternary: 1, int8: 2 };
+// The embedding / tied classifier of a quantized student: q8 or q4, one scale per row.
+export type TableQuant = "int8" | "q4";
+const TABLE_IDS: Record<TableQuant, number> = { int8: 0, q4: 1 };
 
 export interface TensorSpan { kind: Kind; layer: number; offset: number; rows: number; cols: number }
 
@@ -32,9 +35,11 @@ export class TrainNet {
   readonly layout: TensorSpan[];
   readonly n: number;
 
-  constructor(readonly x: TrainExports, readonly config: ModelConfig, readonly batch: number, readonly seq: number, readonly quant: TrainQuant) {
+  constructor(readonly x: TrainExports, readonly config: ModelConfig, readonly batch: number, readonly seq: number, readonly quant: TrainQuant,
+    readonly table: TableQuant = "int8") {
     const c = config;
-    this.id = x.create(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, batch, seq, QUANT_IDS[quant]);
+    if (quant === "f32" && table !== "int8") throw new Error(`an f32 student keeps an f32 embedding (got embedding ${table})`);
+    this.id = x.create(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, batch, seq, QUANT_IDS[quant], TABLE_IDS[table]);
     if (this.id < 0) throw new Error(`training module refused the shape ${JSON.stringify(c)}`);
     this.layout = paramLayout(c);
     this.n = x.nParams(this.id);
@@ -66,7 +71,7 @@ export class TrainNet {
   }
 
   // The model exactly as the training forward ran it: quantized integers and row scales
-  // packed unchanged into t2 / q8 tensors (norms f32). Runs forward once to refresh them.
+  // packed unchanged into t2 / q8 / q4 tensors (norms f32). Runs forward once to refresh them.
   toImage(tokenizer?: Uint8Array): ModelImage {
     this.x.forward(this.id, this.x.alloc(4 * this.batch * this.seq)); // token 0 batch: refreshes wInt/wScale
     const wi = this.view(this.x.quantWeights(this.id)), ws = this.view(this.x.quantScales(this.id));
@@ -80,7 +85,9 @@ export class TrainNet {
         continue;
       }
       const ints = wi.subarray(s.offset, s.offset + n), scales = ws.slice(s.offset, s.offset + s.rows);
-      if (this.quant === "int8" || s.kind === Kind.Embedding) {
+      if (s.kind === Kind.Embedding && this.table === "q4") {
+        tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q4, rows: s.rows, cols: s.cols, group: 0, data: packQ4(ints, scales, s.rows, s.cols) });
+      } else if (this.quant === "int8" || s.kind === Kind.Embedding) {
         tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q8, rows: s.rows, cols: s.cols, group: s.cols, data: packQ8(ints, scales, s.rows, s.cols) });
       } else {
         // t·s divided by s gives t back exactly, so quantizeT2 reproduces the trained codes.
@@ -99,6 +106,17 @@ export function packQ8(ints: Float32Array, scales: Float32Array, rows: number, c
   const out = new Uint8Array(qBytes + 4 * rows);
   const q = new Int8Array(out.buffer, 0, rows * cols);
   for (let i = 0; i < rows * cols; i++) q[i] = ints[i];
+  new Float32Array(out.buffer, qBytes, rows).set(scales);
+  return out;
+}
+
+// int4 integers (held in f32) and one scale per row → the file's q4 layout (docs/model-format.md).
+export function packQ4(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array {
+  const rb = q4RowBytes(cols), qBytes = align(rows * rb, 4);
+  const out = new Uint8Array(qBytes + 4 * rows);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[r * rb + (c >> 1)] |= (ints[r * cols + c] & 15) << (4 * (c & 1));
+  }
   new Float32Array(out.buffer, qBytes, rows).set(scales);
   return out;
 }

@@ -58,7 +58,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const x = instantiateTrain();
   const workers = cfg.workers;
   const local = workers === 1 ? new GradComputer(x, shape, o.teacher, cfg, cfg.batch) : null;
-  const net = local ? local.student : new TrainNet(x, shape, 1, cfg.seqLen, cfg.quant);
+  const net = local ? local.student : new TrainNet(x, shape, 1, cfg.seqLen, cfg.quant, cfg.embedding);
   initStudent(net, cfg, o.teacher);
   let start = 0;
   const history: LogEntry[] = [];

@@ -9,6 +9,8 @@ import { Command } from "commander";
 import { compressCommands } from "../../host/cli/compress.js";
 import { Engine } from "../../host/engine/engine.js";
 import { readLlama2cV0 } from "../../host/format/llama2c.js";
+import { readModel } from "../../host/format/reader.js";
+import { Kind, QType } from "../../host/format/spec.js";
 import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../../host/train/config.js";
 import { train } from "../../host/train/trainer.js";
 import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
@@ -51,6 +53,17 @@ describe("distill", { skip: !haveShared && "../shared models missing" }, () => {
     assert.ok(next >= 0 && next < 512);
   });
 
+  test("a student with a q4 embedding is written with the q4 table it trained with", async () => {
+    const cfg = join(dir, "tinyq4.json"), out = join(dir, "tinyq4.ellm");
+    writeFileSync(cfg, JSON.stringify({ ...tinyStudent, embedding: "q4", steps: 2, logEvery: 1 }));
+    await cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", cfg, "-o", out, "--corpus", join(dir, "corpus.bin")]);
+    const img = readModel(new Uint8Array(readFileSync(out)), out);
+    assert.equal(img.tensors.find((t) => t.kind === Kind.Embedding)?.qtype, QType.Q4);
+    const e = Engine.load(new Uint8Array(readFileSync(out)), undefined, { ctx: 32, kvInt8: true });
+    const next = e.step(1, 0, -1);
+    assert.ok(next >= 0 && next < 512);
+  });
+
   test("--resume continues from the checkpoint's step", async () => {
     const cfg = join(dir, "tiny8.json"), out = join(dir, "tiny.ellm");
     writeFileSync(cfg, JSON.stringify({ ...tinyStudent, steps: 8 }));
@@ -88,6 +101,8 @@ describe("student config errors", () => {
   });
   test("wrong types and ranges", () => {
     bad({ ...tinyStudent, quant: "binary" }, /"quant" must be one of ternary, int8, f32/);
+    bad({ ...tinyStudent, embedding: "q2" }, /"embedding" must be one of int8, q4/);
+    bad({ ...tinyStudent, quant: "f32", embedding: "q4" }, /"embedding" "q4" needs a quantized student/);
     bad({ ...tinyStudent, steps: 1.5 }, /"steps" must be an integer/);
     bad({ ...tinyStudent, lr: -1 }, /"lr" must be a number/);
     bad({ ...tinyStudent, nHeads: 7 }, /dim 64 must be nHeads 7 times an even head size|nKvHeads/);

@@ -7,7 +7,8 @@ import { Engine } from "../../host/engine/engine.js";
 import type { ModelConfig } from "../../host/format/spec.js";
 import { writeModel } from "../../host/format/writer.js";
 import { instantiateTrain } from "../../host/train/module.js";
-import { TrainNet, type TrainQuant } from "../../host/train/net.js";
+import { QType } from "../../host/format/spec.js";
+import { TrainNet, type TableQuant, type TrainQuant } from "../../host/train/net.js";
 
 // The training forward calls the inference kernels themselves (rmsnorm, attention scores/mix,
 // exp, swiglu) and does integer matmuls exactly, then applies the scales in the kernels' order,
@@ -16,16 +17,17 @@ const QAT_LOGIT_TOL = 0;
 
 const cfg: ModelConfig = { dim: 64, hiddenDim: 172, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 16, ropeTheta: 10000, normEps: 1e-5, sharedClassifier: true };
 
-function run(quant: TrainQuant, engine: "simd" | "mvp"): number {
+function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp"): number {
   const x = instantiateTrain();
   const T = 16;
-  const net = new TrainNet(x, cfg, 1, T, quant);
+  const net = new TrainNet(x, cfg, 1, T, quant, table);
   let s = 12345;
   const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
   const p = net.params;
   for (const sp of net.layout) for (let i = 0; i < sp.rows * sp.cols; i++) p[sp.offset + i] = sp.rows === 1 ? 0.5 + r() : (r() - 0.5) * 0.3;
   const tokens = Array.from({ length: T }, (_, i) => (i * 37 + 1) % cfg.vocabSize);
   const image = net.toImage();
+  assert.equal(image.tensors[0].qtype, table === "q4" ? QType.Q4 : QType.Q8, "embedding stored in the trained type");
   const ptr = x.alloc(4 * T);
   new Int32Array(x.memory.buffer, ptr, T).set(tokens);
   x.forward(net.id, ptr);
@@ -39,10 +41,10 @@ function run(quant: TrainQuant, engine: "simd" | "mvp"): number {
   return worst;
 }
 
-for (const quant of ["ternary", "int8"] as const) {
+for (const [quant, table] of [["ternary", "int8"], ["int8", "int8"], ["ternary", "q4"], ["int8", "q4"]] as const) {
   for (const engine of ["simd", "mvp"] as const) {
-    test(`${quant} QAT logits equal the ${engine} inference module's`, () => {
-      const worst = run(quant, engine);
+    test(`${quant} QAT with ${table === "int8" ? "an" : "a"} ${table} embedding: logits equal the ${engine} inference module's`, () => {
+      const worst = run(quant, table, engine);
       assert.ok(worst <= QAT_LOGIT_TOL, `max |Δlogit| ${worst} > ${QAT_LOGIT_TOL}`);
     });
   }
