@@ -117,7 +117,7 @@ describe("cli", { skip: !haveShared && "../shared models missing" }, () => {
     assert.equal(r.code, 0, r.stderr);
     const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     for (const engine of ["simd", "mvp"]) {
-      for (const quant of ["f32", "int8", "ternary"]) {
+      for (const quant of ["f32", "int8", "ternary", "ternary-q4"]) {
         const row = rows.find((x) => x.engine === engine && x.quant === quant);
         assert.ok(row, `${engine}/${quant}`);
         assert.ok(row.tokens_per_s > 0 && row.peak_memory_bytes > 0);
