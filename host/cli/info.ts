@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import { readAnyModel, quantOf } from "../format/load.js";
 import { convertModel } from "../format/convert.js";
-import { KIND_NAMES, QTYPE_NAMES, QType } from "../format/spec.js";
+import { Kind, KIND_NAMES, QTYPE_NAMES, QType } from "../format/spec.js";
 import { resolveModelPath } from "./model-source.js";
 
 export function infoCommand(): Command {
@@ -20,6 +20,7 @@ export function infoCommand(): Command {
         bytes: r.raw.length,
         format: r.source,
         quant: quantOf(image),
+        embedding: QTYPE_NAMES[(image.tensors.find((t) => t.kind === Kind.Embedding)?.qtype ?? QType.F32) as QType],
         config: image.config,
         params,
         tokenizer: image.tokenizer ? "embedded" : "none",
@@ -33,7 +34,7 @@ export function infoCommand(): Command {
         return;
       }
       const c = image.config;
-      process.stdout.write(`${path}: ${info.bytes} bytes, ${info.format}, ${info.quant}, ${params} parameters, tokenizer ${info.tokenizer}\n` +
+      process.stdout.write(`${path}: ${info.bytes} bytes, ${info.format}, ${info.quant}${info.embedding === info.quant ? "" : ` (embedding ${info.embedding})`}, ${params} parameters, tokenizer ${info.tokenizer}\n` +
         `dim ${c.dim}, hidden ${c.hiddenDim}, layers ${c.nLayers}, heads ${c.nHeads}, kv heads ${c.nKvHeads}, vocab ${c.vocabSize}, seq_len ${c.seqLen}, ${c.sharedClassifier ? "tied" : "separate"} classifier\n`);
     });
 }

@@ -94,6 +94,7 @@ describe("cli", { skip: !haveShared && "../shared models missing" }, () => {
     assert.equal(info.path, models.ternary);
     assert.equal(info.bytes, readFileSync(models.ternary).length);
     assert.equal(info.quant, "ternary");
+    assert.equal(info.embedding, "int8");
     assert.equal(info.config.dim, 64);
     assert.equal(info.config.nLayers, 5);
     assert.equal(info.tokenizer, "embedded");
