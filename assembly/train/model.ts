@@ -16,8 +16,8 @@ import { weightsF32, weightsInt4, weightsInt8, weightsTernary } from "./quant";
 
 // Quantization the forward pass simulates (append-only).
 export const QUANT_NONE: i32 = 0;     // f32 everything (teacher, gradient checks)
-export const QUANT_TERNARY: i32 = 1;  // matrices t2, embedding/classifier int8, activations int8
-export const QUANT_INT8: i32 = 2;     // every matrix int8 per row, activations int8
+export const QUANT_TERNARY: i32 = 1;  // matrices t2, embedding/classifier as `table`, activations int8
+export const QUANT_INT8: i32 = 2;     // matrices int8 per row, embedding/classifier as `table`, activations int8
 
 // The embedding / tied classifier when quantized (append-only).
 export const TABLE_INT8: i32 = 0;     // q8, one scale per row

@@ -84,22 +84,27 @@ export function dequantizeT2(data: Uint8Array, rows: number, cols: number): Floa
 }
 
 // w: f32 [rows][cols] → q4 nibbles [rows][ceil(cols/2)] (padded to 4 bytes) + f32 absmax/7 scale [rows].
-// Byte j of a row: low nibble column 2j, high nibble column 2j+1, two's-complement int4 in [-7, 7].
 export function quantizeQ4(w: Float32Array, rows: number, cols: number): Uint8Array {
-  const rb = q4RowBytes(cols);
-  const qBytes = align(rows * rb, 4);
-  const out = new Uint8Array(qBytes + 4 * rows);
-  const sv = new Float32Array(out.buffer, qBytes, rows);
+  const ints = new Float32Array(rows * cols), scales = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     let amax = 0;
     for (let c = 0; c < cols; c++) amax = Math.max(amax, Math.abs(w[r * cols + c]));
     const s = Math.fround(amax / 7);
-    sv[r] = s;
-    for (let c = 0; c < cols; c++) {
-      const q = s > 0 ? Math.max(-7, Math.min(7, Math.round(w[r * cols + c] / s))) : 0;
-      out[r * rb + (c >> 1)] |= (q & 15) << (4 * (c & 1));
-    }
+    scales[r] = s;
+    for (let c = 0; c < cols; c++) ints[r * cols + c] = s > 0 ? Math.max(-7, Math.min(7, Math.round(w[r * cols + c] / s))) : 0;
   }
+  return packQ4(ints, scales, rows, cols);
+}
+
+// int4 values in [-7, 7] (held in f32: the training module's integers) and one scale per row →
+// the q4 layout. Byte j of a row: low nibble column 2j, high nibble column 2j+1, two's complement.
+export function packQ4(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array {
+  const rb = q4RowBytes(cols), qBytes = align(rows * rb, 4);
+  const out = new Uint8Array(qBytes + 4 * rows);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[r * rb + (c >> 1)] |= (ints[r * cols + c] & 15) << (4 * (c & 1));
+  }
+  new Float32Array(out.buffer, qBytes, rows).set(scales);
   return out;
 }
 

@@ -2,8 +2,8 @@
 // float-model tensorList with a tied classifier, as assembly/train/model.ts), loading from a
 // FloatModel, and exporting the trained model as f32 or as the exact quantized image.
 import { FloatModel, tensorKey, tensorList } from "../format/float-model.js";
-import { quantizeT2 } from "../format/quantize.js";
-import { align, Kind, ModelConfig, q4RowBytes, QType, tensorShape } from "../format/spec.js";
+import { packQ4, quantizeT2 } from "../format/quantize.js";
+import { align, Kind, ModelConfig, QType, tensorShape } from "../format/spec.js";
 import type { ModelImage, TensorRecord } from "../format/writer.js";
 import type { TrainExports } from "./module.js";
 
@@ -110,13 +110,3 @@ export function packQ8(ints: Float32Array, scales: Float32Array, rows: number, c
   return out;
 }
 
-// int4 integers (held in f32) and one scale per row → the file's q4 layout (docs/model-format.md).
-export function packQ4(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array {
-  const rb = q4RowBytes(cols), qBytes = align(rows * rb, 4);
-  const out = new Uint8Array(qBytes + 4 * rows);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[r * rb + (c >> 1)] |= (ints[r * cols + c] & 15) << (4 * (c & 1));
-  }
-  new Float32Array(out.buffer, qBytes, rows).set(scales);
-  return out;
-}
