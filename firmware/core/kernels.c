@@ -39,9 +39,17 @@ static inline int32_t q4_at(const uint8_t *row, int32_t c) {
   return b >= 8 ? b - 16 : b;
 }
 
+// Sign-extends a nibble: 0..7 stay, 8..15 become -8..-1.
+static inline int32_t nibble_s(int32_t v) { return ((v & 15) ^ 8) - 8; }
+
+// One byte (two columns) per iteration.
 static int32_t dot_q4(const uint8_t *row, const int8_t *x, int32_t n) {
-  int32_t s = 0;
-  for (int32_t c = 0; c < n; c++) s += q4_at(row, c) * (int32_t)x[c];
+  int32_t s = 0, c = 0;
+  for (; c + 2 <= n; c += 2) {
+    int32_t b = row[c >> 1];
+    s += nibble_s(b) * (int32_t)x[c] + nibble_s(b >> 4) * (int32_t)x[c + 1];
+  }
+  if (c < n) s += q4_at(row, c) * (int32_t)x[c];
   return s;
 }
 
