@@ -6,14 +6,17 @@ import { join } from "node:path";
 import type { TrainNet } from "./net.js";
 import type { LogEntry } from "./trainer.js";
 
-interface CheckpointMeta { version: 1; step: number; nParams: number; shape: unknown; quant: string; history: LogEntry[] }
+// embedding: absent in checkpoints written before q4 tables existed, which were all "int8".
+interface CheckpointMeta { version: 1; step: number; nParams: number; shape: unknown; quant: string; embedding?: string; history: LogEntry[] }
+
+const checkpointError = (message: string) => Object.assign(new Error(message), { code: "E_CHECKPOINT" });
 
 export function saveCheckpoint(dir: string, net: TrainNet, step: number, history: LogEntry[]): void {
   mkdirSync(dir, { recursive: true });
   const state = new Float32Array(3 * net.n);
   state.set(net.params, 0); state.set(net.moment1, net.n); state.set(net.moment2, 2 * net.n);
   writeFileSync(join(dir, "state.bin.tmp"), new Uint8Array(state.buffer));
-  const meta: CheckpointMeta = { version: 1, step, nParams: net.n, shape: net.config, quant: net.quant, history };
+  const meta: CheckpointMeta = { version: 1, step, nParams: net.n, shape: net.config, quant: net.quant, embedding: net.table, history };
   writeFileSync(join(dir, "checkpoint.json.tmp"), JSON.stringify(meta));
   renameSync(join(dir, "state.bin.tmp"), join(dir, "state.bin"));
   renameSync(join(dir, "checkpoint.json.tmp"), join(dir, "checkpoint.json"));
@@ -24,12 +27,18 @@ export function saveCheckpoint(dir: string, net: TrainNet, step: number, history
 export function loadCheckpoint(dir: string, net: TrainNet): { step: number; history: LogEntry[] } | undefined {
   const metaPath = join(dir, "checkpoint.json");
   if (!existsSync(metaPath)) return undefined;
-  const meta = JSON.parse(readFileSync(metaPath, "utf8")) as CheckpointMeta;
-  if (meta.version !== 1 || meta.nParams !== net.n || JSON.stringify(meta.shape) !== JSON.stringify(net.config) || meta.quant !== net.quant) {
-    throw Object.assign(new Error(`checkpoint ${dir} is for a different student (${JSON.stringify(meta.shape)}, ${meta.quant}); use another --checkpoint directory`), { code: "E_CHECKPOINT" });
+  let meta: CheckpointMeta;
+  try { meta = JSON.parse(readFileSync(metaPath, "utf8")) as CheckpointMeta; } catch (e) {
+    throw checkpointError(`checkpoint ${metaPath} is not valid JSON (${(e as Error).message}); use another --checkpoint directory`);
   }
-  const b = readFileSync(join(dir, "state.bin"));
-  if (b.byteLength !== 12 * net.n) throw Object.assign(new Error(`checkpoint ${dir}: state.bin has ${b.byteLength} bytes, expected ${12 * net.n}`), { code: "E_CHECKPOINT" });
+  const embedding = meta.embedding ?? "int8";
+  if (meta.version !== 1 || meta.nParams !== net.n || JSON.stringify(meta.shape) !== JSON.stringify(net.config) || meta.quant !== net.quant || embedding !== net.table) {
+    throw checkpointError(`checkpoint ${dir} is for a different student (${JSON.stringify(meta.shape)}, ${meta.quant}, embedding ${embedding}); use another --checkpoint directory`);
+  }
+  const statePath = join(dir, "state.bin");
+  if (!existsSync(statePath)) throw checkpointError(`checkpoint ${dir}: state.bin is missing`);
+  const b = readFileSync(statePath);
+  if (b.byteLength !== 12 * net.n) throw checkpointError(`checkpoint ${dir}: state.bin has ${b.byteLength} bytes, expected ${12 * net.n}`);
   const state = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   net.params.set(state.subarray(0, net.n));
   net.moment1.set(state.subarray(net.n, 2 * net.n));

@@ -1,7 +1,7 @@
 // edgellm distill end to end on a tiny student (seconds), resumable checkpoints, data-parallel
 // workers agreeing with in-process training, and clear errors for bad student configs.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -70,6 +70,19 @@ describe("distill", { skip: !haveShared && "../shared models missing" }, () => {
     await cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", cfg, "-o", out, "--corpus", join(dir, "corpus.bin"), "--resume", "--log", join(dir, "log8.json")]);
     const log = JSON.parse(readFileSync(join(dir, "log8.json"), "utf8")) as { history: Array<{ step: number }>; seconds: number };
     assert.deepEqual(log.history.map((e) => e.step), [2, 4, 6, 8]);
+  });
+
+  test("--resume refuses a checkpoint of another student or a damaged one, naming what is wrong", async () => {
+    const ckpt = join(dir, "tiny.ellm.ckpt"), cfg = join(dir, "tinyq4-resume.json"), out = join(dir, "r.ellm");
+    writeFileSync(cfg, JSON.stringify({ ...tinyStudent, embedding: "q4", steps: 8 }));
+    const resume = (checkpoint: string) => cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", cfg, "-o", out, "--corpus", join(dir, "corpus.bin"), "--resume", "--checkpoint", checkpoint]);
+    const coded = (pattern: RegExp) => (e: unknown) => (e as { code?: string }).code === "E_CHECKPOINT" && pattern.test((e as Error).message);
+    await assert.rejects(resume(ckpt), coded(/is for a different student .*embedding int8/));
+    const damaged = join(dir, "damaged.ckpt");
+    mkdirSync(damaged);
+    writeFileSync(join(damaged, "checkpoint.json"), "{\"version\": 1, \"step\"");
+    await assert.rejects(resume(damaged), coded(/checkpoint\.json is not valid JSON/));
+    assert.ok(!existsSync(out), "nothing written when the checkpoint is refused");
   });
 
   test("a missing teacher or student config is a one-line error naming the file", async () => {
