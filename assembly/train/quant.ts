@@ -26,28 +26,22 @@ export function weightsTernary(wInt: usize, ws: usize, w: usize, rows: i32, cols
 
 // Symmetric int8 per row (one group per row): s = absmax / 127, q = clamp(nearest(w / s), ±127).
 export function weightsInt8(wInt: usize, ws: usize, w: usize, rows: i32, cols: i32): void {
-  for (let r = 0; r < rows; r++) {
-    const row = w + (<usize>(r * cols) << 2), out = wInt + (<usize>(r * cols) << 2);
-    let amax: f32 = 0;
-    for (let c = 0; c < cols; c++) amax = Mathf.max(amax, Mathf.abs(load<f32>(row + (<usize>c << 2))));
-    const s: f32 = amax / <f32>127.0;
-    for (let c = 0; c < cols; c++) {
-      const q: f32 = s > 0 ? Mathf.min(127, Mathf.max(-127, nearest<f32>(load<f32>(row + (<usize>c << 2)) / s))) : 0;
-      store<f32>(out + (<usize>c << 2), q);
-    }
-    store<f32>(ws + (<usize>r << 2), s);
-  }
+  weightsSymmetric(wInt, ws, w, rows, cols, 127);
 }
 
 // Symmetric int4 per row, the file's q4: s = absmax / 7, q = clamp(nearest(w / s), ±7).
 export function weightsInt4(wInt: usize, ws: usize, w: usize, rows: i32, cols: i32): void {
+  weightsSymmetric(wInt, ws, w, rows, cols, 7);
+}
+
+function weightsSymmetric(wInt: usize, ws: usize, w: usize, rows: i32, cols: i32, qmax: f32): void {
   for (let r = 0; r < rows; r++) {
     const row = w + (<usize>(r * cols) << 2), out = wInt + (<usize>(r * cols) << 2);
     let amax: f32 = 0;
     for (let c = 0; c < cols; c++) amax = Mathf.max(amax, Mathf.abs(load<f32>(row + (<usize>c << 2))));
-    const s: f32 = amax / <f32>7.0;
+    const s: f32 = amax / qmax;
     for (let c = 0; c < cols; c++) {
-      const q: f32 = s > 0 ? Mathf.min(7, Mathf.max(-7, nearest<f32>(load<f32>(row + (<usize>c << 2)) / s))) : 0;
+      const q: f32 = s > 0 ? Mathf.min(qmax, Mathf.max(-qmax, nearest<f32>(load<f32>(row + (<usize>c << 2)) / s))) : 0;
       store<f32>(out + (<usize>c << 2), q);
     }
     store<f32>(ws + (<usize>r << 2), s);
