@@ -10,20 +10,24 @@ export const QT_Q8: u32 = 1;
 export const QT_T2: u32 = 2;
 export const QT_Q4: u32 = 3;
 
+// Offset of the f32 scales from the start of a q8 / t2 / q4 tensor (the integer part, padded);
+// -1 for f32 or an unknown type.
+export function scalesOffset(qtype: u32, rows: i32, cols: i32): i64 {
+  if (qtype == QT_Q8) return (<i64>rows * <i64>cols + 3) & ~3;
+  if (qtype == QT_T2) return <i64>rows * <i64>t2RowBytes(cols);
+  if (qtype == QT_Q4) return (<i64>rows * <i64>q4RowBytes(cols) + 3) & ~3;
+  return -1;
+}
+
 // Bytes a tensor of this type and shape occupies in the file; -1 for an invalid shape.
 export function tensorBytes(qtype: u32, rows: i32, cols: i32, group: i32): i64 {
-  const n = <i64>rows * <i64>cols;
-  if (qtype == QT_F32) return n * 4;
-  if (qtype == QT_Q8) {
-    if (group <= 0 || cols % group != 0) return -1;
-    return ((n + 3) & ~3) + <i64>rows * <i64>(cols / group) * 4;
-  }
-  if (qtype == QT_T2) return <i64>rows * <i64>t2RowBytes(cols) + <i64>rows * 4;
-  if (qtype == QT_Q4) {
-    if (group != 0) return -1;
-    return ((<i64>rows * <i64>q4RowBytes(cols) + 3) & ~3) + <i64>rows * 4;
-  }
-  return -1;
+  if (qtype == QT_F32) return <i64>rows * <i64>cols * 4;
+  if (qtype == QT_Q8 && (group <= 0 || cols % group != 0)) return -1;
+  if (qtype == QT_Q4 && group != 0) return -1;
+  const off = scalesOffset(qtype, rows, cols);
+  if (off < 0) return -1;
+  const scalesPerRow = qtype == QT_Q8 ? cols / group : 1;
+  return off + <i64>rows * <i64>scalesPerRow * 4;
 }
 
 // A weight matrix used in place inside the loaded file: y[rows] = W[rows, cols] · x[cols].
@@ -38,9 +42,7 @@ export class Matrix {
 
   init(qtype: u32, rows: i32, cols: i32, group: i32, data: usize): void {
     this.qtype = qtype; this.rows = rows; this.cols = cols; this.group = group; this.data = data;
-    if (qtype == QT_Q8) this.scales = data + <usize>(((<i64>rows * cols) + 3) & ~3);
-    else if (qtype == QT_T2) this.scales = data + <usize>(rows * t2RowBytes(cols));
-    else if (qtype == QT_Q4) this.scales = data + <usize>(((<i64>rows * q4RowBytes(cols)) + 3) & ~3);
+    if (qtype != QT_F32) this.scales = data + <usize>scalesOffset(qtype, rows, cols);
   }
 
   // A matrix that stays in the host's memory, applied by native host functions.

@@ -10,27 +10,21 @@ static inline void stf(float *p, float v) { memcpy(p, &v, 4); }
 static int32_t t2_row_bytes(int32_t cols) { return ((cols + 63) / 64) * 16; }
 static int32_t q4_row_bytes(int32_t cols) { return (cols + 1) >> 1; }
 
-int64_t nk_tensor_bytes(uint32_t qtype, int32_t rows, int32_t cols, int32_t group) {
-  int64_t n = (int64_t)rows * cols;
-  if (rows <= 0 || cols <= 0) return -1;
-  if (qtype == QT_F32) return n * 4;
-  if (qtype == QT_Q8) {
-    if (group <= 0 || cols % group != 0) return -1;
-    return ((n + 3) & ~(int64_t)3) + (int64_t)rows * (cols / group) * 4;
-  }
-  if (qtype == QT_T2) return (int64_t)rows * t2_row_bytes(cols) + (int64_t)rows * 4;
-  if (qtype == QT_Q4) {
-    if (group != 0) return -1;
-    return (((int64_t)rows * q4_row_bytes(cols) + 3) & ~(int64_t)3) + (int64_t)rows * 4;
-  }
-  return -1;
-}
-
 int64_t nk_scales_offset(uint32_t qtype, int32_t rows, int32_t cols) {
   if (qtype == QT_Q8) return ((int64_t)rows * cols + 3) & ~(int64_t)3;
   if (qtype == QT_T2) return (int64_t)rows * t2_row_bytes(cols);
   if (qtype == QT_Q4) return ((int64_t)rows * q4_row_bytes(cols) + 3) & ~(int64_t)3;
   return -1;
+}
+
+int64_t nk_tensor_bytes(uint32_t qtype, int32_t rows, int32_t cols, int32_t group) {
+  if (rows <= 0 || cols <= 0) return -1;
+  if (qtype == QT_F32) return (int64_t)rows * cols * 4;
+  if (qtype == QT_Q8 && (group <= 0 || cols % group != 0)) return -1;
+  if (qtype == QT_Q4 && group != 0) return -1;
+  int64_t off = nk_scales_offset(qtype, rows, cols);
+  if (off < 0) return -1;
+  return off + (int64_t)rows * (qtype == QT_Q8 ? cols / group : 1) * 4;
 }
 
 // Signed int4 weight of column c (low nibble: even column), like q4At in kernels/q4.ts.
