@@ -527,7 +527,10 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
       snprintf(err, sizeof err, "TLS: system CA certificates: %s", mosquitto_strerror(mrc)); goto fail;
     }
     const char *capath = NULL;
-    if (!o.cafile && o.cert) capath = getenv(X509_get_default_cert_dir_env()) ? getenv(X509_get_default_cert_dir_env()) : X509_get_default_cert_dir();
+    if (!o.cafile && o.cert) {
+      const char *env_dir = getenv(X509_get_default_cert_dir_env());
+      capath = env_dir ? env_dir : X509_get_default_cert_dir();
+    }
     if ((o.cafile || o.cert) && (mrc = mosquitto_tls_set(t->mq, o.cafile, capath, o.cert, o.key, NULL)) != MOSQ_ERR_SUCCESS) {
       snprintf(err, sizeof err, "TLS: mosquitto_tls_set: %s", mosquitto_strerror(mrc)); goto fail;
     }

@@ -1,6 +1,6 @@
-// Quantizers from f32 matrices to the file's q8 and t2 layouts (docs/model-format.md).
-// They mirror the module's kernels: symmetric absmax int8 per group, and BitNet b1.58
-// absmean ternary per row.
+// Quantizers from f32 matrices to the file's q8, t2 and q4 layouts (docs/model-format.md).
+// They mirror the module's kernels: symmetric absmax int8 per group, BitNet b1.58 absmean
+// ternary per row, and symmetric absmax int4 per row.
 import { align, q4RowBytes, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES } from "./spec.js";
 
 // w: f32 [rows][cols] → int8 q [rows][cols] (padded to 4 bytes) + f32 scales [rows][cols/group].

@@ -109,4 +109,3 @@ export function packQ8(ints: Float32Array, scales: Float32Array, rows: number, c
   new Float32Array(out.buffer, qBytes, rows).set(scales);
   return out;
 }
-

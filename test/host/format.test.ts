@@ -12,8 +12,7 @@ import { crc32 } from "../../host/format/crc32.js";
 import { CHECKSUM_OFFSET, QType, tensorBytes } from "../../host/format/spec.js";
 import { convertModel } from "../../host/format/convert.js";
 import { dequantizeQ4, q4At, quantizeQ4 } from "../../host/format/quantize.js";
-import { tinyFloatModel } from "../../tools/vectors.js";
-import { buildVector, greedyTokens, VECTOR_NAMES } from "../../tools/vectors.js";
+import { buildVector, greedyTokens, tinyFloatModel, VECTOR_NAMES } from "../../tools/vectors.js";
 import { ROOT } from "./helpers.js";
 
 const VECTORS = join(ROOT, "test", "vectors");
