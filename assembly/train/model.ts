@@ -18,6 +18,7 @@ import { weightsF32, weightsInt4, weightsInt8, weightsTernary } from "./quant";
 export const QUANT_NONE: i32 = 0;     // f32 everything (teacher, gradient checks)
 export const QUANT_TERNARY: i32 = 1;  // matrices t2, embedding/classifier as `table`, activations int8
 export const QUANT_INT8: i32 = 2;     // matrices int8 per row, embedding/classifier as `table`, activations int8
+export const QUANT_INT4: i32 = 3;     // matrices q4 (int4 per row), embedding/classifier as `table`, activations int8
 
 // The embedding / tied classifier when quantized (append-only).
 export const TABLE_INT8: i32 = 0;     // q8, one scale per row
@@ -127,7 +128,7 @@ export class TrainModel {
     // Row scales are kept compactly at the start of the matrix's wScale region.
     const ws = at(this.wScale, off);
     if (this.quant == QUANT_NONE) weightsF32(wi, ws, w, rows, cols);
-    else if (table && this.table == TABLE_INT4) weightsInt4(wi, ws, w, rows, cols);
+    else if (table ? this.table == TABLE_INT4 : this.quant == QUANT_INT4) weightsInt4(wi, ws, w, rows, cols);
     else if (this.quant == QUANT_INT8 || table) weightsInt8(wi, ws, w, rows, cols);
     else weightsTernary(wi, ws, w, rows, cols);
   }

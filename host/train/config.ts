@@ -13,7 +13,7 @@ export interface StudentConfig {
   init: "teacher" | "random";
   initLayers: number[];     // teacher layer copied into each student layer (init "teacher"; FFN
                             // neurons pruned and KV heads merged when the student is narrower)
-  quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "f32"
+  quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "q4" (int4); "f32"
   embedding: TableQuant;    // embedding / tied classifier of a quantized student: "int8" or "q4" (QAT too)
   loss: LossKind;
   temperature: number;      // distillation temperature T
@@ -43,7 +43,7 @@ type Rule = [key: keyof StudentConfig, kind: "int" | "num" | "enum" | "ints", mi
 const RULES: Rule[] = [
   ["dim", "int", 2, 4096], ["hiddenDim", "int", 1, 16384], ["nLayers", "int", 1, 64], ["nHeads", "int", 1, 256],
   ["nKvHeads", "int", 1, 256], ["seqLen", "int", 2, 4096], ["init", "enum", 0, 0, ["teacher", "random"]],
-  ["initLayers", "ints", 0, 255], ["quant", "enum", 0, 0, ["ternary", "int8", "f32"]],
+  ["initLayers", "ints", 0, 255], ["quant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
   ["embedding", "enum", 0, 0, ["int8", "q4"]],
   ["loss", "enum", 0, 0, ["ce", "forward-kl", "reverse-kl"]], ["temperature", "num", 0.05, 100], ["alpha", "num", 0, 1],
   ["hiddenWeight", "num", 0, 1e6], ["steps", "int", 1, 1e8], ["batch", "int", 1, 4096], ["lr", "num", 0, 10],
@@ -81,7 +81,7 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   const shape = studentModelConfig(c, teacher?.vocabSize ?? 512);
   const p = configProblems(shape);
   if (p.length) fail(p.join("; "));
-  if (c.quant === "f32" && c.embedding !== "int8") fail(`"embedding" ${JSON.stringify(c.embedding)} needs a quantized student ("quant" ternary or int8)`);
+  if (c.quant === "f32" && c.embedding !== "int8") fail(`"embedding" ${JSON.stringify(c.embedding)} needs a quantized student ("quant" ternary, int8 or q4)`);
   if (c.minLr > c.lr) fail(`"minLr" ${c.minLr} is larger than "lr" ${c.lr}`);
   if (c.init === "teacher") {
     if (c.initLayers.length !== c.nLayers) fail(`"initLayers" must name one teacher layer for each of the ${c.nLayers} student layers`);
@@ -91,7 +91,6 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
       for (const k of ["dim", "nHeads"] as const) {
         if (c[k] !== teacher[k]) fail(`init "teacher" copies teacher layers, so "${k}" must equal the teacher's ${teacher[k]} (got ${c[k]})`);
       }
-      if (c.hiddenDim > teacher.hiddenDim) fail(`init "teacher" prunes FFN neurons, so "hiddenDim" must be at most the teacher's ${teacher.hiddenDim}`);
       if (teacher.nKvHeads % c.nKvHeads !== 0) fail(`init "teacher" merges KV heads, so "nKvHeads" must divide the teacher's ${teacher.nKvHeads}`);
       const bad = c.initLayers.find((l) => l >= teacher.nLayers);
       if (bad !== undefined) fail(`"initLayers" names layer ${bad}, the teacher has ${teacher.nLayers}`);

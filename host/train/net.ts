@@ -7,8 +7,8 @@ import { align, Kind, ModelConfig, QType, tensorShape } from "../format/spec.js"
 import type { ModelImage, TensorRecord } from "../format/writer.js";
 import type { TrainExports } from "./module.js";
 
-export type TrainQuant = "f32" | "ternary" | "int8";
-const QUANT_IDS: Record<TrainQuant, number> = { f32: 0, ternary: 1, int8: 2 };
+export type TrainQuant = "f32" | "ternary" | "int8" | "q4";
+const QUANT_IDS: Record<TrainQuant, number> = { f32: 0, ternary: 1, int8: 2, q4: 3 };
 // The embedding / tied classifier of a quantized student: q8 or q4, one scale per row.
 export type TableQuant = "int8" | "q4";
 const TABLE_IDS: Record<TableQuant, number> = { int8: 0, q4: 1 };
@@ -85,7 +85,7 @@ export class TrainNet {
         continue;
       }
       const ints = wi.subarray(s.offset, s.offset + n), scales = ws.slice(s.offset, s.offset + s.rows);
-      if (s.kind === Kind.Embedding && this.table === "q4") {
+      if (s.kind === Kind.Embedding ? this.table === "q4" : this.quant === "q4") {
         tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q4, rows: s.rows, cols: s.cols, group: 0, data: packQ4(ints, scales, s.rows, s.cols) });
       } else if (this.quant === "int8" || s.kind === Kind.Embedding) {
         tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q8, rows: s.rows, cols: s.cols, group: s.cols, data: packQ8(ints, scales, s.rows, s.cols) });

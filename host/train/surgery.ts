@@ -2,6 +2,7 @@
 // start a smaller student from the teacher and by `edgellm prune`:
 //   selectLayers  keep a subset of transformer layers (DistilBERT-style layer selection)
 //   pruneFfn      keep the FFN neurons with the largest ‖w1_j‖·‖w3_j‖·‖w2_:,j‖
+//   growFfn       split FFN neurons into copies that share the output (Net2Net-style widening)
 //   mergeKvHeads  average groups of KV heads (multi-head → grouped-query attention)
 //   pruneHeads    zero the attention heads with the smallest output weights ‖wo_:,h‖
 import { tensorKey, type FloatModel } from "./../format/float-model.js";
@@ -34,6 +35,14 @@ const norm = (a: Float32Array, from: number, n: number, stride = 1): number => {
   return Math.sqrt(s);
 };
 
+// FFN neurons of one layer, most important first (‖w1_j‖·‖w3_j‖·‖w2_:,j‖).
+function rankFfn(m: FloatModel, l: number): number[] {
+  const H = m.config.hiddenDim, D = m.config.dim;
+  const w1 = get(m, Kind.W1, l), w2 = get(m, Kind.W2, l), w3 = get(m, Kind.W3, l);
+  const score = Array.from({ length: H }, (_, j) => norm(w1, j * D, D) * norm(w3, j * D, D) * norm(w2, j, D, H));
+  return score.map((s, j) => [s, j]).sort((a, b) => b[0] - a[0]).map((p) => p[1]);
+}
+
 // Keeps `hidden` of each layer's FFN neurons (in their original order).
 export function pruneFfn(m: FloatModel, hidden: number): FloatModel {
   const c = m.config, H = c.hiddenDim, D = c.dim;
@@ -41,13 +50,42 @@ export function pruneFfn(m: FloatModel, hidden: number): FloatModel {
   const out = clone(m);
   for (let l = 0; l < c.nLayers; l++) {
     const w1 = get(m, Kind.W1, l), w2 = get(m, Kind.W2, l), w3 = get(m, Kind.W3, l);
-    const score = Array.from({ length: H }, (_, j) => norm(w1, j * D, D) * norm(w3, j * D, D) * norm(w2, j, D, H));
-    const keep = score.map((s, j) => [s, j]).sort((a, b) => b[0] - a[0]).slice(0, hidden).map((p) => p[1]).sort((a, b) => a - b);
+    const keep = rankFfn(m, l).slice(0, hidden).sort((a, b) => a - b);
     const n1 = new Float32Array(hidden * D), n3 = new Float32Array(hidden * D), n2 = new Float32Array(D * hidden);
     keep.forEach((j, i) => {
       n1.set(w1.subarray(j * D, (j + 1) * D), i * D);
       n3.set(w3.subarray(j * D, (j + 1) * D), i * D);
       for (let r = 0; r < D; r++) n2[r * hidden + i] = w2[r * H + j];
+    });
+    out.tensors.set(tensorKey(Kind.W1, l), n1); out.tensors.set(tensorKey(Kind.W3, l), n3); out.tensors.set(tensorKey(Kind.W2, l), n2);
+  }
+  out.config.hiddenDim = hidden;
+  return out;
+}
+
+// Widens each layer's FFN to `hidden` neurons: the most important neurons are split, each copy
+// taking an equal share of the neuron's output column, so the f32 function is unchanged. The
+// copies' input rows get multiplicative noise of relative size `noise` (from `gauss`), or they
+// would receive equal gradients and stay equal; a quantized student then uses them to express
+// finer weights than one ternary row can.
+export function growFfn(m: FloatModel, hidden: number, gauss: () => number, noise = 0.02): FloatModel {
+  const c = m.config, H = c.hiddenDim, D = c.dim;
+  if (hidden < H) throw new Error(`cannot grow the FFN from ${H} to ${hidden} neurons`);
+  const out = clone(m);
+  for (let l = 0; l < c.nLayers; l++) {
+    const w1 = get(m, Kind.W1, l), w2 = get(m, Kind.W2, l), w3 = get(m, Kind.W3, l);
+    const rank = rankFfn(m, l);
+    const source = [...Array(H).keys(), ...Array.from({ length: hidden - H }, (_, i) => rank[i % H])];
+    const copies = new Array<number>(H).fill(0);
+    for (const j of source) copies[j]++;
+    const n1 = new Float32Array(hidden * D), n3 = new Float32Array(hidden * D), n2 = new Float32Array(D * hidden);
+    source.forEach((j, i) => {
+      const jitter = i >= H ? () => 1 + noise * gauss() : () => 1;
+      for (let k = 0; k < D; k++) {
+        n1[i * D + k] = w1[j * D + k] * jitter();
+        n3[i * D + k] = w3[j * D + k] * jitter();
+      }
+      for (let r = 0; r < D; r++) n2[r * hidden + i] = w2[r * H + j] / copies[j];
     });
     out.tensors.set(tensorKey(Kind.W1, l), n1); out.tensors.set(tensorKey(Kind.W3, l), n3); out.tensors.set(tensorKey(Kind.W2, l), n2);
   }

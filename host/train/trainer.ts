@@ -10,7 +10,7 @@ import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { instantiateTrain } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
 import { GradComputer, type StepParts } from "./step.js";
-import { mergeKvHeads, pruneFfn, selectLayers } from "./surgery.js";
+import { growFfn, mergeKvHeads, pruneFfn, selectLayers } from "./surgery.js";
 import type { WorkerInit, WorkerStep } from "./worker.js";
 
 export interface LogEntry { step: number; loss: number; ce: number; kd: number; hidden: number; lr: number; tokensPerSecond: number }
@@ -37,16 +37,17 @@ export function learningRate(cfg: StudentConfig, step: number): number {
 // Student weights before training: copied teacher layers, or a small random init.
 export function initStudent(net: TrainNet, cfg: StudentConfig, teacher: FloatModel): void {
   const p = net.params;
+  let a = cfg.seed >>> 0;
+  const rand = () => { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; return a / 2 ** 32; };
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   if (cfg.init === "teacher") {
     let m = selectLayers(teacher, cfg.initLayers);
     if (cfg.hiddenDim < m.config.hiddenDim) m = pruneFfn(m, cfg.hiddenDim);
+    if (cfg.hiddenDim > m.config.hiddenDim) m = growFfn(m, cfg.hiddenDim, gauss);
     if (cfg.nKvHeads < m.config.nKvHeads) m = mergeKvHeads(m, cfg.nKvHeads);
     net.load(m);
     return;
   }
-  let a = cfg.seed >>> 0;
-  const rand = () => { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; return a / 2 ** 32; };
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   for (const s of net.layout) {
     const std = s.kind === Kind.Wo || s.kind === Kind.W2 ? 0.02 / Math.sqrt(2 * cfg.nLayers) : 0.02;
     for (let i = 0; i < s.rows * s.cols; i++) p[s.offset + i] = isMatrix(s.kind) ? std * gauss() : 1;

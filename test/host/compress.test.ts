@@ -11,8 +11,12 @@ import { UsageError } from "../../host/cli/errors.js";
 import { Engine } from "../../host/engine/engine.js";
 import { readModel } from "../../host/format/reader.js";
 import { readLlama2cV0 } from "../../host/format/llama2c.js";
-import { QType } from "../../host/format/spec.js";
+import { Kind, QType } from "../../host/format/spec.js";
+import { convertModel } from "../../host/format/convert.js";
+import { tensorKey } from "../../host/format/float-model.js";
+import { writeModel } from "../../host/format/writer.js";
 import { magnitudePrune, sparsityOf } from "../../host/train/magnitude.js";
+import { growFfn } from "../../host/train/surgery.js";
 import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
 
 async function cli(args: string[]): Promise<void> {
@@ -62,6 +66,28 @@ describe("quantize and prune", { skip: !haveShared && "../shared models missing"
     const m = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
     const s = sparsityOf(magnitudePrune(m, 0.5));
     assert.ok(s >= 0.49 && s <= 0.52, `sparsity ${s}`);
+  });
+
+  test("growing the FFN splits neurons: the f32 function is kept, and noise tells the copies apart", () => {
+    const m = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
+    const engine = (f: typeof m) => Engine.load(writeModel(convertModel(f, { quant: "f32" })), undefined, { ctx: 16 });
+    const tokens = [1, 403, 407, 261, 378, 425];
+    const logits = (e: Engine) => tokens.flatMap((t, pos) => Array.from(e.forward(t, pos)));
+    const base = logits(engine(m));
+    const exact = growFfn(m, 400, () => 1, 0);
+    assert.equal(exact.config.hiddenDim, 400);
+    assert.equal(exact.tensors.get(tensorKey(Kind.W2, 0))!.length, 64 * 400);
+    const worst = Math.max(...logits(engine(exact)).map((v, i) => Math.abs(v - base[i])));
+    assert.ok(worst < 1e-3, `max |Δlogit| ${worst} after an exact split`);
+    let g = 0;
+    const noisy = growFfn(m, 344, () => ((g = (g * 7 + 3) % 11) - 5) / 5, 0.02); // noise in [-1, 1]
+    const w1 = noisy.tensors.get(tensorKey(Kind.W1, 0))!, w2 = noisy.tensors.get(tensorKey(Kind.W2, 0))!, D = 64, H = 344;
+    const row = (i: number) => Array.from(w1.subarray(i * D, (i + 1) * D));
+    const source = [...Array(172).keys()].find((j) => row(j).every((v, k) => Math.abs(row(172)[k] - v) <= 0.0201 * Math.abs(v)));
+    assert.ok(source !== undefined, "neuron 172 is a jittered copy of one of the teacher's neurons");
+    assert.notDeepEqual(row(172), row(source), "the copy's input weights differ from its source's");
+    for (let r = 0; r < D; r++) assert.equal(w2[r * H + 172], w2[r * H + source], "source and copy share the output column equally");
+    assert.throws(() => growFfn(m, 100, () => 0), /cannot grow/);
   });
 
   test("prune with nothing to do and impossible requests are usage errors", async () => {

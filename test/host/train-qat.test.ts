@@ -1,5 +1,5 @@
-// Quantization-aware training runs exactly as trained: the training forward with ternary
-// (or int8) fake quantization and the inference module's t2/q8 kernels on the exported file
+// Quantization-aware training runs exactly as trained: the training forward with ternary,
+// int8 or int4 fake quantization and the inference module's t2/q8/q4 kernels on the exported file
 // give the same logits.
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -7,7 +7,7 @@ import { Engine } from "../../host/engine/engine.js";
 import type { ModelConfig } from "../../host/format/spec.js";
 import { writeModel } from "../../host/format/writer.js";
 import { instantiateTrain } from "../../host/train/module.js";
-import { QType } from "../../host/format/spec.js";
+import { Kind, QType } from "../../host/format/spec.js";
 import { TrainNet, type TableQuant, type TrainQuant } from "../../host/train/net.js";
 
 // The training forward calls the inference kernels themselves (rmsnorm, attention scores/mix,
@@ -28,6 +28,8 @@ function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp"): numb
   const tokens = Array.from({ length: T }, (_, i) => (i * 37 + 1) % cfg.vocabSize);
   const image = net.toImage();
   assert.equal(image.tensors[0].qtype, table === "q4" ? QType.Q4 : QType.Q8, "embedding stored in the trained type");
+  const layerType = { ternary: QType.T2, int8: QType.Q8, q4: QType.Q4, f32: QType.F32 }[quant];
+  assert.ok(image.tensors.filter((t) => t.rows > 1 && t.kind !== Kind.Embedding).every((t) => t.qtype === layerType), "layer matrices stored in the trained type");
   const ptr = x.alloc(4 * T);
   new Int32Array(x.memory.buffer, ptr, T).set(tokens);
   x.forward(net.id, ptr);
@@ -41,7 +43,7 @@ function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp"): numb
   return worst;
 }
 
-for (const [quant, table] of [["ternary", "int8"], ["int8", "int8"], ["ternary", "q4"], ["int8", "q4"]] as const) {
+for (const [quant, table] of [["ternary", "int8"], ["int8", "int8"], ["ternary", "q4"], ["int8", "q4"], ["q4", "q4"]] as const) {
   for (const engine of ["simd", "mvp"] as const) {
     test(`${quant} QAT with ${table === "int8" ? "an" : "a"} ${table} embedding: logits equal the ${engine} inference module's`, () => {
       const worst = run(quant, table, engine);
