@@ -32,7 +32,7 @@ export function convertCommand(): Command {
     .description("convert a llama2.c checkpoint (v0 fp32 or v2 int8 \"ak42\") or an edgellm file")
     .argument("<in>", "input model")
     .requiredOption("-o, --output <path>", "output .ellm file")
-    .option("--quant <type>", "f32, int8 or ternary", choice("quant", QUANT_NAMES), "f32")
+    .option("--quant <type>", "f32, int8, ternary or q4 (int4)", choice("quant", QUANT_NAMES), "f32")
     .option("--group <n>", "int8 weights per scale; 0 = one scale per row; must divide every row length", int("group", 0, 1 << 20), 0)
     .option("--embedding <type>", "embedding/classifier storage: default (follows --quant), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin to carry inside the file")

@@ -1,6 +1,7 @@
 // edgellm quantize: post-training quantization with calibration. int8: per-output-channel
 // (per-row) scales, optionally SmoothQuant activation-aware scaling; the smoothing strength is
-// chosen on the calibration text (including "off") unless --alpha fixes it.
+// chosen on the calibration text (including "off") unless --alpha fixes it. ternary and q4 (int4)
+// take the same calibration search.
 import { Command } from "commander";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
@@ -15,11 +16,11 @@ import { UsageError } from "./errors.js";
 
 export function quantizeCommand(): Command {
   return new Command("quantize")
-    .description("post-training quantization (int8 per-channel with calibration and SmoothQuant scaling; ternary)")
+    .description("post-training quantization (int8 per-channel with calibration and SmoothQuant scaling; ternary; int4)")
     .argument("<model>", "model: llama2.c checkpoint or edgellm file")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin")
     .requiredOption("-o, --output <file>", "output edgellm model file")
-    .option("--quant <kind>", "int8 or ternary", choice("quant", ["int8", "ternary"] as const), "int8")
+    .option("--quant <kind>", "int8, ternary or q4 (int4, absmax/7 per row)", choice("quant", ["int8", "ternary", "q4"] as const), "int8")
     .option("--group <int>", "int8 weights per scale (0: one scale per output channel)", int("group", 0, 1 << 20), 0)
     .option("--embedding <type>", "embedding/classifier storage: default (int8), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
     .option("--calibrate <file>", "calibration text, one document per line (enables activation-aware scaling)")

@@ -4,8 +4,10 @@ import { quantizeQ4, quantizeQ8, quantizeT2 } from "./quantize.js";
 import { Kind, QType, tensorShape } from "./spec.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
-export type QuantName = "f32" | "int8" | "ternary";
-export const QUANT_NAMES: QuantName[] = ["f32", "int8", "ternary"];
+// Layer matrices: f32, int8 (q8, per-row or grouped scales), ternary (t2) or int4 (q4, per row).
+export type QuantName = "f32" | "int8" | "ternary" | "q4";
+export const QUANT_NAMES: QuantName[] = ["f32", "int8", "ternary", "q4"];
+const LAYER_QTYPE: Record<Exclude<QuantName, "f32">, QType> = { int8: QType.Q8, ternary: QType.T2, q4: QType.Q4 };
 // Storage of the embedding (and a tied or separate classifier): "default" follows --quant
 // (f32 for f32 models, int8 otherwise); "int8" or "q4" force that type.
 export type EmbeddingName = "default" | "int8" | "q4";
@@ -47,8 +49,9 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
     if (!w || w.length !== rows * cols) throw new Error(`tensor ${kind}/${layer} missing or of the wrong size`);
     let qtype = QType.F32;
     if (!isNorm(kind) && o.quant !== "f32") {
-      // Embedding and classifier stay int8 in ternary models: post-training ternary tables lose the vocabulary.
-      qtype = o.quant === "ternary" && !isTable(kind) ? QType.T2 : QType.Q8;
+      // Embedding and classifier stay int8 unless --embedding says otherwise: post-training
+      // ternary tables lose the vocabulary.
+      qtype = isTable(kind) ? QType.Q8 : LAYER_QTYPE[o.quant];
     }
     if (isTable(kind) && emb !== "default") qtype = emb === "q4" ? QType.Q4 : QType.Q8;
     const g = qtype === QType.Q8 ? (group || cols) : 0;

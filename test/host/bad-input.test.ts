@@ -94,7 +94,7 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
     [["run", TEACHER, "-z", TOKENIZER, "--engine", "gpu"], /engine must be one of simd, mvp/],
     [["run", TEACHER, "--bogus"], /unknown option '--bogus'/],
     [["frobnicate"], /unknown command 'frobnicate'/],
-    [["convert", TEACHER, "-o", "/tmp/x.ellm", "--quant", "int4"], /quant must be one of f32, int8, ternary/],
+    [["convert", TEACHER, "-o", "/tmp/x.ellm", "--quant", "int4"], /quant must be one of f32, int8, ternary, q4/],
     [["convert", TEACHER], /required option '-o, --output <path>'/],
   ];
   for (const [args, pattern] of argCases) {

@@ -30,7 +30,7 @@ test("a tokenizer given with -z is used like edgellm run's", () => {
   assert.ok(want.startsWith(r.stdout.toString("utf8").trimEnd()), r.stdout.toString("utf8"));
 });
 
-for (const quant of ["f32", "int8", "ternary"] as const) {
+for (const quant of ["f32", "int8", "ternary", "q4"] as const) {
   for (const hostWeights of [false, true]) {
     const where = hostWeights ? "weights in host memory, native kernels" : "weights in linear memory, wasm kernels";
     test(`${quant}: greedy output under wasm3 (${where}) equals V8's byte for byte`, () => {
