@@ -1,5 +1,5 @@
 // Structural changes to a FloatModel that keep as much of its function as they can, used to
-// start a smaller student from the teacher and by `edgellm prune`:
+// start a student of another shape from the teacher and by `edgellm prune`:
 //   selectLayers  keep a subset of transformer layers (DistilBERT-style layer selection)
 //   pruneFfn      keep the FFN neurons with the largest ‖w1_j‖·‖w3_j‖·‖w2_:,j‖
 //   growFfn       split FFN neurons into copies that share the output (Net2Net-style widening)
