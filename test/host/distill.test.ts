@@ -113,7 +113,7 @@ describe("student config errors", () => {
     bad({ ...tinyStudent, layers: 3 }, /unknown field "layers"/);
   });
   test("wrong types and ranges", () => {
-    bad({ ...tinyStudent, quant: "binary" }, /"quant" must be one of ternary, int8, f32/);
+    bad({ ...tinyStudent, quant: "binary" }, /"quant" must be one of ternary, int8, q4, f32/);
     bad({ ...tinyStudent, embedding: "q2" }, /"embedding" must be one of int8, q4/);
     bad({ ...tinyStudent, quant: "f32", embedding: "q4" }, /"embedding" "q4" needs a quantized student/);
     bad({ ...tinyStudent, steps: 1.5 }, /"steps" must be an integer/);
@@ -121,7 +121,9 @@ describe("student config errors", () => {
     bad({ ...tinyStudent, nHeads: 7 }, /dim 64 must be nHeads 7 times an even head size|nKvHeads/);
   });
   test("options that do not fit the teacher", () => {
-    bad({ ...tinyStudent, hiddenDim: 256 }, /at most the teacher's 172/);
+    bad({ ...tinyStudent, dim: 32, nHeads: 4 }, /"dim" must equal the teacher's 64/);
+    // A wider FFN than the teacher's is grown by splitting neurons, not refused.
+    assert.equal(parseStudentConfig(JSON.stringify({ ...tinyStudent, hiddenDim: 256 }), "s.json", teacher).hiddenDim, 256);
     bad({ ...tinyStudent, initLayers: [9] }, /names layer 9, the teacher has 5/);
     bad({ ...tinyStudent, initLayers: [0, 1] }, /one teacher layer for each of the 1 student layers/);
     bad({ ...tinyStudent, nKvHeads: 3, nHeads: 8 }, /nKvHeads/);
