@@ -48,6 +48,15 @@ describe("quantize and prune", { skip: !haveShared && "../shared models missing"
     runs(out);
   });
 
+  test("int4 PTQ writes q4 layer matrices beside an int8 embedding", async () => {
+    const out = join(dir, "q4.ellm");
+    await cli(["quantize", TEACHER, "-z", TOKENIZER, "-o", out, "--quant", "q4"]);
+    const img = readModel(new Uint8Array(readFileSync(out)));
+    assert.ok(img.tensors.filter((t) => t.kind !== Kind.Embedding && t.rows > 1).every((t) => t.qtype === QType.Q4));
+    assert.equal(img.tensors.find((t) => t.kind === Kind.Embedding)!.qtype, QType.Q8);
+    runs(out);
+  });
+
   test("SmoothQuant scaling at a fixed alpha keeps the model working", async () => {
     const out = join(dir, "sq.ellm");
     await cli(["quantize", TEACHER, "-z", TOKENIZER, "-o", out, "--calibrate", calib, "--alpha", "0.5", "--max-docs", "1"]);
