@@ -33,7 +33,7 @@ export function convertCommand(): Command {
     .argument("<in>", "input model")
     .requiredOption("-o, --output <path>", "output .ellm file")
     .option("--quant <type>", "f32, int8, ternary or q4 (int4)", choice("quant", QUANT_NAMES), "f32")
-    .option("--group <n>", "int8 weights per scale; 0 = one scale per row; must divide every row length", int("group", 0, 1 << 20), 0)
+    .option("--group <n>", "weights per scale of the int8 tensors (the layers with --quant int8, else the int8 embedding); 0 = one scale per row; must divide every row length", int("group", 0, 1 << 20), 0)
     .option("--embedding <type>", "embedding/classifier storage: default (follows --quant), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin to carry inside the file")
     .action((input: string, o) => {

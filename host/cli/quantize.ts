@@ -21,7 +21,7 @@ export function quantizeCommand(): Command {
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin")
     .requiredOption("-o, --output <file>", "output edgellm model file")
     .option("--quant <kind>", "int8, ternary or q4 (int4, absmax/7 per row)", choice("quant", ["int8", "ternary", "q4"] as const), "int8")
-    .option("--group <int>", "int8 weights per scale (0: one scale per output channel)", int("group", 0, 1 << 20), 0)
+    .option("--group <int>", "weights per scale of the int8 tensors (the layers with --quant int8, else the int8 embedding); 0: one scale per output channel", int("group", 0, 1 << 20), 0)
     .option("--embedding <type>", "embedding/classifier storage: default (int8), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
     .option("--calibrate <file>", "calibration text, one document per line (enables activation-aware scaling)")
     .option("--alpha <float>", "SmoothQuant migration strength (default: chosen on the calibration text)", float("alpha", 0, 1))
