@@ -12,7 +12,7 @@ export interface StudentConfig {
   seqLen: number;           // training window and the output file's context length
   init: "teacher" | "random";
   initLayers: number[];     // teacher layer copied into each student layer (init "teacher"; FFN
-                            // neurons pruned and KV heads merged when the student is narrower)
+                            // neurons pruned or split to the student's width, KV heads merged)
   quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "q4" (int4); "f32"
   embedding: TableQuant;    // embedding / tied classifier of a quantized student: "int8" or "q4" (QAT too)
   loss: LossKind;
