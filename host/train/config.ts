@@ -12,7 +12,8 @@ export interface StudentConfig {
   seqLen: number;           // training window and the output file's context length
   init: "teacher" | "random";
   initLayers: number[];     // teacher layer copied into each student layer (init "teacher"; FFN
-                            // neurons pruned or split to the student's width, KV heads merged)
+                            // neurons pruned or split to the student's width, KV heads merged;
+                            // a dim k times the teacher's repeats its channels and heads k times)
   quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "q4" (int4); "f32"
   embedding: TableQuant;    // embedding / tied classifier of a quantized student: "int8" or "q4" (QAT too)
   loss: LossKind;
@@ -88,10 +89,11 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   }
   if (teacher) {
     if (c.init === "teacher") {
-      for (const k of ["dim", "nHeads"] as const) {
-        if (c[k] !== teacher[k]) fail(`init "teacher" copies teacher layers, so "${k}" must equal the teacher's ${teacher[k]} (got ${c[k]})`);
-      }
-      if (teacher.nKvHeads % c.nKvHeads !== 0) fail(`init "teacher" merges KV heads, so "nKvHeads" must divide the teacher's ${teacher.nKvHeads}`);
+      const k = widthFactor(c, teacher);
+      if (k === 0) fail(`init "teacher" copies teacher layers, so "dim" must be the teacher's ${teacher.dim} or a multiple of it (got ${c.dim})`);
+      if (c.nHeads !== teacher.nHeads * k) fail(`init "teacher" keeps the teacher's head size, so "nHeads" must be ${teacher.nHeads * k} at dim ${c.dim} (got ${c.nHeads})`);
+      const kv = teacher.nKvHeads * k;
+      if (kv % c.nKvHeads !== 0) fail(`init "teacher" merges KV heads, so "nKvHeads" must divide ${kv} (the teacher's ${teacher.nKvHeads}${k > 1 ? ` × ${k}` : ""})`);
       const bad = c.initLayers.find((l) => l >= teacher.nLayers);
       if (bad !== undefined) fail(`"initLayers" names layer ${bad}, the teacher has ${teacher.nLayers}`);
     }
@@ -101,6 +103,11 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   if (c.loss === "ce" && c.hiddenWeight > 0) fail(`"hiddenWeight" needs a distillation loss, not "ce"`);
   if (c.batch % c.workers !== 0) fail(`"batch" ${c.batch} must be a multiple of "workers" ${c.workers}`);
   return c;
+}
+
+// How many times the student's residual stream is the teacher's (0: not a whole multiple).
+export function widthFactor(c: Pick<StudentConfig, "dim">, teacher: Pick<ModelConfig, "dim">): number {
+  return c.dim % teacher.dim === 0 ? c.dim / teacher.dim : 0;
 }
 
 export function studentModelConfig(c: StudentConfig, vocabSize: number): ModelConfig {

@@ -3,6 +3,7 @@
 //   selectLayers  keep a subset of transformer layers (DistilBERT-style layer selection)
 //   pruneFfn      keep the FFN neurons with the largest ‖w1_j‖·‖w3_j‖·‖w2_:,j‖
 //   growFfn       split FFN neurons into copies that share the output (Net2Net-style widening)
+//   growWidth     repeat every residual channel and attention head k times (Net2Net for the width)
 //   mergeKvHeads  average groups of KV heads (multi-head → grouped-query attention)
 //   pruneHeads    zero the attention heads with the smallest output weights ‖wo_:,h‖
 import { tensorKey, type FloatModel } from "./../format/float-model.js";
@@ -90,6 +91,46 @@ export function growFfn(m: FloatModel, hidden: number, gauss: () => number, nois
     out.tensors.set(tensorKey(Kind.W1, l), n1); out.tensors.set(tensorKey(Kind.W3, l), n3); out.tensors.set(tensorKey(Kind.W2, l), n2);
   }
   out.config.hiddenDim = hidden;
+  return out;
+}
+
+// Widens the residual stream k-fold: channel j appears at j, D + j, …, (k−1)·D + j, and every
+// head (query and KV) appears k times in the same way, so the grouping of query heads onto KV
+// heads is kept. Each copy of the stream carries 1/√k of the value, which RMSNorm undoes, so
+// the layers see their old inputs; matrices split each input over its k copies (÷k), and the
+// final norm takes another 1/√k so the tied classifier's logits are unchanged. Weights of every
+// copy but the first get multiplicative noise of relative size `noise`, as in growFfn; for a
+// ternary student, k copies of a weight can sum to 2k + 1 levels where one row has 3.
+export function growWidth(m: FloatModel, k: number, gauss: () => number, noise = 0.02): FloatModel {
+  const c = m.config, D = c.dim, KV = kvDim(c), H = c.hiddenDim;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`cannot widen a model ${k}-fold`);
+  const scale = 1 / Math.sqrt(k);
+  // [rows, cols] → [rows·kr, cols·kc]: element (s·rows + i, t·cols + j) = w[i, j]·f.
+  const tile = (w: Float32Array, rows: number, cols: number, kr: number, kc: number, f: number): Float32Array => {
+    const out = new Float32Array(rows * kr * cols * kc), wide = cols * kc;
+    for (let s = 0; s < kr; s++) {
+      for (let t = 0; t < kc; t++) {
+        const jitter = s + t > 0 ? () => 1 + noise * gauss() : () => 1;
+        for (let i = 0; i < rows; i++) {
+          for (let j = 0; j < cols; j++) out[(s * rows + i) * wide + t * cols + j] = w[i * cols + j] * f * jitter();
+        }
+      }
+    }
+    return out;
+  };
+  const out = clone(m);
+  out.tensors.set(tensorKey(Kind.Embedding), tile(get(m, Kind.Embedding), c.vocabSize, D, 1, k, scale));
+  out.tensors.set(tensorKey(Kind.RmsFinal), tile(get(m, Kind.RmsFinal), 1, D, 1, k, scale));
+  if (!c.sharedClassifier) out.tensors.set(tensorKey(Kind.Classifier), tile(get(m, Kind.Classifier), c.vocabSize, D, 1, k, 1 / k / scale));
+  const plan: Array<[Kind, number, number, number, number, number]> = [
+    [Kind.RmsAtt, 1, D, 1, k, 1], [Kind.RmsFfn, 1, D, 1, k, 1],
+    [Kind.Wq, D, D, k, k, 1 / k], [Kind.Wk, KV, D, k, k, 1 / k], [Kind.Wv, KV, D, k, k, 1 / k],
+    [Kind.Wo, D, D, k, k, scale / k], [Kind.W1, H, D, 1, k, 1 / k], [Kind.W3, H, D, 1, k, 1 / k], [Kind.W2, D, H, k, 1, scale],
+  ];
+  for (let l = 0; l < c.nLayers; l++) {
+    for (const [kind, rows, cols, kr, kc, f] of plan) out.tensors.set(tensorKey(kind, l), tile(get(m, kind, l), rows, cols, kr, kc, f));
+  }
+  out.config = { ...c, dim: D * k, nHeads: c.nHeads * k, nKvHeads: c.nKvHeads * k };
   return out;
 }
 

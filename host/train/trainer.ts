@@ -4,13 +4,13 @@
 import { Worker } from "node:worker_threads";
 import type { FloatModel } from "../format/float-model.js";
 import { Kind, type ModelConfig } from "../format/spec.js";
-import { type StudentConfig } from "./config.js";
+import { type StudentConfig, widthFactor } from "./config.js";
 import { batchAt } from "./corpus.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { instantiateTrain } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
 import { GradComputer, type StepParts } from "./step.js";
-import { growFfn, mergeKvHeads, pruneFfn, selectLayers } from "./surgery.js";
+import { growFfn, growWidth, mergeKvHeads, pruneFfn, selectLayers } from "./surgery.js";
 import type { WorkerInit, WorkerStep } from "./worker.js";
 
 export interface LogEntry { step: number; loss: number; ce: number; kd: number; hidden: number; lr: number; tokensPerSecond: number }
@@ -42,6 +42,8 @@ export function initStudent(net: TrainNet, cfg: StudentConfig, teacher: FloatMod
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   if (cfg.init === "teacher") {
     let m = selectLayers(teacher, cfg.initLayers);
+    const k = widthFactor(cfg, teacher.config);
+    if (k > 1) m = growWidth(m, k, gauss);
     if (cfg.hiddenDim < m.config.hiddenDim) m = pruneFfn(m, cfg.hiddenDim);
     if (cfg.hiddenDim > m.config.hiddenDim) m = growFfn(m, cfg.hiddenDim, gauss);
     if (cfg.nKvHeads < m.config.nKvHeads) m = mergeKvHeads(m, cfg.nKvHeads);

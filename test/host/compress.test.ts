@@ -16,7 +16,7 @@ import { convertModel } from "../../host/format/convert.js";
 import { tensorKey } from "../../host/format/float-model.js";
 import { writeModel } from "../../host/format/writer.js";
 import { magnitudePrune, sparsityOf } from "../../host/train/magnitude.js";
-import { growFfn } from "../../host/train/surgery.js";
+import { growFfn, growWidth } from "../../host/train/surgery.js";
 import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
 
 async function cli(args: string[]): Promise<void> {
@@ -98,6 +98,31 @@ describe("quantize and prune", { skip: !haveShared && "../shared models missing"
     assert.notDeepEqual(copy, row(source), "the copy's input weights differ from its source's");
     for (let r = 0; r < D; r++) assert.equal(w2[r * H + 172], w2[r * H + source], "source and copy share the output column equally");
     assert.throws(() => growFfn(m, 100, () => 0), /cannot grow/);
+  });
+
+  test("widening the residual stream repeats channels and heads: the f32 function is kept", () => {
+    const m = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
+    const engine = (f: typeof m) => Engine.load(writeModel(convertModel(f, { quant: "f32" })), undefined, { ctx: 16 });
+    const tokens = [1, 403, 407, 261, 378, 425];
+    const logits = (e: Engine) => tokens.flatMap((t, pos) => Array.from(e.forward(t, pos)));
+    const base = logits(engine(m));
+    for (const k of [2, 3]) {
+      const wide = growWidth(m, k, () => 1, 0);
+      assert.deepEqual([wide.config.dim, wide.config.nHeads, wide.config.nKvHeads], [64 * k, 8 * k, 4 * k]);
+      const worst = Math.max(...logits(engine(wide)).map((v, i) => Math.abs(v - base[i])));
+      // RMSNorm's ε does not shrink with the stream's 1/√k, hence a looser bound than growFfn's.
+      assert.ok(worst < 5e-3, `max |Δlogit| ${worst} at ${k}× the width`);
+    }
+    let g = 0;
+    const noisy = growWidth(m, 2, () => ((g = (g * 7 + 3) % 11) - 5) / 5, 0.02);
+    const wq = m.tensors.get(tensorKey(Kind.Wq, 0))!, wide = noisy.tensors.get(tensorKey(Kind.Wq, 0))!;
+    for (const [i, j] of [[3, 5], [60, 1]]) {
+      assert.equal(wide[i * 128 + j], wq[i * 64 + j] / 2, "the first copy is the exact share");
+      const copy = wide[(64 + i) * 128 + 64 + j];
+      assert.ok(Math.abs(copy / (wq[i * 64 + j] / 2) - 1) <= 0.0201, "later copies are within the noise");
+    }
+    assert.notDeepEqual(wide.subarray(0, 64), wide.subarray(64 * 128 + 64, 64 * 128 + 128), "noise tells the copies apart");
+    assert.throws(() => growWidth(m, 0, () => 0), /cannot widen/);
   });
 
   test("prune with nothing to do and impossible requests are usage errors", async () => {

@@ -121,7 +121,11 @@ describe("student config errors", () => {
     bad({ ...tinyStudent, nHeads: 7 }, /dim 64 must be nHeads 7 times an even head size|nKvHeads/);
   });
   test("options that do not fit the teacher", () => {
-    bad({ ...tinyStudent, dim: 32, nHeads: 4 }, /"dim" must equal the teacher's 64/);
+    bad({ ...tinyStudent, dim: 32, nHeads: 4 }, /"dim" must be the teacher's 64 or a multiple of it \(got 32\)/);
+    bad({ ...tinyStudent, dim: 128, nHeads: 8 }, /"nHeads" must be 16 at dim 128/);
+    bad({ ...tinyStudent, dim: 128, nHeads: 16, nKvHeads: 16 }, /"nKvHeads" must divide 8 \(the teacher's 4 × 2\)/);
+    // A student twice the teacher's width repeats its channels and heads.
+    assert.equal(parseStudentConfig(JSON.stringify({ ...tinyStudent, dim: 128, nHeads: 16, nKvHeads: 8 }), "s.json", teacher).dim, 128);
     // A wider FFN than the teacher's is grown by splitting neurons, not refused.
     assert.equal(parseStudentConfig(JSON.stringify({ ...tinyStudent, hiddenDim: 256 }), "s.json", teacher).hiddenDim, 256);
     bad({ ...tinyStudent, initLayers: [9] }, /names layer 9, the teacher has 5/);
