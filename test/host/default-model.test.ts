@@ -1,5 +1,6 @@
-// The committed default model (models/default.ellm): small enough for a microcontroller,
-// ternary, carries its tokenizer, and generates text on both builds.
+// The committed models: the default (models/default.ellm) is small enough for a
+// microcontroller, ternary, carries its tokenizer, and generates text on both builds; the int4
+// student (models/q4.ellm) is int4 throughout and carries its tokenizer.
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -21,6 +22,13 @@ test("default model is at most 100 KB, ternary with a 4- or 8-bit embedding, wit
     if (t.kind === Kind.Embedding) assert.ok(t.qtype === QType.Q4 || t.qtype === QType.Q8, `embedding qtype ${t.qtype}`);
     else if (t.rows > 1) assert.equal(t.qtype, QType.T2, `tensor kind ${t.kind} layer ${t.layer}`);
   }
+});
+
+test("the int4 student has int4 layers and embedding, with its tokenizer", () => {
+  const path = join(ROOT, "models", "q4.ellm");
+  const img = readModel(new Uint8Array(readFileSync(path)), path);
+  assert.ok(img.tokenizer && img.tokenizer.length > 0);
+  for (const t of img.tensors.filter((t) => t.rows > 1)) assert.equal(t.qtype, QType.Q4, `tensor kind ${t.kind} layer ${t.layer}`);
 });
 
 // The 144 KiB budget is the device's, where the weights stay in flash: that run is
