@@ -8,7 +8,7 @@ import { convertModel } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
 import { readFloatModel } from "../train/float-source.js";
 import { writeModel } from "../format/writer.js";
-import { ConfigError, parseStudentConfig, studentModelConfig } from "../train/config.js";
+import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../train/config.js";
 import { encodeTextFile, loadTokens, pack, sampleStories, saveTokens } from "../train/corpus.js";
 import { curveSvg, historySeries } from "../train/curve.js";
 import { train } from "../train/trainer.js";
@@ -39,7 +39,7 @@ export function distillCommand(): Command {
       const shape = studentModelConfig(cfg, teacher.config.vocabSize);
       const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");
-      log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}${cfg.quant === "f32" ? "" : ` (embedding ${cfg.embedding})`}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight}), ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
+      log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}${cfg.quant === "f32" ? "" : ` (embedding ${cfg.embedding})`}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight})${pruning(cfg)}, ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
       const bar = startProgress("distill", cfg.steps, " loss {loss}");
       const t0 = Date.now();
       let firstStep = -1; // the step a resumed run starts from, for the ETA
@@ -85,4 +85,9 @@ function buildStream(teacher: FloatModel, tokenizer: Uint8Array, tokens: number,
   return stream;
 }
 
-
+function pruning(c: StudentConfig): string {
+  const parts = [];
+  if (c.sparsity > 0) parts.push(`sparsity ${c.sparsity} over steps ${c.pruneStart}–${c.pruneEnd}`);
+  if (c.pruneHeads > 0) parts.push(`${c.pruneHeads} head(s) per layer`);
+  return parts.length ? `, pruning ${parts.join(", ")}` : "";
+}

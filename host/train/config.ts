@@ -20,6 +20,9 @@ export interface StudentConfig {
   temperature: number;      // distillation temperature T
   alpha: number;            // loss = α·T²·KL + (1−α)·CE
   hiddenWeight: number;     // layer-wise hidden-state MSE weight (0: off; needs dim = teacher dim)
+  sparsity: number;         // gradual magnitude pruning: fraction of each layer-matrix row zeroed
+  pruneHeads: number;       // attention heads per layer pruned at the start (smallest ‖wo_:,h‖)
+  pruneStart: number; pruneEnd: number; // steps over which sparsity ramps up (end: half the steps)
   steps: number; batch: number;
   lr: number; minLr: number; warmup: number; weightDecay: number; gradClip: number;
   corpusTokens: number;     // tokens of text sampled from the teacher
@@ -31,7 +34,7 @@ export interface StudentConfig {
 
 export const DEFAULTS: Omit<StudentConfig, "dim" | "hiddenDim" | "nLayers" | "nHeads" | "nKvHeads"> = {
   seqLen: 128, init: "random", initLayers: [], quant: "ternary", embedding: "int8", loss: "forward-kl", temperature: 1, alpha: 1,
-  hiddenWeight: 0, steps: 1000, batch: 8, lr: 2e-3, minLr: 2e-4, warmup: 50, weightDecay: 0.01, gradClip: 1,
+  hiddenWeight: 0, sparsity: 0, pruneHeads: 0, pruneStart: 0, pruneEnd: 0, steps: 1000, batch: 8, lr: 2e-3, minLr: 2e-4, warmup: 50, weightDecay: 0.01, gradClip: 1,
   corpusTokens: 200000, sampleTemperature: 1, sampleTopp: 1, seed: 1, workers: 1, logEvery: 25, checkpointEvery: 200,
 };
 
@@ -47,7 +50,8 @@ const RULES: Rule[] = [
   ["initLayers", "ints", 0, 255], ["quant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
   ["embedding", "enum", 0, 0, ["int8", "q4"]],
   ["loss", "enum", 0, 0, ["ce", "forward-kl", "reverse-kl"]], ["temperature", "num", 0.05, 100], ["alpha", "num", 0, 1],
-  ["hiddenWeight", "num", 0, 1e6], ["steps", "int", 1, 1e8], ["batch", "int", 1, 4096], ["lr", "num", 0, 10],
+  ["hiddenWeight", "num", 0, 1e6], ["sparsity", "num", 0, 0.99], ["pruneHeads", "int", 0, 255],
+  ["pruneStart", "int", 0, 1e8], ["pruneEnd", "int", 0, 1e8], ["steps", "int", 1, 1e8], ["batch", "int", 1, 4096], ["lr", "num", 0, 10],
   ["minLr", "num", 0, 10], ["warmup", "int", 0, 1e8], ["weightDecay", "num", 0, 10], ["gradClip", "num", 0, 1e6],
   ["corpusTokens", "int", 0, 1e9], ["sampleTemperature", "num", 0, 10], ["sampleTopp", "num", 0, 1], ["seed", "int", 0, 2 ** 31],
   ["workers", "int", 1, 2], ["logEvery", "int", 1, 1e8], ["checkpointEvery", "int", 1, 1e8],
@@ -79,6 +83,7 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
     out[key] = v;
   }
   const c = out as unknown as StudentConfig;
+  if (obj.pruneEnd === undefined) c.pruneEnd = Math.max(c.pruneStart, Math.floor(c.steps / 2));
   const shape = studentModelConfig(c, teacher?.vocabSize ?? 512);
   const p = configProblems(shape);
   if (p.length) fail(p.join("; "));
@@ -101,6 +106,9 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
     if (c.seqLen > teacher.seqLen) fail(`"seqLen" ${c.seqLen} is longer than the teacher's context ${teacher.seqLen}`);
   }
   if (c.loss === "ce" && c.hiddenWeight > 0) fail(`"hiddenWeight" needs a distillation loss, not "ce"`);
+  if (c.pruneHeads >= c.nHeads) fail(`"pruneHeads" ${c.pruneHeads} must leave at least one of the ${c.nHeads} heads`);
+  if (c.pruneStart > c.pruneEnd) fail(`"pruneStart" ${c.pruneStart} is after "pruneEnd" ${c.pruneEnd}`);
+  if (c.pruneEnd > c.steps) fail(`"pruneEnd" ${c.pruneEnd} is after the last step ${c.steps}`);
   if (c.batch % c.workers !== 0) fail(`"batch" ${c.batch} must be a multiple of "workers" ${c.workers}`);
   return c;
 }

@@ -10,6 +10,7 @@ import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { instantiateTrain } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
 import { GradComputer, type StepParts } from "./step.js";
+import { Pruner } from "./sparsify.js";
 import { growFfn, growWidth, mergeKvHeads, pruneFfn, selectLayers } from "./surgery.js";
 import type { WorkerInit, WorkerStep } from "./worker.js";
 
@@ -69,6 +70,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const ck = loadCheckpoint(o.checkpointDir, net);
     if (ck) { start = ck.step; history.push(...ck.history); }
   }
+  const pruner = new Pruner(net, cfg);
+  if (pruner.active) pruner.apply(start);
   const pool = workers > 1 ? startWorkers(workers, { shape, teacher: cfg.loss === "ce" ? null : o.teacher, cfg, batch: cfg.batch / workers }) : [];
   const B = cfg.batch, T = cfg.seqLen;
   const inputs = new Int32Array(B * T), targets = new Int32Array(B * T);
@@ -86,6 +89,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const wd = isMatrix(s.kind) && s.kind !== Kind.Embedding ? cfg.weightDecay : 0;
         x.adamw(net.id, s.offset, s.rows * s.cols, lr, 0.9, 0.95, 1e-8, wd, step + 1);
       }
+      if (pruner.active) pruner.apply(step + 1);
       tokens += B * T; windowTokens += B * T;
       acc = { loss: acc.loss + parts.loss, ce: acc.ce + parts.ce, kd: acc.kd + parts.kd, hidden: acc.hidden + parts.hidden, n: acc.n + 1 };
       o.onStep?.(step + 1, parts);
