@@ -2,6 +2,7 @@
 // optional text file), with distillation losses and quantization-aware training.
 import { Command } from "commander";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
 import { Engine } from "../engine/engine.js";
 import { convertModel } from "../format/convert.js";
@@ -40,6 +41,8 @@ export function distillCommand(): Command {
       const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");
       log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}${cfg.quant === "f32" ? "" : ` (embedding ${cfg.embedding})`}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight})${pruning(cfg)}, ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
+      const cores = availableParallelism();
+      if (cfg.workers > cores) log(`distill: note: ${cfg.workers} workers on ${cores} cores; every step waits for the slowest worker`);
       const bar = startProgress("distill", cfg.steps, " loss {loss}");
       const t0 = Date.now();
       let firstStep = -1; // the step a resumed run starts from, for the ETA

@@ -54,7 +54,7 @@ const RULES: Rule[] = [
   ["pruneStart", "int", 0, 1e8], ["pruneEnd", "int", 0, 1e8], ["steps", "int", 1, 1e8], ["batch", "int", 1, 4096], ["lr", "num", 0, 10],
   ["minLr", "num", 0, 10], ["warmup", "int", 0, 1e8], ["weightDecay", "num", 0, 10], ["gradClip", "num", 0, 1e6],
   ["corpusTokens", "int", 0, 1e9], ["sampleTemperature", "num", 0, 10], ["sampleTopp", "num", 0, 1], ["seed", "int", 0, 2 ** 31],
-  ["workers", "int", 1, 2], ["logEvery", "int", 1, 1e8], ["checkpointEvery", "int", 1, 1e8],
+  ["workers", "int", 1, 64], ["logEvery", "int", 1, 1e8], ["checkpointEvery", "int", 1, 1e8],
 ];
 
 // name: the file, for messages. teacher: checks shape-dependent options against it.

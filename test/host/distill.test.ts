@@ -17,7 +17,7 @@ import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
 import { FormatError } from "../../host/format/errors.js";
 import { UsageError } from "../../host/cli/errors.js";
 
-// Two workers each average the gradient of half the batch; the mean equals the whole
+// Each of n workers averages the gradient of 1/n of the batch; the mean equals the whole
 // batch's gradient up to f32 summation order, so one AdamW step moves parameters alike.
 const PARALLEL_PARAM_TOL = 1e-5;
 
@@ -91,16 +91,18 @@ describe("distill", { skip: !haveShared && "../shared models missing" }, () => {
     await assert.rejects(cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", join(dir, "missing.json"), "-o", join(dir, "x.ellm")]), (e: unknown) => e instanceof UsageError && /missing\.json: cannot be read/.test(e.message));
   });
 
-  test("two data-parallel workers take the same step as one process", async () => {
+  test("two or four data-parallel workers take the same step as one process", async () => {
     const teacher = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
-    const base = parseStudentConfig(JSON.stringify({ ...tinyStudent, steps: 1, warmup: 0 }), "inline", teacher.config);
+    const base = parseStudentConfig(JSON.stringify({ ...tinyStudent, batch: 4, steps: 1, warmup: 0 }), "inline", teacher.config);
     const stream = Int32Array.from({ length: 400 }, (_, i) => (i * 7 + 3) % 512);
     const run = (c: StudentConfig) => train({ cfg: c, shape: studentModelConfig(c, 512), teacher, stream });
-    const one = await run(base), two = await run({ ...base, workers: 2 });
-    const a = one.net.params, b = two.net.params;
-    let worst = 0;
-    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    assert.ok(worst <= PARALLEL_PARAM_TOL, `max |Δparam| ${worst}`);
+    const a = (await run(base)).net.params.slice();
+    for (const workers of [2, 4]) {
+      const b = (await run({ ...base, workers })).net.params;
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      assert.ok(worst <= PARALLEL_PARAM_TOL, `${workers} workers: max |Δparam| ${worst}`);
+    }
   });
 });
 
@@ -133,5 +135,7 @@ describe("student config errors", () => {
     bad({ ...tinyStudent, nKvHeads: 3, nHeads: 8 }, /nKvHeads/);
     bad({ ...tinyStudent, loss: "ce", hiddenWeight: 1 }, /needs a distillation loss/);
     bad({ ...tinyStudent, batch: 3, workers: 2 }, /multiple of "workers"/);
+    bad({ ...tinyStudent, batch: 128, workers: 65 }, /"workers" must be an integer in \[1, 64\]/);
+    assert.equal(parseStudentConfig(JSON.stringify({ ...tinyStudent, batch: 8, workers: 4 }), "s.json", teacher).workers, 4);
   });
 });
