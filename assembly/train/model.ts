@@ -33,6 +33,7 @@ export class TrainModel {
   B: i32; T: i32; N: i32;
   quant: i32;
   table: i32;
+  attnQuant: i32; // wq, wk, wv, wo: a QUANT_ other than NONE (mixed precision), else quant
   eps: f32 = 1e-5;
   theta: f32 = 10000;
   // parameter offsets (in floats)
@@ -67,10 +68,10 @@ export class TrainModel {
   // hidden-state loss: added gradient at each layer's output (0 = none), f32 [L][N][C]
   dHidden: usize = 0;
 
-  constructor(C: i32, H: i32, L: i32, NH: i32, NKV: i32, V: i32, B: i32, T: i32, quant: i32, table: i32) {
+  constructor(C: i32, H: i32, L: i32, NH: i32, NKV: i32, V: i32, B: i32, T: i32, quant: i32, table: i32, attnQuant: i32) {
     this.C = C; this.H = H; this.L = L; this.NH = NH; this.NKV = NKV; this.V = V;
     this.HS = C / NH; this.KV = C / NH * NKV;
-    this.B = B; this.T = T; this.N = B * T; this.quant = quant; this.table = table;
+    this.B = B; this.T = T; this.N = B * T; this.quant = quant; this.table = table; this.attnQuant = attnQuant;
     const KV = this.KV, N = this.N;
     let o = 0;
     this.oEmb = o; o += V * C;
@@ -111,25 +112,26 @@ export class TrainModel {
     const C = this.C, H = this.H, L = this.L, KV = this.KV, V = this.V;
     // Norm vectors stay f32.
     memory.copy(this.wInt, this.params, <usize>this.nParams << 2);
-    this.matrix(this.oEmb, V, C, true);
+    this.matrix(this.oEmb, V, C, this.quant == QUANT_NONE ? QUANT_NONE : this.table == TABLE_INT4 ? QUANT_INT4 : QUANT_INT8);
+    const qa = this.attnQuant, qf = this.quant;
     for (let l = 0; l < L; l++) {
-      this.matrix(this.oWq + l * C * C, C, C, false);
-      this.matrix(this.oWk + l * KV * C, KV, C, false);
-      this.matrix(this.oWv + l * KV * C, KV, C, false);
-      this.matrix(this.oWo + l * C * C, C, C, false);
-      this.matrix(this.oW1 + l * H * C, H, C, false);
-      this.matrix(this.oW2 + l * C * H, C, H, false);
-      this.matrix(this.oW3 + l * H * C, H, C, false);
+      this.matrix(this.oWq + l * C * C, C, C, qa);
+      this.matrix(this.oWk + l * KV * C, KV, C, qa);
+      this.matrix(this.oWv + l * KV * C, KV, C, qa);
+      this.matrix(this.oWo + l * C * C, C, C, qa);
+      this.matrix(this.oW1 + l * H * C, H, C, qf);
+      this.matrix(this.oW2 + l * C * H, C, H, qf);
+      this.matrix(this.oW3 + l * H * C, H, C, qf);
     }
   }
 
-  private matrix(off: i32, rows: i32, cols: i32, table: bool): void {
+  private matrix(off: i32, rows: i32, cols: i32, quant: i32): void {
     const w = at(this.params, off), wi = at(this.wInt, off);
     // Row scales are kept compactly at the start of the matrix's wScale region.
     const ws = at(this.wScale, off);
-    if (this.quant == QUANT_NONE) weightsF32(wi, ws, w, rows, cols);
-    else if (table ? this.table == TABLE_INT4 : this.quant == QUANT_INT4) weightsInt4(wi, ws, w, rows, cols);
-    else if (this.quant == QUANT_INT8 || table) weightsInt8(wi, ws, w, rows, cols);
+    if (quant == QUANT_NONE) weightsF32(wi, ws, w, rows, cols);
+    else if (quant == QUANT_INT4) weightsInt4(wi, ws, w, rows, cols);
+    else if (quant == QUANT_INT8) weightsInt8(wi, ws, w, rows, cols);
     else weightsTernary(wi, ws, w, rows, cols);
   }
 

@@ -7,7 +7,8 @@ import type { TrainNet } from "./net.js";
 import type { LogEntry } from "./trainer.js";
 
 // embedding: absent in checkpoints written before q4 tables existed, which were all "int8".
-interface CheckpointMeta { version: 1; step: number; nParams: number; shape: unknown; quant: string; embedding?: string; history: LogEntry[] }
+// attention: absent in checkpoints written before mixed precision, whose attention was "quant".
+interface CheckpointMeta { version: 1; step: number; nParams: number; shape: unknown; quant: string; embedding?: string; attention?: string; history: LogEntry[] }
 
 const checkpointError = (message: string) => Object.assign(new Error(message), { code: "E_CHECKPOINT" });
 
@@ -16,7 +17,7 @@ export function saveCheckpoint(dir: string, net: TrainNet, step: number, history
   const state = new Float32Array(3 * net.n);
   state.set(net.params, 0); state.set(net.moment1, net.n); state.set(net.moment2, 2 * net.n);
   writeFileSync(join(dir, "state.bin.tmp"), new Uint8Array(state.buffer));
-  const meta: CheckpointMeta = { version: 1, step, nParams: net.n, shape: net.config, quant: net.quant, embedding: net.table, history };
+  const meta: CheckpointMeta = { version: 1, step, nParams: net.n, shape: net.config, quant: net.quant, embedding: net.table, attention: net.attention, history };
   writeFileSync(join(dir, "checkpoint.json.tmp"), JSON.stringify(meta));
   renameSync(join(dir, "state.bin.tmp"), join(dir, "state.bin"));
   renameSync(join(dir, "checkpoint.json.tmp"), join(dir, "checkpoint.json"));
@@ -31,9 +32,9 @@ export function loadCheckpoint(dir: string, net: TrainNet): { step: number; hist
   try { meta = JSON.parse(readFileSync(metaPath, "utf8")) as CheckpointMeta; } catch (e) {
     throw checkpointError(`checkpoint ${metaPath} is not valid JSON (${(e as Error).message}); use another --checkpoint directory`);
   }
-  const embedding = meta.embedding ?? "int8";
-  if (meta.version !== 1 || meta.nParams !== net.n || JSON.stringify(meta.shape) !== JSON.stringify(net.config) || meta.quant !== net.quant || embedding !== net.table) {
-    throw checkpointError(`checkpoint ${dir} is for a different student (${JSON.stringify(meta.shape)}, ${meta.quant}, embedding ${embedding}); use another --checkpoint directory`);
+  const embedding = meta.embedding ?? "int8", attention = meta.attention ?? meta.quant;
+  if (meta.version !== 1 || meta.nParams !== net.n || JSON.stringify(meta.shape) !== JSON.stringify(net.config) || meta.quant !== net.quant || embedding !== net.table || attention !== net.attention) {
+    throw checkpointError(`checkpoint ${dir} is for a different student (${JSON.stringify(meta.shape)}, ${meta.quant}, attention ${attention}, embedding ${embedding}); use another --checkpoint directory`);
   }
   const statePath = join(dir, "state.bin");
   if (!existsSync(statePath)) throw checkpointError(`checkpoint ${dir}: state.bin is missing`);

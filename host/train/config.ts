@@ -15,6 +15,7 @@ export interface StudentConfig {
                             // neurons pruned or split to the student's width, KV heads merged;
                             // a dim k times the teacher's repeats its channels and heads k times)
   quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "q4" (int4); "f32"
+  attentionQuant: TrainQuant; // wq, wk, wv, wo: mixed precision when it differs from "quant" (default: "quant")
   embedding: TableQuant;    // embedding / tied classifier of a quantized student: "int8" or "q4" (QAT too)
   loss: LossKind;
   temperature: number;      // distillation temperature T
@@ -33,7 +34,7 @@ export interface StudentConfig {
 }
 
 export const DEFAULTS: Omit<StudentConfig, "dim" | "hiddenDim" | "nLayers" | "nHeads" | "nKvHeads"> = {
-  seqLen: 128, init: "random", initLayers: [], quant: "ternary", embedding: "int8", loss: "forward-kl", temperature: 1, alpha: 1,
+  seqLen: 128, init: "random", initLayers: [], quant: "ternary", attentionQuant: "ternary", embedding: "int8", loss: "forward-kl", temperature: 1, alpha: 1,
   hiddenWeight: 0, sparsity: 0, pruneHeads: 0, pruneStart: 0, pruneEnd: 0, steps: 1000, batch: 8, lr: 2e-3, minLr: 2e-4, warmup: 50, weightDecay: 0.01, gradClip: 1,
   corpusTokens: 200000, sampleTemperature: 1, sampleTopp: 1, seed: 1, workers: 1, logEvery: 25, checkpointEvery: 200,
 };
@@ -48,6 +49,7 @@ const RULES: Rule[] = [
   ["dim", "int", 2, 4096], ["hiddenDim", "int", 1, 16384], ["nLayers", "int", 1, 64], ["nHeads", "int", 1, 256],
   ["nKvHeads", "int", 1, 256], ["seqLen", "int", 2, 4096], ["init", "enum", 0, 0, ["teacher", "random"]],
   ["initLayers", "ints", 0, 255], ["quant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
+  ["attentionQuant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
   ["embedding", "enum", 0, 0, ["int8", "q4"]],
   ["loss", "enum", 0, 0, ["ce", "forward-kl", "reverse-kl"]], ["temperature", "num", 0.05, 100], ["alpha", "num", 0, 1],
   ["hiddenWeight", "num", 0, 1e6], ["sparsity", "num", 0, 0.99], ["pruneHeads", "int", 0, 255],
@@ -83,11 +85,13 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
     out[key] = v;
   }
   const c = out as unknown as StudentConfig;
+  if (obj.attentionQuant === undefined) c.attentionQuant = c.quant;
   if (obj.pruneEnd === undefined) c.pruneEnd = Math.max(c.pruneStart, Math.floor(c.steps / 2));
   const shape = studentModelConfig(c, teacher?.vocabSize ?? 512);
   const p = configProblems(shape);
   if (p.length) fail(p.join("; "));
   if (c.quant === "f32" && c.embedding !== "int8") fail(`"embedding" ${JSON.stringify(c.embedding)} needs a quantized student ("quant" ternary, int8 or q4)`);
+  if ((c.quant === "f32") !== (c.attentionQuant === "f32")) fail(`"attentionQuant" ${JSON.stringify(c.attentionQuant)} cannot be mixed with "quant" ${JSON.stringify(c.quant)}: f32 and quantized matrices take different activations`);
   if (c.minLr > c.lr) fail(`"minLr" ${c.minLr} is larger than "lr" ${c.lr}`);
   if (c.init === "teacher") {
     if (c.initLayers.length !== c.nLayers) fail(`"initLayers" must name one teacher layer for each of the ${c.nLayers} student layers`);

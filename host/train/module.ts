@@ -8,7 +8,7 @@ export interface TrainExports {
   memory: WebAssembly.Memory;
   alloc(bytes: number): number;
   simdBuild(): number;
-  create(dim: number, hidden: number, layers: number, heads: number, kvHeads: number, vocab: number, batch: number, seq: number, quant: number, table: number): number;
+  create(dim: number, hidden: number, layers: number, heads: number, kvHeads: number, vocab: number, batch: number, seq: number, quant: number, table: number, attn: number): number;
   nParams(id: number): number;
   params(id: number): number;
   grads(id: number): number;

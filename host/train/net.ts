@@ -35,11 +35,13 @@ export class TrainNet {
   readonly layout: TensorSpan[];
   readonly n: number;
 
+  // attention: the quantization of wq, wk, wv, wo when it differs from the other matrices'.
   constructor(readonly x: TrainExports, readonly config: ModelConfig, readonly batch: number, readonly seq: number, readonly quant: TrainQuant,
-    readonly table: TableQuant = "int8") {
+    readonly table: TableQuant = "int8", readonly attention: TrainQuant = quant) {
     const c = config;
     if (quant === "f32" && table !== "int8") throw new Error(`an f32 student keeps an f32 embedding (got embedding ${table})`);
-    this.id = x.create(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, batch, seq, QUANT_IDS[quant], TABLE_IDS[table]);
+    if ((quant === "f32") !== (attention === "f32")) throw new Error(`f32 and quantized matrices cannot be mixed (${quant}, attention ${attention})`);
+    this.id = x.create(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, batch, seq, QUANT_IDS[quant], TABLE_IDS[table], QUANT_IDS[attention]);
     if (this.id < 0) throw new Error(`training module refused the shape ${JSON.stringify(c)}`);
     this.layout = paramLayout(c);
     this.n = x.nParams(this.id);
@@ -85,9 +87,10 @@ export class TrainNet {
         continue;
       }
       const ints = wi.subarray(s.offset, s.offset + n), scales = ws.slice(s.offset, s.offset + s.rows);
-      if (s.kind === Kind.Embedding ? this.table === "q4" : this.quant === "q4") {
+      const q = this.quantOf(s.kind);
+      if (q === "q4") {
         tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q4, rows: s.rows, cols: s.cols, group: 0, data: packQ4(ints, scales, s.rows, s.cols) });
-      } else if (this.quant === "int8" || s.kind === Kind.Embedding) {
+      } else if (q === "int8") {
         tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q8, rows: s.rows, cols: s.cols, group: s.cols, data: packQ8(ints, scales, s.rows, s.cols) });
       } else {
         // t·s divided by s gives t back exactly, so quantizeT2 reproduces the trained codes.
@@ -98,7 +101,15 @@ export class TrainNet {
     }
     return { config: { ...this.config }, tensors, tokenizer };
   }
+
+  // How a (quantized) matrix of this kind is stored.
+  quantOf(kind: Kind): TrainQuant {
+    if (kind === Kind.Embedding) return this.table;
+    return ATTENTION_KINDS.has(kind) ? this.attention : this.quant;
+  }
 }
+
+const ATTENTION_KINDS = new Set([Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo]);
 
 // int8 integers (held in f32) and one scale per row → the file's q8 layout with group = cols.
 export function packQ8(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array {

@@ -17,7 +17,7 @@ export class GradComputer {
   private readonly map: number;
 
   constructor(readonly x: TrainExports, studentShape: ModelConfig, teacher: FloatModel | null, readonly cfg: StudentConfig, readonly batch: number) {
-    this.student = new TrainNet(x, studentShape, batch, cfg.seqLen, cfg.quant, cfg.embedding);
+    this.student = new TrainNet(x, studentShape, batch, cfg.seqLen, cfg.quant, cfg.embedding, cfg.attentionQuant);
     const needTeacher = cfg.loss !== "ce" && teacher !== null;
     this.teacher = needTeacher ? new TrainNet(x, teacher!.config, batch, cfg.seqLen, "f32") : null;
     if (this.teacher) this.teacher.load(teacher!);

@@ -62,7 +62,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const x = instantiateTrain();
   const workers = cfg.workers;
   const local = workers === 1 ? new GradComputer(x, shape, o.teacher, cfg, cfg.batch) : null;
-  const net = local ? local.student : new TrainNet(x, shape, 1, cfg.seqLen, cfg.quant, cfg.embedding);
+  const net = local ? local.student : new TrainNet(x, shape, 1, cfg.seqLen, cfg.quant, cfg.embedding, cfg.attentionQuant);
   initStudent(net, cfg, o.teacher);
   let start = 0;
   const history: LogEntry[] = [];

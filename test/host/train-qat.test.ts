@@ -1,6 +1,6 @@
 // Quantization-aware training runs exactly as trained: the training forward with ternary,
-// int8 or int4 fake quantization and the inference module's t2/q8/q4 kernels on the exported file
-// give the same logits.
+// int8 or int4 fake quantization (or a mix: attention in one type, FFN in another) and the
+// inference module's t2/q8/q4 kernels on the exported file give the same logits.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Engine } from "../../host/engine/engine.js";
@@ -17,10 +17,12 @@ const QAT_LOGIT_TOL = 0;
 
 const cfg: ModelConfig = { dim: 64, hiddenDim: 172, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 16, ropeTheta: 10000, normEps: 1e-5, sharedClassifier: true };
 
-function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp"): number {
+const ATTENTION = new Set([Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo]);
+
+function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp", attention: TrainQuant = quant): number {
   const x = instantiateTrain();
   const T = 16;
-  const net = new TrainNet(x, cfg, 1, T, quant, table);
+  const net = new TrainNet(x, cfg, 1, T, quant, table, attention);
   let s = 12345;
   const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
   const p = net.params;
@@ -28,8 +30,10 @@ function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp"): numb
   const tokens = Array.from({ length: T }, (_, i) => (i * 37 + 1) % cfg.vocabSize);
   const image = net.toImage();
   assert.equal(image.tensors[0].qtype, table === "q4" ? QType.Q4 : QType.Q8, "embedding stored in the trained type");
-  const layerType = { ternary: QType.T2, int8: QType.Q8, q4: QType.Q4, f32: QType.F32 }[quant];
-  assert.ok(image.tensors.filter((t) => t.rows > 1 && t.kind !== Kind.Embedding).every((t) => t.qtype === layerType), "layer matrices stored in the trained type");
+  const qtype = (q: TrainQuant) => ({ ternary: QType.T2, int8: QType.Q8, q4: QType.Q4, f32: QType.F32 })[q];
+  for (const t of image.tensors.filter((t) => t.rows > 1 && t.kind !== Kind.Embedding)) {
+    assert.equal(t.qtype, qtype(ATTENTION.has(t.kind) ? attention : quant), `kind ${t.kind} stored in the trained type`);
+  }
   const ptr = x.alloc(4 * T);
   new Int32Array(x.memory.buffer, ptr, T).set(tokens);
   x.forward(net.id, ptr);
@@ -47,6 +51,16 @@ for (const [quant, table] of [["ternary", "int8"], ["int8", "int8"], ["ternary",
   for (const engine of ["simd", "mvp"] as const) {
     test(`${quant} QAT with ${table === "int8" ? "an" : "a"} ${table} embedding: logits equal the ${engine} inference module's`, () => {
       const worst = run(quant, table, engine);
+      assert.ok(worst <= QAT_LOGIT_TOL, `max |Δlogit| ${worst} > ${QAT_LOGIT_TOL}`);
+    });
+  }
+}
+
+// Mixed precision: the attention matrices in another type than the FFN's.
+for (const [quant, attention] of [["ternary", "q4"], ["ternary", "int8"], ["q4", "ternary"]] as const) {
+  for (const engine of ["simd", "mvp"] as const) {
+    test(`${quant} FFN with ${attention} attention (q4 embedding): logits equal the ${engine} inference module's`, () => {
+      const worst = run(quant, "q4", engine, attention);
       assert.ok(worst <= QAT_LOGIT_TOL, `max |Δlogit| ${worst} > ${QAT_LOGIT_TOL}`);
     });
   }
