@@ -34,7 +34,7 @@ export function infoCommand(): Command {
         return;
       }
       const c = image.config;
-      process.stdout.write(`${path}: ${info.bytes} bytes, ${info.format}, ${info.quant}${info.embedding === info.quant ? "" : ` (embedding ${info.embedding})`}, ${params} parameters, tokenizer ${info.tokenizer}\n` +
+      process.stdout.write(`${path}: ${info.bytes} bytes, ${info.format}, ${info.quant}${info.embedding === info.quant ? "" : `, embedding ${info.embedding}`}, ${params} parameters, tokenizer ${info.tokenizer}\n` +
         `dim ${c.dim}, hidden ${c.hiddenDim}, layers ${c.nLayers}, heads ${c.nHeads}, kv heads ${c.nKvHeads}, vocab ${c.vocabSize}, seq_len ${c.seqLen}, ${c.sharedClassifier ? "tied" : "separate"} classifier\n`);
     });
 }

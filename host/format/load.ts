@@ -61,8 +61,10 @@ export function loadModelFile(path: string, tokenizer?: { bytes: Uint8Array; pat
   return { path, bytes: writeModel(image), fileBytes: r.raw.length, source: r.source, image };
 }
 
-// The quantization a model is known by: its linear layers' type.
+// The quantization a model is known by: its FFN matrices' type, and its attention matrices'
+// when they differ (mixed precision), e.g. "ternary, attention q4".
 export function quantOf(image: ModelImage): string {
-  const w = image.tensors.find((t) => t.rows > 1 && t.kind !== Kind.Embedding && t.kind !== Kind.Classifier);
-  return QTYPE_NAMES[(w?.qtype ?? QType.F32) as QType];
+  const name = (kinds: Kind[]) => QTYPE_NAMES[(image.tensors.find((t) => kinds.includes(t.kind))?.qtype ?? QType.F32) as QType];
+  const ffn = name([Kind.W1, Kind.W2, Kind.W3]), attention = name([Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo]);
+  return ffn === attention ? ffn : `${ffn}, attention ${attention}`;
 }

@@ -118,6 +118,9 @@ describe("student config errors", () => {
     bad({ ...tinyStudent, quant: "binary" }, /"quant" must be one of ternary, int8, q4, f32/);
     bad({ ...tinyStudent, embedding: "q2" }, /"embedding" must be one of int8, q4/);
     bad({ ...tinyStudent, quant: "f32", embedding: "q4" }, /"embedding" "q4" needs a quantized student/);
+    bad({ ...tinyStudent, quant: "f32", attentionQuant: "q4" }, /"attentionQuant" "q4" cannot be mixed with "quant" "f32"/);
+    bad({ ...tinyStudent, attentionQuant: "int2" }, /"attentionQuant" must be one of ternary, int8, q4, f32/);
+    assert.equal(parseStudentConfig(JSON.stringify(tinyStudent), "s.json", teacher).attentionQuant, "ternary", "attention follows \"quant\" by default");
     bad({ ...tinyStudent, steps: 1.5 }, /"steps" must be an integer/);
     bad({ ...tinyStudent, lr: -1 }, /"lr" must be a number/);
     bad({ ...tinyStudent, nHeads: 7 }, /dim 64 must be nHeads 7 times an even head size|nKvHeads/);

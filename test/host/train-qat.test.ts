@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { Engine } from "../../host/engine/engine.js";
 import type { ModelConfig } from "../../host/format/spec.js";
 import { writeModel } from "../../host/format/writer.js";
+import { quantOf } from "../../host/format/load.js";
 import { instantiateTrain } from "../../host/train/module.js";
 import { Kind, QType } from "../../host/format/spec.js";
 import { TrainNet, type TableQuant, type TrainQuant } from "../../host/train/net.js";
@@ -34,6 +35,7 @@ function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp", atten
   for (const t of image.tensors.filter((t) => t.rows > 1 && t.kind !== Kind.Embedding)) {
     assert.equal(t.qtype, qtype(ATTENTION.has(t.kind) ? attention : quant), `kind ${t.kind} stored in the trained type`);
   }
+  assert.equal(quantOf(image), attention === quant ? quant : `${quant}, attention ${attention}`, "info and eval name the mix");
   const ptr = x.alloc(4 * T);
   new Int32Array(x.memory.buffer, ptr, T).set(tokens);
   x.forward(net.id, ptr);
