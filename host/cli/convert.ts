@@ -34,6 +34,7 @@ export function convertCommand(): Command {
     .requiredOption("-o, --output <path>", "output .ellm file")
     .option("--quant <type>", "f32, int8, ternary or q4 (int4)", choice("quant", QUANT_NAMES), "f32")
     .option("--group <n>", "weights per scale of the int8 tensors (the layers with --quant int8, else the int8 embedding); 0 = one scale per row; must divide every row length", int("group", 0, 1 << 20), 0)
+    .option("--attention-quant <type>", "wq, wk, wv, wo in another type than --quant (mixed precision): f32, int8, ternary or q4", choice("attention-quant", QUANT_NAMES))
     .option("--embedding <type>", "embedding/classifier storage: default (follows --quant), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin to carry inside the file")
     .action((input: string, o) => {
@@ -43,7 +44,7 @@ export function convertCommand(): Command {
       if (tok) checkTokenizer(tok.bytes, model.config.vocabSize, tok.path);
       let image: ModelImage;
       try {
-        image = convertModel(model, { quant: o.quant, groupSize: o.group, embedding: o.embedding, tokenizer: tok?.bytes });
+        image = convertModel(model, { quant: o.quant, attention: o.attentionQuant, groupSize: o.group, embedding: o.embedding, tokenizer: tok?.bytes });
       } catch (e) {
         throw new UsageError(`${input}: ${(e as Error).message}`);
       }
@@ -53,6 +54,6 @@ export function convertCommand(): Command {
       } catch (e) {
         throw new UsageError(`cannot write ${o.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      process.stderr.write(`wrote ${o.output}: ${bytes.length} bytes, ${o.quant}${o.embedding !== "default" ? `, embedding ${o.embedding}` : ""}${image.tokenizer ? ", tokenizer embedded" : ""} (from ${r.source})\n`);
+      process.stderr.write(`wrote ${o.output}: ${bytes.length} bytes, ${o.quant}${o.attentionQuant && o.attentionQuant !== o.quant ? `, attention ${o.attentionQuant}` : ""}${o.embedding !== "default" ? `, embedding ${o.embedding}` : ""}${image.tokenizer ? ", tokenizer embedded" : ""} (from ${r.source})\n`);
     });
 }

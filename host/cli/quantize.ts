@@ -22,6 +22,7 @@ export function quantizeCommand(): Command {
     .requiredOption("-o, --output <file>", "output edgellm model file")
     .option("--quant <kind>", "int8, ternary or q4 (int4, absmax/7 per row)", choice("quant", ["int8", "ternary", "q4"] as const), "int8")
     .option("--group <int>", "weights per scale of the int8 tensors (the layers with --quant int8, else the int8 embedding); 0: one scale per output channel", int("group", 0, 1 << 20), 0)
+    .option("--attention-quant <kind>", "wq, wk, wv, wo in another type than --quant (mixed precision): int8, ternary or q4", choice("attention-quant", ["int8", "ternary", "q4"] as const))
     .option("--embedding <type>", "embedding/classifier storage: default (int8), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
     .option("--calibrate <file>", "calibration text, one document per line (enables activation-aware scaling)")
     .option("--alpha <float>", "SmoothQuant migration strength (default: chosen on the calibration text)", float("alpha", 0, 1))
@@ -30,7 +31,7 @@ export function quantizeCommand(): Command {
       const m = readFloatModel(path, o.tokenizer);
       if (!m.tokenizer && o.calibrate) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
       const quant: QuantName = o.quant;
-      const build = (f: FloatModel) => writeModel(convertModel(f, { quant, groupSize: o.group, embedding: o.embedding, tokenizer: m.tokenizer }));
+      const build = (f: FloatModel) => writeModel(convertModel(f, { quant, attention: o.attentionQuant, groupSize: o.group, embedding: o.embedding, tokenizer: m.tokenizer }));
       let best = build(m);
       if (o.calibrate) {
         let text: string;
@@ -56,6 +57,6 @@ export function quantizeCommand(): Command {
         process.stdout.write(`chose ${bestAlpha === null ? "no smoothing" : `alpha ${bestAlpha}`}\n`);
       }
       writeFileSync(o.output, best);
-      process.stdout.write(`wrote ${o.output} (${best.length} bytes, ${quant})\n`);
+      process.stdout.write(`wrote ${o.output} (${best.length} bytes, ${quant}${o.attentionQuant && o.attentionQuant !== quant ? `, attention ${o.attentionQuant}` : ""})\n`);
     });
 }

@@ -20,12 +20,15 @@ export interface ConvertOptions {
   tokenizer?: Uint8Array;
   // Type of the embedding and classifier tables; "default" when absent.
   embedding?: EmbeddingName;
+  // Type of wq, wk, wv, wo when it differs from `quant` (mixed precision); `quant` when absent.
+  attention?: QuantName;
   // Per-row scales to use for ternary matrices, keyed like FloatModel tensors (QAT output).
   ternaryScales?: Map<string, Float32Array>;
 }
 
 const isNorm = (k: Kind) => k === Kind.RmsAtt || k === Kind.RmsFfn || k === Kind.RmsFinal;
 const isTable = (k: Kind) => k === Kind.Embedding || k === Kind.Classifier;
+const isAttention = (k: Kind) => k === Kind.Wq || k === Kind.Wk || k === Kind.Wv || k === Kind.Wo;
 
 export function groupProblem(m: FloatModel, groupSize: number): string | null {
   if (groupSize === 0) return null;
@@ -47,11 +50,12 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
     const [rows, cols] = tensorShape(m.config, kind);
     const w = m.tensors.get(tensorKey(kind, layer));
     if (!w || w.length !== rows * cols) throw new Error(`tensor ${kind}/${layer} missing or of the wrong size`);
+    const quant = isAttention(kind) ? o.attention ?? o.quant : o.quant;
     let qtype = QType.F32;
-    if (!isNorm(kind) && o.quant !== "f32") {
+    if (!isNorm(kind) && quant !== "f32") {
       // Embedding and classifier stay int8 unless --embedding says otherwise: post-training
       // ternary tables lose the vocabulary.
-      qtype = isTable(kind) ? QType.Q8 : LAYER_QTYPE[o.quant];
+      qtype = isTable(kind) ? QType.Q8 : LAYER_QTYPE[quant];
     }
     if (isTable(kind) && emb !== "default") qtype = emb === "q4" ? QType.Q4 : QType.Q8;
     const g = qtype === QType.Q8 ? (group || cols) : 0;

@@ -96,6 +96,7 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
     [["frobnicate"], /unknown command 'frobnicate'/],
     [["convert", TEACHER, "-o", "/tmp/x.ellm", "--quant", "int4"], /quant must be one of f32, int8, ternary, q4/],
     [["convert", TEACHER], /required option '-o, --output <path>'/],
+    [["quantize", TEACHER, "-o", "/tmp/x.ellm", "--attention-quant", "f16"], /attention-quant must be one of int8, ternary, q4/],
   ];
   for (const [args, pattern] of argCases) {
     test(`arguments: ${args.slice(1).filter((a) => a !== TEACHER && a !== TOKENIZER).join(" ")}`, () => {

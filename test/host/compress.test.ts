@@ -10,6 +10,7 @@ import { compressCommands } from "../../host/cli/compress.js";
 import { UsageError } from "../../host/cli/errors.js";
 import { Engine } from "../../host/engine/engine.js";
 import { readModel } from "../../host/format/reader.js";
+import { quantOf } from "../../host/format/load.js";
 import { readLlama2cV0 } from "../../host/format/llama2c.js";
 import { Kind, QType } from "../../host/format/spec.js";
 import { convertModel } from "../../host/format/convert.js";
@@ -54,6 +55,18 @@ describe("quantize and prune", { skip: !haveShared && "../shared models missing"
     const img = readModel(new Uint8Array(readFileSync(out)));
     assert.ok(img.tensors.filter((t) => t.kind !== Kind.Embedding && t.rows > 1).every((t) => t.qtype === QType.Q4));
     assert.equal(img.tensors.find((t) => t.kind === Kind.Embedding)!.qtype, QType.Q8);
+    runs(out);
+  });
+
+  test("mixed-precision PTQ stores the attention matrices in their own type", async () => {
+    const out = join(dir, "mixed.ellm");
+    await cli(["quantize", TEACHER, "-z", TOKENIZER, "-o", out, "--quant", "ternary", "--attention-quant", "q4"]);
+    const img = readModel(new Uint8Array(readFileSync(out)));
+    const attention = new Set([Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo]);
+    for (const t of img.tensors.filter((t) => t.kind !== Kind.Embedding && t.rows > 1)) {
+      assert.equal(t.qtype, attention.has(t.kind) ? QType.Q4 : QType.T2, `kind ${t.kind}`);
+    }
+    assert.equal(quantOf(img), "ternary, attention q4");
     runs(out);
   });
 
