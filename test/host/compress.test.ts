@@ -14,7 +14,7 @@ import { quantOf } from "../../host/format/load.js";
 import { readLlama2cV0 } from "../../host/format/llama2c.js";
 import { Kind, QType } from "../../host/format/spec.js";
 import { convertModel } from "../../host/format/convert.js";
-import { tensorKey } from "../../host/format/float-model.js";
+import { tensorKey, type FloatModel } from "../../host/format/float-model.js";
 import { writeModel } from "../../host/format/writer.js";
 import { magnitudePrune, sparsityOf } from "../../host/train/magnitude.js";
 import { growFfn, growWidth } from "../../host/train/surgery.js";
@@ -24,6 +24,12 @@ async function cli(args: string[]): Promise<void> {
   const p = new Command("edgellm").exitOverride();
   for (const c of compressCommands()) p.addCommand(c.exitOverride());
   await p.parseAsync(["node", "edgellm", ...args]);
+}
+
+// Logits of an f32 model over a few positions, to compare a reshaped model with its source.
+function f32Logits(m: FloatModel): number[] {
+  const e = Engine.load(writeModel(convertModel(m, { quant: "f32" })), undefined, { ctx: 16 });
+  return [1, 403, 407, 261, 378, 425].flatMap((t, pos) => Array.from(e.forward(t, pos)));
 }
 
 function runs(path: string): Engine {
@@ -92,14 +98,11 @@ describe("quantize and prune", { skip: !haveShared && "../shared models missing"
 
   test("growing the FFN splits neurons: the f32 function is kept, and noise tells the copies apart", () => {
     const m = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
-    const engine = (f: typeof m) => Engine.load(writeModel(convertModel(f, { quant: "f32" })), undefined, { ctx: 16 });
-    const tokens = [1, 403, 407, 261, 378, 425];
-    const logits = (e: Engine) => tokens.flatMap((t, pos) => Array.from(e.forward(t, pos)));
-    const base = logits(engine(m));
+    const base = f32Logits(m);
     const exact = growFfn(m, 400, () => 1, 0);
     assert.equal(exact.config.hiddenDim, 400);
     assert.equal(exact.tensors.get(tensorKey(Kind.W2, 0))!.length, 64 * 400);
-    const worst = Math.max(...logits(engine(exact)).map((v, i) => Math.abs(v - base[i])));
+    const worst = Math.max(...f32Logits(exact).map((v, i) => Math.abs(v - base[i])));
     assert.ok(worst < 1e-3, `max |Δlogit| ${worst} after an exact split`);
     let g = 0;
     const noisy = growFfn(m, 344, () => ((g = (g * 7 + 3) % 11) - 5) / 5, 0.02); // noise in [-1, 1]
@@ -115,14 +118,11 @@ describe("quantize and prune", { skip: !haveShared && "../shared models missing"
 
   test("widening the residual stream repeats channels and heads: the f32 function is kept", () => {
     const m = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
-    const engine = (f: typeof m) => Engine.load(writeModel(convertModel(f, { quant: "f32" })), undefined, { ctx: 16 });
-    const tokens = [1, 403, 407, 261, 378, 425];
-    const logits = (e: Engine) => tokens.flatMap((t, pos) => Array.from(e.forward(t, pos)));
-    const base = logits(engine(m));
+    const base = f32Logits(m);
     for (const k of [2, 3]) {
       const wide = growWidth(m, k, () => 1, 0);
       assert.deepEqual([wide.config.dim, wide.config.nHeads, wide.config.nKvHeads], [64 * k, 8 * k, 4 * k]);
-      const worst = Math.max(...logits(engine(wide)).map((v, i) => Math.abs(v - base[i])));
+      const worst = Math.max(...f32Logits(wide).map((v, i) => Math.abs(v - base[i])));
       // RMSNorm's ε does not shrink with the stream's 1/√k, hence a looser bound than growFfn's.
       assert.ok(worst < 5e-3, `max |Δlogit| ${worst} at ${k}× the width`);
     }
