@@ -1,6 +1,7 @@
 // The committed models: the default (models/default.ellm) is small enough for a
 // microcontroller, ternary, carries its tokenizer, and generates text on both builds; the int4
-// student (models/q4.ellm) is int4 throughout and carries its tokenizer.
+// student (models/q4.ellm) is int4 throughout, the mixed student (models/mixed.ellm) keeps the
+// default's budget with int4 attention; both carry their tokenizer.
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -22,6 +23,15 @@ test("default model is at most 100 KB, ternary with a 4- or 8-bit embedding, wit
     if (t.kind === Kind.Embedding) assert.ok(t.qtype === QType.Q4 || t.qtype === QType.Q8, `embedding qtype ${t.qtype}`);
     else if (t.rows > 1) assert.equal(t.qtype, QType.T2, `tensor kind ${t.kind} layer ${t.layer}`);
   }
+});
+
+test("the mixed student is at most 100 KB: ternary FFN, int4 attention and embedding, with its tokenizer", () => {
+  const path = join(ROOT, "models", "mixed.ellm");
+  assert.ok(statSync(path).size <= MAX_FILE_BYTES, `${statSync(path).size} bytes`);
+  const img = readModel(new Uint8Array(readFileSync(path)), path);
+  assert.ok(img.tokenizer && img.tokenizer.length > 0);
+  const ffn = new Set([Kind.W1, Kind.W2, Kind.W3]);
+  for (const t of img.tensors.filter((t) => t.rows > 1)) assert.equal(t.qtype, ffn.has(t.kind) ? QType.T2 : QType.Q4, `tensor kind ${t.kind} layer ${t.layer}`);
 });
 
 test("the int4 student has int4 layers and embedding, with its tokenizer", () => {

@@ -1,4 +1,4 @@
-// The committed models (the ternary default and the int4 student) on the device configuration of issue B: the MVP module under
+// The committed models (the ternary default, the int4 and the mixed student) on the device configuration of issue B: the MVP module under
 // wasm3 built with the ESP32 settings, weights left in flash (--host-weights), int8 KV cache
 // over the ESP32 image's context (CONFIG_EDGELLM_CTX, 128 positions), linear memory capped at
 // 144 KiB. Output must equal V8's; a context the cap cannot hold is refused, not overrun.
@@ -13,7 +13,7 @@ const DEFAULT = join(ROOT, "models", "default.ellm");
 const MEMORY_BUDGET = 144 * 1024;
 const DEVICE_CTX = 128;  // firmware/esp32/main/Kconfig.projbuild EDGELLM_CTX
 
-for (const name of ["default", "q4"]) {
+for (const name of ["default", "q4", "mixed"]) {
   const model = join(ROOT, "models", `${name}.ellm`);
   test(`models/${name}.ellm runs ${DEVICE_CTX} positions in 144 KiB of linear memory on the device profile, as V8 does`, () => {
     const ctx = Math.min(DEVICE_CTX, readModel(new Uint8Array(readFileSync(model)), model).config.seqLen);
