@@ -39,6 +39,7 @@ export function chartSvg(title: string, series: Series[], o: ChartOptions): stri
     out.push(`<line x1="${pad.l}" y1="${Y(l.y)}" x2="${w - pad.r}" y2="${Y(l.y)}" stroke="#888" stroke-dasharray="4 3"/>`);
     out.push(`<text x="${pad.l + 4}" y="${Y(l.y) - 3}" fill="#555">${esc(l.label)}</text>`);
   }
+  const placed: Array<[number, number]> = [];
   series.forEach((s, i) => {
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts.map((p) => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(" ")}"/>`);
@@ -47,7 +48,11 @@ export function chartSvg(title: string, series: Series[], o: ChartOptions): stri
         out.push(`<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="3" fill="${s.color}"/>`);
         const label = s.labels?.[j];
         const right = X(p[0]) > 0.75 * w; // labels near the right edge go to the point's left
-        if (label) out.push(`<text x="${(X(p[0]) + (right ? -5 : 5)).toFixed(1)}" y="${(Y(p[1]) - 5).toFixed(1)}" text-anchor="${right ? "end" : "start"}" fill="${s.color}">${esc(label)}</text>`);
+        const x = X(p[0]) + (right ? -5 : 5);
+        let y = Y(p[1]) - 5;
+        while (placed.some((q) => Math.abs(q[0] - x) < 40 && Math.abs(q[1] - y) < 11)) y += 12; // below a label already there
+        placed.push([x, y]);
+        if (label) out.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" text-anchor="${right ? "end" : "start"}" fill="${s.color}">${esc(label)}</text>`);
       });
     }
     out.push(`<text x="${w - pad.r - 4}" y="${pad.t + 14 * (i + 1)}" text-anchor="end" fill="${s.color}">${esc(s.name)}</text>`);
