@@ -1,7 +1,7 @@
 // FloatModel → edgellm model image at a chosen quantization.
 import { FloatModel, tensorKey, tensorList } from "./float-model.js";
 import { quantizeQ4, quantizeQ8, quantizeT2 } from "./quantize.js";
-import { Kind, QType, tensorShape } from "./spec.js";
+import { ATTENTION_KINDS, Kind, QType, tensorShape } from "./spec.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
 // Layer matrices: f32, int8 (q8, per-row or grouped scales), ternary (t2) or int4 (q4, per row).
@@ -28,7 +28,6 @@ export interface ConvertOptions {
 
 const isNorm = (k: Kind) => k === Kind.RmsAtt || k === Kind.RmsFfn || k === Kind.RmsFinal;
 const isTable = (k: Kind) => k === Kind.Embedding || k === Kind.Classifier;
-const isAttention = (k: Kind) => k === Kind.Wq || k === Kind.Wk || k === Kind.Wv || k === Kind.Wo;
 
 export function groupProblem(m: FloatModel, groupSize: number): string | null {
   if (groupSize === 0) return null;
@@ -50,7 +49,7 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
     const [rows, cols] = tensorShape(m.config, kind);
     const w = m.tensors.get(tensorKey(kind, layer));
     if (!w || w.length !== rows * cols) throw new Error(`tensor ${kind}/${layer} missing or of the wrong size`);
-    const quant = isAttention(kind) ? o.attention ?? o.quant : o.quant;
+    const quant = ATTENTION_KINDS.includes(kind) ? o.attention ?? o.quant : o.quant;
     let qtype = QType.F32;
     if (!isNorm(kind) && quant !== "f32") {
       // Embedding and classifier stay int8 unless --embedding says otherwise: post-training

@@ -7,7 +7,7 @@ import { FormatError } from "./errors.js";
 import { FloatModel } from "./float-model.js";
 import { isLlama2cV2, readLlama2cV0, readLlama2cV2 } from "./llama2c.js";
 import { isModelFile, readModel } from "./reader.js";
-import { Kind, QTYPE_NAMES, QType } from "./spec.js";
+import { ATTENTION_KINDS, FFN_KINDS, Kind, QTYPE_NAMES, QType } from "./spec.js";
 import { checkTokenizer } from "./tokenizer.js";
 import { writeModel, type ModelImage } from "./writer.js";
 
@@ -64,7 +64,7 @@ export function loadModelFile(path: string, tokenizer?: { bytes: Uint8Array; pat
 // The quantization a model is known by: its FFN matrices' type, and its attention matrices'
 // when they differ (mixed precision), e.g. "ternary, attention q4".
 export function quantOf(image: ModelImage): string {
-  const name = (kinds: Kind[]) => QTYPE_NAMES[(image.tensors.find((t) => kinds.includes(t.kind))?.qtype ?? QType.F32) as QType];
-  const ffn = name([Kind.W1, Kind.W2, Kind.W3]), attention = name([Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo]);
+  const name = (kinds: readonly Kind[]) => QTYPE_NAMES[(image.tensors.find((t) => kinds.includes(t.kind))?.qtype ?? QType.F32) as QType];
+  const ffn = name(FFN_KINDS), attention = name(ATTENTION_KINDS);
   return ffn === attention ? ffn : `${ffn}, attention ${attention}`;
 }

@@ -17,6 +17,9 @@ export enum Kind {
 }
 export const KIND_NAMES = ["token_embedding", "rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3", "rms_final", "classifier"];
 export const LAYER_KINDS = [Kind.RmsAtt, Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.RmsFfn, Kind.W1, Kind.W2, Kind.W3];
+// The layer matrices by block: mixed precision gives each block its own type.
+export const ATTENTION_KINDS: readonly Kind[] = [Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo];
+export const FFN_KINDS: readonly Kind[] = [Kind.W1, Kind.W2, Kind.W3];
 
 export interface ModelConfig {
   dim: number;

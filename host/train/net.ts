@@ -3,7 +3,7 @@
 // FloatModel, and exporting the trained model as f32 or as the exact quantized image.
 import { FloatModel, tensorKey, tensorList } from "../format/float-model.js";
 import { packQ4, quantizeT2 } from "../format/quantize.js";
-import { align, Kind, ModelConfig, QType, tensorShape } from "../format/spec.js";
+import { align, ATTENTION_KINDS, Kind, ModelConfig, QType, tensorShape } from "../format/spec.js";
 import type { ModelImage, TensorRecord } from "../format/writer.js";
 import type { TrainExports } from "./module.js";
 
@@ -105,11 +105,9 @@ export class TrainNet {
   // How a (quantized) matrix of this kind is stored.
   quantOf(kind: Kind): TrainQuant {
     if (kind === Kind.Embedding) return this.table;
-    return ATTENTION_KINDS.has(kind) ? this.attention : this.quant;
+    return ATTENTION_KINDS.includes(kind) ? this.attention : this.quant;
   }
 }
-
-const ATTENTION_KINDS = new Set([Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo]);
 
 // int8 integers (held in f32) and one scale per row → the file's q8 layout with group = cols.
 export function packQ8(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array {

@@ -7,12 +7,13 @@
 //     and output columns once, at the start.
 // Pruned weights are set to zero after every optimizer step, so the forward never sees them and
 // the written file holds exact zeros.
-import { Kind } from "../format/spec.js";
+import { ATTENTION_KINDS, FFN_KINDS, Kind } from "../format/spec.js";
 import type { TrainNet, TensorSpan } from "./net.js";
+import { weakestHeads } from "./surgery.js";
 
 export interface PruneConfig { sparsity: number; pruneHeads: number; pruneStart: number; pruneEnd: number }
 
-const PRUNED_KINDS = new Set([Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.W1, Kind.W2, Kind.W3]);
+const PRUNED_KINDS: readonly Kind[] = [...ATTENTION_KINDS, ...FFN_KINDS];
 
 // Target fraction of zeros per row after `step` optimizer steps.
 export function sparsityAt(c: PruneConfig, step: number): number {
@@ -23,14 +24,17 @@ export function sparsityAt(c: PruneConfig, step: number): number {
 
 export class Pruner {
   private readonly mask: Uint8Array; // [n params] 1 = pruned
+  private readonly spans: TensorSpan[]; // the layer matrices
+  private reached = 0;                  // the sparsity the masks already hold
 
   // With "sparsity", weights that are exactly zero when the pruner starts count as pruned: after
   // --resume those are the ones pruned before the checkpoint (a live f32 weight is never quite 0).
   constructor(private readonly net: TrainNet, private readonly c: PruneConfig) {
     this.mask = new Uint8Array(net.n);
+    this.spans = net.layout.filter((s) => PRUNED_KINDS.includes(s.kind));
     if (c.sparsity > 0) {
       const p = net.params;
-      for (const s of this.spans()) for (let i = s.offset; i < s.offset + s.rows * s.cols; i++) if (p[i] === 0) this.mask[i] = 1;
+      for (const s of this.spans) for (let i = s.offset; i < s.offset + s.rows * s.cols; i++) if (p[i] === 0) this.mask[i] = 1;
     }
     if (c.pruneHeads > 0) this.maskHeads();
   }
@@ -41,12 +45,13 @@ export class Pruner {
   // every pruned weight.
   apply(step: number): void {
     const target = sparsityAt(this.c, step);
-    if (target > 0) for (const s of this.spans()) this.growRows(s, Math.floor(s.cols * target));
+    if (target > this.reached) {
+      for (const s of this.spans) this.growRows(s, Math.floor(s.cols * target));
+      this.reached = target;
+    }
     const p = this.net.params;
     for (let i = 0; i < p.length; i++) if (this.mask[i]) p[i] = 0;
   }
-
-  private spans(): TensorSpan[] { return this.net.layout.filter((s) => PRUNED_KINDS.has(s.kind)); }
 
   // Each row: mask its smallest-|w| live weights until `want` are masked.
   private growRows(s: TensorSpan, want: number): void {
@@ -68,13 +73,7 @@ export class Pruner {
     for (let l = 0; l < c.nLayers; l++) {
       const wq = this.net.layout.find((s) => s.kind === Kind.Wq && s.layer === l)!;
       const wo = this.net.layout.find((s) => s.kind === Kind.Wo && s.layer === l)!;
-      const score = Array.from({ length: c.nHeads }, (_, h) => {
-        let sum = 0;
-        for (let r = 0; r < D; r++) for (let i = 0; i < hs; i++) sum += p[wo.offset + r * D + h * hs + i] ** 2;
-        return sum;
-      });
-      const drop = score.map((v, h) => [v, h]).sort((a, b) => a[0] - b[0]).slice(0, this.c.pruneHeads).map((x) => x[1]);
-      for (const h of drop) {
+      for (const h of weakestHeads(p.subarray(wo.offset, wo.offset + D * D), c, this.c.pruneHeads)) {
         this.mask.fill(1, wq.offset + h * hs * D, wq.offset + (h + 1) * hs * D);
         for (let r = 0; r < D; r++) this.mask.fill(1, wo.offset + r * D + h * hs, wo.offset + r * D + (h + 1) * hs);
       }

@@ -7,7 +7,7 @@
 //   mergeKvHeads  average groups of KV heads (multi-head → grouped-query attention)
 //   pruneHeads    zero the attention heads with the smallest output weights ‖wo_:,h‖
 import { tensorKey, type FloatModel } from "./../format/float-model.js";
-import { Kind, kvDim, LAYER_KINDS } from "../format/spec.js";
+import { Kind, kvDim, LAYER_KINDS, type ModelConfig } from "../format/spec.js";
 
 const get = (m: FloatModel, k: Kind, l = 0): Float32Array => {
   const t = m.tensors.get(tensorKey(k, l));
@@ -156,6 +156,18 @@ export function mergeKvHeads(m: FloatModel, nKv: number): FloatModel {
   return out;
 }
 
+// The `count` heads of one layer whose output projection ‖wo_:,h‖ is smallest, ascending by
+// index. wo: f32 [dim][dim] of a model with config c.
+export function weakestHeads(wo: Float32Array, c: ModelConfig, count: number): number[] {
+  const hs = c.dim / c.nHeads, D = c.dim;
+  const score = Array.from({ length: c.nHeads }, (_, h) => {
+    let s = 0;
+    for (let r = 0; r < D; r++) for (let i = 0; i < hs; i++) s += wo[r * D + h * hs + i] ** 2;
+    return s;
+  });
+  return score.map((s, h) => [s, h]).sort((a, b) => a[0] - b[0]).slice(0, count).map((p) => p[1]).sort((a, b) => a - b);
+}
+
 // Zeroes the `count` heads per layer (query rows of wq, output columns of wo) whose output
 // projection has the smallest norm. Returns the model and the pruned heads per layer.
 export function pruneHeads(m: FloatModel, count: number): { model: FloatModel; pruned: number[][] } {
@@ -165,18 +177,12 @@ export function pruneHeads(m: FloatModel, count: number): { model: FloatModel; p
   const pruned: number[][] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const wq = out.tensors.get(tensorKey(Kind.Wq, l))!, wo = out.tensors.get(tensorKey(Kind.Wo, l))!;
-    const score = Array.from({ length: c.nHeads }, (_, h) => {
-      let s = 0;
-      for (let r = 0; r < D; r++) for (let i = 0; i < hs; i++) s += wo[r * D + h * hs + i] ** 2;
-      return s;
-    });
-    const drop = score.map((s, h) => [s, h]).sort((a, b) => a[0] - b[0]).slice(0, count).map((p) => p[1]).sort((a, b) => a - b);
+    const drop = weakestHeads(wo, c, count);
     for (const h of drop) {
       wq.fill(0, h * hs * D, (h + 1) * hs * D);
       for (let r = 0; r < D; r++) wo.fill(0, r * D + h * hs, r * D + (h + 1) * hs);
     }
     pruned.push(drop);
   }
-  void kvDim;
   return { model: out, pruned };
 }

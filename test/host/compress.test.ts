@@ -12,7 +12,7 @@ import { Engine } from "../../host/engine/engine.js";
 import { readModel } from "../../host/format/reader.js";
 import { quantOf } from "../../host/format/load.js";
 import { readLlama2cV0 } from "../../host/format/llama2c.js";
-import { Kind, QType } from "../../host/format/spec.js";
+import { ATTENTION_KINDS, Kind, QType } from "../../host/format/spec.js";
 import { convertModel } from "../../host/format/convert.js";
 import { tensorKey, type FloatModel } from "../../host/format/float-model.js";
 import { writeModel } from "../../host/format/writer.js";
@@ -68,9 +68,8 @@ describe("quantize and prune", { skip: !haveShared && "../shared models missing"
     const out = join(dir, "mixed.ellm");
     await cli(["quantize", TEACHER, "-z", TOKENIZER, "-o", out, "--quant", "ternary", "--attention-quant", "q4"]);
     const img = readModel(new Uint8Array(readFileSync(out)));
-    const attention = new Set([Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo]);
     for (const t of img.tensors.filter((t) => t.kind !== Kind.Embedding && t.rows > 1)) {
-      assert.equal(t.qtype, attention.has(t.kind) ? QType.Q4 : QType.T2, `kind ${t.kind}`);
+      assert.equal(t.qtype, ATTENTION_KINDS.includes(t.kind) ? QType.Q4 : QType.T2, `kind ${t.kind}`);
     }
     assert.equal(quantOf(img), "ternary, attention q4");
     runs(out);

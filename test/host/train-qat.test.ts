@@ -8,7 +8,7 @@ import type { ModelConfig } from "../../host/format/spec.js";
 import { writeModel } from "../../host/format/writer.js";
 import { quantOf } from "../../host/format/load.js";
 import { instantiateTrain } from "../../host/train/module.js";
-import { Kind, QType } from "../../host/format/spec.js";
+import { ATTENTION_KINDS, Kind, QType } from "../../host/format/spec.js";
 import { TrainNet, type TableQuant, type TrainQuant } from "../../host/train/net.js";
 
 // The training forward calls the inference kernels themselves (rmsnorm, attention scores/mix,
@@ -17,8 +17,6 @@ import { TrainNet, type TableQuant, type TrainQuant } from "../../host/train/net
 const QAT_LOGIT_TOL = 0;
 
 const cfg: ModelConfig = { dim: 64, hiddenDim: 172, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 16, ropeTheta: 10000, normEps: 1e-5, sharedClassifier: true };
-
-const ATTENTION = new Set([Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo]);
 
 function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp", attention: TrainQuant = quant): number {
   const x = instantiateTrain();
@@ -33,7 +31,7 @@ function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp", atten
   assert.equal(image.tensors[0].qtype, table === "q4" ? QType.Q4 : QType.Q8, "embedding stored in the trained type");
   const qtype = (q: TrainQuant) => ({ ternary: QType.T2, int8: QType.Q8, q4: QType.Q4, f32: QType.F32 })[q];
   for (const t of image.tensors.filter((t) => t.rows > 1 && t.kind !== Kind.Embedding)) {
-    assert.equal(t.qtype, qtype(ATTENTION.has(t.kind) ? attention : quant), `kind ${t.kind} stored in the trained type`);
+    assert.equal(t.qtype, qtype(ATTENTION_KINDS.includes(t.kind) ? attention : quant), `kind ${t.kind} stored in the trained type`);
   }
   assert.equal(quantOf(image), attention === quant ? quant : `${quant}, attention ${attention}`, "info and eval name the mix");
   const ptr = x.alloc(4 * T);
