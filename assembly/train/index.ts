@@ -33,6 +33,9 @@ export function quantScales(id: i32): usize { return models[id].wScale; }
 // Residual stream entering layer l (l = layers: before the final norm), f32 [N][C].
 export function hidden(id: i32, l: i32): usize { const m = models[id]; return m.x + (<usize>(l * m.N * m.C) << 2); }
 
+// Quantization ramp (model.ts blend): 0 = latent f32 weights, 1 = quantized (the default).
+export function setQuantBlend(id: i32, blend: f32): void { models[id].blend = Mathf.min(1, Mathf.max(0, blend)); }
+
 // tokens: i32 [batch·seq].
 export function forward(id: i32, tokens: usize): void { models[id].forward(tokens); }
 

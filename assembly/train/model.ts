@@ -12,7 +12,7 @@ import {
   matmulForward, residualForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward, swigluBackward,
   swigluForward,
 } from "./layers";
-import { weightsF32, weightsInt4, weightsInt8, weightsTernary } from "./quant";
+import { blendLatent, weightsF32, weightsInt4, weightsInt8, weightsTernary } from "./quant";
 
 // Quantization the forward pass simulates (append-only).
 export const QUANT_NONE: i32 = 0;     // f32 everything (teacher, gradient checks)
@@ -34,6 +34,10 @@ export class TrainModel {
   quant: i32;
   table: i32;
   attnQuant: i32; // wq, wk, wv, wo: a QUANT_ other than NONE (mixed precision), else quant
+  // Quantization ramp: quantized matrices use blend·q + (1 − blend)·w/s (in units of the row
+  // scale s), so training can move from the latent f32 weights to the quantized ones
+  // gradually; 1 = fully quantized, exactly what the file stores.
+  blend: f32 = 1;
   eps: f32 = 1e-5;
   theta: f32 = 10000;
   // parameter offsets (in floats)
@@ -133,6 +137,7 @@ export class TrainModel {
     else if (quant == QUANT_INT4) weightsInt4(wi, ws, w, rows, cols);
     else if (quant == QUANT_INT8) weightsInt8(wi, ws, w, rows, cols);
     else weightsTernary(wi, ws, w, rows, cols);
+    if (quant != QUANT_NONE && this.blend < 1) blendLatent(wi, ws, w, rows, cols, this.blend);
   }
 
   // Forward over tokens[N] (i32); logits[N][V].

@@ -47,3 +47,18 @@ function weightsSymmetric(wInt: usize, ws: usize, w: usize, rows: i32, cols: i32
     store<f32>(ws + (<usize>r << 2), s);
   }
 }
+
+// wInt[rows][cols] = blend·wInt + (1 − blend)·w / ws[r]: a weighted mean of the quantized and
+// latent weights in the row's scale (rows with scale 0 keep their zeros). The straight-through
+// backward is unchanged.
+export function blendLatent(wInt: usize, ws: usize, w: usize, rows: i32, cols: i32, blend: f32): void {
+  for (let r = 0; r < rows; r++) {
+    const s = load<f32>(ws + (<usize>r << 2));
+    if (s == 0) continue;
+    const row = w + (<usize>(r * cols) << 2), out = wInt + (<usize>(r * cols) << 2);
+    for (let c = 0; c < cols; c++) {
+      const o = out + (<usize>c << 2);
+      store<f32>(o, blend * load<f32>(o) + (1 - blend) * (load<f32>(row + (<usize>c << 2)) / s));
+    }
+  }
+}

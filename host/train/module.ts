@@ -16,6 +16,7 @@ export interface TrainExports {
   quantWeights(id: number): number;
   quantScales(id: number): number;
   hidden(id: number, layer: number): number;
+  setQuantBlend(id: number, blend: number): void;
   forward(id: number, tokens: number): void;
   loss(id: number, teacher: number, targets: number, kind: number, temperature: number, alpha: number): number;
   lossCe(): number;

@@ -72,9 +72,15 @@ export class TrainNet {
     return { config: { ...this.config }, tensors, tokenizer };
   }
 
+  // Quantization ramp: 0 runs the latent f32 weights (with quantized activations), 1 (the
+  // default) the quantized ones; between, their weighted mean (assembly/train/model.ts).
+  setQuantBlend(blend: number): void { this.x.setQuantBlend(this.id, blend); }
+
   // The model exactly as the training forward ran it: quantized integers and row scales
-  // packed unchanged into t2 / q8 / q4 tensors (norms f32). Runs forward once to refresh them.
+  // packed unchanged into t2 / q8 / q4 tensors (norms f32). Runs forward once, fully
+  // quantized, to refresh them.
   toImage(tokenizer?: Uint8Array): ModelImage {
+    this.setQuantBlend(1);
     this.x.forward(this.id, this.x.alloc(4 * this.batch * this.seq)); // token 0 batch: refreshes wInt/wScale
     const wi = this.view(this.x.quantWeights(this.id)), ws = this.view(this.x.quantScales(this.id));
     const p = this.params;

@@ -33,12 +33,14 @@ export class GradComputer {
     new Int32Array(x.memory.buffer, this.map, studentShape.nLayers).set(m);
   }
 
-  compute(inputs: Int32Array, targets: Int32Array): StepParts {
+  // blend: the quantization ramp's position this step (TrainNet.setQuantBlend).
+  compute(inputs: Int32Array, targets: Int32Array, blend = 1): StepParts {
     const x = this.x, n = this.batch * this.cfg.seqLen;
     new Int32Array(x.memory.buffer, this.inputs, n).set(inputs.subarray(0, n));
     new Int32Array(x.memory.buffer, this.targets, n).set(targets.subarray(0, n));
     const s = this.student.id, t = this.teacher ? this.teacher.id : -1;
     if (t >= 0) x.forward(t, this.inputs);
+    this.student.setQuantBlend(blend);
     x.forward(s, this.inputs);
     let loss = x.loss(s, t, this.targets, LOSS_IDS[this.cfg.loss], this.cfg.temperature, this.cfg.alpha);
     const ce = x.lossCe(), kd = x.lossKd();

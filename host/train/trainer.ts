@@ -29,6 +29,12 @@ export interface TrainOptions {
 
 export interface TrainResult { net: TrainNet; history: LogEntry[]; tokensPerSecond: number; seconds: number }
 
+// Quantization ramp: the quantized share of the weights, rising linearly from 0 at step 0 to
+// 1 at step quantRamp (0 = quantized from the start).
+export function quantBlend(cfg: StudentConfig, step: number): number {
+  return cfg.quantRamp > 0 ? Math.min(1, step / cfg.quantRamp) : 1;
+}
+
 export function learningRate(cfg: StudentConfig, step: number): number {
   if (step < cfg.warmup) return cfg.lr * (step + 1) / cfg.warmup;
   const p = (step - cfg.warmup) / Math.max(1, cfg.steps - cfg.warmup);
@@ -81,7 +87,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   try {
     for (let step = start; step < cfg.steps; step++) {
       batchAt(o.stream, B, T, cfg.seed, step, inputs, targets);
-      const parts = local ? local.compute(inputs, targets) : await parallelGrads(pool, net, inputs, targets, B / workers * T);
+      const blend = quantBlend(cfg, step);
+      const parts = local ? local.compute(inputs, targets, blend) : await parallelGrads(pool, net, inputs, targets, B / workers * T, blend);
       const norm = Math.sqrt(x.gradNormSq(net.id));
       if (cfg.gradClip > 0 && norm > cfg.gradClip) x.scaleGrads(net.id, cfg.gradClip / norm);
       const lr = learningRate(cfg, step);
@@ -121,14 +128,14 @@ function startWorkers(n: number, init: WorkerInit): Worker[] {
 
 // Each worker takes an equal shard of the batch; the mean of their mean-loss gradients is the
 // gradient of the whole batch.
-async function parallelGrads(pool: Worker[], net: TrainNet, inputs: Int32Array, targets: Int32Array, shard: number): Promise<StepParts> {
+async function parallelGrads(pool: Worker[], net: TrainNet, inputs: Int32Array, targets: Int32Array, shard: number, blend: number): Promise<StepParts> {
   const params = net.params.slice();
   const results = await Promise.all(pool.map((w, i) => new Promise<{ parts: StepParts; grads: Float32Array }>((resolve, reject) => {
     const onError = (e: Error) => { w.off("message", onMessage); reject(e); };
     const onMessage = (m: { parts: StepParts; grads: Float32Array }) => { w.off("error", onError); resolve(m); };
     w.once("message", onMessage);
     w.once("error", onError);
-    const msg: WorkerStep = { params, inputs: inputs.slice(i * shard, (i + 1) * shard), targets: targets.slice(i * shard, (i + 1) * shard) };
+    const msg: WorkerStep = { params, inputs: inputs.slice(i * shard, (i + 1) * shard), targets: targets.slice(i * shard, (i + 1) * shard), blend };
     w.postMessage(msg);
   })));
   const g = net.grads;

@@ -9,14 +9,14 @@ import { instantiateTrain } from "./module.js";
 import { GradComputer } from "./step.js";
 
 export interface WorkerInit { shape: ModelConfig; teacher: FloatModel | null; cfg: StudentConfig; batch: number }
-export interface WorkerStep { params: Float32Array; inputs: Int32Array; targets: Int32Array }
+export interface WorkerStep { params: Float32Array; inputs: Int32Array; targets: Int32Array; blend: number }
 
 const init = workerData as WorkerInit;
 const g = new GradComputer(instantiateTrain(), init.shape, init.teacher, init.cfg, init.batch);
 
 parentPort!.on("message", (m: WorkerStep) => {
   g.student.params.set(m.params);
-  const parts = g.compute(m.inputs, m.targets);
+  const parts = g.compute(m.inputs, m.targets, m.blend);
   const grads = g.student.grads.slice();
   parentPort!.postMessage({ parts, grads }, [grads.buffer]);
 });

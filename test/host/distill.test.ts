@@ -91,17 +91,19 @@ describe("distill", { skip: !haveShared && "../shared models missing" }, () => {
     await assert.rejects(cli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", join(dir, "missing.json"), "-o", join(dir, "x.ellm")]), (e: unknown) => e instanceof UsageError && /missing\.json: cannot be read/.test(e.message));
   });
 
-  test("two or four data-parallel workers take the same step as one process", async () => {
+  test("two or four data-parallel workers take the same steps as one process, with and without a quantization ramp", async () => {
     const teacher = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
-    const base = parseStudentConfig(JSON.stringify({ ...tinyStudent, batch: 4, steps: 1, warmup: 0 }), "inline", teacher.config);
     const stream = Int32Array.from({ length: 400 }, (_, i) => (i * 7 + 3) % 512);
     const run = (c: StudentConfig) => train({ cfg: c, shape: studentModelConfig(c, 512), teacher, stream });
-    const a = (await run(base)).net.params.slice();
-    for (const workers of [2, 4]) {
-      const b = (await run({ ...base, workers })).net.params;
-      let worst = 0;
-      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-      assert.ok(worst <= PARALLEL_PARAM_TOL, `${workers} workers: max |Δparam| ${worst}`);
+    for (const ramp of [{}, { steps: 2, quantRamp: 2 }]) {
+      const base = parseStudentConfig(JSON.stringify({ ...tinyStudent, batch: 4, steps: 1, warmup: 0, ...ramp }), "inline", teacher.config);
+      const a = (await run(base)).net.params.slice();
+      for (const workers of [2, 4]) {
+        const b = (await run({ ...base, workers })).net.params;
+        let worst = 0;
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        assert.ok(worst <= PARALLEL_PARAM_TOL, `${workers} workers${base.quantRamp ? ", ramp" : ""}: max |Δparam| ${worst}`);
+      }
     }
   });
 });
@@ -138,6 +140,9 @@ describe("student config errors", () => {
     bad({ ...tinyStudent, nKvHeads: 3, nHeads: 8 }, /nKvHeads/);
     bad({ ...tinyStudent, loss: "ce", hiddenWeight: 1 }, /needs a distillation loss/);
     bad({ ...tinyStudent, batch: 3, workers: 2 }, /multiple of "workers"/);
+    bad({ ...tinyStudent, quantRamp: 7 }, /"quantRamp" 7 is longer than "steps" 6/);
+    bad({ ...tinyStudent, quant: "f32", quantRamp: 2 }, /"quantRamp" needs a quantized student/);
+    bad({ ...tinyStudent, quantRamp: -1 }, /"quantRamp" must be an integer/);
     bad({ ...tinyStudent, batch: 128, workers: 65 }, /"workers" must be an integer in \[1, 64\]/);
     assert.equal(parseStudentConfig(JSON.stringify({ ...tinyStudent, batch: 8, workers: 4 }), "s.json", teacher).workers, 4);
   });
