@@ -1,7 +1,8 @@
-// What the distill options of session 5 cost per training step, side by side in one run: the
-// default student's recipe as it is, with pruning active on every step ("sparsity" ramping over
-// the whole run), and with int4 attention ("attentionQuant"). Rounds alternate A B C A B C so
-// machine noise falls on all three alike; prints tokens/s and the ratio to the plain recipe.
+// What the newer distill options cost per training step, side by side in one run: the default
+// student's recipe as it is, with pruning active on every step ("sparsity" ramping over the
+// whole run), with int4 attention ("attentionQuant"), and with the quantization ramp blending
+// on every step ("quantRamp" over the whole run). Rounds alternate A B C D A B C D so machine
+// noise falls on all alike; prints tokens/s and the ratio to the plain recipe.
 // Usage: node dist/tools/bench-train-options.js ../shared/models/stories260K.bin -z ../shared/models/tok512.bin [--steps 20] [--rounds 2]
 import { readFileSync } from "node:fs";
 import { readFloatModel } from "../host/train/float-source.js";
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     ["default recipe", {}],
     ["+ pruning every step", { sparsity: 0.5, pruneStart: 0, pruneEnd: STEPS }],
     ["+ int4 attention", { attentionQuant: "q4" }],
+    ["+ quantization ramp every step", { quantRamp: STEPS }],
   ];
   const stream = Int32Array.from({ length: 200_000 }, (_, i) => (i * 7919 + 13) % teacher.config.vocabSize);
   const tokS = variants.map(() => [] as number[]);
