@@ -16,7 +16,7 @@ export interface StudentConfig {
                             // a dim k times the teacher's repeats its channels and heads k times)
   quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "q4" (int4); "f32"
   attentionQuant: TrainQuant; // wq, wk, wv, wo: mixed precision when it differs from "quant" (default: "quant")
-  quantRamp: number;        // steps over which the matrices go from latent f32 to quantized (0: off)
+  quantRamp: number;        // steps over which the quantized weights blend in from the latent f32 ones (0: off)
   embedding: TableQuant;    // embedding / tied classifier of a quantized student: "int8" or "q4" (QAT too)
   loss: LossKind;
   temperature: number;      // distillation temperature T
