@@ -34,6 +34,7 @@ export class TrainNet {
   readonly id: number;
   readonly layout: TensorSpan[];
   readonly n: number;
+  private zeroTokens?: number; // i32 [batch·seq] of token 0, toImage's refresh batch
 
   // attention: the quantization of wq, wk, wv, wo when it differs from the other matrices'.
   constructor(readonly x: TrainExports, readonly config: ModelConfig, readonly batch: number, readonly seq: number, readonly quant: TrainQuant,
@@ -81,7 +82,9 @@ export class TrainNet {
   // quantized, to refresh them.
   toImage(tokenizer?: Uint8Array): ModelImage {
     this.setQuantBlend(1);
-    this.x.forward(this.id, this.x.alloc(4 * this.batch * this.seq)); // token 0 batch: refreshes wInt/wScale
+    this.zeroTokens ??= this.x.alloc(4 * this.batch * this.seq); // the module has no free: one buffer per net
+    new Int32Array(this.x.memory.buffer, this.zeroTokens, this.batch * this.seq).fill(0);
+    this.x.forward(this.id, this.zeroTokens); // a batch of token 0 refreshes wInt/wScale
     const wi = this.view(this.x.quantWeights(this.id)), ws = this.view(this.x.quantScales(this.id));
     const p = this.params;
     const tensors: TensorRecord[] = [];
