@@ -1,8 +1,10 @@
-// Shared by the host tests: paths to the project and ../shared, and a CLI runner.
+// Shared by the host tests: paths to the project and ../shared, a CLI runner, and seeded
+// random parameters for training-module tests.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../host/engine/module.js";
+import type { TrainNet } from "../../host/train/net.js";
 
 export const ROOT = PROJECT_ROOT;
 export const SHARED = join(ROOT, "..", "shared");
@@ -25,4 +27,19 @@ export function runCli(args: string[], timeoutMs = 60_000): CliResult {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: timeoutMs });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
+}
+
+// A seeded uniform generator in [0, 1) (32-bit LCG), so every run sees the same numbers.
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+}
+
+// Every tensor of a training net, in layout order: norm vectors uniform in
+// [normLo, normLo + normSpan), matrices uniform in (−matrixSpan/2, matrixSpan/2).
+export function randomizeParams(net: TrainNet, r: () => number, normLo: number, normSpan: number, matrixSpan: number): void {
+  const p = net.params;
+  for (const sp of net.layout) {
+    for (let i = 0; i < sp.rows * sp.cols; i++) p[sp.offset + i] = sp.rows === 1 ? normLo + normSpan * r() : (r() - 0.5) * matrixSpan;
+  }
 }

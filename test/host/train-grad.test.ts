@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { instantiateTrain, type TrainExports } from "../../host/train/module.js";
 import { TrainNet } from "../../host/train/net.js";
 import type { ModelConfig } from "../../host/format/spec.js";
+import { randomizeParams, rng } from "./helpers.js";
 
 // |analytic − numeric| ≤ GRAD_RTOL·max(|analytic|, |numeric|) + GRAD_ATOL (f32 forward, h = FD_STEP).
 const GRAD_RTOL = 0.05;
@@ -13,17 +14,8 @@ const FD_STEP = 1e-2;
 
 const tiny: ModelConfig = { dim: 8, hiddenDim: 12, nLayers: 2, nHeads: 2, nKvHeads: 1, vocabSize: 16, seqLen: 4, ropeTheta: 10000, normEps: 1e-5, sharedClassifier: true };
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-}
-
-function randomize(net: TrainNet, r: () => number): void {
-  const p = net.params;
-  for (const s of net.layout) {
-    for (let i = 0; i < s.rows * s.cols; i++) p[s.offset + i] = s.rows === 1 ? 0.8 + 0.4 * r() : (r() - 0.5) * 0.8;
-  }
-}
+// Norms in [0.8, 1.2), matrices in ±0.4.
+const randomize = (net: TrainNet, r: () => number) => randomizeParams(net, r, 0.8, 0.4, 0.8);
 
 interface Setup { x: TrainExports; s: TrainNet; t: TrainNet; tokens: number; targets: number; map: number }
 

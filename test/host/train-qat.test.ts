@@ -10,6 +10,7 @@ import { quantOf } from "../../host/format/load.js";
 import { instantiateTrain } from "../../host/train/module.js";
 import { ATTENTION_KINDS, Kind, QType } from "../../host/format/spec.js";
 import { TrainNet, type TableQuant, type TrainQuant } from "../../host/train/net.js";
+import { randomizeParams, rng } from "./helpers.js";
 
 // The training forward calls the inference kernels themselves (rmsnorm, attention scores/mix,
 // exp, swiglu) and does integer matmuls exactly, then applies the scales in the kernels' order,
@@ -22,10 +23,7 @@ function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp", atten
   const x = instantiateTrain();
   const T = 16;
   const net = new TrainNet(x, cfg, 1, T, quant, table, attention);
-  let s = 12345;
-  const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-  const p = net.params;
-  for (const sp of net.layout) for (let i = 0; i < sp.rows * sp.cols; i++) p[sp.offset + i] = sp.rows === 1 ? 0.5 + r() : (r() - 0.5) * 0.3;
+  randomizeParams(net, rng(12345), 0.5, 1, 0.3);
   const tokens = Array.from({ length: T }, (_, i) => (i * 37 + 1) % cfg.vocabSize);
   const image = net.toImage();
   assert.equal(image.tensors[0].qtype, table === "q4" ? QType.Q4 : QType.Q8, "embedding stored in the trained type");

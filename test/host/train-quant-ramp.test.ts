@@ -10,6 +10,7 @@ import { DEFAULTS, type StudentConfig } from "../../host/train/config.js";
 import { instantiateTrain } from "../../host/train/module.js";
 import { isMatrix, TrainNet } from "../../host/train/net.js";
 import { quantBlend } from "../../host/train/trainer.js";
+import { randomizeParams, rng } from "./helpers.js";
 
 const cfg: ModelConfig = { dim: 64, hiddenDim: 96, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 16, ropeTheta: 10000, normEps: 1e-5, sharedClassifier: true };
 const T = 16;
@@ -19,10 +20,7 @@ const BLEND_REL_TOL = 1e-6;
 function randomNet() {
   const x = instantiateTrain();
   const net = new TrainNet(x, cfg, 1, T, "ternary", "q4");
-  let s = 777;
-  const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-  const p = net.params;
-  for (const sp of net.layout) for (let i = 0; i < sp.rows * sp.cols; i++) p[sp.offset + i] = sp.rows === 1 ? 0.5 + r() : (r() - 0.5) * 0.3;
+  randomizeParams(net, rng(777), 0.5, 1, 0.3);
   const tokens = x.alloc(4 * T);
   new Int32Array(x.memory.buffer, tokens, T).set(Array.from({ length: T }, (_, i) => (i * 37 + 1) % cfg.vocabSize));
   // The weights the forward used: integers (or blends) times their row scale.
