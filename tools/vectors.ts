@@ -7,7 +7,7 @@ import { Kind, ModelConfig, tensorShape } from "../host/format/spec.js";
 import type { ModelImage } from "../host/format/writer.js";
 import type { Engine } from "../host/engine/engine.js";
 
-export const VECTOR_NAMES = ["tiny-f32", "tiny-int8", "tiny-ternary", "tiny-q4"] as const;
+export const VECTOR_NAMES = ["tiny-f32", "tiny-int8", "tiny-ternary", "tiny-q4", "tiny-t5"] as const;
 export type VectorName = (typeof VECTOR_NAMES)[number];
 
 // xorshift32: values in [-1, 1), reproducible in any language.
@@ -62,6 +62,9 @@ export function tinyFloatModel(sharedClassifier: boolean, seed = 42): FloatModel
 export function buildVector(name: VectorName): ModelImage {
   // q4: int8 matrices with q4 embedding and (separate) classifier tables.
   if (name === "tiny-q4") return convertModel(tinyFloatModel(false, 7), { quant: "int8", embedding: "q4" });
+  // t5: dense ternary; the w2 rows of 24 weights take 5 bytes, so the lookup-table kernel's
+  // 4-byte groups cross rows.
+  if (name === "tiny-t5") return convertModel(tinyFloatModel(true, 11), { quant: "ternary", ternaryFormat: "t5", tokenizer: tinyTokenizer() });
   const quant = name.slice("tiny-".length) as QuantName;
   // The ternary vector has a separate classifier and a q8 group size of 8, to cover both paths.
   const model = tinyFloatModel(quant !== "ternary");

@@ -3,7 +3,10 @@
 import { Config, configIsSane } from "./config";
 import { crc32Update } from "./crc32";
 import * as E from "./errors";
-import { Matrix, QT_F32, QT_Q4, QT_Q8, tensorBytes } from "./matrix";
+import { Matrix, QT_F32, QT_T5, scalesOffset, tensorBytes } from "./matrix";
+import { fits } from "./runtime";
+import { repackT5ToT2 } from "../kernels/t5";
+import { t2RowBytes } from "../kernels/t2";
 import { Weights } from "./weights";
 import { wRead } from "../kernels/native";
 
@@ -135,7 +138,7 @@ function parse(p: usize, n: usize, external: bool): ParseResult {
     if (kind >= N_KINDS) { res.error = E.E_TENSOR; return res; }
     if (kind == K_CLASSIFIER && c.sharedClassifier) { res.error = E.E_TENSOR; return res; }
     if (isGlobal(kind) ? layer != 0 : layer >= <u32>c.nLayers) { res.error = E.E_TENSOR; return res; }
-    if (qtype > QT_Q4) { res.error = E.E_QTYPE; return res; }
+    if (qtype > QT_T5) { res.error = E.E_QTYPE; return res; }
     if (rows != expectedRows(c, kind) || cols != expectedCols(c, kind)) { res.error = E.E_TENSOR; return res; }
     if (rows == 1 && qtype != QT_F32) { res.error = E.E_QTYPE; return res; }
     if (<i64>bytes != tensorBytes(qtype, rows, cols, group)) { res.error = E.E_TENSOR; return res; }
@@ -147,22 +150,27 @@ function parse(p: usize, n: usize, external: bool): ParseResult {
     store<u8>(slot, 1);
     // External: norm vectors are copied in (small), matrices stay in host memory.
     const data = external ? (rows == 1 ? readExternal(off, bytes) : <usize>off) : p + <usize>off;
-    if (kind == K_EMBEDDING) mapMatrix(w.embedding, external, qtype, rows, cols, group, data);
+    let m: Matrix | null = null;
+    if (kind == K_EMBEDDING) m = w.embedding;
     else if (kind == K_RMS_FINAL) w.rmsFinal = data;
-    else if (kind == K_CLASSIFIER) mapMatrix(w.classifier, external, qtype, rows, cols, group, data);
+    else if (kind == K_CLASSIFIER) m = w.classifier;
     else {
       const lw = w.layers[layer];
       switch (kind) {
         case K_RMS_ATT: lw.rmsAtt = data; break;
-        case K_WQ: mapMatrix(lw.wq, external, qtype, rows, cols, group, data); break;
-        case K_WK: mapMatrix(lw.wk, external, qtype, rows, cols, group, data); break;
-        case K_WV: mapMatrix(lw.wv, external, qtype, rows, cols, group, data); break;
-        case K_WO: mapMatrix(lw.wo, external, qtype, rows, cols, group, data); break;
+        case K_WQ: m = lw.wq; break;
+        case K_WK: m = lw.wk; break;
+        case K_WV: m = lw.wv; break;
+        case K_WO: m = lw.wo; break;
         case K_RMS_FFN: lw.rmsFfn = data; break;
-        case K_W1: mapMatrix(lw.w1, external, qtype, rows, cols, group, data); break;
-        case K_W2: mapMatrix(lw.w2, external, qtype, rows, cols, group, data); break;
-        default: mapMatrix(lw.w3, external, qtype, rows, cols, group, data); break;
+        case K_W1: m = lw.w1; break;
+        case K_W2: m = lw.w2; break;
+        default: m = lw.w3; break;
       }
+    }
+    if (m != null) {
+      const err = mapMatrix(m, external, qtype, rows, cols, group, data);
+      if (err != E.OK) { res.error = err; return res; }
     }
   }
   // nTensors equals the required count and duplicates are refused, so every tensor is present.
@@ -178,7 +186,18 @@ function parse(p: usize, n: usize, external: bool): ParseResult {
   return res;
 }
 
-@inline function mapMatrix(m: Matrix, external: bool, qtype: u32, rows: i32, cols: i32, group: i32, data: usize): void {
-  if (external) m.initExternal(qtype, rows, cols, group, <u32>data);
-  else m.init(qtype, rows, cols, group, data);
+function mapMatrix(m: Matrix, external: bool, qtype: u32, rows: i32, cols: i32, group: i32, data: usize): i32 {
+  if (external) {
+    m.initExternal(qtype, rows, cols, group, <u32>data);
+  } else if (ASC_FEATURE_SIMD && qtype == QT_T5) {
+    // The SIMD kernel needs t2's 2-bit planes: repack once, keep the file's scales.
+    const bytes = <i64>rows * <i64>t2RowBytes(cols);
+    if (!fits(bytes)) return E.E_OUT_OF_MEMORY;
+    const codes = heap.alloc(<usize>bytes);
+    repackT5ToT2(codes, data, rows, cols);
+    m.initRepacked(rows, cols, codes, data + <usize>scalesOffset(QT_T5, rows, cols));
+  } else {
+    m.init(qtype, rows, cols, group, data);
+  }
+  return E.OK;
 }

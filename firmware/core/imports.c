@@ -78,7 +78,7 @@ static m3ApiRawFunction(h_wread) {
 
 // Checks a host-side tensor [data, data + bytes) of this type and shape.
 static int tensor_ok(fw *f, uint32_t qtype, uint32_t data, int32_t group, int32_t rows, int32_t cols) {
-  if (qtype > QT_Q4 || rows <= 0 || cols <= 0) return 0;
+  if (qtype > QT_T5 || rows <= 0 || cols <= 0) return 0;
   int64_t bytes = nk_tensor_bytes(qtype, rows, cols, group);
   return bytes > 0 && model_ok(f, data, (uint64_t)bytes);
 }

@@ -1,4 +1,4 @@
-// Native twins of assembly/kernels/{f32,q8,t2,q4}.ts (MVP paths). Build with
+// Native twins of assembly/kernels/{f32,q8,t2,q4,t5}.ts (MVP paths). Build with
 // -ffp-contract=off (no FMA) and SSE float math on x86-32 so float results match wasm bit for bit.
 #include "kernels.h"
 #include <string.h>
@@ -9,11 +9,13 @@ static inline void stf(float *p, float v) { memcpy(p, &v, 4); }
 
 static int32_t t2_row_bytes(int32_t cols) { return ((cols + 63) / 64) * 16; }
 static int32_t q4_row_bytes(int32_t cols) { return (cols + 1) >> 1; }
+static int32_t t5_row_bytes(int32_t cols) { return (cols + 4) / 5; }
 
 int64_t nk_scales_offset(uint32_t qtype, int32_t rows, int32_t cols) {
   if (qtype == QT_Q8) return ((int64_t)rows * cols + 3) & ~(int64_t)3;
   if (qtype == QT_T2) return (int64_t)rows * t2_row_bytes(cols);
   if (qtype == QT_Q4) return ((int64_t)rows * q4_row_bytes(cols) + 3) & ~(int64_t)3;
+  if (qtype == QT_T5) return ((int64_t)rows * t5_row_bytes(cols) + 3) & ~(int64_t)3;
   return -1;
 }
 
@@ -21,7 +23,7 @@ int64_t nk_tensor_bytes(uint32_t qtype, int32_t rows, int32_t cols, int32_t grou
   if (rows <= 0 || cols <= 0) return -1;
   if (qtype == QT_F32) return (int64_t)rows * cols * 4;
   if (qtype == QT_Q8 && (group <= 0 || cols % group != 0)) return -1;
-  if (qtype == QT_Q4 && group != 0) return -1;
+  if ((qtype == QT_Q4 || qtype == QT_T5) && group != 0) return -1;
   int64_t off = nk_scales_offset(qtype, rows, cols);
   if (off < 0) return -1;
   return off + (int64_t)rows * (qtype == QT_Q8 ? cols / group : 1) * 4;
@@ -113,6 +115,47 @@ static void matvec_t2_lut(const uint8_t *w, const uint8_t *ws, int32_t rows, int
   for (int32_t r = 0; r < rows; r++) stf(y + r, (float)acc[r] * ldf(ws + 4 * r) * sa);
 }
 
+// t5: column 5j + k of a row is base-3 digit k of byte j, stored as w + 1 (kernels/t5.ts).
+static inline int32_t t5_at(const uint8_t *row, int32_t c) {
+  static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
+  return (row[c / 5] / pow3[c % 5]) % 3 - 1;
+}
+
+// Activations past cols count as zero: the t5 kernels read exactly cols of them.
+static inline int32_t act_at(const int8_t *xq, int32_t c, int32_t cols) { return c < cols ? xq[c] : 0; }
+
+static int32_t dot_t5(const uint8_t *row, int32_t cols, const int8_t *xq) {
+  int32_t acc = 0;
+  for (int32_t c = 0; c < cols; c++) acc += t5_at(row, c) * xq[c];
+  return acc;
+}
+
+// Lookup-table t5 kernel (rows <= LUT_ROWS): for byte position j, lut[byte] = the sum of its
+// five weights times x[5j..5j+4] serves every row: one lookup per 5 weights. Bytes 243..255
+// (invalid) read 0. Exact in i32, like dot_t5.
+static void matvec_t5_lut(const uint8_t *w, const uint8_t *ws, int32_t rows, int32_t cols, float *y,
+                          const int8_t *xq, float sa) {
+  int32_t acc[LUT_ROWS];
+  int16_t lut[256] = {0};
+  int32_t rb = t5_row_bytes(cols);
+  memset(acc, 0, sizeof(int32_t) * (size_t)rows);
+  for (int32_t j = 0; j < rb; j++) {
+    int32_t a[5];
+    for (int32_t k = 0; k < 5; k++) a[k] = act_at(xq, 5 * j + k, cols);
+    int16_t *e = lut;
+    for (int32_t d4 = -1; d4 <= 1; d4++)
+      for (int32_t d3 = -1; d3 <= 1; d3++)
+        for (int32_t d2 = -1; d2 <= 1; d2++)
+          for (int32_t d1 = -1; d1 <= 1; d1++, e += 3) {
+            int32_t s = d4 * a[4] + d3 * a[3] + d2 * a[2] + d1 * a[1];
+            e[0] = (int16_t)(s - a[0]); e[1] = (int16_t)s; e[2] = (int16_t)(s + a[0]);
+          }
+    const uint8_t *p = w + j;
+    for (int32_t r = 0; r < rows; r++, p += rb) acc[r] += lut[*p];
+  }
+  for (int32_t r = 0; r < rows; r++) stf(y + r, (float)acc[r] * ldf(ws + 4 * r) * sa);
+}
+
 void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows,
                int32_t cols, float *y, const float *x, const int8_t *xq, float sa) {
   if (qtype == QT_F32) {
@@ -133,6 +176,13 @@ void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t grou
       float sum = 0;
       sum += (float)dot_q4(w + (size_t)r * rb, xq, cols) * ldf(ws + 4 * r);
       stf(y + r, sum * sa);
+    }
+  } else if (qtype == QT_T5) {
+    if (rows <= LUT_ROWS) {
+      matvec_t5_lut(w, ws, rows, cols, y, xq, sa);
+    } else {
+      int32_t rb = t5_row_bytes(cols);
+      for (int32_t r = 0; r < rows; r++) stf(y + r, (float)dot_t5(w + (size_t)r * rb, cols, xq) * ldf(ws + 4 * r) * sa);
     }
   } else if (rows <= LUT_ROWS) {
     matvec_t2_lut(w, ws, rows, cols, y, xq, sa);
@@ -157,6 +207,10 @@ void nk_row(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, 
     const uint8_t *row = w + (size_t)r * q4_row_bytes(cols);
     float s = ldf(ws + 4 * r);
     for (int32_t c = 0; c < cols; c++) stf(out + c, (float)q4_at(row, c) * s);
+  } else if (qtype == QT_T5) {
+    const uint8_t *row = w + (size_t)r * t5_row_bytes(cols);
+    float s = ldf(ws + 4 * r);
+    for (int32_t c = 0; c < cols; c++) stf(out + c, (float)t5_at(row, c) * s);
   } else {
     const uint8_t *row = w + (size_t)r * t2_row_bytes(cols);
     float s = ldf(ws + 4 * r);

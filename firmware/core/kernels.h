@@ -4,15 +4,15 @@
 #define EDGELLM_KERNELS_H
 #include <stdint.h>
 
-enum { QT_F32 = 0, QT_Q8 = 1, QT_T2 = 2, QT_Q4 = 3 }; // docs/model-format.md, append-only
+enum { QT_F32 = 0, QT_Q8 = 1, QT_T2 = 2, QT_Q4 = 3, QT_T5 = 4 }; // docs/model-format.md, append-only
 
 // Bytes a tensor of this type and shape occupies; -1 for an invalid shape.
 int64_t nk_tensor_bytes(uint32_t qtype, int32_t rows, int32_t cols, int32_t group);
 
-// Offset of the f32 scales from the start of a q8 / t2 / q4 tensor; -1 for f32 or unknown.
+// Offset of the f32 scales from the start of a q8 / t2 / q4 / t5 tensor; -1 for f32 or unknown.
 int64_t nk_scales_offset(uint32_t qtype, int32_t rows, int32_t cols);
 
-// y[rows] = W · x. f32: x f32 [cols]; q8/t2/q4: xq int8 [pad64(cols)] with scale sa.
+// y[rows] = W · x. f32: x f32 [cols]; q8/t2/q4/t5: xq int8 [pad64(cols)] with scale sa.
 // w and ws may be unaligned (flash), so every load goes through memcpy.
 void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows,
                int32_t cols, float *y, const float *x, const int8_t *xq, float sa);

@@ -8,7 +8,7 @@ import { writeModel } from "../format/writer.js";
 import { median, WasmRunner, type CaseResult } from "../bench/measure.js";
 import { nativeAvailable, runNative, NATIVE_BINARY } from "../bench/native.js";
 import { int } from "./args.js";
-import { imageToFloat } from "./convert.js";
+import { imageToFloat } from "../format/dequantize.js";
 import { resolveModelPath } from "./model-source.js";
 import { startProgress } from "./progress.js";
 

@@ -40,7 +40,7 @@ export function distillCommand(): Command {
       const shape = studentModelConfig(cfg, teacher.config.vocabSize);
       const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");
-      log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}${cfg.attentionQuant === cfg.quant ? "" : `, attention ${cfg.attentionQuant}`}${cfg.quant === "f32" ? "" : `, embedding ${cfg.embedding}`}${cfg.quantRamp > 0 ? `, quantized over the first ${cfg.quantRamp} steps` : ""}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight})${pruning(cfg)}, ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
+      log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}${cfg.attentionQuant === cfg.quant ? "" : `, attention ${cfg.attentionQuant}`}${cfg.quant === "f32" ? "" : `, embedding ${cfg.embedding}`}${cfg.ternaryFormat === "t2" ? "" : `, ternary stored as ${cfg.ternaryFormat}`}${cfg.quantRamp > 0 ? `, quantized over the first ${cfg.quantRamp} steps` : ""}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight})${pruning(cfg)}, ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
       const cores = availableParallelism();
       if (cfg.workers > cores) log(`distill: note: ${cfg.workers} workers on ${cores} cores; every step waits for the slowest worker`);
       const bar = startProgress("distill", cfg.steps, " loss {loss}");
@@ -55,7 +55,7 @@ export function distillCommand(): Command {
         },
       });
       bar.stop();
-      const image = cfg.quant === "f32" ? convertModel(r.net.toFloatModel(tokenizer), { quant: "f32", tokenizer }) : r.net.toImage(tokenizer);
+      const image = cfg.quant === "f32" ? convertModel(r.net.toFloatModel(tokenizer), { quant: "f32", tokenizer }) : r.net.toImage(tokenizer, cfg.ternaryFormat);
       const bytes = writeModel(image);
       mkdirSync(dirname(o.output) || ".", { recursive: true });
       writeFileSync(o.output, bytes);

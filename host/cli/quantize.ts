@@ -6,7 +6,7 @@ import { Command } from "commander";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
-import { convertModel, EMBEDDING_NAMES, type QuantName } from "../format/convert.js";
+import { convertModel, EMBEDDING_NAMES, TERNARY_FORMATS, ternaryFormatProblem, type QuantName } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
 import { writeModel } from "../format/writer.js";
 import { readFloatModel } from "../train/float-source.js";
@@ -24,6 +24,7 @@ export function quantizeCommand(): Command {
     .option("--group <int>", "weights per scale of the int8 tensors (the layers with --quant int8, else the int8 embedding); 0: one scale per output channel", int("group", 0, 1 << 20), 0)
     .option("--attention-quant <kind>", "wq, wk, wv, wo in another type than --quant (mixed precision): int8, ternary or q4", choice("attention-quant", ["int8", "ternary", "q4"] as const))
     .option("--embedding <type>", "embedding/classifier storage: default (int8), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
+    .option("--ternary-format <layout>", "ternary matrices as t2 (2 bits a weight, fastest with SIMD) or t5 (five weights a byte, 1.6 bits)", choice("ternary-format", TERNARY_FORMATS), "t2")
     .option("--calibrate <file>", "calibration text, one document per line (enables activation-aware scaling)")
     .option("--alpha <float>", "SmoothQuant migration strength (default: chosen on the calibration text)", float("alpha", 0, 1))
     .option("--max-docs <int>", "calibration documents used", int("max-docs", 1, 1e6), 16)
@@ -31,7 +32,9 @@ export function quantizeCommand(): Command {
       const m = readFloatModel(path, o.tokenizer);
       if (!m.tokenizer && o.calibrate) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
       const quant: QuantName = o.quant;
-      const build = (f: FloatModel) => writeModel(convertModel(f, { quant, attention: o.attentionQuant, groupSize: o.group, embedding: o.embedding, tokenizer: m.tokenizer }));
+      const problem = ternaryFormatProblem(quant, o.attentionQuant, o.ternaryFormat);
+      if (problem) throw new UsageError(`--ternary-format: ${problem}`);
+      const build = (f: FloatModel) => writeModel(convertModel(f, { quant, attention: o.attentionQuant, groupSize: o.group, embedding: o.embedding, ternaryFormat: o.ternaryFormat, tokenizer: m.tokenizer }));
       let best = build(m);
       if (o.calibrate) {
         let text: string;
@@ -57,6 +60,6 @@ export function quantizeCommand(): Command {
         process.stdout.write(`chose ${bestAlpha === null ? "no smoothing" : `alpha ${bestAlpha}`}\n`);
       }
       writeFileSync(o.output, best);
-      process.stdout.write(`wrote ${o.output} (${best.length} bytes, ${quant}${o.attentionQuant && o.attentionQuant !== quant ? `, attention ${o.attentionQuant}` : ""})\n`);
+      process.stdout.write(`wrote ${o.output} (${best.length} bytes, ${quant}${o.attentionQuant && o.attentionQuant !== quant ? `, attention ${o.attentionQuant}` : ""}${o.ternaryFormat !== "t2" ? `, ternary ${o.ternaryFormat}` : ""})\n`);
     });
 }

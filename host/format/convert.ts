@@ -1,17 +1,21 @@
 // FloatModel → edgellm model image at a chosen quantization.
 import { FloatModel, tensorKey, tensorList } from "./float-model.js";
-import { quantizeQ4, quantizeQ8, quantizeT2 } from "./quantize.js";
+import { packTernary, quantizeQ4, quantizeQ8, ternarize } from "./quantize.js";
 import { ATTENTION_KINDS, Kind, QType, tensorShape } from "./spec.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
-// Layer matrices: f32, int8 (q8, per-row or grouped scales), ternary (t2) or int4 (q4, per row).
+// Layer matrices: f32, int8 (q8, per-row or grouped scales), ternary (t2 or t5) or int4 (q4, per row).
 export type QuantName = "f32" | "int8" | "ternary" | "q4";
 export const QUANT_NAMES: QuantName[] = ["f32", "int8", "ternary", "q4"];
-const LAYER_QTYPE: Record<Exclude<QuantName, "f32">, QType> = { int8: QType.Q8, ternary: QType.T2, q4: QType.Q4 };
+const LAYER_QTYPE: Record<Exclude<QuantName, "f32" | "ternary">, QType> = { int8: QType.Q8, q4: QType.Q4 };
 // Storage of the embedding (and a tied or separate classifier): "default" follows --quant
 // (f32 for f32 models, int8 otherwise); "int8" or "q4" force that type.
 export type EmbeddingName = "default" | "int8" | "q4";
 export const EMBEDDING_NAMES: EmbeddingName[] = ["default", "int8", "q4"];
+// Layout of ternary matrices: t2 (2 bits a weight, the SIMD kernel's) or t5 (five a byte, 1.6 bits).
+export type TernaryFormat = "t2" | "t5";
+export const TERNARY_FORMATS: TernaryFormat[] = ["t2", "t5"];
+export const TERNARY_QTYPE: Record<TernaryFormat, QType.T2 | QType.T5> = { t2: QType.T2, t5: QType.T5 };
 
 export interface ConvertOptions {
   quant: QuantName;
@@ -24,6 +28,14 @@ export interface ConvertOptions {
   attention?: QuantName;
   // Per-row scales to use for ternary matrices, keyed like FloatModel tensors (QAT output).
   ternaryScales?: Map<string, Float32Array>;
+  // Layout of the ternary matrices; t2 when absent.
+  ternaryFormat?: TernaryFormat;
+}
+
+// Why a --ternary-format / "ternaryFormat" other than t2 would do nothing, or null.
+export function ternaryFormatProblem(quant: string, attention: string | undefined, format: TernaryFormat): string | null {
+  if (format === "t2" || quant === "ternary" || attention === "ternary") return null;
+  return `ternary format ${format} needs ternary matrices (quant ${quant}${attention ? `, attention ${attention}` : ""} has none)`;
 }
 
 const isNorm = (k: Kind) => k === Kind.RmsAtt || k === Kind.RmsFfn || k === Kind.RmsFinal;
@@ -54,7 +66,7 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
     if (!isNorm(kind) && quant !== "f32") {
       // Embedding and classifier stay int8 unless --embedding says otherwise: post-training
       // ternary tables lose the vocabulary.
-      qtype = isTable(kind) ? QType.Q8 : LAYER_QTYPE[quant];
+      qtype = isTable(kind) ? QType.Q8 : quant === "ternary" ? TERNARY_QTYPE[o.ternaryFormat ?? "t2"] : LAYER_QTYPE[quant];
     }
     if (isTable(kind) && emb !== "default") qtype = emb === "q4" ? QType.Q4 : QType.Q8;
     const g = qtype === QType.Q8 ? (group || cols) : 0;
@@ -62,7 +74,7 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
     if (qtype === QType.F32) data = new Uint8Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength));
     else if (qtype === QType.Q8) data = quantizeQ8(w, rows, cols, g);
     else if (qtype === QType.Q4) data = quantizeQ4(w, rows, cols);
-    else data = quantizeT2(w, rows, cols, o.ternaryScales?.get(tensorKey(kind, layer)));
+    else data = packTernary(ternarize(w, rows, cols, o.ternaryScales?.get(tensorKey(kind, layer))), qtype as QType.T2 | QType.T5, rows, cols);
     tensors.push({ kind, layer, qtype, rows, cols, group: g, data });
   }
   return { config: { ...m.config }, tensors, tokenizer: o.tokenizer ?? m.tokenizer };

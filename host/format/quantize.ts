@@ -1,7 +1,7 @@
-// Quantizers from f32 matrices to the file's q8, t2 and q4 layouts (docs/model-format.md).
+// Quantizers from f32 matrices to the file's q8, t2, t5 and q4 layouts (docs/model-format.md).
 // They mirror the module's kernels: symmetric absmax int8 per group, BitNet b1.58 absmean
 // ternary per row, and symmetric absmax int4 per row.
-import { align, q4RowBytes, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES } from "./spec.js";
+import { align, q4RowBytes, QType, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES, t5RowBytes, T5_PER_BYTE } from "./spec.js";
 
 // w: f32 [rows][cols] → int8 q [rows][cols] (padded to 4 bytes) + f32 scales [rows][cols/group].
 export function quantizeQ8(w: Float32Array, rows: number, cols: number, group: number): Uint8Array {
@@ -36,13 +36,13 @@ export function ternaryOf(w: number, scale: number): number {
   return scale > 0 ? Math.max(-1, Math.min(1, Math.round(w / scale))) : 0;
 }
 
-// w: f32 [rows][cols] → t2 codes [rows][rowBytes] + f32 absmean scale [rows].
-// scales: optional per-row scales to use instead of the absmean (quantization-aware training
-// fixes them so the file runs exactly as trained).
-export function quantizeT2(w: Float32Array, rows: number, cols: number, scales?: Float32Array): Uint8Array {
-  const rowBytes = t2RowBytes(cols);
-  const out = new Uint8Array(rows * rowBytes + 4 * rows);
-  const sv = new Float32Array(out.buffer, rows * rowBytes, rows);
+// Ternary weights of a matrix: t ∈ {-1, 0, 1} [rows][cols] and one f32 scale per row.
+export interface Ternary { ints: Int8Array; scales: Float32Array }
+
+// w: f32 [rows][cols] → ternary weights with each row's absmean scale, or the given per-row
+// scales (quantization-aware training fixes them so the file runs exactly as trained).
+export function ternarize(w: Float32Array, rows: number, cols: number, scales?: Float32Array): Ternary {
+  const ints = new Int8Array(rows * cols), sv = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     let s: number;
     if (scales) s = scales[r];
@@ -52,11 +52,19 @@ export function quantizeT2(w: Float32Array, rows: number, cols: number, scales?:
       s = Math.fround(sum / cols);
     }
     sv[r] = s;
-    // Padding weights (past cols) stay code 1 = 0.
-    for (let c = 0; c < rowBytes * 4; c++) {
-      const t = c < cols ? ternaryOf(w[r * cols + c], s) : 0;
-      setT2Code(out, r * rowBytes, c, t + 1);
-    }
+    for (let c = 0; c < cols; c++) ints[r * cols + c] = ternaryOf(w[r * cols + c], s);
+  }
+  return { ints, scales: sv };
+}
+
+// Ternary weights → the t2 layout: codes [rows][rowBytes] + f32 scale [rows]. Padding weights
+// (past cols) are code 1 (= 0).
+export function packT2({ ints, scales }: Ternary, rows: number, cols: number): Uint8Array {
+  const rowBytes = t2RowBytes(cols);
+  const out = new Uint8Array(rows * rowBytes + 4 * rows);
+  new Float32Array(out.buffer, rows * rowBytes, rows).set(scales);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < rowBytes * 4; c++) setT2Code(out, r * rowBytes, c, (c < cols ? ints[r * cols + c] : 0) + 1);
   }
   return out;
 }
@@ -68,18 +76,59 @@ function setT2Code(out: Uint8Array, rowStart: number, c: number, code: number): 
   out[byte] = (out[byte] & ~(3 << shift)) | (code << shift);
 }
 
-export function dequantizeT2(data: Uint8Array, rows: number, cols: number): Float32Array {
-  const rowBytes = t2RowBytes(cols);
-  const sv = new Float32Array(data.slice(rows * rowBytes, rows * rowBytes + 4 * rows).buffer);
-  const out = new Float32Array(rows * cols);
+// Ternary weights → the t5 layout: byte j of a row = Σ_k (t[5j+k] + 1) · 3^k, zero bytes up to
+// a multiple of 4 after the last row, then f32 scale [rows].
+export function packT5({ ints, scales }: Ternary, rows: number, cols: number): Uint8Array {
+  const rowBytes = t5RowBytes(cols), codeBytes = align(rows * rowBytes, 4);
+  const out = new Uint8Array(codeBytes + 4 * rows);
+  new Float32Array(out.buffer, codeBytes, rows).set(scales);
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const within = c % T2_BLOCK;
-      const byte = data[r * rowBytes + Math.floor(c / T2_BLOCK) * T2_BLOCK_BYTES + (within % 16)];
-      const code = (byte >> (2 * Math.floor(within / 16))) & 3;
-      out[r * cols + c] = (code - 1) * sv[r];
+    for (let j = 0; j < rowBytes; j++) {
+      let byte = 0;
+      for (let k = T5_PER_BYTE - 1; k >= 0; k--) {
+        const c = T5_PER_BYTE * j + k;
+        byte = 3 * byte + (c < cols ? ints[r * cols + c] : 0) + 1;
+      }
+      out[r * rowBytes + j] = byte;
     }
   }
+  return out;
+}
+
+export function packTernary(t: Ternary, qtype: QType.T2 | QType.T5, rows: number, cols: number): Uint8Array {
+  return qtype === QType.T5 ? packT5(t, rows, cols) : packT2(t, rows, cols);
+}
+
+// The ternary weights and scales stored in a t2 or t5 tensor. A t5 byte above 242 is reported
+// by its row and column: no writer produces one, and the kernels would not agree on it.
+export function unpackTernary(data: Uint8Array, qtype: QType.T2 | QType.T5, rows: number, cols: number): Ternary {
+  const ints = new Int8Array(rows * cols);
+  const t5 = qtype === QType.T5;
+  const rowBytes = t5 ? t5RowBytes(cols) : t2RowBytes(cols);
+  const codeBytes = t5 ? align(rows * rowBytes, 4) : rows * rowBytes;
+  const scales = new Float32Array(data.slice(codeBytes, codeBytes + 4 * rows).buffer);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      let code: number;
+      if (t5) {
+        const byte = data[r * rowBytes + Math.floor(c / T5_PER_BYTE)];
+        if (byte > 242) throw new RangeError(`row ${r}, byte ${Math.floor(c / T5_PER_BYTE)}: t5 code ${byte} is above 242`);
+        code = Math.floor(byte / 3 ** (c % T5_PER_BYTE)) % 3;
+      } else {
+        const within = c % T2_BLOCK;
+        code = (data[r * rowBytes + Math.floor(c / T2_BLOCK) * T2_BLOCK_BYTES + (within % 16)] >> (2 * Math.floor(within / 16))) & 3;
+        if (code === 3) throw new RangeError(`row ${r}, column ${c}: t2 code 3 is invalid`);
+      }
+      ints[r * cols + c] = code - 1;
+    }
+  }
+  return { ints, scales };
+}
+
+export function dequantizeTernary(data: Uint8Array, qtype: QType.T2 | QType.T5, rows: number, cols: number): Float32Array {
+  const { ints, scales } = unpackTernary(data, qtype, rows, cols);
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < out.length; i++) out[i] = ints[i] * scales[Math.floor(i / cols)];
   return out;
 }
 

@@ -4,9 +4,10 @@
 import { crc32Skipping } from "./crc32.js";
 import { FormatError } from "./errors.js";
 import {
-  CHECKSUM_OFFSET, configProblems, ENTRY_BYTES, FLAG_SHARED_CLASSIFIER, HEADER_BYTES, Kind, KIND_NAMES,
-  LAYER_KINDS, MAGIC, ModelConfig, QType, tensorBytes, tensorShape, VERSION,
+  CHECKSUM_OFFSET, configProblems, ENTRY_BYTES, FLAG_SHARED_CLASSIFIER, HEADER_BYTES, isTernary, Kind, KIND_NAMES,
+  LAYER_KINDS, MAGIC, ModelConfig, QType, QTYPE_NAMES, tensorBytes, tensorShape, VERSION,
 } from "./spec.js";
+import { unpackTernary } from "./quantize.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
 export function isModelFile(bytes: Uint8Array): boolean {
@@ -50,18 +51,22 @@ export function readModel(bytes: Uint8Array, name = "model"): ModelImage {
     if (kind > Kind.Classifier || (kind === Kind.Classifier && config.sharedClassifier)) fail("E_TENSOR", `${label}: unexpected kind`);
     const global = kind === Kind.Embedding || kind === Kind.RmsFinal || kind === Kind.Classifier;
     if (global ? layer !== 0 : layer >= config.nLayers) fail("E_TENSOR", `${label}: bad layer`);
-    if (qtype > QType.Q4) fail("E_QTYPE", `${label}: unknown quantization type ${qtype}`);
+    if (qtype > QType.T5) fail("E_QTYPE", `${label}: unknown quantization type ${qtype}`);
     const [er, ec] = tensorShape(config, kind as Kind);
     if (rows !== er || cols !== ec) fail("E_TENSOR", `${label}: shape [${rows}, ${cols}], expected [${er}, ${ec}]`);
     if (rows === 1 && qtype !== QType.F32) fail("E_QTYPE", `${label}: norm weights must be f32`);
     if (qtype === QType.Q8 && (group <= 0 || cols % group !== 0)) fail("E_TENSOR", `${label}: group size ${group} does not divide ${cols}`);
-    if (qtype === QType.Q4 && group !== 0) fail("E_TENSOR", `${label}: q4 group size must be 0, is ${group}`);
+    if ((qtype === QType.Q4 || qtype === QType.T5) && group !== 0) fail("E_TENSOR", `${label}: ${QTYPE_NAMES[qtype as QType]} group size must be 0, is ${group}`);
     if (size !== tensorBytes(qtype, rows, cols, group)) fail("E_TENSOR", `${label}: ${size} bytes does not match its shape`);
     if (off % 64 !== 0 || off < tableEnd || off + size > bytes.length) fail("E_TENSOR", `${label}: data at ${off}+${size} is out of bounds or unaligned`);
     const key = `${kind}/${layer}`;
     if (seen.has(key)) fail("E_TENSOR", `${label}: duplicate`);
     seen.add(key);
-    tensors.push({ kind, layer, qtype, rows, cols, group, data: bytes.subarray(off, off + size) });
+    const data = bytes.subarray(off, off + size);
+    if (isTernary(qtype)) {
+      try { unpackTernary(data, qtype as QType.T2 | QType.T5, rows, cols); } catch (e) { fail("E_TENSOR", `${label}: ${(e as Error).message}`); }
+    }
+    tensors.push({ kind, layer, qtype, rows, cols, group, data });
   }
   const tokOff = u32(56), tokBytes = u32(60);
   let tokenizer: Uint8Array | undefined;

@@ -3,6 +3,7 @@
 import type { ModelConfig } from "../format/spec.js";
 import { configProblems } from "../format/spec.js";
 import type { TableQuant, TrainQuant } from "./net.js";
+import { TERNARY_FORMATS, ternaryFormatProblem, type TernaryFormat } from "../format/convert.js";
 
 export type LossKind = "ce" | "forward-kl" | "reverse-kl";
 export const LOSS_IDS: Record<LossKind, number> = { ce: 0, "forward-kl": 1, "reverse-kl": 2 };
@@ -18,6 +19,7 @@ export interface StudentConfig {
   attentionQuant: TrainQuant; // wq, wk, wv, wo: mixed precision when it differs from "quant" (default: "quant")
   quantRamp: number;        // steps over which the quantized weights blend in from the latent f32 ones (0: off)
   embedding: TableQuant;    // embedding / tied classifier of a quantized student: "int8" or "q4" (QAT too)
+  ternaryFormat: TernaryFormat; // layout of the ternary matrices in the output file: "t2" or "t5" (denser)
   loss: LossKind;
   temperature: number;      // distillation temperature T
   alpha: number;            // loss = α·T²·KL + (1−α)·CE
@@ -35,7 +37,7 @@ export interface StudentConfig {
 }
 
 export const DEFAULTS: Omit<StudentConfig, "dim" | "hiddenDim" | "nLayers" | "nHeads" | "nKvHeads"> = {
-  seqLen: 128, init: "random", initLayers: [], quant: "ternary", attentionQuant: "ternary", quantRamp: 0, embedding: "int8", loss: "forward-kl", temperature: 1, alpha: 1,
+  seqLen: 128, init: "random", initLayers: [], quant: "ternary", attentionQuant: "ternary", quantRamp: 0, embedding: "int8", ternaryFormat: "t2", loss: "forward-kl", temperature: 1, alpha: 1,
   hiddenWeight: 0, sparsity: 0, pruneHeads: 0, pruneStart: 0, pruneEnd: 0, steps: 1000, batch: 8, lr: 2e-3, minLr: 2e-4, warmup: 50, weightDecay: 0.01, gradClip: 1,
   corpusTokens: 200000, sampleTemperature: 1, sampleTopp: 1, seed: 1, workers: 1, logEvery: 25, checkpointEvery: 200,
 };
@@ -52,6 +54,7 @@ const RULES: Rule[] = [
   ["initLayers", "ints", 0, 255], ["quant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
   ["attentionQuant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
   ["quantRamp", "int", 0, 1e8], ["embedding", "enum", 0, 0, ["int8", "q4"]],
+  ["ternaryFormat", "enum", 0, 0, TERNARY_FORMATS],
   ["loss", "enum", 0, 0, ["ce", "forward-kl", "reverse-kl"]], ["temperature", "num", 0.05, 100], ["alpha", "num", 0, 1],
   ["hiddenWeight", "num", 0, 1e6], ["sparsity", "num", 0, 0.99], ["pruneHeads", "int", 0, 255],
   ["pruneStart", "int", 0, 1e8], ["pruneEnd", "int", 0, 1e8], ["steps", "int", 1, 1e8], ["batch", "int", 1, 4096], ["lr", "num", 0, 10],
@@ -95,6 +98,8 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   if ((c.quant === "f32") !== (c.attentionQuant === "f32")) fail(`"attentionQuant" ${JSON.stringify(c.attentionQuant)} cannot be mixed with "quant" ${JSON.stringify(c.quant)}: f32 and quantized matrices take different activations`);
   if (c.quantRamp > c.steps) fail(`"quantRamp" ${c.quantRamp} is longer than "steps" ${c.steps}: the model would end partly unquantized`);
   if (c.quantRamp > 0 && c.quant === "f32") fail(`"quantRamp" needs a quantized student ("quant" ternary, int8 or q4)`);
+  const unused = ternaryFormatProblem(c.quant, c.attentionQuant, c.ternaryFormat);
+  if (unused) fail(`"ternaryFormat": ${unused}`);
   if (c.minLr > c.lr) fail(`"minLr" ${c.minLr} is larger than "lr" ${c.lr}`);
   if (c.init === "teacher") {
     if (c.initLayers.length !== c.nLayers) fail(`"initLayers" must name one teacher layer for each of the ${c.nLayers} student layers`);

@@ -2,7 +2,8 @@
 // float-model tensorList with a tied classifier, as assembly/train/model.ts), loading from a
 // FloatModel, and exporting the trained model as f32 or as the exact quantized image.
 import { FloatModel, tensorKey, tensorList } from "../format/float-model.js";
-import { packQ4, quantizeT2 } from "../format/quantize.js";
+import { packQ4, packTernary } from "../format/quantize.js";
+import { TERNARY_QTYPE, type TernaryFormat } from "../format/convert.js";
 import { align, ATTENTION_KINDS, Kind, ModelConfig, QType, tensorShape } from "../format/spec.js";
 import type { ModelImage, TensorRecord } from "../format/writer.js";
 import type { TrainExports } from "./module.js";
@@ -78,9 +79,9 @@ export class TrainNet {
   setQuantBlend(blend: number): void { this.x.setQuantBlend(this.id, blend); }
 
   // The model exactly as the training forward ran it: quantized integers and row scales
-  // packed unchanged into t2 / q8 / q4 tensors (norms f32). Runs forward once, fully
+  // packed unchanged into t2 or t5 / q8 / q4 tensors (norms f32). Runs forward once, fully
   // quantized, to refresh them.
-  toImage(tokenizer?: Uint8Array): ModelImage {
+  toImage(tokenizer?: Uint8Array, ternaryFormat: TernaryFormat = "t2"): ModelImage {
     this.setQuantBlend(1);
     this.zeroTokens ??= this.x.alloc(4 * this.batch * this.seq); // the module has no free: one buffer per net
     new Int32Array(this.x.memory.buffer, this.zeroTokens, this.batch * this.seq).fill(0);
@@ -102,10 +103,9 @@ export class TrainNet {
       } else if (q === "int8") {
         tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q8, rows: s.rows, cols: s.cols, group: s.cols, data: packQ8(ints, scales, s.rows, s.cols) });
       } else {
-        // t·s divided by s gives t back exactly, so quantizeT2 reproduces the trained codes.
-        const w = new Float32Array(n);
-        for (let i = 0; i < n; i++) w[i] = ints[i] * scales[Math.floor(i / s.cols)];
-        tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.T2, rows: s.rows, cols: s.cols, group: 0, data: quantizeT2(w, s.rows, s.cols, scales) });
+        const qtype = TERNARY_QTYPE[ternaryFormat];
+        const ternary = { ints: Int8Array.from(ints), scales };
+        tensors.push({ kind: s.kind, layer: s.layer, qtype, rows: s.rows, cols: s.cols, group: 0, data: packTernary(ternary, qtype, s.rows, s.cols) });
       }
     }
     return { config: { ...this.config }, tensors, tokenizer };

@@ -8,7 +8,7 @@ import { Engine } from "../../host/engine/engine.js";
 import type { EngineKind } from "../../host/engine/exports.js";
 import { generate } from "../../host/engine/generate.js";
 import { PROJECT_ROOT } from "../../host/engine/module.js";
-import { convertModel, type EmbeddingName, type QuantName } from "../../host/format/convert.js";
+import { convertModel, type EmbeddingName, type QuantName, type TernaryFormat } from "../../host/format/convert.js";
 import { readLlama2cV0 } from "../../host/format/llama2c.js";
 import { writeModel } from "../../host/format/writer.js";
 
@@ -27,14 +27,14 @@ process.on("exit", () => rmSync(workDir, { recursive: true, force: true }));
 const converted = new Map<string, string>();
 
 // stories260K converted to an edgellm file (tokenizer embedded unless withTokenizer is false).
-export function model(quant: QuantName, withTokenizer = true, embedding: EmbeddingName = "default"): string {
-  const key = `${quant}-${withTokenizer}${embedding === "default" ? "" : `-emb-${embedding}`}`;
+export function model(quant: QuantName, withTokenizer = true, embedding: EmbeddingName = "default", ternaryFormat: TernaryFormat = "t2"): string {
+  const key = `${quant}-${withTokenizer}${embedding === "default" ? "" : `-emb-${embedding}`}${ternaryFormat === "t2" ? "" : `-${ternaryFormat}`}`;
   const have = converted.get(key);
   if (have) return have;
   const m = readLlama2cV0(new Uint8Array(readFileSync(CHECKPOINT)), "stories260K");
   const tok = withTokenizer ? new Uint8Array(readFileSync(TOKENIZER)) : undefined;
   const path = join(workDir, `stories260K-${key}.ellm`);
-  writeFileSync(path, writeModel(convertModel(m, { quant, embedding, tokenizer: tok })));
+  writeFileSync(path, writeModel(convertModel(m, { quant, embedding, ternaryFormat, tokenizer: tok })));
   converted.set(key, path);
   return path;
 }

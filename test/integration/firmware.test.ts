@@ -30,11 +30,12 @@ test("a tokenizer given with -z is used like edgellm run's", () => {
   assert.ok(want.startsWith(r.stdout.toString("utf8").trimEnd()), r.stdout.toString("utf8"));
 });
 
-for (const quant of ["f32", "int8", "ternary", "q4"] as const) {
+const VARIANTS = [["f32", "t2"], ["int8", "t2"], ["ternary", "t2"], ["q4", "t2"], ["ternary", "t5"]] as const;
+for (const [quant, format] of VARIANTS) {
   for (const hostWeights of [false, true]) {
     const where = hostWeights ? "weights in host memory, native kernels" : "weights in linear memory, wasm kernels";
-    test(`${quant}: greedy output under wasm3 (${where}) equals V8's byte for byte`, () => {
-      const path = model(quant);
+    test(`${quant}${format === "t5" ? " (t5)" : ""}: greedy output under wasm3 (${where}) equals V8's byte for byte`, () => {
+      const path = model(quant, true, "default", format);
       const want = v8Output(path, { prompt: "Lily went to the park", steps: 120 });
       const args = ["run", path, "-t", "0", "-n", "120", "-i", "Lily went to the park"];
       if (hostWeights) args.push("--host-weights");
@@ -46,9 +47,9 @@ for (const quant of ["f32", "int8", "ternary", "q4"] as const) {
   }
 }
 
-for (const quant of ["int8", "ternary"] as const) {
-  test(`${quant} with a q4 embedding: logits and greedy text equal on SIMD, MVP and wasm3 (with and without --host-weights)`, () => {
-    const path = model(quant, true, "q4");
+for (const [quant, format] of [["int8", "t2"], ["ternary", "t2"], ["ternary", "t5"]] as const) {
+  test(`${quant}${format === "t5" ? " (t5)" : ""} with a q4 embedding: logits and greedy text equal on SIMD, MVP and wasm3 (with and without --host-weights)`, () => {
+    const path = model(quant, true, "q4", format);
     const bytes = new Uint8Array(readFileSync(path));
     const simd = Engine.load(bytes, undefined, { engine: "simd" }), mvp = Engine.load(bytes, undefined, { engine: "mvp" });
     for (let pos = 0; pos < 8; pos++) {

@@ -1,0 +1,33 @@
+// edgellm images back to f32 tensors (so any file can be re-quantized or trained from), and
+// lossless repacking of ternary matrices between the t2 and t5 layouts.
+import { tensorKey, tensorList, type FloatModel } from "./float-model.js";
+import { dequantizeQ4, dequantizeQ8, dequantizeTernary, packTernary, unpackTernary } from "./quantize.js";
+import { isTernary, QType } from "./spec.js";
+import type { ModelImage, TensorRecord } from "./writer.js";
+
+export function tensorToFloat(t: TensorRecord): Float32Array {
+  switch (t.qtype) {
+    case QType.F32: return new Float32Array(t.data.slice().buffer, 0, t.rows * t.cols);
+    case QType.Q8: return dequantizeQ8(t.data, t.rows, t.cols, t.group);
+    case QType.Q4: return dequantizeQ4(t.data, t.rows, t.cols);
+    case QType.T2: case QType.T5: return dequantizeTernary(t.data, t.qtype, t.rows, t.cols);
+  }
+}
+
+export function imageToFloat(image: ModelImage): FloatModel {
+  const tensors = new Map<string, Float32Array>();
+  for (const t of image.tensors) tensors.set(tensorKey(t.kind, t.layer), tensorToFloat(t));
+  if (tensorList(image.config).length !== tensors.size) throw new Error("tensor list mismatch");
+  return { config: { ...image.config }, tensors, tokenizer: image.tokenizer };
+}
+
+// Every ternary matrix stored as `to`, with the same weights and scales: the model's outputs do
+// not change by a single bit. Other tensors are kept as they are.
+export function repackTernary(image: ModelImage, to: QType.T2 | QType.T5): ModelImage {
+  const tensors = image.tensors.map((t): TensorRecord => {
+    if (!isTernary(t.qtype) || t.qtype === to) return t;
+    const ternary = unpackTernary(t.data, t.qtype as QType.T2 | QType.T5, t.rows, t.cols);
+    return { ...t, qtype: to, data: packTernary(ternary, to, t.rows, t.cols) };
+  });
+  return { ...image, tensors };
+}
