@@ -11,9 +11,11 @@ CK=../shared/models/stories260K.bin TOK=../shared/models/tok512.bin
 for q in f32 int8 ternary; do
   [ -f "$W/s-$q.ellm" ] || node bin/edgellm.js convert "$CK" -o "$W/s-$q.ellm" --quant "$q" -z "$TOK" >/dev/null
 done
+# The dense ternary layout: same weights as s-ternary.ellm, five a byte.
+[ -f "$W/s-ternary-t5.ellm" ] || node bin/edgellm.js convert "$W/s-ternary.ellm" -o "$W/s-ternary-t5.ellm" --quant keep --ternary-format t5 2>/dev/null
 
 echo "## tokens/s (best of 3, -n 128 -t 0, ctx 128)"
-for q in f32 int8 ternary; do
+for q in f32 int8 ternary ternary-t5; do
   for mode in "" "--host-weights"; do
     best=0
     for _ in 1 2 3; do
@@ -26,7 +28,7 @@ done
 
 echo "## callgrind instructions per token (positions 8..40: (Ir(-n 40) - Ir(-n 8)) / 32, ctx 64)"
 ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "${IR_BIN:-$FW}" run "$@" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
-for q in f32 int8 ternary; do
+for q in f32 int8 ternary ternary-t5; do
   for mode in "" "--host-weights"; do
     a=$(ir "$W/s-$q.ellm" -t 0 -n 8 --ctx 64 $mode)
     b=$(ir "$W/s-$q.ellm" -t 0 -n 40 --ctx 64 $mode)

@@ -1,6 +1,6 @@
-// edgellm bench: tokens/s and peak linear memory at f32, int8, ternary and ternary with a q4
-// embedding in each engine,
-// beside the plain C baseline, measured in one run with interleaved rounds.
+// edgellm bench: tokens/s and peak linear memory at f32, int8, ternary, q4, and ternary with a
+// q4 embedding (t2 and t5 layouts) in each engine, beside the plain C baseline, measured in one
+// run with interleaved rounds.
 import { Command } from "commander";
 import { convertModel, QUANT_NAMES } from "../format/convert.js";
 import { readAnyModel } from "../format/load.js";
@@ -26,9 +26,11 @@ export function benchCommand(): Command {
       const float = r.model ?? imageToFloat(r.image!);
       const steps = Math.min(o.steps, float.config.seqLen);
       // Each quantization with its default embedding, plus ternary layers with a q4 embedding
-      // (the default model's storage) to price the 4-bit classifier against the 8-bit one.
+      // (the default model's storage) to price the 4-bit classifier against the 8-bit one, in
+      // both ternary layouts (t5: repacked at load under SIMD, its own tables under MVP).
       const images = new Map<string, Uint8Array>(QUANT_NAMES.map((q) => [q, writeModel(convertModel(float, { quant: q }))]));
       images.set("ternary-q4", writeModel(convertModel(float, { quant: "ternary", embedding: "q4" })));
+      images.set("ternary-t5-q4", writeModel(convertModel(float, { quant: "ternary", embedding: "q4", ternaryFormat: "t5" })));
       const runners: WasmRunner[] = [];
       for (const engine of ["simd", "mvp"] as const) {
         for (const [quant, modelBytes] of images) runners.push(new WasmRunner({ engine, quant, modelBytes }, steps));
@@ -61,10 +63,10 @@ export function benchCommand(): Command {
         return;
       }
       process.stdout.write(`${path}: ${steps} positions greedy from BOS, median of ${o.rounds} interleaved rounds\n`);
-      process.stdout.write("engine    quant        tok/s    × native-c  peak linear memory\n");
+      process.stdout.write("engine    quant            tok/s    × native-c  peak linear memory\n");
       for (const row of rows) {
         const ratio = row.ratio_vs_native_c !== undefined ? row.ratio_vs_native_c.toFixed(2).padStart(10) : "         —";
-        process.stdout.write(`${row.engine.padEnd(9)} ${row.quant.padEnd(11)} ${row.tokens_per_s.toFixed(0).padStart(7)} ${ratio}  ${row.peak_memory_bytes} B\n`);
+        process.stdout.write(`${row.engine.padEnd(9)} ${row.quant.padEnd(15)} ${row.tokens_per_s.toFixed(0).padStart(7)} ${ratio}  ${row.peak_memory_bytes} B\n`);
       }
     });
 }
