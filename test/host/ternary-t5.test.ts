@@ -77,6 +77,18 @@ describe("t5: five ternary weights a byte", () => {
       e instanceof FormatError && e.code === "E_TENSOR" && /bad\.ellm: tensor \d+ \(wq, layer 0\): row 1, byte 0: t5 code 243/.test(e.message));
   });
 
+  test("t2's invalid code 3 is refused by the reader too", { skip: !haveShared && "needs ../shared" }, () => {
+    const bytes = writeModel(teacherImage("t2"));
+    const wo = readModel(bytes).tensors.find((t) => t.kind === 5 && t.layer === 2)!;
+    const bad = bytes.slice();
+    bad[wo.data.byteOffset + 16] |= 3 << 4; // row 1, column 32
+    const v = new DataView(bad.buffer);
+    v.setUint32(CHECKSUM_OFFSET, 0, true);
+    v.setUint32(CHECKSUM_OFFSET, crc32(bad), true);
+    assert.throws(() => readModel(bad, "bad.ellm"), (e: unknown) =>
+      e instanceof FormatError && e.code === "E_TENSOR" && /tensor \d+ \(wo, layer 2\): row 1, column 32: t2 code 3 is invalid/.test(e.message));
+  });
+
   test("the student config takes \"ternaryFormat\" and names a useless or unknown one", () => {
     const base = { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4 };
     assert.equal(parseStudentConfig(JSON.stringify({ ...base, ternaryFormat: "t5" }), "s.json").ternaryFormat, "t5");
