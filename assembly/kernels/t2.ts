@@ -139,8 +139,9 @@ export function matvecT2LutShared(
   scaleRows(yC, sC, rowsC, sa, accC);
 }
 
-// acc[r] += Σ of four lookups for the 4 code bytes of each row at p (rows rowBytes apart).
-@inline function lutRows(p: usize, rows: i32, rowBytes: i32, lut: usize, acc: usize): void {
+// acc[r] += Σ of four lookups for the 4 code bytes of each row at p (rows rowBytes apart): four
+// [256] i16 tables indexed by one byte each, as both ternary layouts build them.
+@inline export function lutRows(p: usize, rows: i32, rowBytes: i32, lut: usize, acc: usize): void {
   const end = acc + (<usize>rows << 2);
   for (let pa = acc; pa < end; pa += 4) {
     const bytes = load<u32>(p);
@@ -154,7 +155,7 @@ export function matvecT2LutShared(
   }
 }
 
-@inline function scaleRows(y: usize, ws: usize, rows: i32, sa: f32, acc: usize): void {
+@inline export function scaleRows(y: usize, ws: usize, rows: i32, sa: f32, acc: usize): void {
   for (let r = 0; r < rows; r++) {
     store<f32>(y + (<usize>r << 2), <f32>load<i32>(acc + (<usize>r << 2)) * load<f32>(ws + (<usize>r << 2)) * sa);
   }

@@ -1,4 +1,4 @@
-import { t2RowBytes } from "./t2";
+import { lutRows, scaleRows, t2RowBytes } from "./t2";
 
 // Ternary W1.58A8 kernels for the dense packing (docs/model-format.md, qtype t5): row r is
 // ceil(cols/5) bytes at w + r·rowBytes; byte j = Σ_k (t[5j+k] + 1) · 3^k holds columns
@@ -57,37 +57,17 @@ export function matvecT5LutShared(
       if (j < rowBytes) buildLut5(table, xq, j * T5_PER_BYTE, cols);
       else memory.fill(table, 0, 512);
     }
-    lutRows5(wA + <usize>off, rowsA, rowBytes, lut, acc);
-    lutRows5(wB + <usize>off, rowsB, rowBytes, lut, accB);
-    lutRows5(wC + <usize>off, rowsC, rowBytes, lut, accC);
+    lutRows(wA + <usize>off, rowsA, rowBytes, lut, acc);
+    lutRows(wB + <usize>off, rowsB, rowBytes, lut, accB);
+    lutRows(wC + <usize>off, rowsC, rowBytes, lut, accC);
   }
-  scaleRows5(yA, sA, rowsA, sa, acc);
-  scaleRows5(yB, sB, rowsB, sa, accB);
-  scaleRows5(yC, sC, rowsC, sa, accC);
+  scaleRows(yA, sA, rowsA, sa, acc);
+  scaleRows(yB, sB, rowsB, sa, accB);
+  scaleRows(yC, sC, rowsC, sa, accC);
 }
 
 export function matvecT5Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
   matvecT5LutShared(y, w, ws, rows, 0, 0, 0, 0, 0, 0, 0, 0, xq, sa, cols, lut, acc);
-}
-
-// acc[r] += Σ of four lookups for the 4 code bytes of each row at p (rows rowBytes apart).
-@inline function lutRows5(p: usize, rows: i32, rowBytes: i32, lut: usize, acc: usize): void {
-  const end = acc + (<usize>rows << 2);
-  for (let pa = acc; pa < end; pa += 4) {
-    const bytes = load<u32>(p);
-    const s = <i32>load<i16>(lut + <usize>((bytes << 1) & 0x1fe)) +
-              <i32>load<i16>(lut + <usize>((bytes >> 7) & 0x1fe), 512) +
-              <i32>load<i16>(lut + <usize>((bytes >> 15) & 0x1fe), 1024) +
-              <i32>load<i16>(lut + <usize>((bytes >> 23) & 0x1fe), 1536);
-    store<i32>(pa, load<i32>(pa) + s);
-    p += <usize>rowBytes;
-  }
-}
-
-@inline function scaleRows5(y: usize, ws: usize, rows: i32, sa: f32, acc: usize): void {
-  for (let r = 0; r < rows; r++) {
-    store<f32>(y + (<usize>r << 2), <f32>load<i32>(acc + (<usize>r << 2)) * load<f32>(ws + (<usize>r << 2)) * sa);
-  }
 }
 
 // lut[256] i16: entry Σ d_k·3^k = Σ (d_k − 1) · x[c0 + k] for columns c0 + k < cols (the rest
