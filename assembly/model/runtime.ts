@@ -86,8 +86,9 @@ export function initState(ctx: i32, kvInt8: bool): i32 {
   if (rt == null) return E.E_NO_MODEL;
   const c = rt.config;
   if (ctx <= 0 || ctx > c.seqLen) ctx = c.seqLen;
-  if (!fits(RunState.bytesNeeded(c, ctx, kvInt8))) return E.E_OUT_OF_MEMORY;
-  rt.state = new RunState(c, ctx, kvInt8);
+  const scratch = rt.weights.ternaryInMemory;
+  if (!fits(RunState.bytesNeeded(c, ctx, kvInt8, scratch))) return E.E_OUT_OF_MEMORY;
+  rt.state = new RunState(c, ctx, kvInt8, scratch);
   return ctx;
 }
 

@@ -4,6 +4,8 @@ import { Config } from "./config";
 
 @inline function accRows(c: Config): i32 { return max(max(2 * c.hiddenDim, 3 * c.dim), c.vocabSize); }
 
+const LUT_BYTES: usize = 2048;
+
 @inline function f32Buffer(n: i32): usize { return heap.alloc(<usize>n << 2); }
 
 // Activation buffers and KV cache for one sequence. ctx ≤ config.seqLen positions.
@@ -24,15 +26,17 @@ export class RunState {
   xq: usize;       // i8  [pad64(max(dim, hidden))]  quantized activations
   input: usize = 0;      // f32 vector the next matrices read (x, xb or hb)
   inputScale: f32 = -1;  // its absmax scale once quantized into xq; -1: not yet
-  lut: usize;      // i16 [4][256]    ternary lookup tables
-  acc: usize;      // i32 [max(2·hidden, 3·dim, vocab)]  ternary row accumulators (shared tables: wq+wk+wv, w1+w3)
+  lut: usize;      // i16 [4][256]    ternary lookup tables; 0 without in-memory ternary weights
+  acc: usize;      // i32 [max(2·hidden, 3·dim, vocab)]  ternary row accumulators (shared tables: wq+wk+wv, w1+w3); same
   keyCache: usize;   // f32 [layers][ctx][kvDim], or i8 when kvInt8
   valueCache: usize; // same
   keyScale: usize;   // f32 [layers][ctx][nKvHeads] when kvInt8
   valueScale: usize; // same
   nativeKv: bool = false; // int8-cache attention through host kernels (kernels/native.ts)
 
-  constructor(c: Config, ctx: i32, kvInt8: bool) {
+  // ternaryScratch: some ternary matrix runs on the module's kernels (Weights.ternaryInMemory);
+  // host-held weights (the device) leave the 4 KiB of tables and accumulators unallocated.
+  constructor(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool) {
     this.ctx = ctx;
     this.kvInt8 = kvInt8;
     const kvDim = c.kvDim;
@@ -43,8 +47,8 @@ export class RunState {
     this.logits = f32Buffer(c.vocabSize);
     this.cosSin = f32Buffer(c.dim / c.nHeads);
     this.xq = heap.alloc(<usize>pad64(max(c.dim, c.hiddenDim)));
-    this.lut = heap.alloc(2048);
-    this.acc = heap.alloc(<usize>accRows(c) << 2);
+    this.lut = ternaryScratch ? heap.alloc(LUT_BYTES) : 0;
+    this.acc = ternaryScratch ? heap.alloc(<usize>accRows(c) << 2) : 0;
     const cacheElems = <usize>c.nLayers * <usize>ctx * <usize>kvDim;
     const elemBytes: usize = kvInt8 ? 1 : 4;
     this.keyCache = heap.alloc(cacheElems * elemBytes);
@@ -58,10 +62,11 @@ export class RunState {
   }
 
   // Bytes the constructor will allocate, so a host can refuse before running out of memory.
-  static bytesNeeded(c: Config, ctx: i32, kvInt8: bool): i64 {
+  static bytesNeeded(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool): i64 {
     const kvDim = <i64>c.kvDim;
     let f = <i64>(3 * c.dim + 2 * c.hiddenDim + c.dim + 2 * c.kvDim) + 2 * <i64>ctx + <i64>c.vocabSize + <i64>(c.dim / c.nHeads);
-    let bytes = f * 4 + <i64>pad64(max(c.dim, c.hiddenDim)) + 2048 + (<i64>accRows(c) << 2);
+    let bytes = f * 4 + <i64>pad64(max(c.dim, c.hiddenDim));
+    if (ternaryScratch) bytes += <i64>LUT_BYTES + (<i64>accRows(c) << 2);
     const cacheElems = <i64>c.nLayers * <i64>ctx * kvDim;
     bytes += cacheElems * 2 * (kvInt8 ? 1 : 4);
     if (kvInt8) bytes += <i64>c.nLayers * <i64>ctx * <i64>c.nKvHeads * 8;

@@ -1,4 +1,4 @@
-import { Matrix } from "./matrix";
+import { Matrix, QT_T2, QT_T5 } from "./matrix";
 
 // One transformer block's weights, all pointing into the loaded file.
 export class LayerWeights {
@@ -23,4 +23,19 @@ export class Weights {
     this.layers = new StaticArray<LayerWeights>(nLayers);
     for (let l = 0; l < nLayers; l++) this.layers[l] = new LayerWeights();
   }
+
+  // Whether a ternary matrix is applied by the module's own kernels (in linear memory), which
+  // need the run state's lookup tables and row accumulators; host-held weights do not.
+  get ternaryInMemory(): bool {
+    if (usesLut(this.embedding) || usesLut(this.classifier)) return true;
+    for (let l = 0; l < this.layers.length; l++) {
+      const w = this.layers[l];
+      if (usesLut(w.wq) || usesLut(w.wk) || usesLut(w.wv) || usesLut(w.wo) || usesLut(w.w1) || usesLut(w.w2) || usesLut(w.w3)) return true;
+    }
+    return false;
+  }
+}
+
+@inline function usesLut(m: Matrix): bool {
+  return !m.external && (m.qtype == QT_T2 || m.qtype == QT_T5);
 }

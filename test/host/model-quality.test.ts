@@ -1,6 +1,6 @@
 // Perplexity of the committed models on the TinyStories sample, against the teacher's measured
 // in the same run: the int4 student meets issue #5's 1.15× target; the ternary default holds
-// the ≤ 2× it has reached, and the mixed student (ternary FFN, int4 attention) of the same size
+// the ≤ 1.8× it has reached, and the mixed student (ternary FFN, int4 attention) of the same size
 // beats it (docs/models.md), so a change that makes any of them worse fails here.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -32,8 +32,8 @@ describe("committed models against the teacher (TinyStories sample)", { skip: !h
   });
 
   const ternary = haveShared ? perplexity(join(ROOT, "models", "default.ellm")) : NaN;
-  test("the ternary default is within 2× of the teacher", () => {
-    assert.ok(ternary <= 2 * teacher, `default ${ternary.toFixed(4)}, teacher ${teacher.toFixed(4)}: ${(ternary / teacher).toFixed(3)}×`);
+  test("the ternary default is within 1.8× of the teacher", () => {
+    assert.ok(ternary <= 1.8 * teacher, `default ${ternary.toFixed(4)}, teacher ${teacher.toFixed(4)}: ${(ternary / teacher).toFixed(3)}×`);
   });
 
   test("the mixed student is within 1.8× of the teacher and better than the ternary default", () => {

@@ -79,9 +79,9 @@ for (const [k, c] of CONFIGS.entries()) {
 test("a payload over the inbox is refused by the host; an inbox past the memory cap fails cleanly", { skip, timeout: 60_000 }, async () => {
   const path = model("ternary");
   const base = ["serve", "--broker", mosq.url, "--model", path, "--id", "esp-small", "--fleet", "memx", "--host-weights", "--kv-int8", "--ctx", String(CTX), "--max-memory", String(CAP)];
-  // 64 KiB: the inbox itself grows memory past the cap; 8 KiB: the inbox fits, the agent's
+  // 64 KiB: the inbox itself grows memory past the cap; 12 KiB: the inbox fits, the agent's
   // buffers after it do not, and agentInit refuses them.
-  for (const [inbox, want] of [["65536", /^edgellm-fw: error: agent inbox: .*past --max-memory 147456$/], ["8192", /^edgellm-fw: error: agentInit: the agent's buffers do not fit in linear memory/]] as const) {
+  for (const [inbox, want] of [["65536", /^edgellm-fw: error: agent inbox: .*past --max-memory 147456$/], ["12288", /^edgellm-fw: error: agentInit: the agent's buffers do not fit in linear memory/]] as const) {
     const r = spawnSync(FW, [...base, "--inbox", inbox], { encoding: "utf8", timeout: 30_000 });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr.trim(), want);
