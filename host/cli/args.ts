@@ -30,3 +30,13 @@ export function choice<T extends string>(name: string, options: readonly T[]) {
     return v as T;
   };
 }
+
+// A comma-separated list of choices, e.g. "ternary-q4,ternary-t5-q4".
+export function choices<T extends string>(name: string, options: readonly T[]) {
+  return (v: string): T[] => {
+    const picked = v.split(",").map((x) => x.trim());
+    const bad = picked.filter((x) => !options.includes(x as T));
+    if (picked.length === 0 || bad.length) throw new InvalidArgumentError(`${name} must be a comma-separated list of ${options.join(", ")}, got '${v}'`);
+    return picked as T[];
+  };
+}

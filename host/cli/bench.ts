@@ -2,15 +2,26 @@
 // q4 embedding (t2 and t5 layouts) in each engine, beside the plain C baseline, measured in one
 // run with interleaved rounds.
 import { Command } from "commander";
-import { convertModel, QUANT_NAMES } from "../format/convert.js";
+import { convertModel, type ConvertOptions } from "../format/convert.js";
 import { readAnyModel } from "../format/load.js";
 import { writeModel } from "../format/writer.js";
 import { median, WasmRunner, type CaseResult } from "../bench/measure.js";
 import { nativeAvailable, runNative, NATIVE_BINARY } from "../bench/native.js";
-import { int } from "./args.js";
+import { choices, int } from "./args.js";
 import { imageToFloat } from "../format/dequantize.js";
 import { resolveModelPath } from "./model-source.js";
 import { startProgress } from "./progress.js";
+
+// The rows: each quantization with its default embedding, plus ternary layers with a q4
+// embedding (the default model's storage) to price the 4-bit classifier against the 8-bit
+// one, in both ternary layouts (t5: repacked at load under SIMD, its own tables under MVP).
+const BENCH_OPTIONS = {
+  f32: { quant: "f32" }, int8: { quant: "int8" }, ternary: { quant: "ternary" }, q4: { quant: "q4" },
+  "ternary-q4": { quant: "ternary", embedding: "q4" },
+  "ternary-t5-q4": { quant: "ternary", embedding: "q4", ternaryFormat: "t5" },
+} satisfies Record<string, ConvertOptions>;
+type BenchQuant = keyof typeof BENCH_OPTIONS;
+const BENCH_QUANTS = Object.keys(BENCH_OPTIONS) as BenchQuant[];
 
 export function benchCommand(): Command {
   return new Command("bench")
@@ -19,21 +30,21 @@ export function benchCommand(): Command {
     .option("-z, --tokenizer <path>", "accepted for symmetry with run; the benchmark decodes token ids only")
     .option("-n, --steps <int>", "positions per run", int("steps", 2, 65536), 256)
     .option("--rounds <int>", "interleaved rounds (median reported)", int("rounds", 1, 1000), 7)
+    .option("--quants <list>", `the rows to measure, comma-separated (default: all of ${BENCH_QUANTS.join(", ")})`, choices("quants", BENCH_QUANTS))
     .option("--json", "one JSON object per line")
     .action((modelPath: string | undefined, o) => {
       const path = resolveModelPath(modelPath);
       const r = readAnyModel(path);
       const float = r.model ?? imageToFloat(r.image!);
       const steps = Math.min(o.steps, float.config.seqLen);
-      // Each quantization with its default embedding, plus ternary layers with a q4 embedding
-      // (the default model's storage) to price the 4-bit classifier against the 8-bit one, in
-      // both ternary layouts (t5: repacked at load under SIMD, its own tables under MVP).
-      const images = new Map<string, Uint8Array>(QUANT_NAMES.map((q) => [q, writeModel(convertModel(float, { quant: q }))]));
-      images.set("ternary-q4", writeModel(convertModel(float, { quant: "ternary", embedding: "q4" })));
-      images.set("ternary-t5-q4", writeModel(convertModel(float, { quant: "ternary", embedding: "q4", ternaryFormat: "t5" })));
+      const wanted = new Set<string>(o.quants ?? BENCH_QUANTS);
+      const images = new Map<string, Uint8Array>();
+      for (const q of BENCH_QUANTS) {
+        if (wanted.has(q) || q === "f32") images.set(q, writeModel(convertModel(float, BENCH_OPTIONS[q]))); // f32 feeds the C baseline
+      }
       const runners: WasmRunner[] = [];
       for (const engine of ["simd", "mvp"] as const) {
-        for (const [quant, modelBytes] of images) runners.push(new WasmRunner({ engine, quant, modelBytes }, steps));
+        for (const [quant, modelBytes] of images) if (wanted.has(quant)) runners.push(new WasmRunner({ engine, quant, modelBytes }, steps));
       }
       const bar = startProgress("bench", o.rounds * (runners.length + 1));
       const now = performance.now.bind(performance);

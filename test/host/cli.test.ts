@@ -118,7 +118,7 @@ describe("cli", { skip: !haveShared && "../shared models missing" }, () => {
     assert.equal(r.code, 0, r.stderr);
     const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     for (const engine of ["simd", "mvp"]) {
-      for (const quant of ["f32", "int8", "ternary", "ternary-q4"]) {
+      for (const quant of ["f32", "int8", "ternary", "q4", "ternary-q4", "ternary-t5-q4"]) {
         const row = rows.find((x) => x.engine === engine && x.quant === quant);
         assert.ok(row, `${engine}/${quant}`);
         assert.ok(row.tokens_per_s > 0 && row.peak_memory_bytes > 0);
@@ -129,5 +129,16 @@ describe("cli", { skip: !haveShared && "../shared models missing" }, () => {
     assert.ok(native.tokens_per_s > 0);
     // The C baseline computes the same forward pass: same greedy tokens as the module.
     assert.equal(rows.find((x) => x.engine === "simd" && x.quant === "f32").same_tokens_as_native_c, true);
+  });
+
+  test("bench --quants measures only the rows named, and names a bad one", () => {
+    const r = runCli(["bench", TEACHER, "--json", "-n", "16", "--rounds", "1", "--quants", "ternary-q4,ternary-t5-q4"], 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { engine: string; quant: string });
+    assert.deepEqual(rows.filter((x) => x.engine !== "native-c").map((x) => `${x.engine}/${x.quant}`).sort(),
+      ["mvp/ternary-q4", "mvp/ternary-t5-q4", "simd/ternary-q4", "simd/ternary-t5-q4"]);
+    const bad = runCli(["bench", TEACHER, "--quants", "ternary,t9"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /quants must be a comma-separated list of .*got 'ternary,t9'/);
   });
 });
