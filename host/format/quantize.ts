@@ -1,7 +1,7 @@
 // Quantizers from f32 matrices to the file's q8, t2, t5 and q4 layouts (docs/model-format.md).
 // They mirror the module's kernels: symmetric absmax int8 per group, BitNet b1.58 absmean
 // ternary per row, and symmetric absmax int4 per row.
-import { align, q4RowBytes, QType, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES, t5RowBytes, T5_PER_BYTE } from "./spec.js";
+import { align, q4RowBytes, QType, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES, t5RowBytes, T5_PER_BYTE, tensorBytes } from "./spec.js";
 
 // w: f32 [rows][cols] → int8 q [rows][cols] (padded to 4 bytes) + f32 scales [rows][cols/group].
 export function quantizeQ8(w: Float32Array, rows: number, cols: number, group: number): Uint8Array {
@@ -60,9 +60,9 @@ export function ternarize(w: Float32Array, rows: number, cols: number, scales?: 
 // Ternary weights → the t2 layout: codes [rows][rowBytes] + f32 scale [rows]. Padding weights
 // (past cols) are code 1 (= 0).
 export function packT2({ ints, scales }: Ternary, rows: number, cols: number): Uint8Array {
-  const rowBytes = t2RowBytes(cols);
-  const out = new Uint8Array(rows * rowBytes + 4 * rows);
-  new Float32Array(out.buffer, rows * rowBytes, rows).set(scales);
+  const rowBytes = t2RowBytes(cols), codeBytes = ternaryCodeBytes(QType.T2, rows, cols);
+  const out = new Uint8Array(codeBytes + 4 * rows);
+  new Float32Array(out.buffer, codeBytes, rows).set(scales);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < rowBytes * 4; c++) setT2Code(out, r * rowBytes, c, (c < cols ? ints[r * cols + c] : 0) + 1);
   }
@@ -79,7 +79,7 @@ function setT2Code(out: Uint8Array, rowStart: number, c: number, code: number): 
 // Ternary weights → the t5 layout: byte j of a row = Σ_k (t[5j+k] + 1) · 3^k, zero bytes up to
 // a multiple of 4 after the last row, then f32 scale [rows].
 export function packT5({ ints, scales }: Ternary, rows: number, cols: number): Uint8Array {
-  const rowBytes = t5RowBytes(cols), codeBytes = align(rows * rowBytes, 4);
+  const rowBytes = t5RowBytes(cols), codeBytes = ternaryCodeBytes(QType.T5, rows, cols);
   const out = new Uint8Array(codeBytes + 4 * rows);
   new Float32Array(out.buffer, codeBytes, rows).set(scales);
   for (let r = 0; r < rows; r++) {
@@ -99,28 +99,51 @@ export function packTernary(t: Ternary, qtype: QType.T2 | QType.T5, rows: number
   return qtype === QType.T5 ? packT5(t, rows, cols) : packT2(t, rows, cols);
 }
 
-// The ternary weights and scales stored in a t2 or t5 tensor. A t5 byte above 242 is reported
-// by its row and column: no writer produces one, and the kernels would not agree on it.
-export function unpackTernary(data: Uint8Array, qtype: QType.T2 | QType.T5, rows: number, cols: number): Ternary {
-  const ints = new Int8Array(rows * cols);
+// Bytes of a ternary tensor's codes, before its f32 row scales.
+function ternaryCodeBytes(qtype: QType.T2 | QType.T5, rows: number, cols: number): number {
+  return tensorBytes(qtype, rows, cols, 0) - 4 * rows;
+}
+
+// Code (t + 1) of column c of row r: t2's 2-bit field, or t5's base-3 digit.
+function t2CodeAt(data: Uint8Array, rowBytes: number, r: number, c: number): number {
+  const within = c % T2_BLOCK;
+  return (data[r * rowBytes + Math.floor(c / T2_BLOCK) * T2_BLOCK_BYTES + (within % 16)] >> (2 * Math.floor(within / 16))) & 3;
+}
+
+function t5CodeAt(data: Uint8Array, rowBytes: number, r: number, c: number): number {
+  return Math.floor(data[r * rowBytes + Math.floor(c / T5_PER_BYTE)] / 3 ** (c % T5_PER_BYTE)) % 3;
+}
+
+// The first invalid code of a t2 or t5 tensor, by row and then column, or null: a t5 byte above
+// 242 or a t2 code 3 (no writer produces one, and the kernels would not agree on it). Readers
+// run this on every load, so it scans bytes; only a t2 row holding a 3 is decoded by column.
+export function ternaryCodeProblem(data: Uint8Array, qtype: QType.T2 | QType.T5, rows: number, cols: number): string | null {
   const t5 = qtype === QType.T5;
   const rowBytes = t5 ? t5RowBytes(cols) : t2RowBytes(cols);
-  const codeBytes = t5 ? align(rows * rowBytes, 4) : rows * rowBytes;
-  const scales = new Float32Array(data.slice(codeBytes, codeBytes + 4 * rows).buffer);
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      let code: number;
-      if (t5) {
-        const byte = data[r * rowBytes + Math.floor(c / T5_PER_BYTE)];
-        if (byte > 242) throw new RangeError(`row ${r}, byte ${Math.floor(c / T5_PER_BYTE)}: t5 code ${byte} is above 242`);
-        code = Math.floor(byte / 3 ** (c % T5_PER_BYTE)) % 3;
-      } else {
-        const within = c % T2_BLOCK;
-        code = (data[r * rowBytes + Math.floor(c / T2_BLOCK) * T2_BLOCK_BYTES + (within % 16)] >> (2 * Math.floor(within / 16))) & 3;
-        if (code === 3) throw new RangeError(`row ${r}, column ${c}: t2 code 3 is invalid`);
-      }
-      ints[r * cols + c] = code - 1;
+    let bad = false;
+    for (let j = 0, at = r * rowBytes; j < rowBytes; j++, at++) {
+      const b = data[at];
+      if (t5 && b > 242) return `row ${r}, byte ${j}: t5 code ${b} is above 242`;
+      if (!t5 && (b & (b >> 1) & 0x55) !== 0) bad = true;
     }
+    // A 3 may sit in the padding past cols, which no kernel reads.
+    if (bad) for (let c = 0; c < cols; c++) if (t2CodeAt(data, rowBytes, r, c) === 3) return `row ${r}, column ${c}: t2 code 3 is invalid`;
+  }
+  return null;
+}
+
+// The ternary weights and scales stored in a t2 or t5 tensor; RangeError on an invalid code.
+export function unpackTernary(data: Uint8Array, qtype: QType.T2 | QType.T5, rows: number, cols: number): Ternary {
+  const problem = ternaryCodeProblem(data, qtype, rows, cols);
+  if (problem) throw new RangeError(problem);
+  const t5 = qtype === QType.T5;
+  const rowBytes = t5 ? t5RowBytes(cols) : t2RowBytes(cols);
+  const codeBytes = ternaryCodeBytes(qtype, rows, cols);
+  const scales = new Float32Array(data.slice(codeBytes, codeBytes + 4 * rows).buffer);
+  const ints = new Int8Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) ints[r * cols + c] = (t5 ? t5CodeAt(data, rowBytes, r, c) : t2CodeAt(data, rowBytes, r, c)) - 1;
   }
   return { ints, scales };
 }

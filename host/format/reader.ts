@@ -7,7 +7,7 @@ import {
   CHECKSUM_OFFSET, configProblems, ENTRY_BYTES, FLAG_SHARED_CLASSIFIER, HEADER_BYTES, isTernary, Kind, KIND_NAMES,
   LAYER_KINDS, MAGIC, ModelConfig, QType, QTYPE_NAMES, tensorBytes, tensorShape, VERSION,
 } from "./spec.js";
-import { unpackTernary } from "./quantize.js";
+import { ternaryCodeProblem } from "./quantize.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
 export function isModelFile(bytes: Uint8Array): boolean {
@@ -63,9 +63,8 @@ export function readModel(bytes: Uint8Array, name = "model"): ModelImage {
     if (seen.has(key)) fail("E_TENSOR", `${label}: duplicate`);
     seen.add(key);
     const data = bytes.subarray(off, off + size);
-    if (isTernary(qtype)) {
-      try { unpackTernary(data, qtype as QType.T2 | QType.T5, rows, cols); } catch (e) { fail("E_TENSOR", `${label}: ${(e as Error).message}`); }
-    }
+    const codeProblem = isTernary(qtype) ? ternaryCodeProblem(data, qtype as QType.T2 | QType.T5, rows, cols) : null;
+    if (codeProblem) fail("E_TENSOR", `${label}: ${codeProblem}`);
     tensors.push({ kind, layer, qtype, rows, cols, group, data });
   }
   const tokOff = u32(56), tokBytes = u32(60);
