@@ -2,7 +2,8 @@
 // the same way by the Node host (host/engine) and the wasm3 firmware (firmware/core).
 // Negative i32 results are error codes from model/errors.ts. See docs/module-abi.md.
 import * as E from "./model/errors";
-import { initState, loadModel, loadModelExternal, loadTokenizer, runtime, setMemoryCap, step } from "./model/runtime";
+import { initState, loadModel, loadModelExternal, loadTokenizer, runtime, step } from "./model/runtime";
+import { setMemoryCap } from "./model/memory-cap";
 import { decode as decodeToken, encode as encodeText } from "./text/tokenizer";
 import * as agentApi from "./agent/api";
 

@@ -1,7 +1,8 @@
 // The agent's exports (wrapped one-to-one in assembly/index.ts; docs/module-abi.md): argument
 // checks at the boundary, then the one Agent of this module instance.
 import * as E from "../model/errors";
-import { fitsFrom, runtime } from "../model/runtime";
+import { fitsFrom } from "../model/memory-cap";
+import { runtime } from "../model/runtime";
 import { Agent, MAX_QUEUE, namesOk } from "./peer";
 
 let agent: Agent | null = null;

@@ -4,7 +4,7 @@ import { Config, configIsSane } from "./config";
 import { crc32Update } from "./crc32";
 import * as E from "./errors";
 import { Matrix, QT_F32, QT_T5, scalesOffset, tensorBytes } from "./matrix";
-import { fits } from "./runtime";
+import { fits } from "./memory-cap";
 import { repackT5ToT2 } from "../kernels/t5";
 import { t2RowBytes } from "../kernels/t2";
 import { Weights } from "./weights";

@@ -25,7 +25,7 @@ function applyMatrix(s: RunState, m: Matrix, y: usize, n: i32): void {
   m.apply(y, s.input, s.xq, s.inputScale, s.lut, s.acc);
 }
 
-@inline function sharesLut(m: Matrix, qtype: u32): bool { return m.qtype == qtype && !m.external; }
+@inline function sharesLut(m: Matrix, qtype: u32): bool { return m.qtype == qtype && m.ternaryInMemory; }
 
 @inline function allShareLut(a: Matrix, b: Matrix, c: Matrix | null, qtype: u32): bool {
   return sharesLut(a, qtype) && sharesLut(b, qtype) && (c == null || sharesLut(c, qtype));

@@ -62,6 +62,10 @@ export class Matrix {
 
   get quantized(): bool { return this.qtype != QT_F32; }
 
+  // Ternary and in linear memory: applied by the module's own kernels, whose lookup-table path
+  // needs the run state's ternary scratch (host-held weights use the host's kernels).
+  get ternaryInMemory(): bool { return !this.external && (this.qtype == QT_T2 || this.qtype == QT_T5); }
+
   // x is used when f32; xq/sa (int8 activations, padded to 64) when quantized.
   // lut, acc: scratch for the lookup-table ternary kernel.
   apply(y: usize, x: usize, xq: usize, sa: f32, lut: usize, acc: usize): void {

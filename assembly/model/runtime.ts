@@ -5,6 +5,7 @@ import { parseModelFile, parseModelFileExternal, ParseResult } from "./file";
 import { forward } from "./forward";
 import { RunState } from "./state";
 import { Weights } from "./weights";
+import { fits } from "./memory-cap";
 import { Sampler } from "../text/sampler";
 import { parseTokenizer, Tokenizer } from "../text/tokenizer";
 
@@ -23,29 +24,6 @@ export class Runtime {
 }
 
 export let runtime: Runtime | null = null;
-
-// Linear memory the next allocations may use before memory.grow must fail (0: unlimited).
-let memoryCap: usize = 0;
-
-export function setMemoryCap(bytes: usize): void { memoryCap = bytes; }
-
-// wasm32 addresses 4 GiB; sizes past it would wrap in 32-bit arithmetic, so refuse them here.
-const ADDRESS_SPACE: i64 = 4294967296 - 65536;
-
-// Whether `extra` more bytes allocated from heap address `top` stay within the cap, counted in
-// the 64 KiB pages memory grows by (exact, unlike fits(), for a caller that knows the top).
-export function fitsFrom(top: usize, extra: i64): bool {
-  const end = (<i64>top + extra + 0xffff) & ~(<i64>0xffff);
-  if (end > ADDRESS_SPACE) return false;
-  return memoryCap == 0 || end <= <i64>memoryCap;
-}
-
-export function fits(extra: i64): bool {
-  // heap.alloc grows memory from the current top; estimate from the current size.
-  const top = <i64>(memory.size() << 16) + extra;
-  if (top > ADDRESS_SPACE) return false;
-  return memoryCap == 0 || top <= <i64>memoryCap + 65536;
-}
 
 export function loadModel(p: usize, n: usize): i32 {
   runtime = null;

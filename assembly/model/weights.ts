@@ -1,4 +1,4 @@
-import { Matrix, QT_T2, QT_T5 } from "./matrix";
+import { Matrix } from "./matrix";
 
 // One transformer block's weights, all pointing into the loaded file.
 export class LayerWeights {
@@ -27,15 +27,12 @@ export class Weights {
   // Whether a ternary matrix is applied by the module's own kernels (in linear memory), which
   // need the run state's lookup tables and row accumulators; host-held weights do not.
   get ternaryInMemory(): bool {
-    if (usesLut(this.embedding) || usesLut(this.classifier)) return true;
+    if (this.embedding.ternaryInMemory || this.classifier.ternaryInMemory) return true;
     for (let l = 0; l < this.layers.length; l++) {
       const w = this.layers[l];
-      if (usesLut(w.wq) || usesLut(w.wk) || usesLut(w.wv) || usesLut(w.wo) || usesLut(w.w1) || usesLut(w.w2) || usesLut(w.w3)) return true;
+      if (w.wq.ternaryInMemory || w.wk.ternaryInMemory || w.wv.ternaryInMemory || w.wo.ternaryInMemory ||
+          w.w1.ternaryInMemory || w.w2.ternaryInMemory || w.w3.ternaryInMemory) return true;
     }
     return false;
   }
-}
-
-@inline function usesLut(m: Matrix): bool {
-  return !m.external && (m.qtype == QT_T2 || m.qtype == QT_T5);
 }
