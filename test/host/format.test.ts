@@ -9,11 +9,11 @@ import { FormatError } from "../../host/format/errors.js";
 import { readModel } from "../../host/format/reader.js";
 import { writeModel } from "../../host/format/writer.js";
 import { crc32 } from "../../host/format/crc32.js";
-import { CHECKSUM_OFFSET, QType, tensorBytes } from "../../host/format/spec.js";
+import { QType, tensorBytes } from "../../host/format/spec.js";
 import { convertModel } from "../../host/format/convert.js";
 import { dequantizeQ4, q4At, quantizeQ4 } from "../../host/format/quantize.js";
 import { buildVector, greedyTokens, tinyFloatModel, VECTOR_NAMES } from "../../tools/vectors.js";
-import { ROOT } from "./helpers.js";
+import { reseal, ROOT } from "./helpers.js";
 
 const VECTORS = join(ROOT, "test", "vectors");
 
@@ -84,14 +84,6 @@ describe("model format", () => {
   }
 
   const base = () => writeModel(buildVector("tiny-f32"));
-  const reseal = (b: Uint8Array) => {
-    const v = new DataView(b.buffer);
-    v.setUint32(CHECKSUM_OFFSET, 0, true);
-    const c = crc32(b);
-    // The checksum covers the file with the field read as zero.
-    v.setUint32(CHECKSUM_OFFSET, c, true);
-    return b;
-  };
   const cases: Array<[string, (b: Uint8Array) => Uint8Array, string]> = [
     ["empty", () => new Uint8Array(0), "E_FILE_EMPTY"],
     ["shorter than the header", (b) => b.subarray(0, 100), "E_TOO_SHORT"],

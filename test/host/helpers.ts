@@ -1,10 +1,12 @@
-// Shared by the host tests: paths to the project and ../shared, a CLI runner, and seeded
-// random parameters for training-module tests.
+// Shared by the host tests: paths to the project and ../shared, a CLI runner, re-sealing an
+// edited model file, and seeded random parameters for training-module tests.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../host/engine/module.js";
 import type { TrainNet } from "../../host/train/net.js";
+import { crc32Skipping } from "../../host/format/crc32.js";
+import { CHECKSUM_OFFSET } from "../../host/format/spec.js";
 
 export const ROOT = PROJECT_ROOT;
 export const SHARED = join(ROOT, "..", "shared");
@@ -27,6 +29,13 @@ export function runCli(args: string[], timeoutMs = 60_000): CliResult {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: timeoutMs });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
+}
+
+// A model file edited in place gets a checksum that matches again, so a reader gets past the
+// CRC to the check the test is after.
+export function reseal(bytes: Uint8Array): Uint8Array {
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(CHECKSUM_OFFSET, crc32Skipping(bytes, CHECKSUM_OFFSET), true);
+  return bytes;
 }
 
 // A seeded uniform generator in [0, 1) (32-bit LCG), so every run sees the same numbers.

@@ -12,11 +12,10 @@ import { FormatError } from "../../host/format/errors.js";
 import { readLlama2cV0 } from "../../host/format/llama2c.js";
 import { packT5, unpackTernary } from "../../host/format/quantize.js";
 import { readModel } from "../../host/format/reader.js";
-import { CHECKSUM_OFFSET, QType, tensorBytes } from "../../host/format/spec.js";
-import { crc32 } from "../../host/format/crc32.js";
+import { QType, tensorBytes } from "../../host/format/spec.js";
 import { writeModel } from "../../host/format/writer.js";
 import { parseStudentConfig } from "../../host/train/config.js";
-import { haveShared, runCli, TEACHER, TOKENIZER } from "./helpers.js";
+import { haveShared, reseal, runCli, TEACHER, TOKENIZER } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "edgellm-t5-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,9 +69,7 @@ describe("t5: five ternary weights a byte", () => {
     const wq = table.tensors.find((t) => t.kind === 2 && t.layer === 0)!;
     const bad = bytes.slice();
     bad[wq.data.byteOffset + 13] = 243; // row 1, byte 0
-    const v = new DataView(bad.buffer);
-    v.setUint32(CHECKSUM_OFFSET, 0, true);
-    v.setUint32(CHECKSUM_OFFSET, crc32(bad), true);
+    reseal(bad);
     assert.throws(() => readModel(bad, "bad.ellm"), (e: unknown) =>
       e instanceof FormatError && e.code === "E_TENSOR" && /bad\.ellm: tensor \d+ \(wq, layer 0\): row 1, byte 0: t5 code 243/.test(e.message));
   });
@@ -82,9 +79,7 @@ describe("t5: five ternary weights a byte", () => {
     const wo = readModel(bytes).tensors.find((t) => t.kind === 5 && t.layer === 2)!;
     const bad = bytes.slice();
     bad[wo.data.byteOffset + 16] |= 3 << 4; // row 1, column 32
-    const v = new DataView(bad.buffer);
-    v.setUint32(CHECKSUM_OFFSET, 0, true);
-    v.setUint32(CHECKSUM_OFFSET, crc32(bad), true);
+    reseal(bad);
     assert.throws(() => readModel(bad, "bad.ellm"), (e: unknown) =>
       e instanceof FormatError && e.code === "E_TENSOR" && /tensor \d+ \(wo, layer 2\): row 1, column 32: t2 code 3 is invalid/.test(e.message));
   });
