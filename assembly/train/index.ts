@@ -14,11 +14,11 @@ export function alloc(bytes: i32): usize { return heap.alloc(<usize>bytes); }
 export function simdBuild(): i32 { return ASC_FEATURE_SIMD ? 1 : 0; }
 
 // quant: 0 f32, 1 ternary QAT, 2 int8 QAT, 3 int4 QAT; table (embedding / tied classifier when quant > 0):
-// 0 int8, 1 int4; attn: the attention matrices' quant, 1–3 in a quantized model, else equal to
+// 0 int8, 1 int4, 2 ternary; attn: the attention matrices' quant, 1–3 in a quantized model, else equal to
 // quant (model.ts). Returns the model id, or -1 for a bad shape.
 export function create(dim: i32, hidden: i32, layers: i32, heads: i32, kvHeads: i32, vocab: i32, batch: i32, seq: i32, quant: i32, table: i32, attn: i32): i32 {
   if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocab <= 0 || batch <= 0 || seq <= 0) return -1;
-  if (dim % heads != 0 || heads % kvHeads != 0 || (dim / heads) % 2 != 0 || quant < 0 || quant > 3 || table < 0 || table > 1) return -1;
+  if (dim % heads != 0 || heads % kvHeads != 0 || (dim / heads) % 2 != 0 || quant < 0 || quant > 3 || table < 0 || table > 2) return -1;
   if (quant == 0 ? attn != 0 : attn < 1 || attn > 3) return -1;
   models.push(new TrainModel(dim, hidden, layers, heads, kvHeads, vocab, batch, seq, quant, table, attn));
   return models.length - 1;

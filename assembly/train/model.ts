@@ -23,6 +23,7 @@ export const QUANT_INT4: i32 = 3;     // matrices q4 (int4 per row), embedding/c
 // The embedding / tied classifier when quantized (append-only).
 export const TABLE_INT8: i32 = 0;     // q8, one scale per row
 export const TABLE_INT4: i32 = 1;     // q4, one absmax/7 scale per row
+export const TABLE_TERNARY: i32 = 2;  // ternary (absmean per row, as the layer matrices)
 
 @inline function f32s(n: i32): usize { const p = heap.alloc(<usize>n << 2); memory.fill(p, 0, <usize>n << 2); return p; }
 @inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2); }
@@ -116,7 +117,7 @@ export class TrainModel {
     const C = this.C, H = this.H, L = this.L, KV = this.KV, V = this.V;
     // Norm vectors stay f32.
     memory.copy(this.wInt, this.params, <usize>this.nParams << 2);
-    this.matrix(this.oEmb, V, C, this.quant == QUANT_NONE ? QUANT_NONE : this.table == TABLE_INT4 ? QUANT_INT4 : QUANT_INT8);
+    this.matrix(this.oEmb, V, C, this.quant == QUANT_NONE ? QUANT_NONE : this.table == TABLE_INT4 ? QUANT_INT4 : this.table == TABLE_TERNARY ? QUANT_TERNARY : QUANT_INT8);
     const qa = this.attnQuant, qf = this.quant;
     for (let l = 0; l < L; l++) {
       this.matrix(this.oWq + l * C * C, C, C, qa);

@@ -19,7 +19,7 @@ export function convertCommand(): Command {
     .option("--ternary-format <layout>", "ternary matrices as t2 (2 bits a weight, fastest with SIMD) or t5 (five weights a byte, 1.6 bits)", choice("ternary-format", TERNARY_FORMATS), "t2")
     .option("--group <n>", "weights per scale of the int8 tensors (the layers with --quant int8, else the int8 embedding); 0 = one scale per row; must divide every row length", int("group", 0, 1 << 20), 0)
     .option("--attention-quant <type>", "wq, wk, wv, wo in another type than --quant (mixed precision): f32, int8, ternary or q4", choice("attention-quant", QUANT_NAMES))
-    .option("--embedding <type>", "embedding/classifier storage: default (follows --quant), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
+    .option("--embedding <type>", "embedding/classifier storage: default (follows --quant), int8, q4 or ternary (in --ternary-format)", choice("embedding", EMBEDDING_NAMES), "default")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin to carry inside the file")
     .action((input: string, o) => {
       const r = readAnyModel(input);
@@ -32,7 +32,7 @@ export function convertCommand(): Command {
         if (o.attentionQuant || o.embedding !== "default" || o.group !== 0) throw new UsageError("--quant keep keeps every tensor's type: drop --attention-quant, --embedding and --group");
         image = repackTernary({ ...r.image, tokenizer: tok?.bytes ?? r.image.tokenizer }, TERNARY_QTYPE[o.ternaryFormat as keyof typeof TERNARY_QTYPE]);
       } else {
-        const problem = ternaryFormatProblem(o.quant, o.attentionQuant, o.ternaryFormat);
+        const problem = ternaryFormatProblem(o.quant, o.attentionQuant, o.ternaryFormat, o.embedding);
         if (problem) throw new UsageError(`--ternary-format: ${problem}`);
         const model = r.model ?? imageToFloat(r.image!);
         try {

@@ -23,7 +23,7 @@ export function quantizeCommand(): Command {
     .option("--quant <kind>", "int8, ternary or q4 (int4, absmax/7 per row)", choice("quant", ["int8", "ternary", "q4"] as const), "int8")
     .option("--group <int>", "weights per scale of the int8 tensors (the layers with --quant int8, else the int8 embedding); 0: one scale per output channel", int("group", 0, 1 << 20), 0)
     .option("--attention-quant <kind>", "wq, wk, wv, wo in another type than --quant (mixed precision): int8, ternary or q4", choice("attention-quant", ["int8", "ternary", "q4"] as const))
-    .option("--embedding <type>", "embedding/classifier storage: default (int8), int8 or q4", choice("embedding", EMBEDDING_NAMES), "default")
+    .option("--embedding <type>", "embedding/classifier storage: default (int8), int8, q4 or ternary (in --ternary-format)", choice("embedding", EMBEDDING_NAMES), "default")
     .option("--ternary-format <layout>", "ternary matrices as t2 (2 bits a weight, fastest with SIMD) or t5 (five weights a byte, 1.6 bits)", choice("ternary-format", TERNARY_FORMATS), "t2")
     .option("--calibrate <file>", "calibration text, one document per line (enables activation-aware scaling)")
     .option("--alpha <float>", "SmoothQuant migration strength (default: chosen on the calibration text)", float("alpha", 0, 1))
@@ -32,7 +32,7 @@ export function quantizeCommand(): Command {
       const m = readFloatModel(path, o.tokenizer);
       if (!m.tokenizer && o.calibrate) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
       const quant: QuantName = o.quant;
-      const problem = ternaryFormatProblem(quant, o.attentionQuant, o.ternaryFormat);
+      const problem = ternaryFormatProblem(quant, o.attentionQuant, o.ternaryFormat, o.embedding);
       if (problem) throw new UsageError(`--ternary-format: ${problem}`);
       const build = (f: FloatModel) => writeModel(convertModel(f, { quant, attention: o.attentionQuant, groupSize: o.group, embedding: o.embedding, ternaryFormat: o.ternaryFormat, tokenizer: m.tokenizer }));
       let best = build(m);

@@ -9,9 +9,10 @@ export type QuantName = "f32" | "int8" | "ternary" | "q4";
 export const QUANT_NAMES: QuantName[] = ["f32", "int8", "ternary", "q4"];
 const LAYER_QTYPE: Record<Exclude<QuantName, "f32" | "ternary">, QType> = { int8: QType.Q8, q4: QType.Q4 };
 // Storage of the embedding (and a tied or separate classifier): "default" follows --quant
-// (f32 for f32 models, int8 otherwise); "int8" or "q4" force that type.
-export type EmbeddingName = "default" | "int8" | "q4";
-export const EMBEDDING_NAMES: EmbeddingName[] = ["default", "int8", "q4"];
+// (f32 for f32 models, int8 otherwise); "int8", "q4" or "ternary" (in the ternary format) force
+// that type.
+export type EmbeddingName = "default" | "int8" | "q4" | "ternary";
+export const EMBEDDING_NAMES: EmbeddingName[] = ["default", "int8", "q4", "ternary"];
 // Layout of ternary matrices: t2 (2 bits a weight, the SIMD kernel's) or t5 (five a byte, 1.6 bits).
 export type TernaryFormat = "t2" | "t5";
 export const TERNARY_FORMATS: TernaryFormat[] = ["t2", "t5"];
@@ -33,9 +34,9 @@ export interface ConvertOptions {
 }
 
 // Why a --ternary-format / "ternaryFormat" other than t2 would do nothing, or null.
-export function ternaryFormatProblem(quant: string, attention: string | undefined, format: TernaryFormat): string | null {
-  if (format === "t2" || quant === "ternary" || attention === "ternary") return null;
-  return `ternary format ${format} needs ternary matrices (quant ${quant}${attention ? `, attention ${attention}` : ""} has none)`;
+export function ternaryFormatProblem(quant: string, attention: string | undefined, format: TernaryFormat, embedding = "default"): string | null {
+  if (format === "t2" || quant === "ternary" || attention === "ternary" || embedding === "ternary") return null;
+  return `ternary format ${format} needs ternary matrices (quant ${quant}${attention ? `, attention ${attention}` : ""}${embedding !== "default" ? `, embedding ${embedding}` : ""} has none)`;
 }
 
 const isNorm = (k: Kind) => k === Kind.RmsAtt || k === Kind.RmsFfn || k === Kind.RmsFinal;
@@ -68,7 +69,7 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
       // ternary tables lose the vocabulary.
       qtype = isTable(kind) ? QType.Q8 : quant === "ternary" ? TERNARY_QTYPE[o.ternaryFormat ?? "t2"] : LAYER_QTYPE[quant];
     }
-    if (isTable(kind) && emb !== "default") qtype = emb === "q4" ? QType.Q4 : QType.Q8;
+    if (isTable(kind) && emb !== "default") qtype = emb === "q4" ? QType.Q4 : emb === "ternary" ? TERNARY_QTYPE[o.ternaryFormat ?? "t2"] : QType.Q8;
     const g = qtype === QType.Q8 ? (group || cols) : 0;
     let data: Uint8Array;
     if (qtype === QType.F32) data = new Uint8Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength));

@@ -18,7 +18,7 @@ export interface StudentConfig {
   quant: TrainQuant;        // "ternary": BitNet b1.58 QAT; "int8"; "q4" (int4); "f32"
   attentionQuant: TrainQuant; // wq, wk, wv, wo: mixed precision when it differs from "quant" (default: "quant")
   quantRamp: number;        // steps over which the quantized weights blend in from the latent f32 ones (0: off)
-  embedding: TableQuant;    // embedding / tied classifier of a quantized student: "int8" or "q4" (QAT too)
+  embedding: TableQuant;    // embedding / tied classifier of a quantized student: "int8", "q4" or "ternary" (QAT too)
   ternaryFormat: TernaryFormat; // layout of the ternary matrices in the output file: "t2" or "t5" (denser)
   loss: LossKind;
   temperature: number;      // distillation temperature T
@@ -53,7 +53,7 @@ const RULES: Rule[] = [
   ["nKvHeads", "int", 1, 256], ["seqLen", "int", 2, 4096], ["init", "enum", 0, 0, ["teacher", "random"]],
   ["initLayers", "ints", 0, 255], ["quant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
   ["attentionQuant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
-  ["quantRamp", "int", 0, 1e8], ["embedding", "enum", 0, 0, ["int8", "q4"]],
+  ["quantRamp", "int", 0, 1e8], ["embedding", "enum", 0, 0, ["int8", "q4", "ternary"]],
   ["ternaryFormat", "enum", 0, 0, TERNARY_FORMATS],
   ["loss", "enum", 0, 0, ["ce", "forward-kl", "reverse-kl"]], ["temperature", "num", 0.05, 100], ["alpha", "num", 0, 1],
   ["hiddenWeight", "num", 0, 1e6], ["sparsity", "num", 0, 0.99], ["pruneHeads", "int", 0, 255],
@@ -98,7 +98,7 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   if ((c.quant === "f32") !== (c.attentionQuant === "f32")) fail(`"attentionQuant" ${JSON.stringify(c.attentionQuant)} cannot be mixed with "quant" ${JSON.stringify(c.quant)}: f32 and quantized matrices take different activations`);
   if (c.quantRamp > c.steps) fail(`"quantRamp" ${c.quantRamp} is longer than "steps" ${c.steps}: the model would end partly unquantized`);
   if (c.quantRamp > 0 && c.quant === "f32") fail(`"quantRamp" needs a quantized student ("quant" ternary, int8 or q4)`);
-  const unused = ternaryFormatProblem(c.quant, c.attentionQuant, c.ternaryFormat);
+  const unused = ternaryFormatProblem(c.quant, c.attentionQuant, c.ternaryFormat, c.embedding);
   if (unused) fail(`"ternaryFormat": ${unused}`);
   if (c.minLr > c.lr) fail(`"minLr" ${c.minLr} is larger than "lr" ${c.lr}`);
   if (c.init === "teacher") {

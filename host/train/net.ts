@@ -10,9 +10,9 @@ import type { TrainExports } from "./module.js";
 
 export type TrainQuant = "f32" | "ternary" | "int8" | "q4";
 const QUANT_IDS: Record<TrainQuant, number> = { f32: 0, ternary: 1, int8: 2, q4: 3 };
-// The embedding / tied classifier of a quantized student: q8 or q4, one scale per row.
-export type TableQuant = "int8" | "q4";
-const TABLE_IDS: Record<TableQuant, number> = { int8: 0, q4: 1 };
+// The embedding / tied classifier of a quantized student: q8, q4 or ternary, one scale per row.
+export type TableQuant = "int8" | "q4" | "ternary";
+const TABLE_IDS: Record<TableQuant, number> = { int8: 0, q4: 1, ternary: 2 };
 
 export interface TensorSpan { kind: Kind; layer: number; offset: number; rows: number; cols: number }
 

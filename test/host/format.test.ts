@@ -50,6 +50,12 @@ describe("model format", () => {
     assert.equal(emb.qtype, QType.Q4);
     assert.equal(emb.group, 0);
     assert.deepEqual(emb.data, image.tensors.find((t) => t.kind === 0)!.data);
+    // A ternary table takes the ternary layout asked for, even beside int8 layers.
+    for (const [quant, format, qtype] of [["ternary", "t5", QType.T5], ["int8", "t2", QType.T2]] as const) {
+      const t = convertModel(tinyFloatModel(true), { quant, embedding: "ternary", ternaryFormat: format });
+      const read = readModel(writeModel(t), "ternary embedding");
+      assert.equal(read.tensors.find((x) => x.kind === 0)!.qtype, qtype, `${quant} layers, ${format}`);
+    }
     assert.throws(() => convertModel(tinyFloatModel(true), { quant: "int8", embedding: "q5" as "q4" }), /embedding type "q5"/);
   });
 

@@ -27,8 +27,8 @@ function run(quant: TrainQuant, table: TableQuant, engine: "simd" | "mvp", atten
   randomizeParams(net, rng(12345), 0.5, 1, 0.3);
   const tokens = Array.from({ length: T }, (_, i) => (i * 37 + 1) % cfg.vocabSize);
   const image = net.toImage(undefined, format);
-  assert.equal(image.tensors[0].qtype, table === "q4" ? QType.Q4 : QType.Q8, "embedding stored in the trained type");
   const qtype = (q: TrainQuant) => ({ ternary: format === "t5" ? QType.T5 : QType.T2, int8: QType.Q8, q4: QType.Q4, f32: QType.F32 })[q];
+  assert.equal(image.tensors[0].qtype, qtype(table), "embedding stored in the trained type");
   for (const t of image.tensors.filter((t) => t.rows > 1 && t.kind !== Kind.Embedding)) {
     assert.equal(t.qtype, qtype(ATTENTION_KINDS.includes(t.kind) ? attention : quant), `kind ${t.kind} stored in the trained type`);
   }
@@ -72,6 +72,17 @@ for (const attention of ["ternary", "q4"] as const) {
   for (const engine of ["simd", "mvp"] as const) {
     test(`ternary stored as t5${attention === "q4" ? ", q4 attention" : ""} (q4 embedding): logits equal the ${engine} inference module's`, () => {
       const worst = run("ternary", "q4", engine, attention, "t5");
+      assert.ok(worst <= QAT_LOGIT_TOL, `max |Δlogit| ${worst} > ${QAT_LOGIT_TOL}`);
+    });
+  }
+}
+
+// A ternary embedding and tied classifier (absmean per row, like the layer matrices), in both
+// layouts: the lookup dequantizes a ternary row, the classifier runs the ternary kernels.
+for (const [quant, format] of [["ternary", "t2"], ["ternary", "t5"], ["q4", "t5"]] as const) {
+  for (const engine of ["simd", "mvp"] as const) {
+    test(`${quant} QAT with a ternary embedding stored as ${format}: logits equal the ${engine} inference module's`, () => {
+      const worst = run(quant, "ternary", engine, quant, format);
       assert.ok(worst <= QAT_LOGIT_TOL, `max |Δlogit| ${worst} > ${QAT_LOGIT_TOL}`);
     });
   }

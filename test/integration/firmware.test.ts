@@ -47,9 +47,10 @@ for (const [quant, format] of VARIANTS) {
   }
 }
 
-for (const [quant, format] of [["int8", "t2"], ["ternary", "t2"], ["ternary", "t5"]] as const) {
-  test(`${quant}${format === "t5" ? " (t5)" : ""} with a q4 embedding: logits and greedy text equal on SIMD, MVP and wasm3 (with and without --host-weights)`, () => {
-    const path = model(quant, true, "q4", format);
+const TABLE_VARIANTS = [["int8", "t2", "q4"], ["ternary", "t2", "q4"], ["ternary", "t5", "q4"], ["ternary", "t5", "ternary"]] as const;
+for (const [quant, format, embedding] of TABLE_VARIANTS) {
+  test(`${quant}${format === "t5" ? " (t5)" : ""} with a ${embedding} embedding: logits and greedy text equal on SIMD, MVP and wasm3 (with and without --host-weights)`, () => {
+    const path = model(quant, true, embedding, format);
     const bytes = new Uint8Array(readFileSync(path));
     const simd = Engine.load(bytes, undefined, { engine: "simd" }), mvp = Engine.load(bytes, undefined, { engine: "mvp" });
     for (let pos = 0; pos < 8; pos++) {
