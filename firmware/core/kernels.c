@@ -130,26 +130,56 @@ static int32_t dot_t5(const uint8_t *row, int32_t cols, const int8_t *xq) {
   return acc;
 }
 
-// Lookup-table t5 kernel (rows <= LUT_ROWS): for byte position j, lut[byte] = the sum of its
-// five weights times x[5j..5j+4] serves every row: one lookup per 5 weights. Bytes 243..255
-// (invalid) read 0. Exact in i32, like dot_t5.
+// lut[Σ (d_k + 1)·3^k] = Σ d_k·a[k] over the 243 digit patterns d ∈ {-1,0,1}^5, built from the
+// top digits down so each entry costs one add (the module's buildLut5 does the same); the
+// invalid bytes 243..255 read 0.
+static void build_lut5(int16_t *lut, const int32_t a[5]) {
+  int16_t *e = lut;
+  for (int32_t d4 = -1; d4 <= 1; d4++)
+    for (int32_t d3 = -1; d3 <= 1; d3++) {
+      int32_t s3 = d4 * a[4] + d3 * a[3];
+      for (int32_t d2 = -1; d2 <= 1; d2++, e += 9) {
+        int32_t s2 = s3 + d2 * a[2], m = s2 - a[1], p = s2 + a[1];
+        e[0] = (int16_t)(m - a[0]);  e[1] = (int16_t)m;  e[2] = (int16_t)(m + a[0]);
+        e[3] = (int16_t)(s2 - a[0]); e[4] = (int16_t)s2; e[5] = (int16_t)(s2 + a[0]);
+        e[6] = (int16_t)(p - a[0]);  e[7] = (int16_t)p;  e[8] = (int16_t)(p + a[0]);
+      }
+    }
+  memset(e, 0, sizeof(int16_t) * (256 - 243));
+}
+
+// The tables of the last input up to T5_SHARED_COLS wide: wq, wk, wv (and w1, w3) read the
+// same activations one call after another, so the second and third reuse the first's tables.
+// Keyed by the activations themselves, so a stale entry can only be a miss.
+#define T5_SHARED_COLS 64
+static struct {
+  int32_t cols; // 0: empty
+  int8_t x[T5_SHARED_COLS];
+  int16_t lut[(T5_SHARED_COLS + 4) / 5][256];
+} t5_shared;
+
+// Lookup-table t5 kernel (rows <= LUT_ROWS): for byte position j, lut[j][byte] = the sum of
+// its five weights times x[5j..5j+4] serves every row: one lookup per 5 weights. Exact in i32,
+// like dot_t5.
 static void matvec_t5_lut(const uint8_t *w, const uint8_t *ws, int32_t rows, int32_t cols, float *y,
                           const int8_t *xq, float sa) {
   int32_t acc[LUT_ROWS];
-  int16_t lut[256] = {0};
+  int16_t own[256];
   int32_t rb = t5_row_bytes(cols);
+  int shared = cols <= T5_SHARED_COLS;
+  int hit = shared && t5_shared.cols == cols && memcmp(t5_shared.x, xq, (size_t)cols) == 0;
+  if (shared && !hit) {
+    t5_shared.cols = cols;
+    memcpy(t5_shared.x, xq, (size_t)cols);
+  }
   memset(acc, 0, sizeof(int32_t) * (size_t)rows);
   for (int32_t j = 0; j < rb; j++) {
-    int32_t a[5];
-    for (int32_t k = 0; k < 5; k++) a[k] = act_at(xq, 5 * j + k, cols);
-    int16_t *e = lut;
-    for (int32_t d4 = -1; d4 <= 1; d4++)
-      for (int32_t d3 = -1; d3 <= 1; d3++)
-        for (int32_t d2 = -1; d2 <= 1; d2++)
-          for (int32_t d1 = -1; d1 <= 1; d1++, e += 3) {
-            int32_t s = d4 * a[4] + d3 * a[3] + d2 * a[2] + d1 * a[1];
-            e[0] = (int16_t)(s - a[0]); e[1] = (int16_t)s; e[2] = (int16_t)(s + a[0]);
-          }
+    int16_t *lut = shared ? t5_shared.lut[j] : own;
+    if (!hit) {
+      int32_t a[5];
+      for (int32_t k = 0; k < 5; k++) a[k] = act_at(xq, 5 * j + k, cols);
+      build_lut5(lut, a);
+    }
     const uint8_t *p = w + j;
     for (int32_t r = 0; r < rows; r++, p += rb) acc[r] += lut[*p];
   }
