@@ -40,7 +40,7 @@ const I16_BLOCKS: i32 = 16;
 // activations directly (extmul), partial sums stay in i16 for up to 16 blocks, and one
 // Σx per input corrects the offset. A 16-bit shift + mask extracts each 2-bit plane (the
 // mask drops the bits that cross bytes). Integer sums: equal to the reference bit for bit.
-function matvecT2Simd(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32): void {
+export function matvecT2Simd(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32): void {
   const rowBytes = t2RowBytes(cols);
   const blocks = rowBytes >> 4;
   const padded = blocks << 6;
@@ -111,60 +111,6 @@ function matvecT2Simd(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i
   }
 }
 
-// Lookup-table kernel for interpreters (wasm3), where op count is everything.
-// For 4 code bytes j..j+3 of a block, build 4 tables lut[k][byte] = Σ_i (code_i - 1) · a_i
-// over that byte's four activations (16 apart), then every row needs one u32 load and four
-// lookups per 16 weights. Up to three matrices reading the same input (wq, wk, wv; w1, w3)
-// share each table: pass rows = 0 for absent ones. lut: [4][256] i16 (2 KiB);
-// acc: i32 [rowsA + rowsB + rowsC] scratch.
-export function matvecT2LutShared(
-  yA: usize, wA: usize, sA: usize, rowsA: i32,
-  yB: usize, wB: usize, sB: usize, rowsB: i32,
-  yC: usize, wC: usize, sC: usize, rowsC: i32,
-  xq: usize, sa: f32, cols: i32, lut: usize, acc: usize,
-): void {
-  const rowBytes = t2RowBytes(cols);
-  const accB = acc + (<usize>rowsA << 2), accC = accB + (<usize>rowsB << 2);
-  memory.fill(acc, 0, <usize>(rowsA + rowsB + rowsC) << 2);
-  for (let off = 0; off < rowBytes; off += 4) {
-    // Block b = off >> 4, byte j = off & 15: activations at 64b + j + 16k.
-    const xb = xq + <usize>((off >> 4) << 6) + <usize>(off & 15);
-    for (let t = 0; t < 4; t++) buildLut(lut + (<usize>t << 9), xb + <usize>t);
-    lutRows(wA + <usize>off, rowsA, rowBytes, lut, acc);
-    lutRows(wB + <usize>off, rowsB, rowBytes, lut, accB);
-    lutRows(wC + <usize>off, rowsC, rowBytes, lut, accC);
-  }
-  scaleRows(yA, sA, rowsA, sa, acc);
-  scaleRows(yB, sB, rowsB, sa, accB);
-  scaleRows(yC, sC, rowsC, sa, accC);
-}
-
-// acc[r] += Σ of four lookups for the 4 code bytes of each row at p (rows rowBytes apart): four
-// [256] i16 tables indexed by one byte each, as both ternary layouts build them.
-@inline export function lutRows(p: usize, rows: i32, rowBytes: i32, lut: usize, acc: usize): void {
-  const end = acc + (<usize>rows << 2);
-  for (let pa = acc; pa < end; pa += 4) {
-    const bytes = load<u32>(p);
-    // Byte k scaled to an i16 index in one shift and one mask: (bytes >> (8k - 1)) & 0x1fe.
-    const s = <i32>load<i16>(lut + <usize>((bytes << 1) & 0x1fe)) +
-              <i32>load<i16>(lut + <usize>((bytes >> 7) & 0x1fe), 512) +
-              <i32>load<i16>(lut + <usize>((bytes >> 15) & 0x1fe), 1024) +
-              <i32>load<i16>(lut + <usize>((bytes >> 23) & 0x1fe), 1536);
-    store<i32>(pa, load<i32>(pa) + s);
-    p += <usize>rowBytes;
-  }
-}
-
-@inline export function scaleRows(y: usize, ws: usize, rows: i32, sa: f32, acc: usize): void {
-  for (let r = 0; r < rows; r++) {
-    store<f32>(y + (<usize>r << 2), <f32>load<i32>(acc + (<usize>r << 2)) * load<f32>(ws + (<usize>r << 2)) * sa);
-  }
-}
-
-export function matvecT2Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
-  matvecT2LutShared(y, w, ws, rows, 0, 0, 0, 0, 0, 0, 0, 0, xq, sa, cols, lut, acc);
-}
-
 // lut[256] i16: entry c0 | c1<<2 | c2<<4 | c3<<6 = Σ (c_k - 1) · x[16k]; 81 valid entries.
 // The inner 3 × 3 (c1, c0) block is unrolled: nine stores at constant offsets per (c3, c2).
 @inline function buildLut(lut: usize, x: usize): void {
@@ -182,12 +128,12 @@ export function matvecT2Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, r
   }
 }
 
-// Dispatch: SIMD build uses the SIMD kernel, MVP the lookup-table kernel.
-export function matvecT2(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
-  if (ASC_FEATURE_SIMD) matvecT2Simd(y, w, ws, xq, sa, rows, cols);
-  else matvecT2Lut(y, w, ws, xq, sa, rows, cols, lut, acc);
+// The lookup-table kernel's (ternary-lut.ts) four tables for code bytes off..off+3 of every row:
+// block b = off >> 4, byte j = off & 15, so table t reads activations 64b + j + t + 16k.
+@inline export function lutTablesT2(lut: usize, xq: usize, off: i32): void {
+  const xb = xq + <usize>((off >> 4) << 6) + <usize>(off & 15);
+  for (let t = 0; t < 4; t++) buildLut(lut + (<usize>t << 9), xb + <usize>t);
 }
-
 
 export function dequantRowT2(out: usize, w: usize, ws: usize, r: i32, cols: i32): void {
   const rowBytes = t2RowBytes(cols);

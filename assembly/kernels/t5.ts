@@ -1,4 +1,4 @@
-import { lutRows, scaleRows, t2RowBytes } from "./t2";
+import { t2RowBytes } from "./t2";
 
 // Ternary W1.58A8 kernels for the dense packing (docs/model-format.md, qtype t5): row r is
 // ceil(cols/5) bytes at w + r·rowBytes; byte j = Σ_k (t[5j+k] + 1) · 3^k holds columns
@@ -34,40 +34,17 @@ export function matvecT5Ref(y: usize, w: usize, ws: usize, xq: usize, sa: f32, r
   }
 }
 
-// Lookup-table kernel (the MVP build; wasm3 counts ops). For 4 code bytes j..j+3 of every row,
-// build 4 tables lut[t][byte] = Σ_k (digit_k − 1) · x[5(j+t) + k], then each row costs one
-// unaligned u32 load and four lookups per 20 weights. A row's last group may reach up to 3
-// bytes into the next row (or the zero padding and scales after the last row): those bytes
-// index all-zero tables. Up to three matrices reading the same input share each table (wq,
-// wk, wv; w1, w3): rows = 0 for absent ones. lut: [4][256] i16 (2 KiB); acc: i32 scratch
-// [rowsA + rowsB + rowsC].
-export function matvecT5LutShared(
-  yA: usize, wA: usize, sA: usize, rowsA: i32,
-  yB: usize, wB: usize, sB: usize, rowsB: i32,
-  yC: usize, wC: usize, sC: usize, rowsC: i32,
-  xq: usize, sa: f32, cols: i32, lut: usize, acc: usize,
-): void {
-  const rowBytes = t5RowBytes(cols);
-  const accB = acc + (<usize>rowsA << 2), accC = accB + (<usize>rowsB << 2);
-  memory.fill(acc, 0, <usize>(rowsA + rowsB + rowsC) << 2);
-  for (let off = 0; off < rowBytes; off += 4) {
-    for (let t = 0; t < 4; t++) {
-      const table = lut + (<usize>t << 9);
-      const j = off + t;
-      if (j < rowBytes) buildLut5(table, xq, j * T5_PER_BYTE, cols);
-      else memory.fill(table, 0, 512);
-    }
-    lutRows(wA + <usize>off, rowsA, rowBytes, lut, acc);
-    lutRows(wB + <usize>off, rowsB, rowBytes, lut, accB);
-    lutRows(wC + <usize>off, rowsC, rowBytes, lut, accC);
+// The lookup-table kernel's (ternary-lut.ts) four tables for code bytes off..off+3 of every row:
+// table t = Σ_k (digit_k − 1) · x[5(off+t) + k]. A row's last group may reach up to 3 bytes
+// into the next row (or the zero padding and scales after the last row): those bytes index
+// all-zero tables.
+@inline export function lutTablesT5(lut: usize, xq: usize, off: i32, rowBytes: i32, cols: i32): void {
+  for (let t = 0; t < 4; t++) {
+    const table = lut + (<usize>t << 9);
+    const j = off + t;
+    if (j < rowBytes) buildLut5(table, xq, j * T5_PER_BYTE, cols);
+    else memory.fill(table, 0, 512);
   }
-  scaleRows(yA, sA, rowsA, sa, acc);
-  scaleRows(yB, sB, rowsB, sa, accB);
-  scaleRows(yC, sC, rowsC, sa, accC);
-}
-
-export function matvecT5Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
-  matvecT5LutShared(y, w, ws, rows, 0, 0, 0, 0, 0, 0, 0, 0, xq, sa, cols, lut, acc);
 }
 
 // lut[256] i16: entry Σ d_k·3^k = Σ (d_k − 1) · x[c0 + k] for columns c0 + k < cols (the rest
@@ -95,12 +72,6 @@ export function matvecT5Lut(y: usize, w: usize, ws: usize, xq: usize, sa: f32, r
 
 @inline function actAt(xq: usize, c: i32, cols: i32): i32 {
   return c < cols ? <i32>load<i8>(xq + <usize>c) : 0;
-}
-
-// Dispatch: t5 matrices in memory only reach this in the MVP build (the SIMD build repacks
-// them to t2 at load), but the lookup-table kernel is correct in both.
-export function matvecT5(y: usize, w: usize, ws: usize, xq: usize, sa: f32, rows: i32, cols: i32, lut: usize, acc: usize): void {
-  matvecT5Lut(y, w, ws, xq, sa, rows, cols, lut, acc);
 }
 
 export function dequantRowT5(out: usize, w: usize, ws: usize, r: i32, cols: i32): void {

@@ -7,8 +7,7 @@ import { Weights } from "./weights";
 import { addF32, divideF32, expShifted, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";
 import { attentionMix, attentionMixPair, attentionScores, attentionScoresPair } from "../kernels/attention";
 import { quantizeActs } from "../kernels/q8";
-import { matvecT2LutShared } from "../kernels/t2";
-import { matvecT5LutShared } from "../kernels/t5";
+import { matvecTernaryLutShared } from "../kernels/ternary-lut";
 import { kvMix, kvScores } from "../kernels/native";
 
 @inline function pad64(n: i32): i32 { return (n + 63) & ~63; }
@@ -40,13 +39,8 @@ function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb:
       if (s.inputScale < 0) s.inputScale = quantizeActs(s.xq, s.input, n, pad64(n));
       const cm = c != null ? c : b; // placeholder when absent: rows 0 below
       const rowsC = c != null ? cm.rows : 0;
-      if (t2) {
-        matvecT2LutShared(ya, a.data, a.scales, a.rows, yb, b.data, b.scales, b.rows,
-                          yc, cm.data, cm.scales, rowsC, s.xq, s.inputScale, n, s.lut, s.acc);
-      } else {
-        matvecT5LutShared(ya, a.data, a.scales, a.rows, yb, b.data, b.scales, b.rows,
-                          yc, cm.data, cm.scales, rowsC, s.xq, s.inputScale, n, s.lut, s.acc);
-      }
+      matvecTernaryLutShared(!t2, ya, a.data, a.scales, a.rows, yb, b.data, b.scales, b.rows,
+                             yc, cm.data, cm.scales, rowsC, s.xq, s.inputScale, n, s.lut, s.acc);
       return;
     }
   }

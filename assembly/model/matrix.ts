@@ -1,8 +1,9 @@
 import { matvecF32 } from "../kernels/f32";
 import { matvecQ8, dequantRowQ8 } from "../kernels/q8";
-import { matvecT2, dequantRowT2, t2RowBytes } from "../kernels/t2";
+import { dequantRowT2, t2RowBytes } from "../kernels/t2";
 import { matvecQ4, dequantRowQ4, q4RowBytes } from "../kernels/q4";
-import { matvecT5, dequantRowT5, t5RowBytes } from "../kernels/t5";
+import { dequantRowT5, t5RowBytes } from "../kernels/t5";
+import { matvecT2, matvecT5 } from "../kernels/ternary-lut";
 import { wMatvec, wRow } from "../kernels/native";
 
 // Quantization types (docs/model-format.md); append-only.

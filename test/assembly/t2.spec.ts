@@ -1,4 +1,5 @@
-import { matvecT2, matvecT2Ref, matvecT2Lut, t2RowBytes, t2Weight, dequantRowT2 } from "../../assembly/kernels/t2";
+import { matvecT2Ref, t2RowBytes, t2Weight, dequantRowT2 } from "../../assembly/kernels/t2";
+import { matvecT2, matvecT2Lut } from "../../assembly/kernels/ternary-lut";
 import { quantizeActs } from "../../assembly/kernels/q8";
 import { matvecF32Ref } from "../../assembly/kernels/f32";
 import { randomF32, zeros, nextU32, maxAbsDiff, maxAbs, bitsEqual, resetRandom } from "./helpers.include";

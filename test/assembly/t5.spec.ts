@@ -1,5 +1,6 @@
-import { matvecT5, matvecT5Ref, matvecT5Lut, matvecT5LutShared, t5RowBytes, t5Weight, dequantRowT5, repackT5ToT2 } from "../../assembly/kernels/t5";
-import { matvecT2, matvecT2Ref, t2RowBytes } from "../../assembly/kernels/t2";
+import { matvecT5Ref, t5RowBytes, t5Weight, dequantRowT5, repackT5ToT2 } from "../../assembly/kernels/t5";
+import { matvecT2, matvecT5, matvecT5Lut, matvecTernaryLutShared } from "../../assembly/kernels/ternary-lut";
+import { matvecT2Ref, t2RowBytes } from "../../assembly/kernels/t2";
 import { quantizeActs } from "../../assembly/kernels/q8";
 import { randomF32, zeros, nextU32, maxAbsDiff, bitsEqual, resetRandom } from "./helpers.include";
 
@@ -78,7 +79,7 @@ describe("dense ternary (t5) kernels", () => {
     const a = randomT5(64, cols), b = randomT5(32, cols), c = randomT5(32, cols);
     const xq = int8Input(cols), sa = scaleOf(xq, cols);
     const ya = zeros(256), yb = zeros(128), yc = zeros(128), ra = zeros(256), rb = zeros(128), rc = zeros(128);
-    matvecT5LutShared(ya, a.codes, a.scales, 64, yb, b.codes, b.scales, 32, yc, c.codes, c.scales, 32,
+    matvecTernaryLutShared(true, ya, a.codes, a.scales, 64, yb, b.codes, b.scales, 32, yc, c.codes, c.scales, 32,
                       xq, sa, cols, zeros(2048), zeros(128 * 4));
     matvecT5Ref(ra, a.codes, a.scales, xq, sa, 64, cols);
     matvecT5Ref(rb, b.codes, b.scales, xq, sa, 32, cols);
