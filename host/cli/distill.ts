@@ -40,7 +40,7 @@ export function distillCommand(): Command {
       const shape = studentModelConfig(cfg, teacher.config.vocabSize);
       const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");
-      log(`distill: student ${JSON.stringify(shape)} quant ${cfg.quant}${cfg.attentionQuant === cfg.quant ? "" : `, attention ${cfg.attentionQuant}`}${cfg.quant === "f32" ? "" : `, embedding ${cfg.embedding}`}${cfg.ternaryFormat === "t2" ? "" : `, ternary stored as ${cfg.ternaryFormat}`}${cfg.quantRamp > 0 ? `, quantized over the first ${cfg.quantRamp} steps` : ""}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight})${pruning(cfg)}, ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
+      log(`distill: student ${JSON.stringify(shape)}${initialization(cfg)} quant ${cfg.quant}${cfg.attentionQuant === cfg.quant ? "" : `, attention ${cfg.attentionQuant}`}${cfg.quant === "f32" ? "" : `, embedding ${cfg.embedding}`}${cfg.ternaryFormat === "t2" ? "" : `, ternary stored as ${cfg.ternaryFormat}`}${cfg.quantRamp > 0 ? `, quantized over the first ${cfg.quantRamp} steps` : ""}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight})${pruning(cfg)}, ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
       const cores = availableParallelism();
       if (cfg.workers > cores) log(`distill: note: ${cfg.workers} workers on ${cores} cores; every step waits for the slowest worker`);
       const bar = startProgress("distill", cfg.steps, " loss {loss}");
@@ -86,6 +86,13 @@ function buildStream(teacher: FloatModel, tokenizer: Uint8Array, tokens: number,
   const stream = pack(parts);
   if (stream.length < cfg.seqLen + 2) throw new ConfigError(`only ${stream.length} training tokens: raise "corpusTokens" or give --text`);
   return stream;
+}
+
+function initialization(c: StudentConfig): string {
+  if (c.init !== "teacher") return ", random init,";
+  const identity = c.initLayers.map((from, l) => (c.initLayers.indexOf(from) === l ? -1 : l)).filter((l) => l >= 0);
+  const repeats = c.repeatedLayers === "identity" ? ` (${identity.length > 1 ? "layers" : "layer"} ${identity.join(", ")} ${identity.length > 1 ? "start" : "starts"} as the identity)` : "";
+  return ` from teacher layers [${c.initLayers.join(", ")}]${repeats},`;
 }
 
 function pruning(c: StudentConfig): string {

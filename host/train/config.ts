@@ -12,6 +12,8 @@ export interface StudentConfig {
   dim: number; hiddenDim: number; nLayers: number; nHeads: number; nKvHeads: number;
   seqLen: number;           // training window and the output file's context length
   init: "teacher" | "random";
+  repeatedLayers: "copy" | "identity"; // a teacher layer named again in initLayers: another copy, or one
+                            // that starts as the identity (wo, w2 zeroed: Net2Net's deeper)
   initLayers: number[];     // teacher layer copied into each student layer (init "teacher"; FFN
                             // neurons pruned or split to the student's width, KV heads merged;
                             // a dim k times the teacher's repeats its channels and heads k times)
@@ -37,7 +39,7 @@ export interface StudentConfig {
 }
 
 export const DEFAULTS: Omit<StudentConfig, "dim" | "hiddenDim" | "nLayers" | "nHeads" | "nKvHeads"> = {
-  seqLen: 128, init: "random", initLayers: [], quant: "ternary", attentionQuant: "ternary", quantRamp: 0, embedding: "int8", ternaryFormat: "t2", loss: "forward-kl", temperature: 1, alpha: 1,
+  seqLen: 128, init: "random", initLayers: [], repeatedLayers: "copy", quant: "ternary", attentionQuant: "ternary", quantRamp: 0, embedding: "int8", ternaryFormat: "t2", loss: "forward-kl", temperature: 1, alpha: 1,
   hiddenWeight: 0, sparsity: 0, pruneHeads: 0, pruneStart: 0, pruneEnd: 0, steps: 1000, batch: 8, lr: 2e-3, minLr: 2e-4, warmup: 50, weightDecay: 0.01, gradClip: 1,
   corpusTokens: 200000, sampleTemperature: 1, sampleTopp: 1, seed: 1, workers: 1, logEvery: 25, checkpointEvery: 200,
 };
@@ -51,7 +53,7 @@ type Rule = [key: keyof StudentConfig, kind: "int" | "num" | "enum" | "ints", mi
 const RULES: Rule[] = [
   ["dim", "int", 2, 4096], ["hiddenDim", "int", 1, 16384], ["nLayers", "int", 1, 64], ["nHeads", "int", 1, 256],
   ["nKvHeads", "int", 1, 256], ["seqLen", "int", 2, 4096], ["init", "enum", 0, 0, ["teacher", "random"]],
-  ["initLayers", "ints", 0, 255], ["quant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
+  ["initLayers", "ints", 0, 255], ["repeatedLayers", "enum", 0, 0, ["copy", "identity"]], ["quant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
   ["attentionQuant", "enum", 0, 0, ["ternary", "int8", "q4", "f32"]],
   ["quantRamp", "int", 0, 1e8], ["embedding", "enum", 0, 0, ["int8", "q4", "ternary"]],
   ["ternaryFormat", "enum", 0, 0, TERNARY_FORMATS],
@@ -103,6 +105,9 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   if (c.minLr > c.lr) fail(`"minLr" ${c.minLr} is larger than "lr" ${c.lr}`);
   if (c.init === "teacher") {
     if (c.initLayers.length !== c.nLayers) fail(`"initLayers" must name one teacher layer for each of the ${c.nLayers} student layers`);
+  }
+  if (c.repeatedLayers === "identity" && (c.init !== "teacher" || new Set(c.initLayers).size === c.initLayers.length)) {
+    fail(`"repeatedLayers" "identity" needs init "teacher" and a teacher layer named twice in "initLayers"`);
   }
   if (teacher) {
     if (c.init === "teacher") {

@@ -6,6 +6,7 @@
 //   growWidth     repeat every residual channel and attention head k times (Net2Net for the width)
 //   mergeKvHeads  average groups of KV heads (multi-head → grouped-query attention)
 //   pruneHeads    zero the attention heads with the smallest output weights ‖wo_:,h‖
+//   identityRepeats  start a repeated layer as the identity (Net2Net-style deepening)
 import { tensorKey, type FloatModel } from "./../format/float-model.js";
 import { Kind, kvDim, LAYER_KINDS, type ModelConfig } from "../format/spec.js";
 
@@ -185,4 +186,18 @@ export function pruneHeads(m: FloatModel, count: number): { model: FloatModel; p
     pruned.push(drop);
   }
   return { model: out, pruned };
+}
+
+// A pre-norm block whose output projections (wo, w2) are zero adds nothing to the residual
+// stream: it starts as the identity, and the straight-through gradients of wo and w2 are not
+// zero, so it learns from there. Applied to every layer of `layers` that names a teacher layer
+// already named before it, so the deeper student starts with the teacher's function.
+export function identityRepeats(m: FloatModel, layers: number[]): FloatModel {
+  const out = clone(m);
+  layers.forEach((from, l) => {
+    if (layers.indexOf(from) === l) return;
+    get(out, Kind.Wo, l).fill(0);
+    get(out, Kind.W2, l).fill(0);
+  });
+  return out;
 }

@@ -11,7 +11,7 @@ import { instantiateTrain } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
 import { GradComputer, type StepParts } from "./step.js";
 import { Pruner } from "./sparsify.js";
-import { growFfn, growWidth, mergeKvHeads, pruneFfn, selectLayers } from "./surgery.js";
+import { growFfn, growWidth, identityRepeats, mergeKvHeads, pruneFfn, selectLayers } from "./surgery.js";
 import type { WorkerInit, WorkerStep } from "./worker.js";
 
 export interface LogEntry { step: number; loss: number; ce: number; kd: number; hidden: number; lr: number; tokensPerSecond: number }
@@ -54,6 +54,7 @@ export function initStudent(net: TrainNet, cfg: StudentConfig, teacher: FloatMod
     if (cfg.hiddenDim < m.config.hiddenDim) m = pruneFfn(m, cfg.hiddenDim);
     if (cfg.hiddenDim > m.config.hiddenDim) m = growFfn(m, cfg.hiddenDim, gauss);
     if (cfg.nKvHeads < m.config.nKvHeads) m = mergeKvHeads(m, cfg.nKvHeads);
+    if (cfg.repeatedLayers === "identity") m = identityRepeats(m, cfg.initLayers);
     net.load(m);
     return;
   }

@@ -17,7 +17,7 @@ import { convertModel } from "../../host/format/convert.js";
 import { tensorKey, type FloatModel } from "../../host/format/float-model.js";
 import { writeModel } from "../../host/format/writer.js";
 import { magnitudePrune, sparsityOf } from "../../host/train/magnitude.js";
-import { growFfn, growWidth } from "../../host/train/surgery.js";
+import { growFfn, growWidth, identityRepeats, selectLayers } from "../../host/train/surgery.js";
 import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
 
 async function cli(args: string[]): Promise<void> {
@@ -135,6 +135,19 @@ describe("quantize and prune", { skip: !haveShared && "../shared models missing"
     }
     assert.notDeepEqual(wide.subarray(0, 64), wide.subarray(64 * 128 + 64, 64 * 128 + 128), "noise tells the copies apart");
     assert.throws(() => growWidth(m, 0, () => 0), /cannot widen/);
+  });
+
+  test("deepening with identity repeats keeps the f32 function; a plain repeat changes it", () => {
+    const m = readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher");
+    const base = f32Logits(m);
+    const layers = [0, 1, 2, 2, 3, 4];
+    const copied = selectLayers(m, layers), deep = identityRepeats(copied, layers);
+    assert.equal(deep.config.nLayers, 6);
+    const worst = (x: FloatModel) => Math.max(...f32Logits(x).map((v, i) => Math.abs(v - base[i])));
+    assert.ok(worst(deep) < 1e-4, `max |Δlogit| ${worst(deep)} with layer 3 as an identity`);
+    assert.ok(worst(copied) > 0.1, "running teacher layer 2 twice is another function");
+    assert.ok(deep.tensors.get(tensorKey(Kind.W1, 3))!.some((v) => v !== 0), "the repeat keeps its input weights");
+    assert.ok(copied.tensors.get(tensorKey(Kind.Wo, 3))!.some((v) => v !== 0), "the source model is not changed");
   });
 
   test("prune with nothing to do and impossible requests are usage errors", async () => {

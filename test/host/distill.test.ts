@@ -136,6 +136,8 @@ describe("student config errors", () => {
     // A wider FFN than the teacher's is grown by splitting neurons, not refused.
     assert.equal(parseStudentConfig(JSON.stringify({ ...tinyStudent, hiddenDim: 256 }), "s.json", teacher).hiddenDim, 256);
     bad({ ...tinyStudent, initLayers: [9] }, /names layer 9, the teacher has 5/);
+    bad({ ...tinyStudent, repeatedLayers: "identity" }, /"repeatedLayers" "identity" needs init "teacher" and a teacher layer named twice/);
+    bad({ ...tinyStudent, repeatedLayers: "zero" }, /"repeatedLayers" must be one of copy, identity/);
     bad({ ...tinyStudent, initLayers: [0, 1] }, /one teacher layer for each of the 1 student layers/);
     bad({ ...tinyStudent, nKvHeads: 3, nHeads: 8 }, /nKvHeads/);
     bad({ ...tinyStudent, loss: "ce", hiddenWeight: 1 }, /needs a distillation loss/);
