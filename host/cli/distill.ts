@@ -40,7 +40,7 @@ export function distillCommand(): Command {
       const shape = studentModelConfig(cfg, teacher.config.vocabSize);
       const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");
-      log(`distill: student ${JSON.stringify(shape)}${initialization(cfg)} quant ${cfg.quant}${cfg.attentionQuant === cfg.quant ? "" : `, attention ${cfg.attentionQuant}`}${cfg.quant === "f32" ? "" : `, embedding ${cfg.embedding}`}${cfg.ternaryFormat === "t2" ? "" : `, ternary stored as ${cfg.ternaryFormat}`}${cfg.quantRamp > 0 ? `, quantized over the first ${cfg.quantRamp} steps` : ""}, loss ${cfg.loss} (T=${cfg.temperature}, alpha=${cfg.alpha}, hidden=${cfg.hiddenWeight})${pruning(cfg)}, ${cfg.steps} steps × ${cfg.batch}×${cfg.seqLen} tokens, ${stream.length} training tokens, ${cfg.workers} worker(s)`);
+      log(`distill: student ${JSON.stringify(shape)} ${describeStudent(cfg, stream.length).join(", ")}`);
       const cores = availableParallelism();
       if (cfg.workers > cores) log(`distill: note: ${cfg.workers} workers on ${cores} cores; every step waits for the slowest worker`);
       const bar = startProgress("distill", cfg.steps, " loss {loss}");
@@ -88,16 +88,31 @@ function buildStream(teacher: FloatModel, tokenizer: Uint8Array, tokens: number,
   return stream;
 }
 
+// The run's first log line after the shape: where the student starts, how it is quantized,
+// the loss, pruning and the budget.
+function describeStudent(c: StudentConfig, trainingTokens: number): string[] {
+  const parts = [initialization(c), `quant ${c.quant}`];
+  if (c.attentionQuant !== c.quant) parts.push(`attention ${c.attentionQuant}`);
+  if (c.quant !== "f32") parts.push(`embedding ${c.embedding}`);
+  if (c.ternaryFormat !== "t2") parts.push(`ternary stored as ${c.ternaryFormat}`);
+  if (c.quantRamp > 0) parts.push(`quantized over the first ${c.quantRamp} steps`);
+  parts.push(`loss ${c.loss} (T=${c.temperature}, alpha=${c.alpha}, hidden=${c.hiddenWeight})`);
+  const pruned = pruning(c);
+  if (pruned) parts.push(pruned);
+  parts.push(`${c.steps} steps × ${c.batch}×${c.seqLen} tokens`, `${trainingTokens} training tokens`, `${c.workers} worker(s)`);
+  return parts;
+}
+
 function initialization(c: StudentConfig): string {
-  if (c.init !== "teacher") return ", random init,";
+  if (c.init !== "teacher") return "random init";
   const identity = c.initLayers.map((from, l) => (c.initLayers.indexOf(from) === l ? -1 : l)).filter((l) => l >= 0);
   const repeats = c.repeatedLayers === "identity" ? ` (${identity.length > 1 ? "layers" : "layer"} ${identity.join(", ")} ${identity.length > 1 ? "start" : "starts"} as the identity)` : "";
-  return ` from teacher layers [${c.initLayers.join(", ")}]${repeats},`;
+  return `from teacher layers [${c.initLayers.join(", ")}]${repeats}`;
 }
 
 function pruning(c: StudentConfig): string {
   const parts = [];
   if (c.sparsity > 0) parts.push(`sparsity ${c.sparsity} over steps ${c.pruneStart}–${c.pruneEnd}`);
   if (c.pruneHeads > 0) parts.push(`${c.pruneHeads} head(s) per layer`);
-  return parts.length ? `, pruning ${parts.join(", ")}` : "";
+  return parts.length ? `pruning ${parts.join(", ")}` : "";
 }
