@@ -1,7 +1,7 @@
 // The Llama forward pass as llama2.c runs it, one position per call.
 // Dimension key: D = dim, H = hidden_dim, KV = kvDim, HS = head size, V = vocab, L = layers.
 import { Config } from "./config";
-import { Matrix, QT_T2, QT_T5 } from "./matrix";
+import { Matrix, QT_T5 } from "./matrix";
 import { RunState } from "./state";
 import { Weights } from "./weights";
 import { addF32, divideF32, expShifted, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";
@@ -24,25 +24,19 @@ function applyMatrix(s: RunState, m: Matrix, y: usize, n: i32): void {
   m.apply(y, s.input, s.xq, s.inputScale, s.lut, s.acc);
 }
 
-@inline function sharesLut(m: Matrix, qtype: u32): bool { return m.qtype == qtype && m.ternaryInMemory; }
-
-@inline function allShareLut(a: Matrix, b: Matrix, c: Matrix | null, qtype: u32): bool {
-  return sharesLut(a, qtype) && sharesLut(b, qtype) && (c == null || sharesLut(c, qtype));
-}
+// b (and c) can share a's lookup tables: in linear memory and of a's ternary layout.
+@inline function sharesLutWith(m: Matrix, a: Matrix): bool { return m.ternaryInMemory && m.qtype == a.qtype; }
 
 // Matrices reading the same input: under the interpreter build, ternary ones share each
 // lookup table (one build for wq, wk and wv); otherwise they are applied one by one.
 function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb: usize, c: Matrix | null, yc: usize): void {
-  if (!ASC_FEATURE_SIMD) {
-    const t2 = allShareLut(a, b, c, QT_T2);
-    if (t2 || allShareLut(a, b, c, QT_T5)) {
-      if (s.inputScale < 0) s.inputScale = quantizeActs(s.xq, s.input, n, pad64(n));
-      const cm = c != null ? c : b; // placeholder when absent: rows 0 below
-      const rowsC = c != null ? cm.rows : 0;
-      matvecTernaryLutShared(!t2, ya, a.data, a.scales, a.rows, yb, b.data, b.scales, b.rows,
-                             yc, cm.data, cm.scales, rowsC, s.xq, s.inputScale, n, s.lut, s.acc);
-      return;
-    }
+  if (!ASC_FEATURE_SIMD && a.ternaryInMemory && sharesLutWith(b, a) && (c == null || sharesLutWith(c, a))) {
+    if (s.inputScale < 0) s.inputScale = quantizeActs(s.xq, s.input, n, pad64(n));
+    const cm = c != null ? c : b; // placeholder when absent: rows 0 below
+    const rowsC = c != null ? cm.rows : 0;
+    matvecTernaryLutShared(a.qtype == QT_T5, ya, a.data, a.scales, a.rows, yb, b.data, b.scales, b.rows,
+                           yc, cm.data, cm.scales, rowsC, s.xq, s.inputScale, n, s.lut, s.acc);
+    return;
   }
   applyMatrix(s, a, ya, n);
   applyMatrix(s, b, yb, n);

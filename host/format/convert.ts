@@ -55,6 +55,7 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
   const group = o.groupSize ?? 0;
   const emb = o.embedding ?? "default";
   if (!EMBEDDING_NAMES.includes(emb)) throw new Error(`embedding type "${emb}" is not one of ${EMBEDDING_NAMES.join(", ")}`);
+  const ternary = TERNARY_QTYPE[o.ternaryFormat ?? "t2"];
   const problem = groupProblem(m, group);
   if (problem) throw new Error(problem);
   const tensors: TensorRecord[] = [];
@@ -67,9 +68,9 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
     if (!isNorm(kind) && quant !== "f32") {
       // Embedding and classifier stay int8 unless --embedding says otherwise: post-training
       // ternary tables lose the vocabulary.
-      qtype = isTable(kind) ? QType.Q8 : quant === "ternary" ? TERNARY_QTYPE[o.ternaryFormat ?? "t2"] : LAYER_QTYPE[quant];
+      qtype = isTable(kind) ? QType.Q8 : quant === "ternary" ? ternary : LAYER_QTYPE[quant];
     }
-    if (isTable(kind) && emb !== "default") qtype = emb === "q4" ? QType.Q4 : emb === "ternary" ? TERNARY_QTYPE[o.ternaryFormat ?? "t2"] : QType.Q8;
+    if (isTable(kind) && emb !== "default") qtype = emb === "q4" ? QType.Q4 : emb === "ternary" ? ternary : QType.Q8;
     const g = qtype === QType.Q8 ? (group || cols) : 0;
     let data: Uint8Array;
     if (qtype === QType.F32) data = new Uint8Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength));
