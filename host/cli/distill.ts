@@ -12,6 +12,7 @@ import { writeModel } from "../format/writer.js";
 import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../train/config.js";
 import { encodeTextFile, loadTokens, pack, sampleStories, saveTokens } from "../train/corpus.js";
 import { curveSvg, historySeries } from "../train/curve.js";
+import { checkpointStep } from "../train/checkpoint.js";
 import { train } from "../train/trainer.js";
 import { UsageError } from "./errors.js";
 import { readTokenizer } from "./model-source.js";
@@ -38,6 +39,8 @@ export function distillCommand(): Command {
       const tokenizer = teacher.tokenizer;
       if (!tokenizer) throw new UsageError(`${o.teacher} carries no tokenizer: pass -z <tokenizer.bin>`);
       const shape = studentModelConfig(cfg, teacher.config.vocabSize);
+      const checkpointDir: string = o.checkpoint ?? `${o.output}.ckpt`;
+      if (!o.resume) refuseToOverwrite(checkpointDir);
       const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");
       log(`distill: student ${JSON.stringify(shape)} ${describeStudent(cfg, stream.length).join(", ")}`);
@@ -46,15 +49,15 @@ export function distillCommand(): Command {
       const bar = startProgress("distill", cfg.steps, " loss {loss}");
       const t0 = Date.now();
       let firstStep = -1; // the step a resumed run starts from, for the ETA
+      const stop = stopOnSignal(() => log("distill: stopping after the step in progress (Ctrl-C again to quit at once)"));
       const r = await train({
-        cfg, shape, teacher, stream, checkpointDir: o.checkpoint ?? `${o.output}.ckpt`, resume: !!o.resume,
+        cfg, shape, teacher, stream, checkpointDir, resume: !!o.resume, signal: stop.signal,
         onStep: (step, p) => { if (firstStep < 0) firstStep = step - 1; bar.update(step, { loss: p.loss.toFixed(3) }); },
         onLog: (e) => {
           const eta = ((Date.now() - t0) / 1000 / Math.max(1, e.step - firstStep)) * (cfg.steps - e.step);
           if (!process.stderr.isTTY) log(`step ${e.step}/${cfg.steps} loss ${e.loss.toFixed(4)} ce ${e.ce.toFixed(4)} kd ${e.kd.toFixed(4)} hidden ${e.hidden.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.tokensPerSecond.toFixed(0)} tok/s ETA ${Math.round(eta)} s`);
         },
-      });
-      bar.stop();
+      }).finally(() => { bar.stop(); stop.dispose(); });
       const image = cfg.quant === "f32" ? convertModel(r.net.toFloatModel(tokenizer), { quant: "f32", tokenizer }) : r.net.toImage(tokenizer, cfg.ternaryFormat);
       const bytes = writeModel(image);
       mkdirSync(dirname(o.output) || ".", { recursive: true });
@@ -64,6 +67,28 @@ export function distillCommand(): Command {
       if (o.log) writeFileSync(o.log, JSON.stringify({ config: cfg, history: r.history, tokensPerSecond: r.tokensPerSecond, seconds: r.seconds }, null, 1));
       log(`wrote ${o.output} (${bytes.length} bytes), curve ${curve}; ${r.seconds.toFixed(1)} s, ${r.tokensPerSecond.toFixed(0)} training tok/s`);
     });
+}
+
+// A fresh run would overwrite the checkpoint of an earlier one at its first save.
+function refuseToOverwrite(dir: string): void {
+  const step = checkpointStep(dir);
+  if (step === undefined) return;
+  const held = Number.isFinite(step) ? `step ${step} of an earlier run` : "an earlier run's checkpoint";
+  throw new UsageError(`checkpoint ${dir} holds ${held}: add --resume to continue it, or remove it or pass another --checkpoint to start over`);
+}
+
+// The first SIGINT or SIGTERM asks the trainer to stop at the next step boundary (it saves a
+// checkpoint there); a second one ends the process at once.
+function stopOnSignal(onFirst: () => void): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const handler = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+    onFirst();
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return { signal: controller.signal, dispose: () => { process.off("SIGINT", handler); process.off("SIGTERM", handler); } };
 }
 
 function buildStream(teacher: FloatModel, tokenizer: Uint8Array, tokens: number, o: { corpus?: string; text?: string }, cfg: { seqLen: number; sampleTemperature: number; sampleTopp: number; seed: number }): Int32Array {

@@ -17,7 +17,7 @@ export function isUserError(e: unknown): e is Error & { code: string } {
 export function reportAndExit(e: unknown): never {
   if (isUserError(e)) {
     process.stderr.write(`edgellm: ${e.message}\n`);
-    process.exit(e instanceof UsageError ? 2 : 1);
+    process.exit(e instanceof UsageError ? 2 : e.code === "E_INTERRUPTED" ? 130 : 1);
   }
   // A trap inside the module is our bug, not the user's: one line, the stack on request.
   if (e instanceof WebAssembly.RuntimeError && !process.env.EDGELLM_DEBUG) {

@@ -23,6 +23,14 @@ export function saveCheckpoint(dir: string, net: TrainNet, step: number, history
   renameSync(join(dir, "checkpoint.json.tmp"), join(dir, "checkpoint.json"));
 }
 
+// The step a checkpoint directory holds, or undefined when it holds none; a damaged
+// checkpoint.json counts as a checkpoint (NaN), so that nothing overwrites it unasked.
+export function checkpointStep(dir: string): number | undefined {
+  const metaPath = join(dir, "checkpoint.json");
+  if (!existsSync(metaPath)) return undefined;
+  try { return Number((JSON.parse(readFileSync(metaPath, "utf8")) as CheckpointMeta).step); } catch { return NaN; }
+}
+
 // Restores parameters and moments; undefined when there is no checkpoint. A checkpoint of a
 // different shape is an error, not silently ignored.
 export function loadCheckpoint(dir: string, net: TrainNet): { step: number; history: LogEntry[] } | undefined {

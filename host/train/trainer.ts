@@ -1,7 +1,9 @@
 // The training loop: batches from the token stream, gradients in-process or from
 // data-parallel workers, global-norm clipping, warmup + cosine learning rate, AdamW, logs,
 // and resumable checkpoints.
+import { setImmediate as yieldToEvents } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
+import { CodedError } from "../coded-error.js";
 import type { FloatModel } from "../format/float-model.js";
 import { Kind, type ModelConfig } from "../format/spec.js";
 import { type StudentConfig, widthFactor } from "./config.js";
@@ -23,11 +25,20 @@ export interface TrainOptions {
   stream: Int32Array;           // packed training tokens
   checkpointDir?: string;       // where to write checkpoints (and resume from)
   resume?: boolean;
+  signal?: AbortSignal;         // stops the run after the step in progress, with a checkpoint
   onStep?: (step: number, e: StepParts) => void;
   onLog?: (e: LogEntry) => void;
 }
 
 export interface TrainResult { net: TrainNet; history: LogEntry[]; tokensPerSecond: number; seconds: number }
+
+// A run stopped through TrainOptions.signal; `step` steps are done and, when the run has a
+// checkpoint directory, saved there.
+export class TrainingInterrupted extends CodedError<"E_INTERRUPTED"> {
+  constructor(readonly step: number, readonly checkpointDir: string | undefined) {
+    super("E_INTERRUPTED", `interrupted after step ${step}` + (checkpointDir ? `; checkpoint saved in ${checkpointDir}, continue with --resume` : ""));
+  }
+}
 
 // Quantization ramp: the quantized share of the weights, rising linearly from 0 at step 0 to
 // 1 at step quantRamp (0 = quantized from the start).
@@ -73,9 +84,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   initStudent(net, cfg, o.teacher);
   let start = 0;
   const history: LogEntry[] = [];
+  let resumed = false;
   if (o.resume && o.checkpointDir) {
     const ck = loadCheckpoint(o.checkpointDir, net);
-    if (ck) { start = ck.step; history.push(...ck.history); }
+    if (ck) { start = ck.step; history.push(...ck.history); resumed = true; }
   }
   const pruner = new Pruner(net, cfg);
   if (pruner.active) pruner.apply(start);
@@ -87,6 +99,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let acc = { loss: 0, ce: 0, kd: 0, hidden: 0, n: 0 };
   try {
     for (let step = start; step < cfg.steps; step++) {
+      if (o.signal) {
+        // In-process steps never await: let a signal handler run between them.
+        await yieldToEvents();
+        if (o.signal.aborted) {
+          if (o.checkpointDir && step > start) saveCheckpoint(o.checkpointDir, net, step, history);
+          throw new TrainingInterrupted(step, step > start || resumed ? o.checkpointDir : undefined);
+        }
+      }
       batchAt(o.stream, B, T, cfg.seed, step, inputs, targets);
       const blend = quantBlend(cfg, step);
       const parts = local ? local.compute(inputs, targets, blend) : await parallelGrads(pool, net, inputs, targets, B / workers * T, blend);
