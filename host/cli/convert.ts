@@ -1,6 +1,5 @@
 // edgellm convert: llama2.c checkpoints (v0 fp32, v2 int8) or edgellm files → edgellm format.
 import { Command } from "commander";
-import { writeFileSync } from "node:fs";
 import { convertModel, EMBEDDING_NAMES, QUANT_NAMES, TERNARY_FORMATS, TERNARY_QTYPE, ternaryFormatProblem } from "../format/convert.js";
 import { imageToFloat, repackTernary } from "../format/dequantize.js";
 import { readAnyModel } from "../format/load.js";
@@ -8,6 +7,7 @@ import { checkTokenizer } from "../format/tokenizer.js";
 import { writeModel, type ModelImage } from "../format/writer.js";
 import { choice, int } from "./args.js";
 import { UsageError } from "./errors.js";
+import { checkWritable, writeOutput } from "./output.js";
 import { readTokenizer } from "./model-source.js";
 
 export function convertCommand(): Command {
@@ -22,6 +22,7 @@ export function convertCommand(): Command {
     .option("--embedding <type>", "embedding/classifier storage: default (follows --quant), int8, q4 or ternary (in --ternary-format)", choice("embedding", EMBEDDING_NAMES), "default")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin to carry inside the file")
     .action((input: string, o) => {
+      checkWritable(o.output, "output");
       const r = readAnyModel(input);
       const tok = readTokenizer(o.tokenizer);
       const config = (r.image ?? r.model!).config;
@@ -42,11 +43,7 @@ export function convertCommand(): Command {
         }
       }
       const bytes = writeModel(image);
-      try {
-        writeFileSync(o.output, bytes);
-      } catch (e) {
-        throw new UsageError(`cannot write ${o.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
+      writeOutput(o.output, bytes, "output");
       process.stderr.write(`wrote ${o.output}: ${bytes.length} bytes, ${o.quant}${o.ternaryFormat !== "t2" ? `, ternary ${o.ternaryFormat}` : ""}${o.attentionQuant && o.attentionQuant !== o.quant ? `, attention ${o.attentionQuant}` : ""}${o.embedding !== "default" ? `, embedding ${o.embedding}` : ""}${image.tokenizer ? ", tokenizer embedded" : ""} (from ${r.source})\n`);
     });
 }

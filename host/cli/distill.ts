@@ -1,21 +1,21 @@
 // edgellm distill: trains a student from a teacher on text sampled from the teacher (plus an
 // optional text file), with distillation losses and quantization-aware training.
 import { Command } from "commander";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname } from "node:path";
 import { Engine } from "../engine/engine.js";
 import { convertModel } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
 import { readFloatModel } from "../train/float-source.js";
 import { writeModel } from "../format/writer.js";
 import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../train/config.js";
-import { encodeTextFile, loadTokens, pack, sampleStories, saveTokens } from "../train/corpus.js";
+import { encodeTextFile, loadTokens, pack, sampleStories, tokenBytes } from "../train/corpus.js";
 import { curveSvg, historySeries } from "../train/curve.js";
 import { checkpointStep } from "../train/checkpoint.js";
 import { train } from "../train/trainer.js";
 import { UsageError } from "./errors.js";
 import { readTokenizer } from "./model-source.js";
+import { checkWritable, writeOutput } from "./output.js";
 import { startProgress } from "./progress.js";
 
 export function distillCommand(): Command {
@@ -41,6 +41,11 @@ export function distillCommand(): Command {
       const shape = studentModelConfig(cfg, teacher.config.vocabSize);
       const checkpointDir: string = o.checkpoint ?? `${o.output}.ckpt`;
       if (!o.resume) refuseToOverwrite(checkpointDir);
+      const curve: string = o.curve ?? o.output.replace(/\.[^./]*$/, "") + ".curve.svg";
+      checkWritable(o.output, "output");
+      checkWritable(curve, "curve");
+      if (o.log) checkWritable(o.log, "log");
+      if (o.corpus) checkWritable(o.corpus, "corpus cache");
       const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");
       log(`distill: student ${JSON.stringify(shape)} ${describeStudent(cfg, stream.length).join(", ")}`);
@@ -60,11 +65,9 @@ export function distillCommand(): Command {
       }).finally(() => { bar.stop(); stop.dispose(); });
       const image = cfg.quant === "f32" ? convertModel(r.net.toFloatModel(tokenizer), { quant: "f32", tokenizer }) : r.net.toImage(tokenizer, cfg.ternaryFormat);
       const bytes = writeModel(image);
-      mkdirSync(dirname(o.output) || ".", { recursive: true });
-      writeFileSync(o.output, bytes);
-      const curve = o.curve ?? o.output.replace(/\.[^./]*$/, "") + ".curve.svg";
-      writeFileSync(curve, curveSvg(`edgellm distill: ${o.student}`, historySeries(r.history, cfg.loss, cfg.loss !== "ce")));
-      if (o.log) writeFileSync(o.log, JSON.stringify({ config: cfg, history: r.history, tokensPerSecond: r.tokensPerSecond, seconds: r.seconds }, null, 1));
+      writeOutput(o.output, bytes, "output");
+      writeOutput(curve, curveSvg(`edgellm distill: ${o.student}`, historySeries(r.history, cfg.loss, cfg.loss !== "ce")), "curve");
+      if (o.log) writeOutput(o.log, JSON.stringify({ config: cfg, history: r.history, tokensPerSecond: r.tokensPerSecond, seconds: r.seconds }, null, 1), "log");
       log(`wrote ${o.output} (${bytes.length} bytes), curve ${curve}; ${r.seconds.toFixed(1)} s, ${r.tokensPerSecond.toFixed(0)} training tok/s`);
     });
 }
@@ -94,13 +97,13 @@ function stopOnSignal(onFirst: () => void): { signal: AbortSignal; dispose(): vo
 function buildStream(teacher: FloatModel, tokenizer: Uint8Array, tokens: number, o: { corpus?: string; text?: string }, cfg: { seqLen: number; sampleTemperature: number; sampleTopp: number; seed: number }): Int32Array {
   const engine = Engine.load(writeModel(convertModel(teacher, { quant: "f32", tokenizer })), undefined, {});
   const parts: Int32Array[] = [];
-  let sampled = o.corpus ? loadTokens(o.corpus) : undefined;
+  let sampled = o.corpus ? loadTokens(o.corpus, teacher.config.vocabSize) : undefined;
   if (sampled) process.stdout.write(`distill: ${sampled.length} teacher-sampled tokens from ${o.corpus}\n`);
   else if (tokens > 0) {
     const bar = startProgress("sampling teacher", tokens);
     sampled = pack(sampleStories(engine, { tokens, maxLen: Math.max(cfg.seqLen, 256), temperature: cfg.sampleTemperature, topp: cfg.sampleTopp, seed: cfg.seed, onProgress: (d) => bar.update(d) }));
     bar.stop();
-    if (o.corpus) { mkdirSync(dirname(o.corpus) || ".", { recursive: true }); saveTokens(o.corpus, sampled); }
+    if (o.corpus) writeOutput(o.corpus, tokenBytes(sampled), "corpus cache");
   }
   if (sampled) parts.push(sampled);
   if (o.text) {

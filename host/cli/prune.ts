@@ -1,7 +1,7 @@
 // edgellm prune: magnitude (unstructured, per row) and structured pruning (attention heads,
 // FFN neurons, KV-head merging), optionally reporting perplexity before and after.
 import { Command } from "commander";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
 import { convertModel, type QuantName } from "../format/convert.js";
@@ -12,6 +12,7 @@ import { magnitudePrune, sparsityOf } from "../train/magnitude.js";
 import { mergeKvHeads, pruneFfn, pruneHeads } from "../train/surgery.js";
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
+import { checkWritable, writeOutput } from "./output.js";
 
 export function pruneCommand(): Command {
   return new Command("prune")
@@ -29,6 +30,7 @@ export function pruneCommand(): Command {
       if (o.sparsity === undefined && o.heads === undefined && o.ffn === undefined && o.kvHeads === undefined) {
         throw new UsageError("nothing to prune: give --sparsity, --heads, --ffn or --kv-heads");
       }
+      checkWritable(o.output, "output");
       const before = readFloatModel(path, o.tokenizer);
       let m: FloatModel = before;
       const c = m.config;
@@ -49,7 +51,7 @@ export function pruneCommand(): Command {
       if (o.sparsity !== undefined) m = magnitudePrune(m, o.sparsity);
       const quant: QuantName = o.quant;
       const bytes = writeModel(convertModel(m, { quant, tokenizer: m.tokenizer }));
-      writeFileSync(o.output, bytes);
+      writeOutput(o.output, bytes, "output");
       process.stdout.write(`wrote ${o.output} (${bytes.length} bytes, ${quant}, hidden ${m.config.hiddenDim}, kv heads ${m.config.nKvHeads}, layer sparsity ${(100 * sparsityOf(m)).toFixed(1)}%)\n`);
       if (o.eval) {
         if (!m.tokenizer) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);

@@ -3,7 +3,7 @@
 // chosen on the calibration text (including "off") unless --alpha fixes it. ternary and q4 (int4)
 // take the same calibration search.
 import { Command } from "commander";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
 import { convertModel, EMBEDDING_NAMES, TERNARY_FORMATS, ternaryFormatProblem, type QuantName } from "../format/convert.js";
@@ -13,6 +13,7 @@ import { readFloatModel } from "../train/float-source.js";
 import { calibrate, smooth } from "../train/smooth.js";
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
+import { checkWritable, writeOutput } from "./output.js";
 
 export function quantizeCommand(): Command {
   return new Command("quantize")
@@ -29,6 +30,7 @@ export function quantizeCommand(): Command {
     .option("--alpha <float>", "SmoothQuant migration strength (default: chosen on the calibration text)", float("alpha", 0, 1))
     .option("--max-docs <int>", "calibration documents used", int("max-docs", 1, 1e6), 16)
     .action((path: string, o) => {
+      checkWritable(o.output, "output");
       const m = readFloatModel(path, o.tokenizer);
       if (!m.tokenizer && o.calibrate) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
       const quant: QuantName = o.quant;
@@ -59,7 +61,7 @@ export function quantizeCommand(): Command {
         }
         process.stdout.write(`chose ${bestAlpha === null ? "no smoothing" : `alpha ${bestAlpha}`}\n`);
       }
-      writeFileSync(o.output, best);
+      writeOutput(o.output, best, "output");
       process.stdout.write(`wrote ${o.output} (${best.length} bytes, ${quant}${o.attentionQuant && o.attentionQuant !== quant ? `, attention ${o.attentionQuant}` : ""}${o.ternaryFormat !== "t2" ? `, ternary ${o.ternaryFormat}` : ""})\n`);
     });
 }

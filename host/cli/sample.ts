@@ -1,11 +1,11 @@
 // edgellm sample: stories sampled from a model, one per line (held-out evaluation text for
 // distillation, in the layout `edgellm eval --text` reads).
 import { Command } from "commander";
-import { writeFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { sampleStories, storiesAsText } from "../train/corpus.js";
 import { float, int } from "./args.js";
 import { loadModel } from "./model-source.js";
+import { checkWritable, writeOutput } from "./output.js";
 import { startProgress } from "./progress.js";
 
 export function sampleCommand(): Command {
@@ -20,12 +20,13 @@ export function sampleCommand(): Command {
     .option("-p, --topp <float>", "top-p", float("topp", 0, 1), 1)
     .option("-s, --seed <int>", "random seed", int("seed", 0, 2 ** 31), 1234)
     .action((modelPath: string | undefined, o) => {
+      checkWritable(o.output, "output");
       const model = loadModel(modelPath, o.tokenizer);
       const e = Engine.load(model.bytes, undefined, {});
       const bar = startProgress("sample", o.tokens);
       const stories = sampleStories(e, { tokens: o.tokens, maxLen: o.maxLen, temperature: o.temperature, topp: o.topp, seed: o.seed, onProgress: (d) => bar.update(d) });
       bar.stop();
-      writeFileSync(o.output, storiesAsText(e, stories));
+      writeOutput(o.output, storiesAsText(e, stories), "output");
       process.stdout.write(`wrote ${stories.length} stories (${stories.reduce((n, s) => n + s.length, 0)} tokens) to ${o.output}\n`);
     });
 }

@@ -1,7 +1,7 @@
 // Training text: stories sampled from the teacher (sequence-level distillation: no external
 // data set needed), optionally mixed with a user's text file. Tokens are packed into one
 // stream, each story starting with BOS (token 1), like llama2.c's pretokenized data.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { documents } from "../engine/perplexity.js";
 
@@ -60,15 +60,21 @@ export function pack(parts: Int32Array[]): Int32Array {
   return out;
 }
 
-// A token cache file: raw little-endian i32 tokens.
-export function loadTokens(path: string): Int32Array | undefined {
+// A token cache file: raw little-endian i32 tokens, each below the vocabulary size. Anything
+// else (another model's cache, a damaged file) is refused before it reaches the trainer.
+export function loadTokens(path: string, vocabSize: number): Int32Array | undefined {
   if (!existsSync(path)) return undefined;
   const b = readFileSync(path);
-  return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength - (b.byteLength % 4)));
+  const fail = (why: string): never => { throw Object.assign(new Error(`corpus cache ${path}: ${why}; remove it to sample again`), { code: "E_CORPUS" }); };
+  if (b.byteLength % 4 !== 0) fail(`${b.byteLength} bytes is not a whole number of 4-byte tokens`);
+  const t = new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  const bad = t.findIndex((v) => v < 0 || v >= vocabSize);
+  if (bad >= 0) fail(`token ${t[bad]} at position ${bad} is outside the vocabulary of ${vocabSize}`);
+  return t;
 }
 
-export function saveTokens(path: string, t: Int32Array): void {
-  writeFileSync(path, new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+export function tokenBytes(t: Int32Array): Uint8Array {
+  return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
 }
 
 // Deterministic PRNG (mulberry32) for batch sampling: batch k of seed s is always the same,

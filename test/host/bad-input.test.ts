@@ -104,6 +104,28 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
     });
   }
 
+  test("an output that cannot be written is refused before the work starts", () => {
+    const notADir = file("plain.txt", "x");
+    const student = file("student.json", JSON.stringify({ dim: 64, hiddenDim: 32, nLayers: 1, nHeads: 8, nKvHeads: 4, steps: 1, corpusTokens: 300 }));
+    const under = join(notADir, "out.ellm");
+    const cases: Array<[string[], RegExp]> = [
+      [["sample", good, "-o", under, "--tokens", "10"], /output \S+out\.ellm: cannot be written \(\S+plain\.txt is not a directory\)/],
+      [["sample", good, "-o", dir, "--tokens", "10"], /output \S+: cannot be written \(it is a directory\)/],
+      [["convert", TEACHER, "-z", TOKENIZER, "-o", under], /output \S+out\.ellm: cannot be written/],
+      [["quantize", TEACHER, "-z", TOKENIZER, "-o", under], /output \S+out\.ellm: cannot be written/],
+      [["prune", TEACHER, "-z", TOKENIZER, "--heads", "1", "-o", under], /output \S+out\.ellm: cannot be written/],
+      [["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", student, "-o", join(dir, "s.ellm"), "--log", under], /log \S+out\.ellm: cannot be written/],
+    ];
+    for (const [args, pattern] of cases) assertCleanError(runCli(args), pattern, 2);
+  });
+
+  test("a damaged distillation corpus cache is refused, naming the problem", () => {
+    const student = file("student2.json", JSON.stringify({ dim: 64, hiddenDim: 32, nLayers: 1, nHeads: 8, nKvHeads: 4, steps: 1, corpusTokens: 300 }));
+    const distill = (corpus: string) => runCli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", student, "-o", join(dir, "s2.ellm"), "--corpus", corpus]);
+    assertCleanError(distill(file("odd.bin", new Uint8Array(10))), /corpus cache \S+odd\.bin: 10 bytes is not a whole number of 4-byte tokens/);
+    assertCleanError(distill(file("big.bin", new Uint8Array(new Int32Array([1, 5, 9999]).buffer))), /token 9999 at position 2 is outside the vocabulary of 512/);
+  });
+
   test("a KV cache beyond the 4 GiB address space is refused, not wrapped", () => {
     const m = tinyFloatModel(true);
     Object.assign(m.config, { nLayers: 256, seqLen: 65536, dim: 64, nHeads: 8, nKvHeads: 8 });
