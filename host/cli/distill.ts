@@ -41,6 +41,7 @@ export function distillCommand(): Command {
       const shape = studentModelConfig(cfg, teacher.config.vocabSize);
       const checkpointDir: string = o.checkpoint ?? `${o.output}.ckpt`;
       if (!o.resume) refuseToOverwrite(checkpointDir);
+      else describeResume(checkpointDir, cfg.steps);
       const curve: string = o.curve ?? o.output.replace(/\.[^./]*$/, "") + ".curve.svg";
       checkWritable(o.output, "output");
       checkWritable(curve, "curve");
@@ -78,6 +79,14 @@ function refuseToOverwrite(dir: string): void {
   if (step === undefined) return;
   const held = Number.isFinite(step) ? `step ${step} of an earlier run` : "an earlier run's checkpoint";
   throw new UsageError(`checkpoint ${dir} holds ${held}: add --resume to continue it, or remove it or pass another --checkpoint to start over`);
+}
+
+function describeResume(dir: string, steps: number): void {
+  const step = checkpointStep(dir);
+  if (Number.isNaN(step)) return; // damaged: loading it reports what is wrong
+  if (step === undefined) process.stdout.write(`distill: no checkpoint in ${dir} yet; starting at step 0\n`);
+  else if (step >= steps) process.stdout.write(`distill: checkpoint ${dir} is at step ${step} of ${steps}: writing the model without training\n`);
+  else process.stdout.write(`distill: resuming from step ${step} of ${steps} (${dir})\n`);
 }
 
 // The first SIGINT or SIGTERM asks the trainer to stop at the next step boundary (it saves a

@@ -70,6 +70,7 @@ describe("interrupting distill", { skip: !haveShared && "../shared models missin
     writeFileSync(cfg, JSON.stringify({ ...tiny, steps: stopped + 2, corpusTokens: 1500 }));
     const resumed = runCli([...args, "--resume"]);
     assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`resuming from step ${stopped} of ${stopped + 2}`));
     assert.match(resumed.stdout, new RegExp(`step ${stopped + 2}/${stopped + 2}`));
     assert.ok(existsSync(out));
   });
