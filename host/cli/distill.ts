@@ -52,7 +52,7 @@ export function distillCommand(): Command {
       log(`distill: student ${JSON.stringify(shape)} ${describeStudent(cfg, stream.length).join(", ")}`);
       const cores = availableParallelism();
       if (cfg.workers > cores) log(`distill: note: ${cfg.workers} workers on ${cores} cores; every step waits for the slowest worker`);
-      const bar = startProgress("distill", cfg.steps, " loss {loss}");
+      const bar = startProgress("distill", cfg.steps, " loss {loss}", { piped: false }); // piped runs log step lines instead
       const t0 = Date.now();
       let firstStep = -1; // the step a resumed run starts from, for the ETA
       const stop = stopOnSignal(() => log("distill: stopping after the step in progress (Ctrl-C again to quit at once)"));
