@@ -14,9 +14,9 @@ import { curveSvg, historySeries } from "../train/curve.js";
 import { checkpointStep } from "../train/checkpoint.js";
 import { train } from "../train/trainer.js";
 import { UsageError } from "./errors.js";
-import { readTokenizer } from "./model-source.js";
 import { checkWritable, writeOutput } from "./output.js";
 import { startProgress } from "./progress.js";
+import { readTextFile } from "./text-input.js";
 
 export function distillCommand(): Command {
   return new Command("distill")
@@ -47,7 +47,8 @@ export function distillCommand(): Command {
       checkWritable(curve, "curve");
       if (o.log) checkWritable(o.log, "log");
       if (o.corpus) checkWritable(o.corpus, "corpus cache");
-      const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, o, cfg);
+      const text = o.text ? readTextFile(o.text) : undefined; // read before minutes of teacher sampling
+      const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, { corpus: o.corpus, text }, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");
       log(`distill: student ${JSON.stringify(shape)} ${describeStudent(cfg, stream.length).join(", ")}`);
       const cores = availableParallelism();
@@ -103,6 +104,8 @@ function stopOnSignal(onFirst: () => void): { signal: AbortSignal; dispose(): vo
   return { signal: controller.signal, dispose: () => { process.off("SIGINT", handler); process.off("SIGTERM", handler); } };
 }
 
+// The training tokens: teacher samples (from the --corpus cache when it exists), then the
+// user's text (its contents, already read).
 function buildStream(teacher: FloatModel, tokenizer: Uint8Array, tokens: number, o: { corpus?: string; text?: string }, cfg: { seqLen: number; sampleTemperature: number; sampleTopp: number; seed: number }): Int32Array {
   const engine = Engine.load(writeModel(convertModel(teacher, { quant: "f32", tokenizer })), undefined, {});
   const parts: Int32Array[] = [];
@@ -115,11 +118,7 @@ function buildStream(teacher: FloatModel, tokenizer: Uint8Array, tokens: number,
     if (o.corpus) writeOutput(o.corpus, tokenBytes(sampled), "corpus cache");
   }
   if (sampled) parts.push(sampled);
-  if (o.text) {
-    let text: string;
-    try { text = readFileSync(o.text, "utf8"); } catch { throw new UsageError(`text file ${o.text}: cannot be read`); }
-    parts.push(...encodeTextFile(engine, text));
-  }
+  if (o.text) parts.push(...encodeTextFile(engine, o.text));
   const stream = pack(parts);
   if (stream.length < cfg.seqLen + 2) throw new ConfigError(`only ${stream.length} training tokens: raise "corpusTokens" or give --text`);
   return stream;

@@ -1,6 +1,5 @@
 // edgellm eval: perplexity of a model over a text file (one document per line).
 import { Command } from "commander";
-import { readFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
 import { quantOf } from "../format/load.js";
@@ -8,6 +7,7 @@ import { choice, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { loadModel } from "./model-source.js";
 import { startProgress } from "./progress.js";
+import { readTextFile } from "./text-input.js";
 
 export function evalCommand(): Command {
   return new Command("eval")
@@ -19,13 +19,7 @@ export function evalCommand(): Command {
     .option("--ctx <int>", "window length in positions (default: the model's seq_len; at most that)", int("ctx", 2, 65536))
     .option("--json", "last line: a JSON object with a perplexity field")
     .action((modelPath: string | undefined, o) => {
-      let text: string;
-      try {
-        text = readFileSync(o.text, "utf8");
-      } catch {
-        throw new UsageError(`text file ${o.text}: cannot be read`);
-      }
-      const docs = documents(text);
+      const docs = documents(readTextFile(o.text));
       if (docs.length === 0) throw new UsageError(`text file ${o.text}: has no text`);
       const model = loadModel(modelPath, o.tokenizer);
       const engine = Engine.load(model.bytes, undefined, { engine: o.engine, ctx: o.ctx ?? 0 });

@@ -1,7 +1,6 @@
 // edgellm prune: magnitude (unstructured, per row) and structured pruning (attention heads,
 // FFN neurons, KV-head merging), optionally reporting perplexity before and after.
 import { Command } from "commander";
-import { readFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
 import { convertModel, type QuantName } from "../format/convert.js";
@@ -13,6 +12,7 @@ import { mergeKvHeads, pruneFfn, pruneHeads } from "../train/surgery.js";
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { checkWritable, writeOutput } from "./output.js";
+import { readTextFile } from "./text-input.js";
 
 export function pruneCommand(): Command {
   return new Command("prune")
@@ -55,8 +55,7 @@ export function pruneCommand(): Command {
       process.stdout.write(`wrote ${o.output} (${bytes.length} bytes, ${quant}, hidden ${m.config.hiddenDim}, kv heads ${m.config.nKvHeads}, layer sparsity ${(100 * sparsityOf(m)).toFixed(1)}%)\n`);
       if (o.eval) {
         if (!m.tokenizer) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
-        let text: string;
-        try { text = readFileSync(o.eval, "utf8"); } catch { throw new UsageError(`text file ${o.eval}: cannot be read`); }
+        const text = readTextFile(o.eval);
         const ppl = (b: Uint8Array) => {
           const e = Engine.load(b, undefined, {});
           const s: NllSum = { nll: 0, tokens: 0 };

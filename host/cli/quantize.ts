@@ -3,7 +3,6 @@
 // chosen on the calibration text (including "off") unless --alpha fixes it. ternary and q4 (int4)
 // take the same calibration search.
 import { Command } from "commander";
-import { readFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
 import { convertModel, EMBEDDING_NAMES, TERNARY_FORMATS, ternaryFormatProblem, type QuantName } from "../format/convert.js";
@@ -14,6 +13,7 @@ import { calibrate, smooth } from "../train/smooth.js";
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { checkWritable, writeOutput } from "./output.js";
+import { readTextFile } from "./text-input.js";
 
 export function quantizeCommand(): Command {
   return new Command("quantize")
@@ -39,8 +39,7 @@ export function quantizeCommand(): Command {
       const build = (f: FloatModel) => writeModel(convertModel(f, { quant, attention: o.attentionQuant, groupSize: o.group, embedding: o.embedding, ternaryFormat: o.ternaryFormat, tokenizer: m.tokenizer }));
       let best = build(m);
       if (o.calibrate) {
-        let text: string;
-        try { text = readFileSync(o.calibrate, "utf8"); } catch { throw new UsageError(`calibration file ${o.calibrate}: cannot be read`); }
+        const text = readTextFile(o.calibrate, "calibration file");
         const probe = Engine.load(best, undefined, {});
         const docs = documents(text).slice(0, o.maxDocs).map((d) => probe.encode(d, true, false));
         if (docs.length === 0) throw new UsageError(`calibration file ${o.calibrate}: has no text`);

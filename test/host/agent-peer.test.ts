@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { Engine } from "../../host/engine/engine.js";
 import type { EngineKind } from "../../host/engine/exports.js";
 import { generate } from "../../host/engine/generate.js";
-import type { Result, Tokens } from "../../host/fleet/messages.js";
+import type { Result } from "../../host/fleet/messages.js";
 import { haveShared, model, TestAgent } from "./agent-helpers.js";
 
 const skip = haveShared ? false : "needs ../shared/models";

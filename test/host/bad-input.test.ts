@@ -10,7 +10,7 @@ import { tensorKey, tensorList } from "../../host/format/float-model.js";
 import { tensorShape } from "../../host/format/spec.js";
 import { writeModel } from "../../host/format/writer.js";
 import { tinyFloatModel, tinyTokenizer } from "../../tools/vectors.js";
-import { haveShared, runCli, TEACHER, TOKENIZER, type CliResult } from "./helpers.js";
+import { haveShared, runCli, SAMPLE_TEXT, TEACHER, TOKENIZER, type CliResult } from "./helpers.js";
 
 // Generous bound against hangs on a loaded machine; the real cost is Node's start-up.
 const HANG_LIMIT_MS = 3000;
@@ -66,7 +66,7 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
   for (const [what, make, pattern] of modelCases) {
     for (const cmd of ["run", "info", "eval"]) {
       test(`${cmd}: ${what} model file`, () => {
-        const args = cmd === "eval" ? [cmd, make(), "-z", TOKENIZER, "--text", TOKENIZER] : cmd === "run" ? [cmd, make(), "-z", TOKENIZER] : [cmd, make()];
+        const args = cmd === "eval" ? [cmd, make(), "-z", TOKENIZER, "--text", SAMPLE_TEXT] : cmd === "run" ? [cmd, make(), "-z", TOKENIZER] : [cmd, make()];
         assertCleanError(runCli(args), pattern);
       });
     }
@@ -117,6 +117,19 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
       [["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", student, "-o", join(dir, "s.ellm"), "--log", under], /log \S+out\.ellm: cannot be written/],
     ];
     for (const [args, pattern] of cases) assertCleanError(runCli(args), pattern, 2);
+  });
+
+  test("a binary file given as text is refused by eval, quantize --calibrate, prune --eval and distill --text", () => {
+    const binary = file("looks-like-text.txt", new Uint8Array([0x45, 0x44, 0xff, 0xfe, 0x00, 0x41]));
+    const nul = file("nul.txt", "Once\0upon a time\n");
+    assertCleanError(runCli(["eval", good, "--text", binary]), /text file \S+looks-like-text\.txt: not UTF-8 text/, 2);
+    assertCleanError(runCli(["eval", good, "--text", nul]), /text file \S+nul\.txt: not text \(it contains NUL bytes\)/, 2);
+    assertCleanError(runCli(["quantize", TEACHER, "-z", TOKENIZER, "-o", join(dir, "q.ellm"), "--calibrate", TOKENIZER]), /calibration file \S+tok512\.bin: not UTF-8 text/, 2);
+    const pruned = runCli(["prune", TEACHER, "-z", TOKENIZER, "--heads", "1", "-o", join(dir, "p.ellm"), "--eval", binary]);
+    assert.equal(pruned.code, 2);
+    assert.match(pruned.stderr, /^edgellm: text file \S+looks-like-text\.txt: not UTF-8 text\n$/);
+    const student = file("student3.json", JSON.stringify({ dim: 64, hiddenDim: 32, nLayers: 1, nHeads: 8, nKvHeads: 4, steps: 1 }));
+    assertCleanError(runCli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", student, "-o", join(dir, "s3.ellm"), "--text", binary]), /text file \S+: not UTF-8 text/, 2);
   });
 
   test("a damaged distillation corpus cache is refused, naming the problem", () => {

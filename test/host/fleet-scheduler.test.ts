@@ -134,7 +134,7 @@ test("a result from a peer that never held the task is ignored", () => {
 });
 
 test("reject backs off from the peer and places the task elsewhere; failures retry up to maxAttempts", () => {
-  const { s, clock, tasksTo, replies } = setup({ maxAttempts: 3 });
+  const { s, tasksTo, replies } = setup({ maxAttempts: 3 });
   s.onStatus(status("p1", 1000));
   s.onStatus(status("p2", 10));
   s.onSubmit(submit("t1"));
