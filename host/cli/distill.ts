@@ -12,6 +12,7 @@ import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig
 import { encodeTextFile, loadTokens, pack, sampleStories, tokenBytes } from "../train/corpus.js";
 import { curveSvg, historySeries } from "../train/curve.js";
 import { checkpointStep } from "../train/checkpoint.js";
+import { planStudent } from "../train/plan.js";
 import { train } from "../train/trainer.js";
 import { UsageError } from "./errors.js";
 import { checkWritable, writeOutput } from "./output.js";
@@ -31,6 +32,7 @@ export function distillCommand(): Command {
     .option("--resume", "continue from the checkpoint directory")
     .option("--curve <file.svg>", "training-curve plot (default: <output minus extension>.curve.svg)")
     .option("--log <file.json>", "write the loss history as JSON")
+    .option("--dry-run", "check the config and print the student's file size and budget, then stop")
     .action(async (o) => {
       let cfgText: string;
       try { cfgText = readFileSync(o.student, "utf8"); } catch { throw new UsageError(`student config ${o.student}: cannot be read`); }
@@ -39,6 +41,11 @@ export function distillCommand(): Command {
       const tokenizer = teacher.tokenizer;
       if (!tokenizer) throw new UsageError(`${o.teacher} carries no tokenizer: pass -z <tokenizer.bin>`);
       const shape = studentModelConfig(cfg, teacher.config.vocabSize);
+      if (o.dryRun) {
+        const plan = planStudent(cfg, shape, tokenizer);
+        process.stdout.write(`distill: dry run: ${plan.fileBytes} bytes as ${o.output} (${plan.parameters} parameters, ${cfg.quant}${cfg.attentionQuant !== cfg.quant ? `, attention ${cfg.attentionQuant}` : ""}, embedding ${cfg.embedding}${cfg.quant === "ternary" ? `, ternary ${cfg.ternaryFormat}` : ""}, tokenizer embedded); ${cfg.steps} steps × ${plan.tokensPerStep} tokens = ${plan.trainingTokens} training tokens\n`);
+        return;
+      }
       const checkpointDir: string = o.checkpoint ?? `${o.output}.ckpt`;
       if (!o.resume) refuseToOverwrite(checkpointDir);
       else describeResume(checkpointDir, cfg.steps);

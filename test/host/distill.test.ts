@@ -1,7 +1,7 @@
 // edgellm distill end to end on a tiny student (seconds), resumable checkpoints, data-parallel
 // workers agreeing with in-process training, and clear errors for bad student configs.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -13,7 +13,7 @@ import { readModel } from "../../host/format/reader.js";
 import { Kind, QType } from "../../host/format/spec.js";
 import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../../host/train/config.js";
 import { train } from "../../host/train/trainer.js";
-import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
+import { haveShared, runCli, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
 import { FormatError } from "../../host/format/errors.js";
 import { UsageError } from "../../host/cli/errors.js";
 
@@ -51,6 +51,16 @@ describe("distill", { skip: !haveShared && "../shared models missing" }, () => {
     assert.ok(tokens.length > 2);
     const next = e.step(tokens[0], 0, -1);
     assert.ok(next >= 0 && next < 512);
+  });
+
+  test("--dry-run prints the exact size of the file the config trains, and writes nothing", () => {
+    const cfg = join(dir, "tiny.json"), trained = join(dir, "tiny.ellm"), planned = join(dir, "planned.ellm");
+    const r = runCli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", cfg, "-o", planned, "--dry-run"]);
+    assert.equal(r.code, 0, r.stderr);
+    const bytes = Number(/dry run: (\d+) bytes/.exec(r.stdout)?.[1]);
+    assert.equal(bytes, statSync(trained).size, r.stdout);
+    assert.match(r.stdout, /6 steps × 64 tokens = 384 training tokens/);
+    assert.ok(!existsSync(planned) && !existsSync(`${planned}.ckpt`), "a dry run writes no model and no checkpoint");
   });
 
   test("a student with a q4 embedding is written with the q4 table it trained with", async () => {
