@@ -115,11 +115,15 @@ export class Transport extends TypedEmitter<TransportEvents> {
     }
     const t = new Transport(client, o);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new FleetError("E_FLEET_CONNECT", `no connection to ${o.broker} within ${opts.connectTimeout} ms`)), opts.connectTimeout);
+      let lastError = "";
+      const timer = setTimeout(() => fail(new FleetError("E_FLEET_CONNECT", `no connection to ${o.broker} within ${opts.connectTimeout} ms${lastError ? ` (last error: ${lastError})` : ""}`)), opts.connectTimeout);
       const fail = (e: Error) => { clearTimeout(timer); client.removeListener("connect", ok); client.end(true); reject(e); };
       const ok = () => { clearTimeout(timer); client.removeListener("error", onErr); resolve(); };
       // Refusals (bad credentials, not authorized) are final; network errors are retried until the timeout.
-      const onErr = (e: Error & { code?: unknown }) => { if (typeof e.code === "number") fail(new FleetError("E_FLEET_CONNECT", `${o.broker} refused the connection: ${e.message}`)); };
+      const onErr = (e: Error & { code?: unknown }) => {
+        if (typeof e.code === "number") fail(new FleetError("E_FLEET_CONNECT", `${o.broker} refused the connection: ${e.message}`));
+        else lastError = e.message;
+      };
       client.once("connect", ok);
       client.on("error", onErr);
     });

@@ -45,3 +45,11 @@ test("MQTT 5 first, MQTT 3.1.1 when the broker refuses it (embedded aedes)", { t
   await t5.close();
   await b.close();
 });
+
+test("a broker that never answers: the connect timeout names the last network error", { timeout: 30_000 }, async () => {
+  const b = await startEmbeddedBroker(0);
+  const url = b.url;
+  await b.close(); // the port is free again: connections are refused
+  await assert.rejects(Transport.connect({ broker: url, clientId: "nobody", log: captureLog("c").log, connectTimeoutMs: 1500 }),
+    (e: unknown) => (e as { code?: string }).code === "E_FLEET_CONNECT" && /within 1500 ms \(last error: .*ECONNREFUSED/.test((e as Error).message));
+});
