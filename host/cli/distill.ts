@@ -11,11 +11,11 @@ import { writeModel } from "../format/writer.js";
 import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../train/config.js";
 import { encodeTextFile, loadTokens, pack, sampleStories, tokenBytes } from "../train/corpus.js";
 import { curveSvg, historySeries } from "../train/curve.js";
-import { checkpointStep } from "../train/checkpoint.js";
 import { planStudent } from "../train/plan.js";
 import { train } from "../train/trainer.js";
 import { UsageError } from "./errors.js";
 import { checkWritable, writeOutput } from "./output.js";
+import { describeResume, refuseToOverwrite, stopOnSignal } from "./run-control.js";
 import { startProgress } from "./progress.js";
 import { readTextFile } from "./text-input.js";
 
@@ -79,36 +79,6 @@ export function distillCommand(): Command {
       if (o.log) writeOutput(o.log, JSON.stringify({ config: cfg, history: r.history, tokensPerSecond: r.tokensPerSecond, seconds: r.seconds }, null, 1), "log");
       log(`wrote ${o.output} (${bytes.length} bytes), curve ${curve}; ${r.seconds.toFixed(1)} s, ${r.tokensPerSecond.toFixed(0)} training tok/s`);
     });
-}
-
-// A fresh run would overwrite the checkpoint of an earlier one at its first save.
-function refuseToOverwrite(dir: string): void {
-  const step = checkpointStep(dir);
-  if (step === undefined) return;
-  const held = Number.isFinite(step) ? `step ${step} of an earlier run` : "an earlier run's checkpoint";
-  throw new UsageError(`checkpoint ${dir} holds ${held}: add --resume to continue it, or remove it or pass another --checkpoint to start over`);
-}
-
-function describeResume(dir: string, steps: number): void {
-  const step = checkpointStep(dir);
-  if (Number.isNaN(step)) return; // damaged: loading it reports what is wrong
-  if (step === undefined) process.stdout.write(`distill: no checkpoint in ${dir} yet; starting at step 0\n`);
-  else if (step >= steps) process.stdout.write(`distill: checkpoint ${dir} is at step ${step} of ${steps}: writing the model without training\n`);
-  else process.stdout.write(`distill: resuming from step ${step} of ${steps} (${dir})\n`);
-}
-
-// The first SIGINT or SIGTERM asks the trainer to stop at the next step boundary (it saves a
-// checkpoint there); a second one ends the process at once.
-function stopOnSignal(onFirst: () => void): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const handler = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-    onFirst();
-  };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
-  return { signal: controller.signal, dispose: () => { process.off("SIGINT", handler); process.off("SIGTERM", handler); } };
 }
 
 // The training tokens: teacher samples (from the --corpus cache when it exists), then the
