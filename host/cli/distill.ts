@@ -11,7 +11,7 @@ import { writeModel } from "../format/writer.js";
 import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../train/config.js";
 import { encodeTextFile, loadTokens, pack, sampleStories, tokenBytes } from "../train/corpus.js";
 import { curveSvg, historySeries } from "../train/curve.js";
-import { planStudent } from "../train/plan.js";
+import { planStudent, studentImage } from "../train/plan.js";
 import { train } from "../train/trainer.js";
 import { UsageError } from "./errors.js";
 import { checkWritable, writeOutput } from "./output.js";
@@ -72,8 +72,7 @@ export function distillCommand(): Command {
           if (!process.stderr.isTTY) log(`step ${e.step}/${cfg.steps} loss ${e.loss.toFixed(4)} ce ${e.ce.toFixed(4)} kd ${e.kd.toFixed(4)} hidden ${e.hidden.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.tokensPerSecond.toFixed(0)} tok/s ETA ${Math.round(eta)} s`);
         },
       }).finally(() => { bar.stop(); stop.dispose(); });
-      const image = cfg.quant === "f32" ? convertModel(r.net.toFloatModel(tokenizer), { quant: "f32", tokenizer }) : r.net.toImage(tokenizer, cfg.ternaryFormat);
-      const bytes = writeModel(image);
+      const bytes = writeModel(studentImage(r.net, cfg, tokenizer));
       writeOutput(o.output, bytes, "output");
       writeOutput(curve, curveSvg(`edgellm distill: ${o.student}`, historySeries(r.history, cfg.loss, cfg.loss !== "ce")), "curve");
       if (o.log) writeOutput(o.log, JSON.stringify({ config: cfg, history: r.history, tokensPerSecond: r.tokensPerSecond, seconds: r.seconds }, null, 1), "log");
