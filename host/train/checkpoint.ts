@@ -26,20 +26,26 @@ export function saveCheckpoint(dir: string, net: TrainNet, step: number, history
 // The step a checkpoint directory holds, or undefined when it holds none; a damaged
 // checkpoint.json counts as a checkpoint (NaN), so that nothing overwrites it unasked.
 export function checkpointStep(dir: string): number | undefined {
+  try {
+    const meta = readMeta(dir);
+    return meta === undefined ? undefined : Number(meta.step);
+  } catch { return NaN; }
+}
+
+// dir/checkpoint.json, or undefined when there is none; invalid JSON is an E_CHECKPOINT error.
+function readMeta(dir: string): CheckpointMeta | undefined {
   const metaPath = join(dir, "checkpoint.json");
   if (!existsSync(metaPath)) return undefined;
-  try { return Number((JSON.parse(readFileSync(metaPath, "utf8")) as CheckpointMeta).step); } catch { return NaN; }
+  try { return JSON.parse(readFileSync(metaPath, "utf8")) as CheckpointMeta; } catch (e) {
+    throw checkpointError(`checkpoint ${metaPath} is not valid JSON (${(e as Error).message}); use another --checkpoint directory`);
+  }
 }
 
 // Restores parameters and moments; undefined when there is no checkpoint. A checkpoint of a
 // different shape is an error, not silently ignored.
 export function loadCheckpoint(dir: string, net: TrainNet): { step: number; history: LogEntry[] } | undefined {
-  const metaPath = join(dir, "checkpoint.json");
-  if (!existsSync(metaPath)) return undefined;
-  let meta: CheckpointMeta;
-  try { meta = JSON.parse(readFileSync(metaPath, "utf8")) as CheckpointMeta; } catch (e) {
-    throw checkpointError(`checkpoint ${metaPath} is not valid JSON (${(e as Error).message}); use another --checkpoint directory`);
-  }
+  const meta = readMeta(dir);
+  if (meta === undefined) return undefined;
   const embedding = meta.embedding ?? "int8", attention = meta.attention ?? meta.quant;
   if (meta.version !== 1 || meta.nParams !== net.n || JSON.stringify(meta.shape) !== JSON.stringify(net.config) || meta.quant !== net.quant || embedding !== net.table || attention !== net.attention) {
     throw checkpointError(`checkpoint ${dir} is for a different student (${JSON.stringify(meta.shape)}, ${meta.quant}, attention ${attention}, embedding ${embedding}); use another --checkpoint directory`);

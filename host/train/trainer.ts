@@ -84,10 +84,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   initStudent(net, cfg, o.teacher);
   let start = 0;
   const history: LogEntry[] = [];
-  let resumed = false;
   if (o.resume && o.checkpointDir) {
     const ck = loadCheckpoint(o.checkpointDir, net);
-    if (ck) { start = ck.step; history.push(...ck.history); resumed = true; }
+    if (ck) { start = ck.step; history.push(...ck.history); }
   }
   const pruner = new Pruner(net, cfg);
   if (pruner.active) pruner.apply(start);
@@ -103,8 +102,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         // In-process steps never await: let a signal handler run between them.
         await yieldToEvents();
         if (o.signal.aborted) {
+          // The directory holds step `step` unless no step was ever done: saved now, or loaded.
           if (o.checkpointDir && step > start) saveCheckpoint(o.checkpointDir, net, step, history);
-          throw new TrainingInterrupted(step, step > start || resumed ? o.checkpointDir : undefined);
+          throw new TrainingInterrupted(step, step > 0 ? o.checkpointDir : undefined);
         }
       }
       batchAt(o.stream, B, T, cfg.seed, step, inputs, targets);
