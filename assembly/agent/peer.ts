@@ -204,16 +204,20 @@ export class Agent {
     return E.OK;
   }
 
-  // A refused message: one log line, at most REFUSALS_LOGGED_PER_SECOND of them a second; the
-  // next logged line counts the ones left out.
+  // A refused message: one log line.
   private reject(why: Writer, now: f64): i32 {
+    this.logRefusal(this.line.reset().ascii("ignored message: ").bytes(why.buf, why.n), now);
+    return E.E_REJECTED;
+  }
+
+  // Lines about refused messages and rejected tasks: at most REFUSALS_LOGGED_PER_SECOND a
+  // second, the next logged line counting the ones left out, so a flood cannot flood the log.
+  private logRefusal(l: Writer, now: f64): void {
     if (now - this.refusalWindow >= 1000 || now < this.refusalWindow) { this.refusalWindow = now; this.refusalsLogged = 0; }
-    if (this.refusalsLogged >= REFUSALS_LOGGED_PER_SECOND) { this.refusalsQuiet++; return E.E_REJECTED; }
+    if (this.refusalsLogged >= REFUSALS_LOGGED_PER_SECOND) { this.refusalsQuiet++; return; }
     this.refusalsLogged++;
-    const l = this.line.reset().ascii("ignored message: ").bytes(why.buf, why.n);
     if (this.refusalsQuiet > 0) { l.ascii(" (and ").u32(this.refusalsQuiet).ascii(" more not logged)"); this.refusalsQuiet = 0; }
     this.log(l);
-    return E.E_REJECTED;
   }
 
   private find(id: usize, n: i32): i32 {
@@ -234,11 +238,11 @@ export class Agent {
     }
     const held = this.held();
     if (held >= this.maxQueue) {
-      this.answerReject(this.line.reset().ascii("queue full (").i32(this.maxQueue).byte(0x29));
+      this.answerReject(this.line.reset().ascii("queue full (").i32(this.maxQueue).byte(0x29), now);
       return;
     }
     if (t.steps > this.ctx) {
-      this.answerReject(this.line.reset().ascii("steps ").i32(t.steps).ascii(" exceed context ").i32(this.ctx));
+      this.answerReject(this.line.reset().ascii("steps ").i32(t.steps).ascii(" exceed context ").i32(this.ctx), now);
       return;
     }
     let free = 0;
@@ -259,7 +263,7 @@ export class Agent {
     if (!s.promptTooLong) {
       const n = this.gen.encodePrompt(t.prompt, t.promptBytes, s.tokens);
       if (n < 1) { // no tokenizer (agentInit checks it): answer instead of holding a task it cannot run
-        this.answerReject(this.line.reset().ascii("cannot tokenize the prompt (error ").i32(n).byte(0x29));
+        this.answerReject(this.line.reset().ascii("cannot tokenize the prompt (error ").i32(n).byte(0x29), now);
         return;
       }
       s.nTokens = n;
@@ -270,11 +274,11 @@ export class Agent {
     this.publish("accept", QOS1);
   }
 
-  private answerReject(reason: Writer): void {
+  private answerReject(reason: Writer, now: f64): void {
     const t = this.inbound.task;
     writeReject(this.msg.reset(), t.taskId, t.taskIdLen, t.attempt, reason);
     this.publish("reject", QOS1);
-    this.log(this.why.reset().ascii("rejected task ").bytes(t.taskId, t.taskIdLen).ascii(": ").bytes(reason.buf, reason.n));
+    this.logRefusal(this.why.reset().ascii("rejected task ").bytes(t.taskId, t.taskIdLen).ascii(": ").bytes(reason.buf, reason.n), now);
     this.why.reset();
   }
 

@@ -2,6 +2,7 @@
 // tasks whose output streams live, each line prefixed by its task.
 import { Command } from "commander";
 import { int } from "./args.js";
+import { FleetError } from "../fleet/errors.js";
 import { loadModel } from "./model-source.js";
 import { makeLogger, type LogLevel } from "../fleet/log.js";
 import type { Peer as FleetPeer } from "../fleet/peer.js";
@@ -27,7 +28,7 @@ export function demoCommand(): Command {
       const { FleetClient } = await import("../fleet/client.js");
       const { Gateway } = await import("../fleet/gateway.js");
       const { Peer } = await import("../fleet/peer.js");
-      const broker = await startEmbeddedBroker(o.port);
+      const broker = await startEmbeddedBroker(o.port, "127.0.0.1", log.child("broker"));
       process.stdout.write(`broker   ${broker.url} (embedded aedes, MQTT 3.1.1)\n`);
       const fleet = "demo";
       const conn = { broker: broker.url, fleet, protocolVersion: 4 as const };
@@ -47,14 +48,16 @@ export function demoCommand(): Command {
           if (nl >= 0) { for (const l of line.slice(0, nl).split("\n")) if (l) process.stdout.write(`${taskId.padEnd(8)} ${l}\n`); line = line.slice(nl + 1); }
         }).then((r) => {
           if (line) process.stdout.write(`${taskId.padEnd(8)} ${line}\n`);
-          process.stdout.write(`done     ${taskId} on ${r.peer ?? "?"}: ${r.status}, ${r.tokens} positions, ${r.elapsedMs.toFixed(1)} ms\n`);
+          process.stdout.write(`done     ${taskId} on ${r.peer ?? "?"}: ${r.status}${r.error ? ` (${r.error})` : ""}, ${r.tokens} positions, ${r.elapsedMs.toFixed(1)} ms\n`);
+          return r.status;
         });
       });
-      await Promise.all(jobs);
-      process.stdout.write(`all ${o.tasks} tasks done in ${(performance.now() - started).toFixed(0)} ms; peers served ${peers.map((p) => `${p.id}=${p.served.done}`).join(", ")}\n`);
+      const failed = (await Promise.all(jobs)).filter((status) => status !== "done").length;
+      process.stdout.write(`all ${o.tasks} tasks ended in ${(performance.now() - started).toFixed(0)} ms; peers served ${peers.map((p) => `${p.id}=${p.served.done}`).join(", ")}\n`);
       await client.close();
       for (const p of peers) await p.close();
       await gw.close();
       await broker.close();
+      if (failed > 0) throw new FleetError("E_FLEET_TASK", `${failed} of ${o.tasks} tasks did not complete`);
     });
 }

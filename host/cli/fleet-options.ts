@@ -48,6 +48,7 @@ export function connectionOptions(o: FleetCliOptions, component: string): {
   broker: string; fleet: string; username?: string; password?: string; protocolVersion?: 4 | 5; connectTimeoutMs: number;
   tls: Pick<TransportOptions, "ca" | "cert" | "key">; log: Logger;
 } {
+  if (o.broker !== undefined && o.broker.trim() === "") throw new UsageError("--broker is empty: give a URL such as mqtt://127.0.0.1:1883");
   // The URL decides TLS (mqtts://, wss://); TLS files with a plain URL would be silently unused.
   if (!o.cert !== !o.key) throw new UsageError("--cert and --key go together (the client certificate and its private key)");
   if ((o.cafile || o.cert) && o.broker && !/^(mqtts|wss):\/\//.test(o.broker)) throw new UsageError(`--cafile, --cert and --key need an mqtts:// (or wss://) broker, got '${o.broker}'`);

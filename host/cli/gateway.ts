@@ -13,17 +13,19 @@ export function gatewayCommand(): Command {
     .option("--id <id>", "gateway id (default: random)")
     .option("--lease <ms>", "task lease; renewed by the peer's progress", int("lease", 50, 3600000), 5000)
     .option("--peer-timeout <ms>", "a peer silent this long is lost", int("peer-timeout", 50, 3600000), 5000)
+    .option("--place-timeout <ms>", "a task no online peer could run (model, context) fails after this long", int("place-timeout", 50, 3600000), 10000)
+    .option("--max-pending <int>", "tasks waiting for a peer; more are refused at once", int("max-pending", 1, 1000000), 1000)
     .option("--max-inflight <int>", "QoS 1 publishes awaiting acknowledgement (send quota)", int("max-inflight", 1, 65535), 16)
     .action(async (o) => {
       const c = connectionOptions(o, "gateway");
       if (!o.embeddedBroker && !o.broker) throw new UsageError("gateway needs --broker URL or --embedded-broker");
       const { startEmbeddedBroker } = await import("../fleet/broker.js"); // loaded only when used
       const { Gateway } = await import("../fleet/gateway.js");
-      const embedded = o.embeddedBroker ? await startEmbeddedBroker(o.port, o.host) : null;
+      const embedded = o.embeddedBroker ? await startEmbeddedBroker(o.port, o.host, c.log) : null;
       if (embedded) c.log.info(`embedded broker listening on ${embedded.url} (MQTT 3.1.1)`);
       const gw = await Gateway.start({
         ...c, broker: embedded?.url ?? c.broker, protocolVersion: embedded ? 4 : c.protocolVersion, id: o.id, maxInflight: o.maxInflight,
-        scheduler: { leaseMs: o.lease, peerTimeoutMs: o.peerTimeout },
+        scheduler: { leaseMs: o.lease, peerTimeoutMs: o.peerTimeout, placeTimeoutMs: o.placeTimeout, maxPending: o.maxPending },
       });
       const sig = await untilSignal();
       c.log.info(`${sig}: stopping`);

@@ -2,7 +2,9 @@
 import { Command } from "commander";
 import { float, int, seed } from "./args.js";
 import { connectionOptions, withFleetOptions } from "./fleet-options.js";
+import { UsageError } from "./errors.js";
 import { FleetError } from "../fleet/errors.js";
+import { MAX_MODEL_ID_CHARS } from "../fleet/schemas.js";
 
 export function submitCommand(): Command {
   return withFleetOptions(new Command("submit"))
@@ -17,6 +19,7 @@ export function submitCommand(): Command {
     .option("--timeout <ms>", "wait at most this long for the reply", int("timeout", 1, 86400000), 300000)
     .option("--json", "print one JSON object (text, status, peer, attempts…) instead of streaming")
     .action(async (o) => {
+      if (o.modelId !== undefined && (o.modelId.length < 1 || o.modelId.length > MAX_MODEL_ID_CHARS)) throw new UsageError(`--model-id must be 1-${MAX_MODEL_ID_CHARS} characters, got ${o.modelId.length}`);
       const c = connectionOptions(o, "submit");
       const { FleetClient } = await import("../fleet/client.js"); // loaded only when used
       const { b64 } = await import("../fleet/messages.js");

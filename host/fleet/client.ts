@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { realClock, type Clock, type TimerId } from "./clock.js";
 import { FleetError } from "./errors.js";
 import type { Logger } from "./log.js";
-import { b64, type Draft, type Message, type Reply, type Status, type Submit } from "./messages.js";
+import { b64, draftProblem, type Draft, type Message, type Reply, type Status, type Submit } from "./messages.js";
 import { checkName, topics, type Route } from "./topics.js";
 import { Transport, type TransportOptions } from "./transport.js";
 
@@ -29,6 +29,7 @@ export interface SubmitRequest {
 
 interface Waiting {
   submit: Draft<Submit>;
+  queued: boolean;          // the gateway has acknowledged it
   printed: number;
   streamed: Buffer[];
   stash: Map<number, Buffer>;
@@ -65,11 +66,13 @@ export class FleetClient {
       ...(r.deadlineMs ? { deadlineMs: r.deadlineMs } : {}), ...(r.model ? { model: r.model } : {}),
     };
     if (Buffer.byteLength(r.prompt) > 8192) return Promise.reject(new FleetError("E_FLEET_CONFIG", "prompt is longer than 8192 bytes"));
+    const problem = draftProblem(submit);
+    if (problem) return Promise.reject(new FleetError("E_FLEET_CONFIG", `task not sent: ${problem}`));
     return new Promise<Reply>((resolve, reject) => {
       const w: Waiting = {
-        submit, printed: 0, streamed: [], stash: new Map(), onBytes, resolve, reject,
+        submit, queued: false, printed: 0, streamed: [], stash: new Map(), onBytes, resolve, reject,
         timer: this.clock.setTimeout(() => this.resend(taskId), this.resubmitMs),
-        timeout: r.timeoutMs ? this.clock.setTimeout(() => this.fail(taskId, new FleetError("E_FLEET_TIMEOUT", `task ${taskId}: no reply within ${r.timeoutMs} ms (is a gateway running?)`)), r.timeoutMs) : null,
+        timeout: r.timeoutMs ? this.clock.setTimeout(() => this.giveUp(taskId, r.timeoutMs!), r.timeoutMs) : null,
       };
       this.waiting.set(taskId, w);
       this.send(submit);
@@ -84,6 +87,15 @@ export class FleetClient {
     this.t.publish(topics.gateway(this.o.fleet, "submit"), s, 1).catch((e) => this.o.log.warn(`submit: ${(e as Error).message}`));
   }
 
+  // The wait is over: the gateway is told to drop the task, so that it does not run for nobody.
+  private giveUp(taskId: string, ms: number): void {
+    const w = this.waiting.get(taskId);
+    if (!w) return;
+    this.cancel(taskId, `the client gave up after ${ms} ms`).catch(() => undefined);
+    const why = w.queued ? `queued by the gateway, but no peer finished it within ${ms} ms` : `no reply within ${ms} ms (is a gateway running?)`;
+    this.fail(taskId, new FleetError("E_FLEET_TIMEOUT", `task ${taskId}: ${why}`));
+  }
+
   private resend(taskId: string): void {
     const w = this.waiting.get(taskId);
     if (!w) return;
@@ -93,6 +105,7 @@ export class FleetClient {
   }
 
   private heard(w: Waiting, taskId: string): void {
+    w.queued = true;
     this.clock.clearTimeout(w.timer);
     w.timer = this.clock.setTimeout(() => this.resend(taskId), this.resubmitMs);
   }

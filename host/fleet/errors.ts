@@ -8,6 +8,7 @@ export type FleetErrorCode =
   | "E_FLEET_TOPIC"       // a topic outside the protocol's tree
   | "E_FLEET_TIMEOUT"     // no answer in time (no gateway, no peers)
   | "E_FLEET_TASK"        // a task ended in failure, cancellation or expiry
+  | "E_FLEET_ENGINE"      // a peer's engine worker died
   | "E_FLEET_CLOSED";     // used after close()
 
 export class FleetError extends CodedError<FleetErrorCode> {}

@@ -20,6 +20,9 @@ export interface GatewayOptions {
 }
 
 export class Gateway {
+  private closing = false;
+  private announce: () => void = () => undefined;
+
   private constructor(readonly id: string, private readonly o: GatewayOptions, readonly transport: Transport, readonly scheduler: Scheduler) {}
 
   static async start(o: GatewayOptions): Promise<Gateway> {
@@ -38,10 +41,11 @@ export class Gateway {
     }, o.clock ?? realClock, o.log, { ...DEFAULT_SCHEDULER, ...o.scheduler });
     const g = new Gateway(id, o, t, sched);
     t.on("message", (route, msg) => g.onMessage(route, msg));
-    const announce = () => void t.publish(presence, { kind: "gateway", id, online: true, ts: Date.now() }, 1, true).catch(() => undefined);
-    t.on("connect", announce);
+    g.announce = () => void t.publish(presence, { kind: "gateway", id, online: true, ts: Date.now() }, 1, true).catch(() => undefined);
+    t.on("connect", () => g.announce());
+
     await t.subscribe([topics.allPeers(fleet), topics.gatewayInbox(fleet)]);
-    announce();
+    g.announce();
     o.log.info(`gateway ${id} on ${o.broker}, fleet ${fleet}`);
     return g;
   }
@@ -62,13 +66,18 @@ export class Gateway {
       switch (m.kind) {
         case "submit": s.onSubmit(m); return;
         case "cancel": s.onClientCancel(m); return;
-        case "gateway": return; // our own presence (or another gateway's)
+        case "gateway":
+          // The fleet's presence is one retained message: another gateway's last will (a crashed
+          // or replaced gateway) would tell every new client that none is online. Say we are.
+          if (!m.online && !this.closing) { this.o.log.info(`gateway ${m.id} went offline; announcing ${this.id} again`); this.announce(); }
+          return;
       }
     }
     this.o.log.warn(`ignored ${m.kind} on ${route.dir}`);
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.scheduler.close();
     await this.transport.farewell(topics.gateway(this.o.fleet, "gateway"), { kind: "gateway", id: this.id, online: false });
     await this.transport.close();

@@ -42,6 +42,11 @@ const validators = new Map<string, ValidateFunction>(
   Object.entries(SCHEMAS).map(([k, s]) => [k, ajv.compile(s as object)]),
 );
 
+// What is wrong with a message we are about to send, or null: for drafts built from user input.
+export function draftProblem(m: Draft<Message>): string | null {
+  return validate({ v: PROTOCOL_VERSION, ...m });
+}
+
 export function encode(m: Draft<Message>): Buffer {
   const full = { v: PROTOCOL_VERSION, ...m };
   const bytes = Buffer.from(JSON.stringify(full), "utf8");

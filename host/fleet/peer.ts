@@ -21,7 +21,7 @@ export interface PeerOptions {
   model: LoadedModel;
   engine?: "simd" | "mvp";
   kvInt8?: boolean;
-  maxQueue?: number;          // tasks held at once (running + queued), 1..64
+  maxQueue?: number;          // tasks held at once (running + queued), 1..MAX_PEER_QUEUE
   heartbeatMs?: number;
   flushMs?: number;           // token batching window
   username?: string; password?: string; protocolVersion?: 4 | 5; connectTimeoutMs?: number;
@@ -51,6 +51,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private readonly attempts = new Map<string, number>(); // task id → attempt last accepted
   private offlineSent: Promise<void> | null = null;
   private announced: () => void = () => undefined;
+  private stop: (e: FleetError) => void = () => undefined;
+  // Settles when the peer stops by itself: its engine worker died.
+  readonly stopped = new Promise<FleetError>((resolve) => { this.stop = resolve; });
 
   private constructor(
     private readonly o: PeerOptions,
@@ -86,7 +89,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
     runner.on("held", (n) => { p.heldNow = n; });
     // The engine worker died: drop the connection at once, so that the broker publishes the
     // last will and the gateway moves this peer's tasks now rather than after its timeout.
-    runner.on("exit", (why) => { if (!p.closed) { opts.log.error(`${why}; disconnecting`); void p.close(true); } });
+    runner.on("exit", (why) => {
+      if (p.closed) return;
+      opts.log.error(`${why}; disconnecting`);
+      void p.close(true);
+      p.stop(new FleetError("E_FLEET_ENGINE", `peer ${opts.id}: ${why}`));
+    });
+
     // Received payloads go to the agent unread: it validates them itself (the same code as the firmware's).
     t.on("raw", (topic, payload) => runner.message(topic, payload));
     t.on("connect", () => runner.connected());

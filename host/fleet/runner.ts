@@ -43,9 +43,14 @@ export class Runner extends TypedEmitter<RunnerEvents> {
     });
   }
 
-  private post(m: RunnerIn): void { if (!this.dead) this.worker.postMessage(m); }
+  private post(m: RunnerIn, transfer: ArrayBuffer[] = []): void { if (!this.dead) this.worker.postMessage(m, transfer); }
 
-  message(topic: string, payload: Uint8Array): void { this.post({ type: "message", topic, payload }); }
+  // mqtt.js hands out payloads as views into larger buffers, and posting a view copies the whole
+  // buffer behind it: a copy of just the payload's bytes is moved to the worker instead.
+  message(topic: string, payload: Uint8Array): void {
+    const own = new Uint8Array(payload);
+    this.post({ type: "message", topic, payload: own }, [own.buffer]);
+  }
   connected(): void { this.post({ type: "connected" }); }
   offline(): void { this.post({ type: "offline" }); }
 

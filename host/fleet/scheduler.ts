@@ -22,10 +22,14 @@ export interface SchedulerOptions {
   peerTimeoutMs: number;    // a peer silent this long is lost
   maxAttempts: number;      // assignments of one task before it fails
   keepDone: number;         // completed replies kept for deduplication
-  rejectBackoffMs: number;  // a peer that rejected gets no task for this long
+  rejectBackoffMs: number;  // a peer that rejected a task gets no task for this long
+  placeTimeoutMs: number;   // a task that no online peer could run (model, context) fails after this long
+  maxPending: number;       // tasks waiting for a peer; a submit beyond this is answered "failed" at once
 }
 
-export const DEFAULT_SCHEDULER: SchedulerOptions = { leaseMs: 5000, peerTimeoutMs: 5000, maxAttempts: 5, keepDone: 10000, rejectBackoffMs: 500 };
+export const DEFAULT_SCHEDULER: SchedulerOptions = {
+  leaseMs: 5000, peerTimeoutMs: 5000, maxAttempts: 5, keepDone: 10000, rejectBackoffMs: 500, placeTimeoutMs: 10000, maxPending: 1000,
+};
 
 interface PeerState {
   id: string;
@@ -47,6 +51,7 @@ interface TaskState {
   submittedAt: number;
   reassignments: number;
   holders: Set<string>;     // every peer it was ever assigned to: the only ones whose result counts
+  unplaceableSince: number | null; // while pending: since when no online peer could run it
 }
 
 export interface SchedulerEvents {
@@ -70,7 +75,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
 
   constructor(private readonly sink: Sink, private readonly clock: Clock, private readonly log: Logger, private readonly o: SchedulerOptions = DEFAULT_SCHEDULER) {
     super();
-    this.sweeper = clock.setInterval(() => this.sweepPeers(), Math.max(50, Math.floor(o.peerTimeoutMs / 4)));
+    this.sweeper = clock.setInterval(() => this.sweep(), Math.max(50, Math.floor(Math.min(o.peerTimeoutMs, o.placeTimeoutMs) / 4)));
   }
 
   close(): void {
@@ -100,24 +105,34 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
 
   onHeartbeat(peerId: string, h: Heartbeat): void {
     const p = this.peers.get(peerId);
-    if (!p || !p.online) return; // wait for its status: we need its capabilities
+    if (!p || !p.caps) return; // wait for its status: we need its capabilities
     p.lastSeen = this.clock.now();
+    if (!p.online) {
+      // Lost for silence (a stalled process, a slow link) but alive: its status still holds.
+      p.online = true;
+      this.log.info(`peer ${peerId} online again (heartbeat after silence)`);
+      this.emit("peerOnline", peerId);
+    }
     p.reportedQueue = h.queue;
     for (const id of h.tasks) { const t = this.tasks.get(id); if (t && t.peer === peerId) this.renew(t); }
     this.dispatch();
   }
 
-  private sweepPeers(): void {
+  private sweep(): void {
     const now = this.clock.now();
     for (const p of this.peers.values()) if (p.online && now - p.lastSeen > this.o.peerTimeoutMs) this.peerLost(p.id, `silent for ${now - p.lastSeen} ms`);
+    this.failUnplaceable(now);
+    this.dispatch(); // back-offs may have ended
   }
 
+  // A peer that said goodbye (or whose last will came) forgets its capabilities: only a new
+  // status brings it back. A silent one keeps them, so that its next heartbeat does.
   private peerLost(id: string, why: string): void {
     const p = this.peers.get(id);
     if (!p) return;
     const wasOnline = p.online;
     p.online = false;
-    p.caps = null;
+    if (why === "announced offline") p.caps = null;
     for (const taskId of [...p.assigned]) this.requeue(taskId, `peer ${id} ${why}`, false);
     if (wasOnline) { (why === "announced offline" ? this.log.info : this.log.warn)(`peer ${id} offline: ${why}`); this.emit("peerOffline", id, why); }
     this.dispatch();
@@ -130,7 +145,13 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     if (replied) { this.stats.duplicates++; this.sink.toClient(s.client, replied); return; }
     if (this.tasks.has(s.taskId)) { this.sink.toClient(s.client, { kind: "queued", taskId: s.taskId, position: this.pending.indexOf(s.taskId) + 1 }); return; }
     const now = this.clock.now();
-    const t: TaskState = { submit: s, attempt: 0, peer: null, lease: null, deadline: null, deadlineAt: 0, submittedAt: now, reassignments: 0, holders: new Set() };
+    if (this.pending.length >= this.o.maxPending) {
+      this.stats.failed++;
+      this.log.warn(`task ${s.taskId} refused: ${this.pending.length} tasks already wait for a peer`);
+      this.sink.toClient(s.client, { kind: "reply", taskId: s.taskId, status: "failed", data: "", tokens: 0, elapsedMs: 0, attempts: 0, error: `the gateway's queue is full (${this.o.maxPending} tasks wait for a peer); try again later` });
+      return;
+    }
+    const t: TaskState = { submit: s, attempt: 0, peer: null, lease: null, deadline: null, deadlineAt: 0, submittedAt: now, reassignments: 0, holders: new Set(), unplaceableSince: null };
     if (s.deadlineMs) {
       t.deadlineAt = now + s.deadlineMs;
       t.deadline = this.clock.setTimeout(() => this.finish(s.taskId, { status: "expired", data: "", tokens: 0, elapsedMs: this.clock.now() - now, error: `deadline of ${s.deadlineMs} ms passed` }), s.deadlineMs);
@@ -158,8 +179,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
   onReject(peerId: string, r: Reject): void {
     const t = this.current(peerId, r.taskId, r.attempt);
     if (!t) return;
-    const p = this.peers.get(peerId);
-    if (p) p.avoidUntil = this.clock.now() + this.o.rejectBackoffMs;
+    this.backOff(peerId, this.o.rejectBackoffMs);
     this.requeue(r.taskId, `peer ${peerId} rejected it: ${r.reason}`, true);
     this.dispatch();
   }
@@ -188,6 +208,37 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
 
   // ---- internals ----
 
+  private backOff(peerId: string, ms: number): void {
+    const p = this.peers.get(peerId);
+    if (p) p.avoidUntil = Math.max(p.avoidUntil, this.clock.now() + ms);
+  }
+
+  // Why no online peer could ever run this task, whatever their load; null when one could.
+  private unplaceable(s: Submit): string | null {
+    const online = [...this.peers.values()].filter((p) => p.online && p.caps);
+    if (online.length === 0) return "no peer is online";
+    const serving = s.model ? online.filter((p) => p.caps!.model.id === s.model) : online;
+    if (serving.length === 0) return `no online peer serves model '${s.model}'`;
+    const ctx = Math.max(...serving.map((p) => p.caps!.model.ctx));
+    return s.steps > ctx ? `${s.steps} steps exceed the context of every peer that could run it (largest ${ctx})` : null;
+  }
+
+  // Pending tasks that no online peer could run for placeTimeoutMs fail with the reason, rather
+  // than wait for a client that may have given up long ago.
+  private failUnplaceable(now: number): void {
+    for (const id of [...this.pending]) {
+      const t = this.tasks.get(id);
+      if (!t) continue;
+      const why = this.unplaceable(t.submit);
+      if (!why) { t.unplaceableSince = null; continue; }
+      if (t.unplaceableSince === null) t.unplaceableSince = now;
+      else if (now - t.unplaceableSince >= this.o.placeTimeoutMs) {
+        this.log.warn(`task ${id} failed: no peer can run it: ${why}`);
+        this.finish(id, { status: "failed", data: "", tokens: 0, elapsedMs: now - t.submittedAt, error: `no peer can run it: ${why}` });
+      }
+    }
+  }
+
   private current(peerId: string, taskId: string, attempt: number): TaskState | null {
     const t = this.tasks.get(taskId);
     return t && t.peer === peerId && t.attempt === attempt ? t : null;
@@ -198,7 +249,12 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     const id = t.submit.taskId, attempt = t.attempt;
     t.lease = this.clock.setTimeout(() => {
       const cur = this.tasks.get(id);
-      if (cur && cur.attempt === attempt && cur.peer) { this.requeue(id, `lease of ${this.o.leaseMs} ms expired on peer ${cur.peer}`, true); this.dispatch(); }
+      if (cur && cur.attempt === attempt && cur.peer) {
+        // The peer may be stuck: no task for it for one lease, so the next attempt goes elsewhere.
+        this.backOff(cur.peer, this.o.leaseMs);
+        this.requeue(id, `lease of ${this.o.leaseMs} ms expired on peer ${cur.peer}`, true);
+        this.dispatch();
+      }
     }, this.o.leaseMs);
   }
 

@@ -4,6 +4,11 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_PAYLOAD_BYTES = 65536;   // any message; checked before parsing
 export const MAX_PROMPT_BYTES = 8192;     // UTF-8 bytes of a prompt
 export const MAX_DATA_CHARS = 60000;      // base64 characters of generated text in one message
+export const MAX_MODEL_ID_CHARS = 128;
+export const MAX_PEER_QUEUE = 64;         // tasks a peer's agent holds at most (assembly/agent/peer.ts MAX_QUEUE)
+// Whole MQTT packets (payload, topic, headers): the brokers refuse larger ones and MQTT 5
+// clients ask not to be sent any (deploy/mosquitto/mosquitto.conf's max_packet_size).
+export const MAX_PACKET_BYTES = 70000;
 
 const name = { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" } as const;
 const u32 = { type: "integer", minimum: 0, maximum: 4294967295 } as const;
@@ -38,7 +43,7 @@ export const SCHEMAS = {
       impl: { type: "string", maxLength: 32 },
       model: {
         type: "object", additionalProperties: false,
-        properties: { id: { type: "string", maxLength: 128 }, quant: { type: "string", maxLength: 16 }, ctx: u32, vocab: u32 },
+        properties: { id: { type: "string", maxLength: MAX_MODEL_ID_CHARS }, quant: { type: "string", maxLength: 16 }, ctx: { ...u32, minimum: 1 }, vocab: u32 },
         required: ["id", "quant", "ctx", "vocab"],
       },
       tokPerSec: { type: "number", minimum: 0 },
@@ -68,7 +73,7 @@ export const SCHEMAS = {
   submit: kind("submit", {
     taskId: name, client: name, ...sampling,
     deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 },
-    model: { type: "string", maxLength: 128 },
+    model: { type: "string", maxLength: MAX_MODEL_ID_CHARS },
   }, ["taskId", "client", ...samplingRequired]),
   gateway: kind("gateway", { id: name, online: { type: "boolean" }, ts: { type: "number", minimum: 0 } }, ["id", "online"]),
   queued: kind("queued", { taskId: name, position: u32 }, ["taskId", "position"]),

@@ -9,6 +9,7 @@ import { TypedEmitter } from "./events.js";
 import { decode, encode, type Draft, type Message } from "./messages.js";
 import type { Route } from "./topics.js";
 import type { Logger } from "./log.js";
+import { MAX_PACKET_BYTES } from "./schemas.js";
 
 export interface TransportOptions {
   broker: string;              // mqtt://host:port, mqtts://…, ws://…
@@ -37,6 +38,11 @@ export interface TransportEvents {
 interface Pending { topic: string; payload: Buffer; retain: boolean; done: (err?: Error) => void }
 
 const SLOT_TIMEOUT_MS = 30_000;
+const REFUSALS_LOGGED_PER_SECOND = 10; // as the module's agent
+// Connections the broker closed this soon after accepting them, this many times in a row: the
+// mark of two clients with one client id taking the connection from each other.
+const SHORT_CONNECTION_MS = 2000;
+const SHORT_CONNECTIONS_TO_WARN = 5;
 
 export class Transport extends TypedEmitter<TransportEvents> {
   readonly client: MqttClient;
@@ -47,7 +53,11 @@ export class Transport extends TypedEmitter<TransportEvents> {
   private closed = false;
   private everConnected = false;
   invalidCount = 0;
-  private readonly invalidSeen = new Map<string, number>();
+  private refusalWindow = 0;    // start of the current second of refusal log lines
+  private refusalsLogged = 0;   // lines logged in it
+  private refusalsQuiet = 0;    // refusals left out since the last line
+  private connectedAt = 0;      // of the current (or last) connection; 0: none since the last close
+  private shortConnections = 0; // in a row
 
   private constructor(client: MqttClient, o: TransportOptions) {
     super();
@@ -60,9 +70,11 @@ export class Transport extends TypedEmitter<TransportEvents> {
       const rm = connack.properties?.receiveMaximum;
       if (rm && rm < this.quota) this.quota = rm;
       this.everConnected = true;
+      this.connectedAt = Date.now();
       this.log.debug(`connected to ${o.broker}`);
       this.emit("connect");
     });
+    client.on("close", () => this.noteClose(o.clientId));
     client.on("offline", () => { if (!this.closed && this.everConnected) { this.log.warn(`lost the broker ${o.broker}; reconnecting`); this.emit("offline"); } });
     // Before the first connection, connect() reports the failure once; afterwards every error is logged.
     client.on("error", (e) => { if (this.everConnected && !this.closed) this.log.warn(`mqtt: ${e.message}`); });
@@ -71,16 +83,35 @@ export class Transport extends TypedEmitter<TransportEvents> {
       const d = decode(topic, payload);
       if (!d.ok) {
         this.invalidCount++;
-        // One line per distinct reason, then every 100th: a flood cannot flood the log.
-        const seen = this.invalidSeen.get(d.reason) ?? 0;
-        this.invalidSeen.set(d.reason, seen + 1);
-        if (this.invalidSeen.size > 1000) this.invalidSeen.clear();
-        if (seen % 100 === 0) this.log.warn(`ignored message: ${d.reason}${seen ? ` (${seen + 1} times)` : ""}`);
+        this.logRefusal(d.reason);
         this.emit("invalid", topic, d.reason);
         return;
       }
       this.emit("message", d.route, d.msg, packet.retain);
     });
+  }
+
+  // A second process with our client id (two peers given one --id) makes the broker close each
+  // connection as soon as the other one reconnects; mqtt.js just reconnects, forever.
+  private noteClose(clientId: string): void {
+    if (this.closed || this.connectedAt === 0) return;
+    const lasted = Date.now() - this.connectedAt;
+    this.connectedAt = 0;
+    this.shortConnections = lasted < SHORT_CONNECTION_MS ? this.shortConnections + 1 : 0;
+    if (this.shortConnections % 20 === SHORT_CONNECTIONS_TO_WARN) {
+      this.log.error(`the broker closed this connection ${this.shortConnections} times in a row within ${SHORT_CONNECTION_MS} ms of accepting it: is another process connected with the client id '${clientId}' (two peers or gateways started with the same --id)?`);
+    }
+  }
+
+  // At most REFUSALS_LOGGED_PER_SECOND lines a second, the next one counting those left out:
+  // a flood of bad messages (each with its own topic, so each reason new) cannot flood the log.
+  private logRefusal(reason: string): void {
+    const now = Date.now();
+    if (now - this.refusalWindow >= 1000 || now < this.refusalWindow) { this.refusalWindow = now; this.refusalsLogged = 0; }
+    if (this.refusalsLogged >= REFUSALS_LOGGED_PER_SECOND) { this.refusalsQuiet++; return; }
+    this.refusalsLogged++;
+    this.log.warn(`ignored message: ${reason}${this.refusalsQuiet ? ` (and ${this.refusalsQuiet} more not logged)` : ""}`);
+    this.refusalsQuiet = 0;
   }
 
   // Without a protocol version: MQTT 5, and 3.1.1 when the broker refuses 5 (aedes does).
@@ -105,6 +136,9 @@ export class Transport extends TypedEmitter<TransportEvents> {
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       username: o.username, password: o.password,
       ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: o.rejectUnauthorized,
+      // MQTT 5: the broker drops messages for us that are larger than the protocol allows,
+      // instead of delivering them for us to buffer and refuse.
+      ...(protocolVersion === 5 ? { properties: { maximumPacketSize: MAX_PACKET_BYTES } } : {}),
       will: o.will ? { topic: o.will.topic, payload: Buffer.from("message" in o.will ? encode(o.will.message) : o.will.payload), qos: 1, retain: o.will.retain } : undefined,
     };
     let client: MqttClient;

@@ -270,6 +270,17 @@ test("refused messages are logged at most 10 a second; the next line counts the 
   assert.deepEqual(a.logs.slice(10), ["ignored message: edgellm/v1/f1/to/p1/cancel: payload is not a JSON object (and 16 more not logged)"]);
 });
 
+test("rejected tasks share that limit: a flood of tasks on a full queue logs 10 lines a second, every one answered", { skip }, () => {
+  const a = new TestAgent({ ctx: 64, maxQueue: 1 });
+  a.task({ taskId: "held" });
+  for (let i = 0; i < 30; i++) a.task({ taskId: `f${i}` });
+  assert.equal(a.of("reject").length, 30, "each one still gets its reject");
+  assert.equal(a.logs.filter((l) => l.startsWith("rejected task")).length, 10);
+  a.now += 1000;
+  a.task({ taskId: "late" });
+  assert.equal(a.logs.at(-1), "rejected task late: queue full (1) (and 20 more not logged)");
+});
+
 test("boundary checks: init arguments, calls before init, shutdown", { skip }, () => {
   const e = Engine.load(model().bytes, undefined, { ctx: 32 });
   const x = e.x;

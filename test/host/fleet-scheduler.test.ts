@@ -194,3 +194,81 @@ test("200 tasks over 3 peers with random peer loss all complete exactly once (fa
   assert.ok(s.stats.reassigned > 0);
   s.close();
 });
+
+const beat = (id: string, tasks: string[] = []) => ({ v: 1 as const, kind: "heartbeat" as const, id, ts: 0, queue: tasks.length, tasks });
+
+test("a peer lost for silence comes back with its next heartbeat; one that said goodbye needs a status", () => {
+  const { s, clock, tasksTo } = setup();
+  s.onStatus(status("p1", 1000));
+  clock.advance(4000); // stalled past the 3 s timeout
+  assert.deepEqual(s.peerIds(), []);
+  s.onHeartbeat("p1", beat("p1"));
+  assert.deepEqual(s.peerIds(), ["p1"]);
+  s.onSubmit(submit("t1"));
+  assert.equal(tasksTo("p1").length, 1);
+  s.onStatus({ v: 1, kind: "status", id: "p1", online: false });
+  s.onHeartbeat("p1", beat("p1"));
+  assert.deepEqual(s.peerIds(), [], "a goodbye drops the capabilities: a heartbeat alone is not enough");
+  s.close();
+});
+
+test("a task no online peer could run fails after placeTimeoutMs, naming why; one that becomes placeable does not", () => {
+  const { s, clock, replies, tasksTo } = setup({ placeTimeoutMs: 5000, peerTimeoutMs: 60000, leaseMs: 60000 });
+  s.onSubmit(submit("nobody", 16));
+  s.onStatus(status("small", 1000, 4, 0, 32));
+  s.onSubmit(submit("too-long", 100));
+  s.onSubmit(submit("wrong-model", 16, { model: "x" }));
+  s.onSubmit(submit("later", 100, { model: "m" }));
+  clock.advance(3000);
+  s.onStatus(status("big", 10, 4, 0, 512)); // "later" (and "too-long") fit this one
+  assert.deepEqual(tasksTo("small").map((t) => t.taskId), ["nobody"], "submitted with no peer online, placed when one came");
+  assert.deepEqual(tasksTo("big").map((t) => t.taskId).sort(), ["later", "too-long"]);
+  clock.advance(4000);
+  const failed = new Map(replies().map((r) => [r.taskId, r]));
+  assert.equal(failed.size, 1);
+  assert.equal(failed.get("wrong-model")?.status, "failed");
+  assert.match(failed.get("wrong-model")!.error!, /no peer can run it: no online peer serves model 'x'/);
+  s.onStatus({ v: 1, kind: "status", id: "big", online: false });
+  s.onSubmit(submit("huge", 1000));
+  clock.advance(6000);
+  assert.match(replies().find((r) => r.taskId === "huge")!.error!, /1000 steps exceed the context of every peer that could run it \(largest 32\)/);
+  s.close();
+});
+
+test("with no peer at all, a task fails after placeTimeoutMs instead of waiting forever", () => {
+  const { s, clock, replies } = setup({ placeTimeoutMs: 2000 });
+  s.onSubmit(submit("t1"));
+  clock.advance(1500);
+  assert.equal(replies().length, 0);
+  clock.advance(1500);
+  assert.equal(replies()[0].status, "failed");
+  assert.match(replies()[0].error!, /no peer is online/);
+  assert.equal(s.activeCount, 0, "nothing left behind");
+  s.close();
+});
+
+test("the queue is bounded: a submit beyond maxPending is answered 'failed' at once", () => {
+  const { s, replies } = setup({ maxPending: 3 });
+  for (let i = 0; i < 5; i++) s.onSubmit(submit(`t${i}`));
+  assert.equal(s.pendingCount, 3);
+  assert.deepEqual(replies().map((r) => r.taskId), ["t3", "t4"]);
+  assert.match(replies()[0].error!, /queue is full \(3 tasks wait for a peer\)/);
+  s.close();
+});
+
+test("a peer whose lease expired is backed off, so a fast peer that never answers cannot hold a task", () => {
+  const { s, clock, tasksTo, replies } = setup({ maxAttempts: 5 });
+  s.onStatus(status("liar", 1e9)); // claims to be very fast, accepts, never finishes
+  s.onStatus(status("honest", 100));
+  s.onSubmit(submit("t1"));
+  assert.equal(tasksTo("liar").length, 1);
+  s.onAccept("liar", { v: 1, kind: "accept", taskId: "t1", attempt: 1 });
+  clock.advance(600); s.onHeartbeat("liar", beat("liar")); s.onHeartbeat("honest", beat("honest"));
+  clock.advance(600); // the lease of 1000 ms ran out
+  const second = tasksTo("honest");
+  assert.equal(second.length, 1, "attempt 2 goes to the other peer");
+  assert.equal(second[0].attempt, 2);
+  s.onResult("honest", done("t1", 2));
+  assert.equal(replies()[0].status, "done");
+  s.close();
+});

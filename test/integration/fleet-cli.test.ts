@@ -18,7 +18,7 @@ function cli(args: string[]) {
 test("gateway --embedded-broker, serve, peers --json and submit (= run, byte for byte)", { skip, timeout: 90_000 }, async () => {
   const port = await freePort();
   const broker = `mqtt://127.0.0.1:${port}`;
-  const gw = spawn(process.execPath, [CLI, "gateway", "--embedded-broker", "--port", String(port), "--log-level", "warn"], { stdio: "ignore" });
+  const gw = spawn(process.execPath, [CLI, "gateway", "--embedded-broker", "--port", String(port), "--log-level", "warn", "--place-timeout", "1500"], { stdio: "ignore" });
   procs.push(gw);
   await waitForPort(port, 15_000);
   procs.push(spawnPeer(broker, "cli-1"), spawnPeer(broker, "cli-2"));
@@ -48,8 +48,23 @@ test("gateway --embedded-broker, serve, peers --json and submit (= run, byte for
   const after = JSON.parse(cli(["peers", "--broker", broker, "--json", "--wait", "300"]).stdout.toString("utf8")) as { id: string; online: boolean }[];
   assert.deepEqual(after.map((p) => [p.id, p.online]), [["cli-1", false], ["cli-2", true]]);
 
+  // A task no peer can run (1000 steps, contexts of 512): a prompt failure naming why, not a wait.
+  const tooLong = cli(["submit", "--broker", broker, "-n", "1000", "--timeout", "30000"]);
+  assert.equal(tooLong.code, 1);
+  assert.match(tooLong.stderr, /^edgellm: task \S+ failed: no peer can run it: 1000 steps exceed the context of every peer that could run it \(largest 512\)\n$/);
+
   const bad = cli(["submit", "--broker", broker, "-n", "-3"]);
   assert.equal(bad.code, 2);
+  for (const [args, message] of [
+    [["submit", "--broker", broker, "--model-id", "m".repeat(200)], /^edgellm: --model-id must be 1-128 characters, got 200\n$/],
+    [["submit", "--broker", ""], /^edgellm: --broker is empty/],
+    [["serve", "--broker", broker, "--id", "q", "--max-queue", "100"], /max-queue/],
+  ] as const) {
+    const r = cli([...args]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
   const nobody = cli(["submit", "--broker", "mqtt://127.0.0.1:1", "-n", "5", "--connect-timeout", "500"]);
   assert.equal(nobody.code, 1);
   assert.match(nobody.stderr, /^edgellm: /);

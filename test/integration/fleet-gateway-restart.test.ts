@@ -9,11 +9,13 @@ import type { Reply } from "../../host/fleet/messages.js";
 import { b64 } from "../../host/fleet/messages.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { Peer } from "../../host/fleet/peer.js";
+import { topics } from "../../host/fleet/topics.js";
+import { Transport } from "../../host/fleet/transport.js";
 import { captureLog, haveShared, localRun, model, taskSet, until } from "./fleet-helpers.js";
 
 const skip = haveShared ? false : "needs ../shared/models";
 let mosq: MosquittoProcess;
-before(async () => { if (!skip) mosq = await startMosquitto(); });
+before(async () => { mosq = await startMosquitto(); });
 after(async () => { await mosq?.stop(); });
 
 test("gateway replaced mid-run: every task completes once, identical to local runs", { skip, timeout: 60_000 }, async () => {
@@ -45,5 +47,18 @@ test("gateway replaced mid-run: every task completes once, identical to local ru
   }
   await client.close();
   for (const p of peers) await p.close();
+  await gw.close();
+});
+
+test("another gateway's last will does not hide a running gateway from new clients", { timeout: 30_000 }, async () => {
+  const conn = { broker: mosq.url, fleet: "gp" };
+  const gw = await Gateway.start({ ...conn, id: "gw-running", log: captureLog("gw").log });
+  // What a crashed or replaced gateway leaves behind: the one retained presence says "offline".
+  const other = await Transport.connect({ broker: mosq.url, clientId: "gw-crashed", log: captureLog("x").log });
+  await other.publish(topics.gateway("gp", "gateway"), { kind: "gateway", id: "gw-crashed", online: false }, 1, true);
+  await other.close();
+  const client = await FleetClient.connect({ ...conn, log: captureLog("c").log });
+  await client.waitForGateway(5000);
+  await client.close();
   await gw.close();
 });

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startEmbeddedBroker } from "../../host/fleet/broker.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
+import { MAX_PACKET_BYTES } from "../../host/fleet/schemas.js";
 import { topics } from "../../host/fleet/topics.js";
 import { Transport } from "../../host/fleet/transport.js";
 import { captureLog, until } from "./fleet-helpers.js";
@@ -52,4 +53,39 @@ test("a broker that never answers: the connect timeout names the last network er
   await b.close(); // the port is free again: connections are refused
   await assert.rejects(Transport.connect({ broker: url, clientId: "nobody", log: captureLog("c").log, connectTimeoutMs: 1500 }),
     (e: unknown) => (e as { code?: string }).code === "E_FLEET_CONNECT" && /within 1500 ms \(last error: .*ECONNREFUSED/.test((e as Error).message));
+});
+
+test("the embedded broker closes a client whose packet is over the limit, from its header; packets at the limit pass", { timeout: 30_000 }, async () => {
+  const log = captureLog("broker");
+  const b = await startEmbeddedBroker(0, "127.0.0.1", log.log);
+  const rx = await Transport.connect({ broker: b.url, clientId: "rx", log: captureLog("rx").log, raw: true });
+  const got: number[] = [];
+  rx.on("raw", (_topic, payload) => got.push(payload.length));
+  await rx.subscribe(["big/#"]);
+  const tx = await Transport.connect({ broker: b.url, clientId: "tx", log: captureLog("tx").log });
+  tx.publishRaw("big/ok", Buffer.alloc(MAX_PACKET_BYTES - 100, 1), 1);
+  await until(() => got.length === 1, 5000, "the packet under the limit");
+  assert.equal(got[0], MAX_PACKET_BYTES - 100);
+  // A PUBLISH header announcing 200 MB, then a little of its body: closed without waiting for the rest.
+  let closed = false;
+  tx.client.stream.on("close", () => { closed = true; });
+  tx.client.stream.write(Buffer.from([0x30, 0x80, 0x84, 0xaf, 0x5f]));
+  tx.client.stream.write(Buffer.alloc(4096));
+  await until(() => closed, 5000, "the connection closed by the broker");
+  assert.ok(log.lines.some((l) => /a packet of 200000000 bytes is over the 70000-byte limit/.test(l)), log.lines.join("\n"));
+  // The broker serves everyone else as before.
+  const tx2 = await Transport.connect({ broker: b.url, clientId: "tx2", log: captureLog("tx2").log });
+  tx2.publishRaw("big/again", "hello", 1);
+  await until(() => got.length === 2, 5000, "a later message");
+  await Promise.all([tx.close(), tx2.close(), rx.close()]);
+  await b.close();
+});
+
+test("two clients with one id: after five connections cut short in a row, the error names the likely cause", { timeout: 30_000 }, async () => {
+  const a = captureLog("a"), b = captureLog("b");
+  const first = await Transport.connect({ broker: mosq.url, clientId: "same-id", log: a.log, reconnectMs: 100 });
+  const second = await Transport.connect({ broker: mosq.url, clientId: "same-id", log: b.log, reconnectMs: 100 });
+  const warned = () => [...a.lines, ...b.lines].filter((l) => /closed this connection 5 times in a row .* client id 'same-id' \(two peers or gateways started with the same --id\)/.test(l));
+  await until(() => warned().length > 0, 15_000, "the error line");
+  await Promise.all([first.close(), second.close()]);
 });
