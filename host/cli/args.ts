@@ -9,6 +9,18 @@ export function float(name: string, min: number, max: number) {
   };
 }
 
+// Sampling temperature: 0 (greedy) or from MIN_TEMPERATURE up. Below it, logits divided by the
+// temperature overflow f32; the sampler's choice would be the greedy one anyway.
+const MIN_TEMPERATURE = 1e-6;
+export function temperature(max: number) {
+  const inRange = float("temperature", 0, max);
+  return (v: string): number => {
+    const x = inRange(v);
+    if (x > 0 && x < MIN_TEMPERATURE) throw new InvalidArgumentError(`temperature must be 0 (greedy) or at least ${MIN_TEMPERATURE}, got '${v}'`);
+    return x;
+  };
+}
+
 export function int(name: string, min: number, max: number) {
   return (v: string): number => {
     const x = Number(v);

@@ -22,7 +22,7 @@ export function convertCommand(): Command {
     .option("--embedding <type>", "embedding/classifier storage: default (follows --quant), int8, q4 or ternary (in --ternary-format)", choice("embedding", EMBEDDING_NAMES), "default")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin to carry inside the file")
     .action((input: string, o) => {
-      checkWritable(o.output, "output");
+      checkWritable(o.output, "output", { "input model": input, tokenizer: o.tokenizer });
       const r = readAnyModel(input);
       const tok = readTokenizer(o.tokenizer);
       const config = (r.image ?? r.model!).config;

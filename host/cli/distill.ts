@@ -14,7 +14,7 @@ import { curveSvg, historySeries } from "../train/curve.js";
 import { planStudent, studentImage } from "../train/plan.js";
 import { train } from "../train/trainer.js";
 import { UsageError } from "./errors.js";
-import { checkWritable, writeOutput } from "./output.js";
+import { checkWritable, checkWritableDir, writeOutput } from "./output.js";
 import { describeResume, refuseToOverwrite, stopOnSignal } from "./run-control.js";
 import { startProgress } from "./progress.js";
 import { readTextFile } from "./text-input.js";
@@ -50,10 +50,13 @@ export function distillCommand(): Command {
       if (!o.resume) refuseToOverwrite(checkpointDir);
       else describeResume(checkpointDir, cfg.steps);
       const curve: string = o.curve ?? o.output.replace(/\.[^./]*$/, "") + ".curve.svg";
-      checkWritable(o.output, "output");
-      checkWritable(curve, "curve");
-      if (o.log) checkWritable(o.log, "log");
-      if (o.corpus) checkWritable(o.corpus, "corpus cache");
+      // Every file this run writes, and every one it reads: no two may be the same file.
+      const inputs = { teacher: o.teacher, tokenizer: o.tokenizer, "student config": o.student, text: o.text };
+      checkWritable(o.output, "output", { ...inputs, curve, log: o.log, "corpus cache": o.corpus });
+      checkWritable(curve, "curve", { ...inputs, log: o.log, "corpus cache": o.corpus });
+      if (o.log) checkWritable(o.log, "log", { ...inputs, "corpus cache": o.corpus });
+      if (o.corpus) checkWritable(o.corpus, "corpus cache", inputs);
+      checkWritableDir(checkpointDir, "checkpoint");
       const text = o.text ? readTextFile(o.text) : undefined; // read before minutes of teacher sampling
       const stream = buildStream(teacher, tokenizer, cfg.corpusTokens, { corpus: o.corpus, text }, cfg);
       const log = (s: string) => process.stdout.write(s + "\n");

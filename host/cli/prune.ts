@@ -30,8 +30,12 @@ export function pruneCommand(): Command {
       if (o.sparsity === undefined && o.heads === undefined && o.ffn === undefined && o.kvHeads === undefined) {
         throw new UsageError("nothing to prune: give --sparsity, --heads, --ffn or --kv-heads");
       }
-      checkWritable(o.output, "output");
+      checkWritable(o.output, "output", { "input model": path, tokenizer: o.tokenizer, "evaluation text": o.eval });
       const before = readFloatModel(path, o.tokenizer);
+      // The evaluation text is checked before anything is written.
+      if (o.eval && !before.tokenizer) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
+      const evalDocs = o.eval ? documents(readTextFile(o.eval)) : [];
+      if (o.eval && evalDocs.length === 0) throw new UsageError(`evaluation text ${o.eval}: has no text`);
       let m: FloatModel = before;
       const c = m.config;
       if (o.ffn !== undefined) {
@@ -54,12 +58,10 @@ export function pruneCommand(): Command {
       writeOutput(o.output, bytes, "output");
       process.stdout.write(`wrote ${o.output} (${bytes.length} bytes, ${quant}, hidden ${m.config.hiddenDim}, kv heads ${m.config.nKvHeads}, layer sparsity ${(100 * sparsityOf(m)).toFixed(1)}%)\n`);
       if (o.eval) {
-        if (!m.tokenizer) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
-        const text = readTextFile(o.eval);
         const ppl = (b: Uint8Array) => {
           const e = Engine.load(b, undefined, {});
           const s: NllSum = { nll: 0, tokens: 0 };
-          for (const d of documents(text)) { const r = documentNll(e, e.encode(d, true, false)); s.nll += r.nll; s.tokens += r.tokens; }
+          for (const d of evalDocs) { const r = documentNll(e, e.encode(d, true, false)); s.nll += r.nll; s.tokens += r.tokens; }
           return perplexityOf(s);
         };
         const p0 = ppl(writeModel(convertModel(before, { quant: "f32", tokenizer: m.tokenizer })));

@@ -5,7 +5,7 @@
 import { Command } from "commander";
 import { Engine } from "../engine/engine.js";
 import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
-import { convertModel, EMBEDDING_NAMES, TERNARY_FORMATS, ternaryFormatProblem, type QuantName } from "../format/convert.js";
+import { convertModel, groupProblem, EMBEDDING_NAMES, TERNARY_FORMATS, ternaryFormatProblem, type QuantName } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
 import { writeModel } from "../format/writer.js";
 import { readFloatModel } from "../train/float-source.js";
@@ -30,12 +30,14 @@ export function quantizeCommand(): Command {
     .option("--alpha <float>", "SmoothQuant migration strength (default: chosen on the calibration text)", float("alpha", 0, 1))
     .option("--max-docs <int>", "calibration documents used", int("max-docs", 1, 1e6), 16)
     .action((path: string, o) => {
-      checkWritable(o.output, "output");
+      checkWritable(o.output, "output", { "input model": path, tokenizer: o.tokenizer, "calibration file": o.calibrate });
       const m = readFloatModel(path, o.tokenizer);
       if (!m.tokenizer && o.calibrate) throw new UsageError(`${path} carries no tokenizer: pass -z <tokenizer.bin>`);
       const quant: QuantName = o.quant;
       const problem = ternaryFormatProblem(quant, o.attentionQuant, o.ternaryFormat, o.embedding);
       if (problem) throw new UsageError(`--ternary-format: ${problem}`);
+      const groupIssue = groupProblem(m, o.group);
+      if (groupIssue) throw new UsageError(`--group: ${groupIssue}`);
       const build = (f: FloatModel) => writeModel(convertModel(f, { quant, attention: o.attentionQuant, groupSize: o.group, embedding: o.embedding, ternaryFormat: o.ternaryFormat, tokenizer: m.tokenizer }));
       let best = build(m);
       if (o.calibrate) {

@@ -1,7 +1,7 @@
 // A long training run's checkpoint directory and stop signals, as `edgellm distill` handles
 // them: never overwrite an earlier run unasked, say where a resumed run starts, and turn
 // Ctrl-C into a stop at the next step boundary.
-import { checkpointStep } from "../train/checkpoint.js";
+import { checkCheckpointMeta, checkpointStep } from "../train/checkpoint.js";
 import { UsageError } from "./errors.js";
 
 // A fresh run would overwrite the checkpoint of an earlier one at its first save.
@@ -14,7 +14,7 @@ export function refuseToOverwrite(dir: string): void {
 
 export function describeResume(dir: string, steps: number): void {
   const step = checkpointStep(dir);
-  if (Number.isNaN(step)) return; // damaged: loading it reports what is wrong
+  if (Number.isNaN(step)) checkCheckpointMeta(dir); // damaged: say what is wrong before any work
   if (step === undefined) process.stdout.write(`distill: no checkpoint in ${dir} yet; starting at step 0\n`);
   else if (step >= steps) process.stdout.write(`distill: checkpoint ${dir} is at step ${step} of ${steps}: writing the model without training\n`);
   else process.stdout.write(`distill: resuming from step ${step} of ${steps} (${dir})\n`);

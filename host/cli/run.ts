@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import { Engine } from "../engine/engine.js";
 import { generate } from "../engine/generate.js";
-import { choice, float, int, seed } from "./args.js";
+import { choice, float, int, seed, temperature } from "./args.js";
 import { loadModel } from "./model-source.js";
 
 export function runCommand(): Command {
@@ -10,7 +10,7 @@ export function runCommand(): Command {
     .description("generate text (flags as llama2.c's run)")
     .argument("[model]", "model file: edgellm .ellm or a llama2.c checkpoint (default: the embedded default model)")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin (default: the one carried in the model file)")
-    .option("-t, --temperature <float>", "0 = greedy", float("temperature", 0, 100), 1.0)
+    .option("-t, --temperature <float>", "0 = greedy", temperature(100), 1.0)
     .option("-p, --topp <float>", "top-p (nucleus) sampling; 0 or 1 disables", float("topp", 0, 1), 0.9)
     .option("-s, --seed <int>", "random seed (default: time)", seed)
     .option("-n, --steps <int>", "positions to run, counting BOS and the prompt (0 = context length)", int("steps", 0, 1 << 20), 256)

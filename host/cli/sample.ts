@@ -3,7 +3,7 @@
 import { Command } from "commander";
 import { Engine } from "../engine/engine.js";
 import { sampleStories, storiesAsText } from "../train/corpus.js";
-import { float, int } from "./args.js";
+import { float, int, temperature } from "./args.js";
 import { loadModel } from "./model-source.js";
 import { checkWritable, writeOutput } from "./output.js";
 import { startProgress } from "./progress.js";
@@ -16,11 +16,11 @@ export function sampleCommand(): Command {
     .requiredOption("-o, --output <file>", "text file to write")
     .option("--tokens <int>", "stop after this many tokens", int("tokens", 1, 1e9), 10000)
     .option("--max-len <int>", "positions per story", int("max-len", 2, 65536), 256)
-    .option("-t, --temperature <float>", "sampling temperature", float("temperature", 0, 10), 1)
+    .option("-t, --temperature <float>", "sampling temperature", temperature(10), 1)
     .option("-p, --topp <float>", "top-p", float("topp", 0, 1), 1)
     .option("-s, --seed <int>", "random seed", int("seed", 0, 2 ** 31), 1234)
     .action((modelPath: string | undefined, o) => {
-      checkWritable(o.output, "output");
+      checkWritable(o.output, "output", { model: modelPath, tokenizer: o.tokenizer });
       const model = loadModel(modelPath, o.tokenizer);
       const e = Engine.load(model.bytes, undefined, {});
       const bar = startProgress("sample", o.tokens);

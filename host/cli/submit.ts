@@ -1,6 +1,6 @@
 // edgellm submit: run one task on the fleet; prints exactly what `edgellm run` prints, streamed.
 import { Command } from "commander";
-import { float, int, seed } from "./args.js";
+import { float, int, seed, temperature } from "./args.js";
 import { connectionOptions, withFleetOptions } from "./fleet-options.js";
 import { UsageError } from "./errors.js";
 import { FleetError } from "../fleet/errors.js";
@@ -9,7 +9,7 @@ import { MAX_MODEL_ID_CHARS } from "../fleet/schemas.js";
 export function submitCommand(): Command {
   return withFleetOptions(new Command("submit"))
     .description("run a task on the fleet (flags as edgellm run)")
-    .option("-t, --temperature <float>", "0 = greedy", float("temperature", 0, 100), 1.0)
+    .option("-t, --temperature <float>", "0 = greedy", temperature(100), 1.0)
     .option("-p, --topp <float>", "top-p (nucleus) sampling; 0 or 1 disables", float("topp", 0, 1), 0.9)
     .option("-s, --seed <int>", "random seed (default: time)", seed)
     .option("-n, --steps <int>", "positions to run, counting BOS and the prompt (0 = context length)", int("steps", 0, 65536), 256)

@@ -1,6 +1,7 @@
 // Perplexity of a model over documents: exp of the mean negative log-likelihood of each
 // token given the ones before it. Documents longer than the context are cut into windows.
 import type { Engine } from "./engine.js";
+import { EngineError } from "./errors.js";
 
 export interface NllSum {
   nll: number;     // Σ -ln p(token | prefix), nats
@@ -19,6 +20,8 @@ export function negLogProb(logits: Float32Array, target: number): number {
 // tokens begins with BOS; each window of ctx positions predicts its tokens 1..n-1.
 export function documentNll(e: Engine, tokens: Int32Array, onToken?: () => void): NllSum {
   const ctx = e.info.ctx;
+  // Each window predicts ctx - 1 tokens: a context of 1 predicts none and never moves on.
+  if (ctx < 2) throw new EngineError("E_CONFIG", `a context of ${ctx} position cannot predict a next token: perplexity needs at least 2`);
   const r: NllSum = { nll: 0, tokens: 0 };
   for (let start = 0; start + 1 < tokens.length; start += ctx - 1) {
     const end = Math.min(tokens.length, start + ctx);
@@ -32,8 +35,11 @@ export function documentNll(e: Engine, tokens: Int32Array, onToken?: () => void)
   return r;
 }
 
+// A model whose logits are not finite (NaN or Inf weights) has no perplexity: an error, not NaN.
 export function perplexityOf(s: NllSum): number {
-  return s.tokens > 0 ? Math.exp(s.nll / s.tokens) : NaN;
+  const ppl = s.tokens > 0 ? Math.exp(s.nll / s.tokens) : NaN;
+  if (s.tokens > 0 && Number.isNaN(ppl)) throw new EngineError("E_NONFINITE", "the model's predictions are not finite numbers (NaN or infinite weights or scales in the file?)");
+  return ppl;
 }
 
 // One document per non-empty line (the TinyStories sample's layout).

@@ -25,6 +25,7 @@ export interface LoadedModel {
 const MAX_MODEL_BYTES = 1 << 30;
 
 export function readFileChecked(path: string, what: string, maxBytes = MAX_MODEL_BYTES): Uint8Array {
+  if (path === "") throw new FormatError("E_FILE_MISSING", `${what}: the path is empty`);
   let size: number;
   try {
     const st = statSync(path);
@@ -32,11 +33,20 @@ export function readFileChecked(path: string, what: string, maxBytes = MAX_MODEL
     size = st.size;
   } catch (e) {
     if (e instanceof FormatError) throw e;
-    throw new FormatError("E_FILE_MISSING", `${what} ${path}: no such file`);
+    throw new FormatError("E_FILE_MISSING", `${what} ${path}: ${fileProblem(e)}`);
   }
   if (size === 0) throw new FormatError("E_FILE_EMPTY", `${what} ${path}: file is empty`);
   if (size > maxBytes) throw new FormatError("E_CONFIG", `${what} ${path}: ${size} bytes is larger than the ${maxBytes}-byte limit`);
-  return new Uint8Array(readFileSync(path));
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new FormatError("E_FILE_MISSING", `${what} ${path}: ${fileProblem(e)}`);
+  }
+}
+
+function fileProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === "ENOENT" ? "no such file" : code === "EACCES" || code === "EPERM" ? "permission denied" : `cannot be read (${code ?? (e as Error).message})`;
 }
 
 export function readAnyModel(path: string): { model: FloatModel | null; image: ModelImage | null; source: SourceFormat; raw: Uint8Array } {

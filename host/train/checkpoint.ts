@@ -1,7 +1,8 @@
 // Resumable checkpoints: dir/checkpoint.json (step, shape, loss history) and dir/state.bin
 // (parameters, then Adam's two moments, f32). Written to temporary names, then renamed, so an
 // interrupted write never replaces a good checkpoint.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { makeDirs } from "../make-dirs.js";
 import { join } from "node:path";
 import type { TrainNet } from "./net.js";
 import type { LogEntry } from "./trainer.js";
@@ -13,7 +14,15 @@ interface CheckpointMeta { version: 1; step: number; nParams: number; shape: unk
 const checkpointError = (message: string) => Object.assign(new Error(message), { code: "E_CHECKPOINT" });
 
 export function saveCheckpoint(dir: string, net: TrainNet, step: number, history: LogEntry[]): void {
-  mkdirSync(dir, { recursive: true });
+  try {
+    writeCheckpoint(dir, net, step, history);
+  } catch (e) {
+    throw checkpointError(`checkpoint ${dir}: cannot be written at step ${step} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function writeCheckpoint(dir: string, net: TrainNet, step: number, history: LogEntry[]): void {
+  makeDirs(dir);
   const state = new Float32Array(3 * net.n);
   state.set(net.params, 0); state.set(net.moment1, net.n); state.set(net.moment2, 2 * net.n);
   writeFileSync(join(dir, "state.bin.tmp"), new Uint8Array(state.buffer));
@@ -32,13 +41,26 @@ export function checkpointStep(dir: string): number | undefined {
   } catch { return NaN; }
 }
 
+// Throws what is wrong with a checkpoint that exists but cannot be loaded (E_CHECKPOINT).
+export function checkCheckpointMeta(dir: string): void {
+  readMeta(dir);
+}
+
 // dir/checkpoint.json, or undefined when there is none; invalid JSON is an E_CHECKPOINT error.
 function readMeta(dir: string): CheckpointMeta | undefined {
   const metaPath = join(dir, "checkpoint.json");
   if (!existsSync(metaPath)) return undefined;
-  try { return JSON.parse(readFileSync(metaPath, "utf8")) as CheckpointMeta; } catch (e) {
+  let meta: unknown;
+  try { meta = JSON.parse(readFileSync(metaPath, "utf8")); } catch (e) {
     throw checkpointError(`checkpoint ${metaPath} is not valid JSON (${(e as Error).message}); use another --checkpoint directory`);
   }
+  const m = meta as Partial<CheckpointMeta> | null;
+  const problem = typeof m !== "object" || m === null || Array.isArray(m) ? "not a JSON object"
+    : !Number.isSafeInteger(m.step) || (m.step as number) < 0 ? `"step" ${JSON.stringify(m.step)} is not a whole number of steps`
+    : !Array.isArray(m.history) ? `"history" is not a list`
+    : null;
+  if (problem) throw checkpointError(`checkpoint ${metaPath}: ${problem}; use another --checkpoint directory`);
+  return m as CheckpointMeta;
 }
 
 // Restores parameters and moments; undefined when there is no checkpoint. A checkpoint of a
@@ -55,6 +77,8 @@ export function loadCheckpoint(dir: string, net: TrainNet): { step: number; hist
   const b = readFileSync(statePath);
   if (b.byteLength !== 12 * net.n) throw checkpointError(`checkpoint ${dir}: state.bin has ${b.byteLength} bytes, expected ${12 * net.n}`);
   const state = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  const bad = state.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw checkpointError(`checkpoint ${dir}: state.bin holds a non-finite value (${state[bad]} at float ${bad}); use another --checkpoint directory`);
   net.params.set(state.subarray(0, net.n));
   net.moment1.set(state.subarray(net.n, 2 * net.n));
   net.moment2.set(state.subarray(2 * net.n));

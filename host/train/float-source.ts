@@ -9,7 +9,7 @@ import { checkTokenizer } from "../format/tokenizer.js";
 export function readFloatModel(path: string, tokenizerPath?: string): FloatModel {
   const r = readAnyModel(path);
   const m = r.model ?? imageToFloat(r.image!);
-  if (tokenizerPath) {
+  if (tokenizerPath !== undefined) {
     const tok = readFileChecked(tokenizerPath, "tokenizer", 64 << 20);
     checkTokenizer(tok, m.config.vocabSize, tokenizerPath);
     m.tokenizer = tok;

@@ -1,7 +1,7 @@
 // Bad input gets one line on stderr naming the file and the problem, a non-zero exit, and no
 // stack trace or hang: model files, tokenizer files and CLI arguments.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -161,5 +161,53 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
     const r = runCli(["run", good, "-t", "0", "-n", "1000000", "--ctx", "65536"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /512 positions|positions/);
+  });
+
+  test("an output that is also an input is refused before anything is written, and the input survives", () => {
+    const input = file("keep.ellm", readFileSync(good));
+    const before = readFileSync(input);
+    const student = file("student-same.json", JSON.stringify({ dim: 64, hiddenDim: 32, nLayers: 1, nHeads: 8, nKvHeads: 4, steps: 1 }));
+    const cases: Array<[string[], RegExp]> = [
+      [["convert", input, "-o", input], /output \S+keep\.ellm: cannot be written \(it is also the input model\)/],
+      [["quantize", input, "-o", join(dir, ".", "keep.ellm")], /it is also the input model/],
+      [["prune", input, "--heads", "1", "-o", input], /it is also the input model/],
+      [["sample", input, "-o", input, "--tokens", "10"], /it is also the model/],
+      [["convert", TEACHER, "-z", TOKENIZER, "-o", TOKENIZER], /it is also the tokenizer/],
+      [["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", student, "-o", join(dir, "d.ellm"), "--curve", join(dir, "d.ellm")], /output \S+d\.ellm: cannot be written \(it is also the curve\)/],
+      [["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", student, "-o", student], /it is also the student config/],
+    ];
+    for (const [args, pattern] of cases) assertCleanError(runCli(args), pattern, 2);
+    assert.ok(readFileSync(input).equals(before));
+  });
+
+  test("empty paths, unreadable files, a bad --group and a temperature too small to sample with", () => {
+    assertCleanError(runCli(["run", ""]), /the model path is empty/, 2);
+    assertCleanError(runCli(["quantize", TEACHER, "-z", "", "-o", join(dir, "e.ellm")]), /tokenizer: the path is empty/);
+    assertCleanError(runCli(["info", dir]), /model \S+: not a regular file/);
+    assertCleanError(runCli(["quantize", TEACHER, "-z", TOKENIZER, "-o", join(dir, "g.ellm"), "--group", "7"]), /--group: group size 7 does not divide row length 64/, 2);
+    assertCleanError(runCli(["run", good, "-t", "1e-40"]), /temperature must be 0 \(greedy\) or at least/, 2);
+    if (process.getuid?.() === 0 && process.platform === "linux") return; // root reads anything
+    const locked = file("locked.ellm", readFileSync(good));
+    chmodSync(locked, 0);
+    assertCleanError(runCli(["info", locked]), /model \S+locked\.ellm: permission denied/);
+  });
+
+  test("a model with a context of 1 is refused by eval rather than looping forever", () => {
+    const m = tinyFloatModel(true);
+    m.config.seqLen = 1;
+    const path = file("ctx1.ellm", writeModel(convertModel(m, { quant: "f32", tokenizer: tinyTokenizer() })));
+    assertCleanError(runCli(["eval", path, "--text", file("t1.txt", "a b c\n")]), /a context of 1 position cannot predict a next token/);
+  });
+
+  test("a checkpoint that is not a directory, or is damaged, is refused before training", () => {
+    const student = file("student-ck.json", JSON.stringify({ dim: 64, hiddenDim: 32, nLayers: 1, nHeads: 8, nKvHeads: 4, steps: 2, corpusTokens: 300 }));
+    const distill = (ck: string, ...more: string[]) => runCli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", student, "-o", join(dir, "ck.ellm"), "--checkpoint", ck, ...more]);
+    assertCleanError(distill(file("ck-file", "x")), /checkpoint \S+ck-file: cannot be written \(it is not a directory\)/, 2);
+    for (const [json, pattern] of [["null", /not a JSON object/], ['{"version":1,"step":-5,"history":[]}', /"step" -5 is not a whole number of steps/], ['{"version":1,"step":1,"history":null}', /"history" is not a list/]] as const) {
+      const ck = join(dir, `ck-${Math.random().toString(36).slice(2)}`);
+      mkdirSync(ck);
+      writeFileSync(join(ck, "checkpoint.json"), json);
+      assertCleanError(distill(ck, "--resume"), pattern);
+    }
   });
 });
