@@ -86,6 +86,7 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   IM3Module loaded = mod;
   mod = NULL; // owned by the runtime now
   if ((r = fw_link_imports(f, loaded))) { fw_failf(err, n, "module: linking imports: %s", r); goto fail; }
+  if (c->compile_all && (r = m3_CompileModule(loaded))) { fw_failf(err, n, "module: %s", r); goto fail; }
   if (fw_find(f, &f->alloc, "alloc", 1, err, n) || fw_find(f, &f->model_load, "modelLoad", 1, err, n) ||
       fw_find(f, &f->model_load_ext, "modelLoadExternal", 0, err, n) ||
       fw_find(f, &f->tokenizer_load, "tokenizerLoad", 1, err, n) || fw_find(f, &f->model_init, "modelInit", 1, err, n) ||

@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The smallest wasm3 stack accepted: the fleet agent's deepest call needs about 4.8 KiB.
+#define MIN_STACK 8192
+#define MIN_STACK_TEXT "8192"
+
 typedef struct fw fw;
 
 typedef struct {
@@ -16,6 +20,8 @@ typedef struct {
   int host_weights;       // weights stay in host memory; matvecs run as native host functions
   uint32_t max_memory;    // cap on linear memory in bytes (0: none)
   uint32_t stack_bytes;   // wasm3 value stack (0: default)
+  int compile_all;        // compile every function at load, so a broken module fails here rather than
+                          // mid-task (wasm3 compiles lazily; eager costs code pages for unused functions)
 } fw_config;
 
 typedef struct {

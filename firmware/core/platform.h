@@ -21,7 +21,7 @@ void plat_unmap(plat_blob *b);
 uint64_t plat_now_us(void);                      // monotonic clock
 void plat_log(const char *line);                 // diagnostics (stderr / ESP_LOG)
 void plat_write(const uint8_t *bytes, size_t n); // generated text (stdout / UART)
-void plat_flush(void);
+int plat_flush(void);                            // 0, or -1 when some output could not be written
 
 uint64_t plat_wall_ms(void);                     // wall clock, ms since the Unix epoch (the agent's nowMs)
 size_t plat_free_bytes(void);                    // free RAM for the status message (0: unknown)

@@ -34,11 +34,20 @@ static int parse_double(const char *s, double lo, double hi, double *out) {
 
 static int parse_u64(const char *s, unsigned long long hi, unsigned long long *out) {
   char *end;
-  if (!*s || *s == '-' || *s == '+') return -1;
+  if (!*s) return -1;
+  for (const char *c = s; *c; c++) if (*c < '0' || *c > '9') return -1; // strtoull would take " -1"
+
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
   if (*end || errno || v > hi) return -1;
   *out = v;
+  return 0;
+}
+
+static int takes_value(const char *a) {
+  static const char *const k[] = { "-z", "--tokenizer", "--module", "-i", "--prompt", "-t", "--temperature", "-p", "--topp",
+                                   "-s", "--seed", "-n", "--steps", "--ctx", "--max-memory", "--stack" };
+  for (size_t i = 0; i < sizeof k / sizeof *k; i++) if (!strcmp(a, k[i])) return 1;
   return 0;
 }
 
@@ -87,6 +96,7 @@ int main(int argc, char **argv) {
       continue;
     }
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 0; }
+    if (takes && !takes_value(a)) return usage_error("unknown option '%s'%s", a, "");
     if (takes && !v) return usage_error("option '%s' needs a value%s", a, "");
     if (!strcmp(a, "-z") || !strcmp(a, "--tokenizer")) tok_path = v;
     else if (!strcmp(a, "--module")) module_path = v;
@@ -105,7 +115,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--max-memory")) {
       if (parse_u64(v, 0xffff0000u, &maxmem)) return usage_error("max-memory must be a byte count below 4 GiB, got '%s'%s", v, "");
     } else if (!strcmp(a, "--stack")) {
-      if (parse_u64(v, 64u << 20, &stack) || stack < 4096) return usage_error("stack must be bytes in [4096, 64 MiB], got '%s'%s", v, "");
+      if (parse_u64(v, 64u << 20, &stack) || stack < MIN_STACK) return usage_error("stack must be bytes in [" MIN_STACK_TEXT ", 64 MiB], got '%s'%s", v, "");
     } else if (!strcmp(a, "--kv-int8")) kv_int8 = 1;
     else if (!strcmp(a, "--host-weights")) host_weights = 1;
     else return usage_error("unknown option '%s'%s", a, "");
@@ -126,7 +136,7 @@ int main(int argc, char **argv) {
     .module = mod.data, .module_len = mod.size, .model = model.data, .model_len = model.size,
     .tokenizer = tok.data, .tok_len = tok.size,
     .ctx = (int32_t)(have_ctx ? ctx : steps), .kv_int8 = kv_int8, .host_weights = host_weights,
-    .max_memory = (uint32_t)maxmem, .stack_bytes = (uint32_t)stack,
+    .max_memory = (uint32_t)maxmem, .stack_bytes = (uint32_t)stack, .compile_all = 1,
   };
   if (fw_open(&f, &c, err, sizeof err)) goto fail;
   fw_gen g = { .prompt = prompt, .prompt_len = strlen(prompt), .steps = (int32_t)steps,
@@ -134,7 +144,7 @@ int main(int argc, char **argv) {
   fw_stats st;
   if (fw_generate(f, &g, &st, err, sizeof err)) { plat_flush(); goto fail; }
   plat_write((const uint8_t *)"\n", 1);
-  plat_flush();
+  if (plat_flush()) { snprintf(err, sizeof err, "writing the output: %s", strerror(errno)); goto fail; }
   if (st.tokens > 1) {
     double tps = (st.tokens - 1) / (st.elapsed_us / 1e6);
     fprintf(stderr, "achieved tok/s: %.1f (%d positions, wasm3 engine%s, linear memory %u bytes, %u in use)\n", tps,

@@ -14,6 +14,7 @@
 
 int plat_map(const char *name, plat_blob *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
+  if (!*name) { snprintf(err, errlen, "a file path is empty"); return -1; }
   int fd = open(name, O_RDONLY);
   struct stat st;
   if (fd < 0) { snprintf(err, errlen, "%s: %s", name, strerror(errno)); return -1; }
@@ -60,7 +61,7 @@ static void (*g_sink)(const uint8_t *, size_t, void *);
 static void *g_sink_ctx;
 void plat_set_write_sink(void (*fn)(const uint8_t *, size_t, void *), void *ctx) { g_sink = fn; g_sink_ctx = ctx; }
 void plat_write(const uint8_t *bytes, size_t n) { if (g_sink) g_sink(bytes, n, g_sink_ctx); else fwrite(bytes, 1, n, stdout); }
-void plat_flush(void) { fflush(stdout); }
+int plat_flush(void) { return fflush(stdout) || ferror(stdout) ? -1 : 0; }
 
 uint64_t plat_wall_ms(void) {
   struct timespec ts;

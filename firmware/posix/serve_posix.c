@@ -219,8 +219,17 @@ static void model_id(const char *path, const plat_blob *m, char *out, size_t n) 
   snprintf(out, n, "%s-%08x", clean, sum);
 }
 
+static int takes_value(const char *a) {
+  static const char *const k[] = { "--broker", "--model", "-z", "--tokenizer", "--id", "--fleet", "--username", "--password",
+                                   "--cafile", "--cert", "--key", "--module", "--decode", "--max-queue", "--connect-timeout",
+                                   "--heartbeat", "--max-memory", "--ctx", "--inbox", "--stack" };
+  for (size_t i = 0; i < sizeof k / sizeof *k; i++) if (!strcmp(a, k[i])) return 1;
+  return 0;
+}
+
 static int parse_int(const char *s, long lo, long hi, long *out) {
   char *end;
+  for (const char *c = *s == '-' ? s + 1 : s; *c; c++) if (*c < '0' || *c > '9') return -1; // no spaces, no signs but a leading '-'
   errno = 0;
   long v = strtol(s, &end, 10);
   if (!*s || *end || errno || v < lo || v > hi) return -1;
@@ -240,6 +249,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     if (!strcmp(a, "--host-weights")) { o->host_weights = 1; continue; }
     if (!strcmp(a, "--kv-int8")) { o->kv_int8 = 1; continue; }
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 1; }
+    if (!takes_value(a)) { fprintf(stderr, "edgellm-fw: error: unknown option '%s'\n%s", a, k_usage); return -1; }
     if (!v) { fprintf(stderr, "edgellm-fw: error: option '%s' needs a value\n%s", a, k_usage); return -1; }
     const char *bad = NULL;
     if (!strcmp(a, "--broker")) o->broker = v;
@@ -260,7 +270,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     else if (!strcmp(a, "--max-memory")) { if (parse_int(v, 0, 0x7fff0000L, &o->max_memory)) bad = "max-memory must be a byte count below 2 GiB"; }
     else if (!strcmp(a, "--ctx")) { if (parse_int(v, 1, 65536, &o->ctx)) bad = "ctx must be an integer in [1, 65536]"; }
     else if (!strcmp(a, "--inbox")) { if (parse_int(v, 1024, AGENT_PAYLOAD_LIMIT, &o->inbox)) bad = "inbox must be bytes in [1024, 65536]"; }
-    else if (!strcmp(a, "--stack")) { if (parse_int(v, 4096, 64L << 20, &o->stack)) bad = "stack must be bytes in [4096, 64 MiB]"; }
+    else if (!strcmp(a, "--stack")) { if (parse_int(v, MIN_STACK, 64L << 20, &o->stack)) bad = "stack must be bytes in [" MIN_STACK_TEXT ", 64 MiB]"; }
     else { fprintf(stderr, "edgellm-fw: error: unknown option '%s'\n%s", a, k_usage); return -1; }
     if (bad) { fprintf(stderr, "edgellm-fw: error: %s, got '%s'\n", bad, v); return -1; }
     i++;
@@ -311,7 +321,7 @@ static int engine_open(peer_engine *e, const serve_opts *o, const char *model_pa
     return -1;
   fw_config c = { .module = e->mod.data, .module_len = e->mod.size, .model = e->model.data, .model_len = e->model.size,
                   .tokenizer = e->tok.data, .tok_len = e->tok.size, .ctx = (int32_t)o->ctx, .kv_int8 = o->kv_int8,
-                  .host_weights = o->host_weights, .max_memory = (uint32_t)o->max_memory, .stack_bytes = (uint32_t)o->stack };
+                  .host_weights = o->host_weights, .max_memory = (uint32_t)o->max_memory, .stack_bytes = (uint32_t)o->stack, .compile_all = 1 };
   if (fw_open(&e->f, &c, err, n)) return -1;
   if (!o->decode && fw_speed(e->f, PROBE_POSITIONS, &e->tok_per_sec, err, n)) return -1;
   char mid[160];

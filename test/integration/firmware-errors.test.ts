@@ -1,11 +1,11 @@
 // Bad input to the firmware: corrupt modules and model files, bad flags, and host functions
 // called with out-of-range guest pointers. Each must give one error line and exit 1.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { expectCleanError, fw, model, ROOT, TOKENIZER, workDir } from "./firmware-helpers.js";
+import { expectCleanError, FW, fw, model, ROOT, TOKENIZER, workDir } from "./firmware-helpers.js";
 
 const MODULE = join(ROOT, "build", "edgellm.wasm");
 
@@ -30,6 +30,16 @@ test("a corrupt, truncated, empty or missing module gives one error line and exi
     const r = fw(["run", model("int8"), "-t", "0", "-n", "8", "--module", path]);
     assert.equal(expectCleanError(r, new RegExp(what)), null, path);
   }
+  // A valid module that is not the MVP build (SIMD instructions wasm3 cannot run): named as the
+  // module's fault at load, where lazy compilation used to fail only at the first step.
+  const simd = fw(["run", model("int8"), "-t", "0", "-n", "8", "--module", join(ROOT, "build", "edgellm.simd.wasm")]);
+  assert.equal(expectCleanError(simd, /^edgellm-fw: error: module: /), null);
+});
+
+test("a failed write of the output is an error, not exit 0", () => {
+  const r = spawnSync(FW, ["run", model("int8"), "-t", "0", "-n", "8"], { stdio: ["ignore", openSync("/dev/full", "w"), "pipe"], encoding: "utf8" });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^edgellm-fw: error: writing the output: No space left on device\n$/);
 });
 
 test("a corrupt, truncated or foreign model file gives one error line naming the problem", () => {
@@ -58,11 +68,19 @@ test("a corrupt, truncated or foreign model file gives one error line naming the
 
 test("bad flags are refused with a usage error (exit 2)", () => {
   for (const args of [["run", model("int8"), "extra.ellm"], ["run", model("int8"), "-t", "abc"], ["run", model("int8"), "-p", "2"],
-    ["run", model("int8"), "-n", "-5"], ["run", model("int8"), "--max-memory"], ["run", model("int8"), "--bogus"], ["serve"]]) {
+    ["run", model("int8"), "-n", "-5"], ["run", model("int8"), "--max-memory"], ["run", model("int8"), "--bogus"], ["serve"],
+    ["run", model("int8"), "-s", " -1"], ["run", model("int8"), "-n", " 5"], ["run", model("int8"), "--stack", "4096"],
+    ["serve", "--broker", "mqtt://127.0.0.1:1", "--id", "x", "--stack", "4096"], ["serve", "--broker", "mqtt://127.0.0.1:1", "--max-queue", " 3"]]) {
     const r = fw(args);
     assert.equal(r.signal, null);
     assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, /^edgellm-fw: error: /);
+  }
+  // An unknown flag is called unknown wherever it stands, not "needs a value" when it comes last.
+  for (const args of [["run", model("int8"), "--frob"], ["run", model("int8"), "--kv-int8=1"], ["serve", "--broker", "mqtt://127.0.0.1:1", "--frob"]]) {
+    const r = fw(args);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^edgellm-fw: error: unknown option '${args.at(-1)}'`));
   }
 });
 

@@ -50,7 +50,7 @@ void plat_unmap(plat_blob *b) {
 uint64_t plat_now_us(void) { return (uint64_t)esp_timer_get_time(); }
 void plat_log(const char *line) { ESP_LOGI(TAG, "%s", line); }
 void plat_write(const uint8_t *bytes, size_t n) { fwrite(bytes, 1, n, stdout); }
-void plat_flush(void) { fflush(stdout); }
+int plat_flush(void) { return fflush(stdout) ? -1 : 0; }
 
 uint64_t plat_wall_ms(void) {
   struct timeval tv;
