@@ -9,6 +9,13 @@
 #define MIN_STACK 8192
 #define MIN_STACK_TEXT "8192"
 
+// Hosts compile the whole module at load; the device profile (and the ESP32) compile lazily.
+#ifdef FW_LAZY_COMPILE
+#define COMPILE_ALL 0
+#else
+#define COMPILE_ALL 1
+#endif
+
 typedef struct fw fw;
 
 typedef struct {

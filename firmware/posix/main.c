@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
     .module = mod.data, .module_len = mod.size, .model = model.data, .model_len = model.size,
     .tokenizer = tok.data, .tok_len = tok.size,
     .ctx = (int32_t)(have_ctx ? ctx : steps), .kv_int8 = kv_int8, .host_weights = host_weights,
-    .max_memory = (uint32_t)maxmem, .stack_bytes = (uint32_t)stack, .compile_all = 1,
+    .max_memory = (uint32_t)maxmem, .stack_bytes = (uint32_t)stack, .compile_all = COMPILE_ALL,
   };
   if (fw_open(&f, &c, err, sizeof err)) goto fail;
   fw_gen g = { .prompt = prompt, .prompt_len = strlen(prompt), .steps = (int32_t)steps,

@@ -321,7 +321,7 @@ static int engine_open(peer_engine *e, const serve_opts *o, const char *model_pa
     return -1;
   fw_config c = { .module = e->mod.data, .module_len = e->mod.size, .model = e->model.data, .model_len = e->model.size,
                   .tokenizer = e->tok.data, .tok_len = e->tok.size, .ctx = (int32_t)o->ctx, .kv_int8 = o->kv_int8,
-                  .host_weights = o->host_weights, .max_memory = (uint32_t)o->max_memory, .stack_bytes = (uint32_t)o->stack, .compile_all = 1 };
+                  .host_weights = o->host_weights, .max_memory = (uint32_t)o->max_memory, .stack_bytes = (uint32_t)o->stack, .compile_all = COMPILE_ALL };
   if (fw_open(&e->f, &c, err, n)) return -1;
   if (!o->decode && fw_speed(e->f, PROBE_POSITIONS, &e->tok_per_sec, err, n)) return -1;
   char mid[160];
