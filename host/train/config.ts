@@ -96,6 +96,8 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   const shape = studentModelConfig(c, teacher?.vocabSize ?? 512);
   const p = configProblems(shape);
   if (p.length) fail(p.join("; "));
+  const params = parameterCount(shape);
+  if (params > MAX_TRAINING_PARAMETERS) fail(`the student has ${params.toLocaleString("en")} parameters; training holds at most ${MAX_TRAINING_PARAMETERS.toLocaleString("en")} (weights, gradients and two Adam moments, 16 bytes a parameter, live in the training module's 32-bit memory)`);
   if (c.quant === "f32" && c.embedding !== "int8") fail(`"embedding" ${JSON.stringify(c.embedding)} needs a quantized student ("quant" ternary, int8 or q4)`);
   if ((c.quant === "f32") !== (c.attentionQuant === "f32")) fail(`"attentionQuant" ${JSON.stringify(c.attentionQuant)} cannot be mixed with "quant" ${JSON.stringify(c.quant)}: f32 and quantized matrices take different activations`);
   if (c.quantRamp > c.steps) fail(`"quantRamp" ${c.quantRamp} is longer than "steps" ${c.steps}: the model would end partly unquantized`);
@@ -128,6 +130,15 @@ export function parseStudentConfig(json: string, name: string, teacher?: ModelCo
   if (c.pruneEnd > c.steps) fail(`"pruneEnd" ${c.pruneEnd} is after the last step ${c.steps}`);
   if (c.batch % c.workers !== 0) fail(`"batch" ${c.batch} must be a multiple of "workers" ${c.workers}`);
   return c;
+}
+
+// A tiny-model trainer: far above any student for a microcontroller, well inside wasm32's 4 GiB.
+export const MAX_TRAINING_PARAMETERS = 16 << 20;
+
+export function parameterCount(m: ModelConfig): number {
+  const kvDim = (m.dim / m.nHeads) * m.nKvHeads;
+  const layer = 2 * m.dim * m.dim + 2 * m.dim * kvDim + 3 * m.dim * m.hiddenDim + 2 * m.dim;
+  return m.nLayers * layer + m.vocabSize * m.dim + m.dim + (m.sharedClassifier ? 0 : m.vocabSize * m.dim);
 }
 
 // How many times the student's residual stream is the teacher's (0: not a whole multiple).

@@ -210,4 +210,10 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
       assertCleanError(distill(ck, "--resume"), pattern);
     }
   });
+
+  test("a student too large for the training module is refused by name, dry run or not", () => {
+    const huge = file("huge-student.json", JSON.stringify({ dim: 1024, hiddenDim: 4096, nLayers: 8, nHeads: 16, nKvHeads: 16 }));
+    assertCleanError(runCli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", huge, "-o", join(dir, "h.ellm"), "--dry-run"]),
+      /the student has 134,759,424 parameters; training holds at most 16,777,216/);
+  });
 });
