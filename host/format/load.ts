@@ -3,11 +3,12 @@
 // f32, v2 runs as int8.
 import { readFileSync, statSync } from "node:fs";
 import { convertModel } from "./convert.js";
+import { tensorToFloat } from "./dequantize.js";
 import { FormatError } from "./errors.js";
-import { FloatModel } from "./float-model.js";
+import { FloatModel, tensorKey, tensorList } from "./float-model.js";
 import { isLlama2cV2, readLlama2cV0, readLlama2cV2 } from "./llama2c.js";
 import { isModelFile, readModel } from "./reader.js";
-import { ATTENTION_KINDS, FFN_KINDS, Kind, QTYPE_NAMES, QType } from "./spec.js";
+import { ATTENTION_KINDS, FFN_KINDS, Kind, KIND_NAMES, QTYPE_NAMES, QType } from "./spec.js";
 import { checkTokenizer } from "./tokenizer.js";
 import { writeModel, type ModelImage } from "./writer.js";
 
@@ -51,9 +52,26 @@ function fileProblem(e: unknown): string {
 
 export function readAnyModel(path: string): { model: FloatModel | null; image: ModelImage | null; source: SourceFormat; raw: Uint8Array } {
   const raw = readFileChecked(path, "model");
-  if (isModelFile(raw)) return { model: null, image: readModel(raw, path), source: "edgellm", raw };
-  if (isLlama2cV2(raw)) return { model: readLlama2cV2(raw, path), image: null, source: "llama2c-v2", raw };
-  return { model: readLlama2cV0(raw, path), image: null, source: "llama2c-v0", raw };
+  if (isModelFile(raw)) {
+    const image = readModel(raw, path);
+    checkFinite(path, image.tensors.map((t): [string, Float32Array] => [tensorName(t.kind, t.layer), tensorToFloat(t)]));
+    return { model: null, image, source: "edgellm", raw };
+  }
+  const model = isLlama2cV2(raw) ? readLlama2cV2(raw, path) : readLlama2cV0(raw, path);
+  checkFinite(path, tensorList(model.config).map(([kind, layer]): [string, Float32Array] => [tensorName(kind, layer), model.tensors.get(tensorKey(kind, layer))!]));
+  return { model, image: null, source: isLlama2cV2(raw) ? "llama2c-v2" : "llama2c-v0", raw };
+}
+
+// NaN or infinite weights or scales (written by a broken tool; the checksum covers what was
+// written) would otherwise surface far from their cause: a trap mid-run, a perplexity of NaN.
+const tensorName = (kind: Kind, layer: number) => `${KIND_NAMES[kind] ?? `kind ${kind}`} of layer ${layer}`;
+
+function checkFinite(path: string, tensors: Iterable<[string, Float32Array]>): void {
+  for (const [key, v] of tensors) {
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) throw new FormatError("E_TENSOR", `${path}: tensor ${key} holds a non-finite value (${v[i]} at element ${i})`);
+    }
+  }
 }
 
 // tokenizer: a tokenizer.bin to use when the model file carries none (it wins over an embedded one).

@@ -102,6 +102,6 @@ export function configProblems(c: ModelConfig): string[] {
   if (p.length === 0 && (c.dim % c.nHeads !== 0 || (c.dim / c.nHeads) % 2 !== 0)) {
     p.push(`dim ${c.dim} must be nHeads ${c.nHeads} times an even head size`);
   }
-  if (!(c.normEps > 0) || !(c.ropeTheta > 0)) p.push("normEps and ropeTheta must be positive");
+  if (!(c.normEps > 0) || !(c.ropeTheta > 0) || !Number.isFinite(c.normEps) || !Number.isFinite(c.ropeTheta)) p.push("normEps and ropeTheta must be positive finite numbers");
   return p;
 }

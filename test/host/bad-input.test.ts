@@ -216,4 +216,17 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
     assertCleanError(runCli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", huge, "-o", join(dir, "h.ellm"), "--dry-run"]),
       /the student has 134,759,424 parameters; training holds at most 16,777,216/);
   });
+
+  test("non-finite weights or norm epsilon are refused at load, naming the tensor", () => {
+    const nan = tinyFloatModel(true);
+    nan.tensors.values().next().value![3] = NaN;
+    const nanPath = file("nan.ellm", writeModel(convertModel(nan, { quant: "f32", tokenizer: tinyTokenizer() })));
+    for (const cmd of [["info", nanPath], ["run", nanPath, "-n", "4"], ["convert", nanPath, "-o", join(dir, "nan2.ellm")]]) {
+      assertCleanError(runCli(cmd), /nan\.ellm: tensor token_embedding of layer 0 holds a non-finite value \(NaN at element 3\)/);
+    }
+    const inf = tinyFloatModel(true);
+    inf.config.normEps = Infinity;
+    const infPath = file("inf-eps.ellm", writeModel(convertModel(inf, { quant: "f32", tokenizer: tinyTokenizer() })));
+    assertCleanError(runCli(["info", infPath]), /normEps and ropeTheta must be positive finite numbers/);
+  });
 });
