@@ -43,7 +43,6 @@ export class Gateway {
     t.on("message", (route, msg) => g.onMessage(route, msg));
     g.announce = () => void t.publish(presence, { kind: "gateway", id, online: true, ts: Date.now() }, 1, true).catch(() => undefined);
     t.on("connect", () => g.announce());
-
     await t.subscribe([topics.allPeers(fleet), topics.gatewayInbox(fleet)]);
     g.announce();
     o.log.info(`gateway ${id} on ${o.broker}, fleet ${fleet}`);

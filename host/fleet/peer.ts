@@ -95,7 +95,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
       void p.close(true);
       p.stop(new FleetError("E_FLEET_ENGINE", `peer ${opts.id}: ${why}`));
     });
-
     // Received payloads go to the agent unread: it validates them itself (the same code as the firmware's).
     t.on("raw", (topic, payload) => runner.message(topic, payload));
     t.on("connect", () => runner.connected());

@@ -213,9 +213,8 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     if (p) p.avoidUntil = Math.max(p.avoidUntil, this.clock.now() + ms);
   }
 
-  // Why no online peer could ever run this task, whatever their load; null when one could.
-  private unplaceable(s: Submit): string | null {
-    const online = [...this.peers.values()].filter((p) => p.online && p.caps);
+  // Why none of the online peers could ever run this task, whatever their load; null when one could.
+  private unplaceable(s: Submit, online: PeerState[]): string | null {
     if (online.length === 0) return "no peer is online";
     const serving = s.model ? online.filter((p) => p.caps!.model.id === s.model) : online;
     if (serving.length === 0) return `no online peer serves model '${s.model}'`;
@@ -226,10 +225,12 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
   // Pending tasks that no online peer could run for placeTimeoutMs fail with the reason, rather
   // than wait for a client that may have given up long ago.
   private failUnplaceable(now: number): void {
+    if (this.pending.length === 0) return;
+    const online = [...this.peers.values()].filter((p) => p.online && p.caps);
     for (const id of [...this.pending]) {
       const t = this.tasks.get(id);
       if (!t) continue;
-      const why = this.unplaceable(t.submit);
+      const why = this.unplaceable(t.submit, online);
       if (!why) { t.unplaceableSince = null; continue; }
       if (t.unplaceableSince === null) t.unplaceableSince = now;
       else if (now - t.unplaceableSince >= this.o.placeTimeoutMs) {
