@@ -57,9 +57,10 @@ export function readAnyModel(path: string): { model: FloatModel | null; image: M
     checkFinite(path, image.tensors.map((t): [string, Float32Array] => [tensorName(t.kind, t.layer), tensorToFloat(t)]));
     return { model: null, image, source: "edgellm", raw };
   }
-  const model = isLlama2cV2(raw) ? readLlama2cV2(raw, path) : readLlama2cV0(raw, path);
+  const v2 = isLlama2cV2(raw);
+  const model = v2 ? readLlama2cV2(raw, path) : readLlama2cV0(raw, path);
   checkFinite(path, tensorList(model.config).map(([kind, layer]): [string, Float32Array] => [tensorName(kind, layer), model.tensors.get(tensorKey(kind, layer))!]));
-  return { model, image: null, source: isLlama2cV2(raw) ? "llama2c-v2" : "llama2c-v0", raw };
+  return { model, image: null, source: v2 ? "llama2c-v2" : "llama2c-v0", raw };
 }
 
 // NaN or infinite weights or scales (written by a broken tool; the checksum covers what was
