@@ -42,7 +42,8 @@ export function perplexityOf(s: NllSum): number {
   return ppl;
 }
 
-// One document per non-empty line (the TinyStories sample's layout).
+// One document per non-empty line (the TinyStories sample's layout), whatever the line ends: a file
+// with old Mac (CR) endings is not one giant document (BPE merging is quadratic in its length).
 export function documents(text: string): string[] {
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  return text.split(/\r\n|\r|\n/).map((l) => l.trim()).filter((l) => l.length > 0);
 }

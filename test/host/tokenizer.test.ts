@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { Engine } from "../../host/engine/engine.js";
+import { documents } from "../../host/engine/perplexity.js";
 import { loadModelFile } from "../../host/format/load.js";
 import { haveShared, TEACHER, TOKENIZER } from "./helpers.js";
 
@@ -58,4 +59,11 @@ describe("tokenizer", { skip: !haveShared && "../shared models missing" }, () =>
   test("decode rejects out-of-range tokens with a typed error", () => {
     assert.throws(() => engines[0].decode(1, 100000), (e: unknown) => (e as { code?: string }).code === "E_ARGUMENT");
   });
+});
+
+test("documents: one per non-empty line, for LF, CRLF and lone CR line ends alike", () => {
+  const want = ["Once upon a time.", "The end.", "Another story."];
+  for (const text of ["Once upon a time.\nThe end.\n\nAnother story.\n", "Once upon a time.\r\nThe end.\r\n\r\nAnother story.\r\n", "Once upon a time.\rThe end.\r\rAnother story.\r"]) {
+    assert.deepEqual(documents(text), want, JSON.stringify(text));
+  }
 });
