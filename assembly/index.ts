@@ -97,6 +97,16 @@ export function encode(text: usize, len: i32, bos: i32, eos: i32, out: usize, ca
   return encodeText(t, text, len, bos != 0, eos != 0, out, cap);
 }
 
+// The same with llama2.c's merge loop at any length: O(n²), no scratch memory. For the tests and
+// tools/bench-tokenizer.ts, which compare the heap merging of long texts against it.
+export function encodeReference(text: usize, len: i32, bos: i32, eos: i32, out: usize, cap: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const t = rt.tokenizer;
+  if (t == null) return E.E_NO_TOKENIZER;
+  return encodeText(t, text, len, bos != 0, eos != 0, out, cap, false);
+}
+
 export function decode(prev: i32, token: i32, out: usize, cap: i32): i32 {
   const rt = runtime;
   if (rt == null) return E.E_NO_MODEL;

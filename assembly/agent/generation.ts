@@ -56,7 +56,7 @@ export class Generation {
   encodePrompt(text: usize, len: i32, dst: usize): i32 {
     const t = this.rt.tokenizer;
     if (t == null) return E.E_NO_TOKENIZER;
-    const n = encode(t, text, len, true, false, this.encodeBuf, this.encodeCap);
+    const n = encode(t, text, len, true, false, this.encodeBuf, this.encodeCap, false); // never allocates while serving
     if (n < 0) return n;
     const keep = min(n, this.ctx + 1);
     memory.copy(dst, this.encodeBuf, <usize>keep << 2);

@@ -2,6 +2,8 @@
 // token f32 score, i32 length, bytes. Encoding follows llama2.c: optional BOS (1), a dummy-prefix
 // space, UTF-8 code points (byte fallback to id byte + 3), then greedy merges by best score.
 import * as E from "../model/errors";
+import { bpeScratchBytes, mergeWithHeap } from "./bpe-heap";
+import { fitsFrom } from "../model/memory-cap";
 
 export const BOS: i32 = 1;
 export const EOS: i32 = 2;
@@ -98,8 +100,15 @@ export function parseTokenizer(p: usize, n: usize, vocabSize: i32): TokenizerRes
   return res;
 }
 
+// Token counts from which merging uses the heap (bpe-heap.ts); below, the reference loop is as
+// fast and needs no scratch memory.
+const HEAP_MERGE_MIN_TOKENS: i32 = 256;
+
 // Encodes text[len] into out (i32, capacity cap ≥ len + 3); returns the count or an error.
-export function encode(t: Tokenizer, text: usize, len: i32, bos: bool, eos: bool, out: usize, cap: i32): i32 {
+// mayAllocate: long texts merge with scratch memory taken from the heap and given back (linear
+// memory may grow, within the host's --max-memory cap; past it, the reference loop runs); false
+// keeps to the reference loop (the agent, which never allocates while serving).
+export function encode(t: Tokenizer, text: usize, len: i32, bos: bool, eos: bool, out: usize, cap: i32, mayAllocate: bool = true): i32 {
   if (cap < len + 3) return E.E_ARGUMENT;
   let n = 0;
   if (bos) { store<i32>(out, BOS); n++; }
@@ -123,7 +132,27 @@ export function encode(t: Tokenizer, text: usize, len: i32, bos: bool, eos: bool
     }
     i += cpLen;
   }
-  // Merge the best-scoring adjacent pair until none merges.
+  const scratch = mayAllocate && n >= HEAP_MERGE_MIN_TOKENS ? scratchWithinCap(bpeScratchBytes(n)) : 0;
+  if (scratch != 0) {
+    n = mergeWithHeap(t, out, n, scratch);
+    heap.free(scratch); // the last block: the stub allocator takes it back
+  } else {
+    n = mergeReference(t, out, n);
+  }
+  if (eos) { store<i32>(out + (<usize>n << 2), EOS); n++; }
+  return n;
+}
+
+// bytes from the heap if they fit under the host's memory cap, else 0 (nothing allocated).
+function scratchWithinCap(bytes: usize): usize {
+  const top = heap.alloc(1);
+  heap.free(top);
+  return fitsFrom(top, <i64>bytes + 64) ? heap.alloc(bytes) : 0; // + 64: the allocator's block header and alignment
+}
+
+// The reference merge loop (llama2.c's): the best-scoring adjacent pair, the leftmost of equal
+// scores, until none merges. O(n²) lookups.
+export function mergeReference(t: Tokenizer, out: usize, n: i32): i32 {
   for (;;) {
     let bestScore: f32 = -1e10;
     let bestId = -1, bestIdx = -1;
@@ -137,7 +166,6 @@ export function encode(t: Tokenizer, text: usize, len: i32, bos: bool, eos: bool
     memory.copy(out + (<usize>(bestIdx + 1) << 2), out + (<usize>(bestIdx + 2) << 2), <usize>(n - bestIdx - 2) << 2);
     n--;
   }
-  if (eos) { store<i32>(out + (<usize>n << 2), EOS); n++; }
   return n;
 }
 

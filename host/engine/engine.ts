@@ -69,14 +69,15 @@ export class Engine {
     return this.scratchPtr;
   }
 
-  encode(text: string, bos: boolean, eos: boolean): Int32Array {
+  // reference: llama2.c's O(n²) merge loop whatever the length (tests, benchmarks).
+  encode(text: string, bos: boolean, eos: boolean, reference = false): Int32Array {
     const bytes = new TextEncoder().encode(text);
     const cap = bytes.length + 3;
     const textBytes = (bytes.length + 15) & ~15;
     const tp = this.scratch(textBytes + cap * 4);
     new Uint8Array(this.x.memory.buffer, tp, bytes.length).set(bytes);
     const out = tp + textBytes;
-    const n = check(this.x.encode(tp, bytes.length, bos ? 1 : 0, eos ? 1 : 0, out, cap), "encode");
+    const n = check((reference ? this.x.encodeReference : this.x.encode)(tp, bytes.length, bos ? 1 : 0, eos ? 1 : 0, out, cap), "encode");
     return new Int32Array(this.x.memory.buffer.slice(out, out + 4 * n));
   }
 

@@ -17,6 +17,7 @@ export interface ModuleExports {
   sample(): number;
   generateStep(token: number, pos: number, forced: number): number;
   encode(text: number, len: number, bos: number, eos: number, out: number, cap: number): number;
+  encodeReference(text: number, len: number, bos: number, eos: number, out: number, cap: number): number;
   decode(prev: number, token: number, out: number, cap: number): number;
   // The fleet agent (assembly/agent/, docs/module-abi.md); times are ms since the epoch.
   agentInit(fleet: number, fleetLen: number, id: number, idLen: number, maxQueue: number, heartbeatMs: number, flushMs: number): number;

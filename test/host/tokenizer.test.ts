@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import { Engine } from "../../host/engine/engine.js";
 import { documents } from "../../host/engine/perplexity.js";
 import { loadModelFile } from "../../host/format/load.js";
-import { haveShared, TEACHER, TOKENIZER } from "./helpers.js";
+import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
 
 describe("tokenizer", { skip: !haveShared && "../shared models missing" }, () => {
   const engines = haveShared ? (["simd", "mvp"] as const).map((engine) => {
@@ -17,6 +17,16 @@ describe("tokenizer", { skip: !haveShared && "../shared models missing" }, () =>
     for (let i = 1; i < tokens.length; i++) parts.push(...e.decode(tokens[i - 1], tokens[i]));
     return new TextDecoder().decode(new Uint8Array(parts));
   };
+
+  test("long texts (heap merging) give exactly the reference loop's tokens", () => {
+    const story = readFileSync(SAMPLE_TEXT, "utf8").replace(/\n/g, " ");
+    for (const e of engines) {
+      for (const len of [255, 256, 300, 2000, 20000]) {
+        const text = story.slice(0, len) + " ☃ 😀 <0x41>";
+        assert.deepEqual(Array.from(e.encode(text, true, true)), Array.from(e.encode(text, true, true, true)), `${len} characters`);
+      }
+    }
+  });
 
   test("an empty prompt is just BOS", () => {
     for (const e of engines) assert.deepEqual(Array.from(e.encode("", true, false)), [1]);
