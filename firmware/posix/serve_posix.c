@@ -191,8 +191,19 @@ static int parse_broker(const char *url, char *host, size_t hn, int *port, int *
   if (!strncmp(h, "mqtt://", 7)) h += 7; else if (!strncmp(h, "tcp://", 6)) h += 6;
   else if (!strncmp(h, "mqtts://", 8)) { h += 8; *tls = 1; }
   else if (strstr(h, "://")) return -1;
-  const char *colon = strrchr(h, ':');
-  size_t len = colon ? (size_t)(colon - h) : strlen(h);
+  const char *colon;
+  size_t len;
+  if (*h == '[') { // an IPv6 literal: [::1] or [::1]:1883
+    const char *close = strchr(h, ']');
+    if (!close) return -1;
+    h++;
+    len = (size_t)(close - h);
+    colon = close[1] == ':' ? close + 1 : NULL;
+    if (close[1] && close[1] != ':' && close[1] != '/') return -1;
+  } else {
+    colon = strrchr(h, ':');
+    len = colon ? (size_t)(colon - h) : strlen(h);
+  }
   if (!len || len >= hn) return -1;
   memcpy(host, h, len); host[len] = 0;
   *port = *tls ? 8883 : 1883;

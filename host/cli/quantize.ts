@@ -36,6 +36,7 @@ export function quantizeCommand(): Command {
       const quant: QuantName = o.quant;
       const problem = ternaryFormatProblem(quant, o.attentionQuant, o.ternaryFormat, o.embedding);
       if (problem) throw new UsageError(`--ternary-format: ${problem}`);
+      if (o.alpha !== undefined && !o.calibrate) throw new UsageError("--alpha sets SmoothQuant's strength, which needs calibration text: add --calibrate FILE");
       const groupIssue = groupProblem(m, o.group);
       if (groupIssue) throw new UsageError(`--group: ${groupIssue}`);
       const build = (f: FloatModel) => writeModel(convertModel(f, { quant, attention: o.attentionQuant, groupSize: o.group, embedding: o.embedding, ternaryFormat: o.ternaryFormat, tokenizer: m.tokenizer }));

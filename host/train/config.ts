@@ -69,7 +69,7 @@ const RULES: Rule[] = [
 export function parseStudentConfig(json: string, name: string, teacher?: ModelConfig): StudentConfig {
   const fail = (msg: string): never => { throw new ConfigError(`student config ${name}: ${msg}`); };
   let raw: unknown;
-  try { raw = JSON.parse(json); } catch (e) { return fail(`not valid JSON (${(e as Error).message})`); }
+  try { raw = JSON.parse(json); } catch (e) { return fail(`not valid JSON (${(e as Error).message.replace(/\s+/g, " ")})`); }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return fail("must be a JSON object");
   const obj = raw as Record<string, unknown>;
   const known = new Set(RULES.map((r) => r[0] as string));

@@ -186,6 +186,9 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
     assertCleanError(runCli(["info", dir]), /model \S+: not a regular file/);
     assertCleanError(runCli(["quantize", TEACHER, "-z", TOKENIZER, "-o", join(dir, "g.ellm"), "--group", "7"]), /--group: group size 7 does not divide row length 64/, 2);
     assertCleanError(runCli(["run", good, "-t", "1e-40"]), /temperature must be 0 \(greedy\) or at least/, 2);
+    assertCleanError(runCli(["quantize", TEACHER, "-z", TOKENIZER, "-o", join(dir, "a.ellm"), "--alpha", "0.5"]), /--alpha sets SmoothQuant's strength, which needs calibration text/, 2);
+    const commented = file("commented.json", "// a comment\n{\"dim\": 64}\n");
+    assertCleanError(runCli(["distill", "--teacher", TEACHER, "-z", TOKENIZER, "--student", commented, "-o", join(dir, "c.ellm"), "--dry-run"]), /student config \S+commented\.json: not valid JSON/);
     if (process.getuid?.() === 0 && process.platform === "linux") return; // root reads anything
     const locked = file("locked.ellm", readFileSync(good));
     chmodSync(locked, 0);

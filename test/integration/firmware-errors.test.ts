@@ -70,7 +70,8 @@ test("bad flags are refused with a usage error (exit 2)", () => {
   for (const args of [["run", model("int8"), "extra.ellm"], ["run", model("int8"), "-t", "abc"], ["run", model("int8"), "-p", "2"],
     ["run", model("int8"), "-n", "-5"], ["run", model("int8"), "--max-memory"], ["run", model("int8"), "--bogus"], ["serve"],
     ["run", model("int8"), "-s", " -1"], ["run", model("int8"), "-n", " 5"], ["run", model("int8"), "--stack", "4096"],
-    ["serve", "--broker", "mqtt://127.0.0.1:1", "--id", "x", "--stack", "4096"], ["serve", "--broker", "mqtt://127.0.0.1:1", "--max-queue", " 3"]]) {
+    ["serve", "--broker", "mqtt://127.0.0.1:1", "--id", "x", "--stack", "4096"], ["serve", "--broker", "mqtt://127.0.0.1:1", "--max-queue", " 3"],
+    ["serve", "--broker", "mqtt://[::1", "--model", model("int8"), "--id", "x"]]) {
     const r = fw(args);
     assert.equal(r.signal, null);
     assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
