@@ -2,8 +2,7 @@
 import { Command } from "commander";
 import { convertModel, EMBEDDING_NAMES, QUANT_NAMES, TERNARY_FORMATS, TERNARY_QTYPE, ternaryFormatProblem } from "../format/convert.js";
 import { imageToFloat, repackTernary } from "../format/dequantize.js";
-import { readAnyModel } from "../format/load.js";
-import { checkTokenizer } from "../format/tokenizer.js";
+import { readAnyModel, usedTokenizer } from "../format/load.js";
 import { writeModel, type ModelImage } from "../format/writer.js";
 import { choice, int } from "./args.js";
 import { UsageError } from "./errors.js";
@@ -25,8 +24,7 @@ export function convertCommand(): Command {
       checkWritable(o.output, "output", { "input model": input, tokenizer: o.tokenizer });
       const r = readAnyModel(input);
       const tok = readTokenizer(o.tokenizer);
-      const config = (r.image ?? r.model!).config;
-      if (tok) checkTokenizer(tok.bytes, config.vocabSize, tok.path);
+      usedTokenizer(input, (r.image ?? r.model!).config.vocabSize, r.image?.tokenizer, tok);
       let image: ModelImage;
       if (o.quant === "keep") {
         if (!r.image) throw new UsageError(`${input}: --quant keep needs an edgellm file (this is a ${r.source} checkpoint): choose a type`);

@@ -75,12 +75,19 @@ function checkFinite(path: string, tensors: Iterable<[string, Float32Array]>): v
   }
 }
 
+// The tokenizer a model will use, checked against its vocabulary: the one given (-z) wins over
+// the one embedded in the file. A broken embedded one is refused rather than carried on.
+export function usedTokenizer(path: string, vocabSize: number, embedded: Uint8Array | undefined, given?: { bytes: Uint8Array; path: string }): Uint8Array | undefined {
+  if (given) { checkTokenizer(given.bytes, vocabSize, given.path); return given.bytes; }
+  if (embedded) checkTokenizer(embedded, vocabSize, `embedded in ${path}`);
+  return embedded;
+}
+
 // tokenizer: a tokenizer.bin to use when the model file carries none (it wins over an embedded one).
 export function loadModelFile(path: string, tokenizer?: { bytes: Uint8Array; path: string }): LoadedModel {
   const r = readAnyModel(path);
   const config = (r.image ?? r.model!).config;
-  if (tokenizer) checkTokenizer(tokenizer.bytes, config.vocabSize, tokenizer.path);
-  else if (r.image?.tokenizer) checkTokenizer(r.image.tokenizer, config.vocabSize, `embedded in ${path}`);
+  usedTokenizer(path, config.vocabSize, r.image?.tokenizer, tokenizer);
   if (r.image) {
     let bytes = r.raw, image = r.image;
     if (tokenizer) { image = { ...image, tokenizer: tokenizer.bytes }; bytes = writeModel(image); }

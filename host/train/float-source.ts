@@ -3,17 +3,13 @@
 import { FormatError } from "../format/errors.js";
 import type { FloatModel } from "../format/float-model.js";
 import { imageToFloat } from "../format/dequantize.js";
-import { readAnyModel, readFileChecked } from "../format/load.js";
-import { checkTokenizer } from "../format/tokenizer.js";
+import { readAnyModel, readFileChecked, usedTokenizer } from "../format/load.js";
 
 export function readFloatModel(path: string, tokenizerPath?: string): FloatModel {
   const r = readAnyModel(path);
   const m = r.model ?? imageToFloat(r.image!);
-  if (tokenizerPath !== undefined) {
-    const tok = readFileChecked(tokenizerPath, "tokenizer", 64 << 20);
-    checkTokenizer(tok, m.config.vocabSize, tokenizerPath);
-    m.tokenizer = tok;
-  }
+  const given = tokenizerPath !== undefined ? { bytes: readFileChecked(tokenizerPath, "tokenizer", 64 << 20), path: tokenizerPath } : undefined;
+  m.tokenizer = usedTokenizer(path, m.config.vocabSize, m.tokenizer, given);
   if (!m.config.sharedClassifier) throw new FormatError("E_CONFIG", `${path}: training supports models with a classifier tied to the embedding`);
   return m;
 }

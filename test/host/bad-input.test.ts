@@ -232,4 +232,12 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
     const infPath = file("inf-eps.ellm", writeModel(convertModel(inf, { quant: "f32", tokenizer: tinyTokenizer() })));
     assertCleanError(runCli(["info", infPath]), /normEps and ropeTheta must be positive finite numbers/);
   });
+
+  test("a broken embedded tokenizer is refused by convert and quantize too, not sealed into a new file", () => {
+    const m = tinyFloatModel(true);
+    const broken = file("broken-tok.ellm", writeModel(convertModel(m, { quant: "f32", tokenizer: new Uint8Array([8, 0, 0, 0, 1, 2, 3]) })));
+    for (const cmd of [["convert", broken, "--quant", "keep", "-o", join(dir, "bt1.ellm")], ["quantize", broken, "-o", join(dir, "bt2.ellm")]]) {
+      assertCleanError(runCli(cmd), /embedded in \S+broken-tok\.ellm/);
+    }
+  });
 });
