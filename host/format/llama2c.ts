@@ -36,6 +36,8 @@ export function readLlama2cV0(bytes: Uint8Array, name: string): FloatModel {
     + c.dim + c.seqLen * hs + (c.sharedClassifier ? 0 : c.vocabSize * c.dim);
   const expectedBytes = 28 + 4 * floats;
   if (bytes.length < expectedBytes) throw new FormatError("E_TRUNCATED", `${name}: ${bytes.length} bytes, a llama2.c checkpoint of this config needs ${expectedBytes} (truncated)`);
+  // llama2.c's export writes exactly this much: more means the header does not describe the file.
+  if (bytes.length > expectedBytes) throw new FormatError("E_CONFIG", `${name}: ${bytes.length} bytes, but its header (dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nLayers} layers, vocab ${c.vocabSize}) describes ${expectedBytes}: not a llama2.c checkpoint of that shape`);
   const all = new Float32Array(bytes.slice(28, expectedBytes).buffer);
   let at = 0;
   const take = (n: number) => all.subarray(at, (at += n));

@@ -50,6 +50,11 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
       new DataView(b.buffer).setInt32(0, 1_000_000_000, true);
       return file("absurd.bin", b);
     }, /absurd\.bin: .*dim 1000000000/],
+    ["a llama2.c header that describes a smaller model than the file", () => {
+      const b = teacher.slice();
+      new DataView(b.buffer).setInt32(0, 32, true); // dim 64 → 32
+      return file("halfdim.bin", b);
+    }, /halfdim\.bin: 1056540 bytes, but its header \(dim 32, .*\) describes 466844/],
     ["a text file", () => file("notes.txt", "this is not a model at all, just some words\n".repeat(20)), /notes\.txt: /],
     ["truncated edgellm file", () => file("trunc.ellm", readFileSync(good).subarray(0, 50_000)), /trunc\.ellm: .*truncated/],
     ["corrupted edgellm file", () => {
