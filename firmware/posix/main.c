@@ -36,7 +36,6 @@ static int parse_u64(const char *s, unsigned long long hi, unsigned long long *o
   char *end;
   if (!*s) return -1;
   for (const char *c = s; *c; c++) if (*c < '0' || *c > '9') return -1; // strtoull would take " -1"
-
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
   if (*end || errno || v > hi) return -1;

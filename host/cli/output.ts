@@ -1,9 +1,8 @@
 // Files the CLI writes: checked before the long work starts (a bad -o should not cost a
 // 20-minute distillation), and replaced atomically (a crash mid-write leaves the old file).
 import { accessSync, constants, existsSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { makeDirs } from "../make-dirs.js";
-import { dirname, resolve } from "node:path";
 import { UsageError } from "./errors.js";
 
 // Throws a UsageError unless `path` could be written: not a directory, not one of the files

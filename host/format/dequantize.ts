@@ -5,6 +5,13 @@ import { dequantizeQ4, dequantizeQ8, dequantizeTernary, packTernary, unpackTerna
 import { isTernary, QType } from "./spec.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
+// The f32 numbers a tensor stores: all its values when f32, else its scales, which every
+// quantized layout keeps at the end of the tensor's data. Codes are integers and always finite.
+export function storedFloats(t: TensorRecord): Float32Array {
+  const count = t.qtype === QType.F32 ? t.rows * t.cols : t.qtype === QType.Q8 ? t.rows * (t.cols / t.group) : t.rows;
+  return new Float32Array(t.data.slice(t.data.length - 4 * count).buffer);
+}
+
 export function tensorToFloat(t: TensorRecord): Float32Array {
   switch (t.qtype) {
     case QType.F32: return new Float32Array(t.data.slice().buffer, 0, t.rows * t.cols);

@@ -3,7 +3,7 @@
 // f32, v2 runs as int8.
 import { readFileSync, statSync } from "node:fs";
 import { convertModel } from "./convert.js";
-import { tensorToFloat } from "./dequantize.js";
+import { storedFloats } from "./dequantize.js";
 import { FormatError } from "./errors.js";
 import { FloatModel, tensorKey, tensorList } from "./float-model.js";
 import { isLlama2cV2, readLlama2cV0, readLlama2cV2 } from "./llama2c.js";
@@ -54,7 +54,7 @@ export function readAnyModel(path: string): { model: FloatModel | null; image: M
   const raw = readFileChecked(path, "model");
   if (isModelFile(raw)) {
     const image = readModel(raw, path);
-    checkFinite(path, image.tensors.map((t): [string, Float32Array] => [tensorName(t.kind, t.layer), tensorToFloat(t)]));
+    checkFinite(path, image.tensors.map((t): [string, Float32Array] => [`${t.qtype === QType.F32 ? "" : "scales of "}${tensorName(t.kind, t.layer)}`, storedFloats(t)]));
     return { model: null, image, source: "edgellm", raw };
   }
   const v2 = isLlama2cV2(raw);
@@ -65,12 +65,12 @@ export function readAnyModel(path: string): { model: FloatModel | null; image: M
 
 // NaN or infinite weights or scales (written by a broken tool; the checksum covers what was
 // written) would otherwise surface far from their cause: a trap mid-run, a perplexity of NaN.
-const tensorName = (kind: Kind, layer: number) => `${KIND_NAMES[kind] ?? `kind ${kind}`} of layer ${layer}`;
+const tensorName = (kind: Kind, layer: number) => `tensor ${KIND_NAMES[kind] ?? `kind ${kind}`} of layer ${layer}`;
 
 function checkFinite(path: string, tensors: Iterable<[string, Float32Array]>): void {
   for (const [key, v] of tensors) {
     for (let i = 0; i < v.length; i++) {
-      if (!Number.isFinite(v[i])) throw new FormatError("E_TENSOR", `${path}: tensor ${key} holds a non-finite value (${v[i]} at element ${i})`);
+      if (!Number.isFinite(v[i])) throw new FormatError("E_TENSOR", `${path}: ${key} holds a non-finite value (${v[i]} at element ${i})`);
     }
   }
 }

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { convertModel } from "../../host/format/convert.js";
 import { tensorKey, tensorList } from "../../host/format/float-model.js";
-import { tensorShape } from "../../host/format/spec.js";
+import { readModel } from "../../host/format/reader.js";
+import { Kind, QType, tensorShape } from "../../host/format/spec.js";
 import { writeModel } from "../../host/format/writer.js";
 import { tinyFloatModel, tinyTokenizer } from "../../tools/vectors.js";
 import { haveShared, runCli, SAMPLE_TEXT, TEACHER, TOKENIZER, type CliResult } from "./helpers.js";
@@ -232,6 +233,14 @@ describe("bad input", { skip: !haveShared && "../shared models missing" }, () =>
     for (const cmd of [["info", nanPath], ["run", nanPath, "-n", "4"], ["convert", nanPath, "-o", join(dir, "nan2.ellm")]]) {
       assertCleanError(runCli(cmd), /nan\.ellm: tensor token_embedding of layer 0 holds a non-finite value \(NaN at element 3\)/);
     }
+    // Quantized tensors: only their f32 scales can be non-finite (the codes are integers).
+    const q4 = new Uint8Array(writeModel(convertModel(tinyFloatModel(true), { quant: "q4", tokenizer: tinyTokenizer() })));
+    const scaled = file("nan-scale.ellm", q4);
+    const image = readModel(q4, scaled);
+    const w1 = image.tensors.find((t) => t.qtype === QType.Q4 && t.kind === Kind.W1)!;
+    new DataView(w1.data.buffer, w1.data.byteOffset + w1.data.length - 4).setFloat32(0, NaN, true);
+    writeFileSync(scaled, writeModel(image)); // the writer seals it with a fresh checksum
+    assertCleanError(runCli(["info", scaled]), /nan-scale\.ellm: scales of tensor w1 of layer 0 holds a non-finite value \(NaN at element \d+\)/);
     const inf = tinyFloatModel(true);
     inf.config.normEps = Infinity;
     const infPath = file("inf-eps.ellm", writeModel(convertModel(inf, { quant: "f32", tokenizer: tinyTokenizer() })));
