@@ -1,9 +1,9 @@
 // The module's ABI: flat exports over i32/f32 values and pointers into linear memory, called
 // the same way by the Node host (host/engine) and the wasm3 firmware (firmware/core).
-// Negative i32 results are error codes from model/errors.ts. See docs/module-abi.md.
-import * as E from "./model/errors";
+// Negative i32 results are error codes from core/errors.ts. See docs/module-abi.md.
+import * as E from "./core/errors";
 import { initState, loadModel, loadModelExternal, loadTokenizer, runtime, step } from "./model/runtime";
-import { setMemoryCap } from "./model/memory-cap";
+import { setMemoryCap } from "./core/memory-cap";
 import { decode as decodeToken, encode as encodeText } from "./text/tokenizer";
 import * as agentApi from "./agent/api";
 

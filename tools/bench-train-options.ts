@@ -5,7 +5,7 @@
 // noise falls on all alike; prints tokens/s and the ratio to the plain recipe.
 // Usage: node dist/tools/bench-train-options.js ../shared/models/stories260K.bin -z ../shared/models/tok512.bin [--steps 20] [--rounds 2]
 import { readFileSync } from "node:fs";
-import { readFloatModel } from "../host/train/float-source.js";
+import { readFloatModel } from "../host/compress/float-source.js";
 import { parseStudentConfig, studentModelConfig } from "../host/train/config.js";
 import { train } from "../host/train/trainer.js";
 import { PROJECT_ROOT } from "../host/engine/module.js";

@@ -1,7 +1,7 @@
 // The agent's exports (wrapped one-to-one in assembly/index.ts; docs/module-abi.md): argument
 // checks at the boundary, then the one Agent of this module instance.
-import * as E from "../model/errors";
-import { fitsFrom } from "../model/memory-cap";
+import * as E from "../core/errors";
+import { fitsFrom } from "../core/memory-cap";
 import { runtime } from "../model/runtime";
 import { Agent, MAX_QUEUE, namesOk } from "./peer";
 

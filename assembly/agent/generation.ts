@@ -2,7 +2,7 @@
 // host/engine/generate.ts runs them (so a fleet task's bytes equal `edgellm run`'s): BOS, the
 // prompt tokens forced, then sampled tokens; `steps` counts every position (0 = the context);
 // stops early on BOS. The prompt is tokenized on receipt (encodePrompt) into the task's slot.
-import * as E from "../model/errors";
+import * as E from "../core/errors";
 import { Runtime, step } from "../model/runtime";
 import { BOS, decode, encode } from "../text/tokenizer";
 import { blockBytes, objectBytes } from "./heap";

@@ -9,7 +9,7 @@
 //
 // Every buffer is allocated once by the constructor (the heap is a bump allocator that never
 // frees), so serving any number of tasks leaves linear memory as it was.
-import * as E from "../model/errors";
+import * as E from "../core/errors";
 import { Runtime } from "../model/runtime";
 import { QT_Q8, QT_T2 } from "../model/matrix";
 import { base64Len } from "./base64";

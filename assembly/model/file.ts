@@ -1,10 +1,10 @@
 // Reader of the edgellm model file (docs/model-format.md) inside the module: validates
 // everything once, then maps tensors in place. Used by the Node host and the firmware alike.
 import { Config, configIsSane } from "./config";
-import { crc32Update } from "./crc32";
-import * as E from "./errors";
+import { crc32Update } from "../core/crc32";
+import * as E from "../core/errors";
 import { Matrix, QT_F32, QT_T5, scalesOffset, tensorBytes } from "./matrix";
-import { fits } from "./memory-cap";
+import { fits } from "../core/memory-cap";
 import { repackT5ToT2 } from "../kernels/t5";
 import { t2RowBytes } from "../kernels/t2";
 import { Weights } from "./weights";

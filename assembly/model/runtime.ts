@@ -1,11 +1,11 @@
 // The one loaded model of this module instance: file, run state, tokenizer and sampler.
 import { Config } from "./config";
-import * as E from "./errors";
+import * as E from "../core/errors";
 import { parseModelFile, parseModelFileExternal, ParseResult } from "./file";
 import { forward } from "./forward";
 import { RunState } from "./state";
 import { Weights } from "./weights";
-import { fits } from "./memory-cap";
+import { fits } from "../core/memory-cap";
 import { Sampler } from "../text/sampler";
 import { parseTokenizer, Tokenizer } from "../text/tokenizer";
 

@@ -1,9 +1,9 @@
 // BPE tokenizer over llama2.c's tokenizer.bin, used in place: u32 max_token_length, then per
 // token f32 score, i32 length, bytes. Encoding follows llama2.c: optional BOS (1), a dummy-prefix
 // space, UTF-8 code points (byte fallback to id byte + 3), then greedy merges by best score.
-import * as E from "../model/errors";
+import * as E from "../core/errors";
 import { bpeScratchBytes, mergeWithHeap } from "./bpe-heap";
-import { fitsFrom } from "../model/memory-cap";
+import { fitsFrom } from "../core/memory-cap";
 
 export const BOS: i32 = 1;
 export const EOS: i32 = 2;

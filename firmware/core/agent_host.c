@@ -10,7 +10,7 @@
 #include "fw_internal.h"
 
 #define SMALL_CAP 256   // subscription, will topic / payload, reject reason
-#define E_OUT_OF_MEMORY (-14) // assembly/model/errors.ts
+#define E_OUT_OF_MEMORY (-14) // assembly/core/errors.ts
 #define E_REJECTED (-17)      // agentMessage refused the message
 
 struct agent_host {

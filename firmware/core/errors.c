@@ -1,4 +1,4 @@
-// Messages for the module's error codes (assembly/model/errors.ts, host/engine/errors.ts).
+// Messages for the module's error codes (assembly/core/errors.ts, host/engine/errors.ts).
 #include "fw.h"
 
 static const char *const k_msgs[] = {

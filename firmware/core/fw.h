@@ -66,6 +66,6 @@ void fw_close(fw *f);
 // Formats an error message into err[n] and returns -1: the one way core functions report.
 int fw_failf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-// Module error code (negative) → message; the table mirrors assembly/model/errors.ts.
+// Module error code (negative) → message; the table mirrors assembly/core/errors.ts.
 const char *fw_module_error(int32_t code);
 #endif

@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { Engine } from "../engine/engine.js";
 import { convertModel } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
-import { readFloatModel } from "../train/float-source.js";
+import { readFloatModel } from "../compress/float-source.js";
 import { writeModel } from "../format/writer.js";
 import { ConfigError, parseStudentConfig, studentModelConfig, type StudentConfig } from "../train/config.js";
 import { encodeTextFile, loadTokens, pack, sampleStories, tokenBytes } from "../train/corpus.js";

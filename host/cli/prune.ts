@@ -6,9 +6,9 @@ import { documentNll, documents, perplexityOf, type NllSum } from "../engine/per
 import { convertModel, type QuantName } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
 import { writeModel } from "../format/writer.js";
-import { readFloatModel } from "../train/float-source.js";
-import { magnitudePrune, sparsityOf } from "../train/magnitude.js";
-import { mergeKvHeads, pruneFfn, pruneHeads } from "../train/surgery.js";
+import { readFloatModel } from "../compress/float-source.js";
+import { magnitudePrune, sparsityOf } from "../compress/magnitude.js";
+import { mergeKvHeads, pruneFfn, pruneHeads } from "../compress/surgery.js";
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { checkWritable, writeOutput } from "./output.js";

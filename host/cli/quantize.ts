@@ -8,8 +8,8 @@ import { documentNll, documents, perplexityOf, type NllSum } from "../engine/per
 import { convertModel, groupProblem, EMBEDDING_NAMES, TERNARY_FORMATS, ternaryFormatProblem, type QuantName } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
 import { writeModel } from "../format/writer.js";
-import { readFloatModel } from "../train/float-source.js";
-import { calibrate, smooth } from "../train/smooth.js";
+import { readFloatModel } from "../compress/float-source.js";
+import { calibrate, smooth } from "../compress/smooth.js";
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { checkWritable, writeOutput } from "./output.js";

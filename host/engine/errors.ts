@@ -1,6 +1,6 @@
 import { CodedError } from "../coded-error.js";
 
-// Module error codes (assembly/model/errors.ts) as messages; append-only.
+// Module error codes (assembly/core/errors.ts) as messages; append-only.
 export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-1]: ["E_TOO_SHORT", "file is shorter than the header"],
   [-2]: ["E_MAGIC", "not an edgellm model file (bad magic)"],

@@ -9,7 +9,7 @@
 // the written file holds exact zeros.
 import { ATTENTION_KINDS, FFN_KINDS, Kind } from "../format/spec.js";
 import type { TrainNet, TensorSpan } from "./net.js";
-import { weakestHeads } from "./surgery.js";
+import { weakestHeads } from "../compress/surgery.js";
 
 export interface PruneConfig { sparsity: number; pruneHeads: number; pruneStart: number; pruneEnd: number }
 

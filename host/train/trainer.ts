@@ -13,7 +13,7 @@ import { instantiateTrain } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
 import { GradComputer, type StepParts } from "./step.js";
 import { Pruner } from "./sparsify.js";
-import { growFfn, growWidth, identityRepeats, mergeKvHeads, pruneFfn, selectLayers } from "./surgery.js";
+import { growFfn, growWidth, identityRepeats, mergeKvHeads, pruneFfn, selectLayers } from "../compress/surgery.js";
 import type { WorkerInit, WorkerStep } from "./worker.js";
 
 export interface LogEntry { step: number; loss: number; ce: number; kd: number; hidden: number; lr: number; tokensPerSecond: number }

@@ -1,4 +1,4 @@
-import { crc32Update } from "../../assembly/model/crc32";
+import { crc32Update } from "../../assembly/core/crc32";
 
 describe("crc32", () => {
   test("matches the IEEE check value", () => {

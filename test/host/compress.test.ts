@@ -16,8 +16,8 @@ import { ATTENTION_KINDS, Kind, QType } from "../../host/format/spec.js";
 import { convertModel } from "../../host/format/convert.js";
 import { tensorKey, type FloatModel } from "../../host/format/float-model.js";
 import { writeModel } from "../../host/format/writer.js";
-import { magnitudePrune, sparsityOf } from "../../host/train/magnitude.js";
-import { growFfn, growWidth, identityRepeats, selectLayers } from "../../host/train/surgery.js";
+import { magnitudePrune, sparsityOf } from "../../host/compress/magnitude.js";
+import { growFfn, growWidth, identityRepeats, selectLayers } from "../../host/compress/surgery.js";
 import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
 
 async function cli(args: string[]): Promise<void> {

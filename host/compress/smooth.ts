@@ -6,8 +6,8 @@
 // Calibration statistics come from the training module's f32 forward over sample text.
 import { tensorKey, type FloatModel } from "../format/float-model.js";
 import { Kind } from "../format/spec.js";
-import { instantiateTrain } from "./module.js";
-import { TrainNet } from "./net.js";
+import { instantiateTrain } from "../train/module.js";
+import { TrainNet } from "../train/net.js";
 
 // Per layer, per input channel absmax of the attention input, FFN input and FFN hidden.
 export interface ActStats { att: Float32Array[]; ffn: Float32Array[]; hid: Float32Array[] }

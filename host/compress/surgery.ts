@@ -7,7 +7,7 @@
 //   mergeKvHeads  average groups of KV heads (multi-head → grouped-query attention)
 //   pruneHeads    zero the attention heads with the smallest output weights ‖wo_:,h‖
 //   identityRepeats  start a repeated layer as the identity (Net2Net-style deepening)
-import { tensorKey, type FloatModel } from "./../format/float-model.js";
+import { tensorKey, type FloatModel } from "../format/float-model.js";
 import { Kind, kvDim, LAYER_KINDS, type ModelConfig } from "../format/spec.js";
 
 const get = (m: FloatModel, k: Kind, l = 0): Float32Array => {
