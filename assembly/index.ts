@@ -6,6 +6,8 @@ import { initState, loadModel, loadModelExternal, loadTokenizer, runtime, step }
 import { setMemoryCap } from "./core/memory-cap";
 import { decode as decodeToken, encode as encodeText } from "./text/tokenizer";
 import * as agentApi from "./agent/api";
+import * as genApi from "./gen/api";
+import { QT_COUNT, tensorBytes } from "./model/qtypes";
 
 export const ABI_VERSION: i32 = 1;
 
@@ -15,6 +17,14 @@ export function resetHeap(): void { heap.reset(); }
 export function memoryBytes(): i32 { return memory.size() << 16; }
 export function setMemoryLimit(bytes: i32): void { setMemoryCap(<usize>bytes); }
 export function simdBuild(): i32 { return ASC_FEATURE_SIMD ? 1 : 0; }
+
+// The quantization-type table (model/qtypes.ts), so hosts can check theirs against it.
+export function qtypeCount(): i32 { return <i32>QT_COUNT; }
+// Bytes of a tensor of this type and shape (below 2 GiB), or -1 when the type or shape is invalid.
+export function qtypeTensorBytes(qtype: i32, rows: i32, cols: i32, group: i32): i32 {
+  const n = tensorBytes(<u32>qtype, rows, cols, group);
+  return n < 0 || n > <i64>i32.MAX_VALUE ? -1 : <i32>n;
+}
 
 export function modelLoad(ptr: usize, len: i32): i32 { return loadModel(ptr, <usize>len); }
 // Firmware: the model file (fileBytes long) stays in host memory, read via env.wRead; its
@@ -82,12 +92,18 @@ export function sample(): i32 {
   return rt.sampler.sample(s.logits);
 }
 
-// Forward + (forced ≥ 0 ? forced : sample): one generation step in one call.
-export function generateStep(token: i32, pos: i32, forced: i32): i32 {
-  const err = step(token, pos);
-  if (err != E.OK) return err;
-  return forced >= 0 ? forced : sample();
-}
+// Generation (gen/generation.ts), a position per genNext: GEN_MORE 0, DONE 1, OVERFLOW 2,
+// CANCELLED 3, EXPIRED 4, or an error. The position's bytes are at genOutput()[0, genOutputLen()).
+export function genMaxPromptBytes(): i32 { return genApi.maxPromptBytes(); }
+export function genStart(prompt: usize, nPrompt: i32, steps: i32): i32 { return genApi.start(prompt, nPrompt, steps); }
+export function genNext(nowMs: f64): i32 { return genApi.next(nowMs); }
+export function genCancel(): void { genApi.cancel(); }
+export function genSetDeadline(atMs: f64): void { genApi.setDeadline(atMs); }
+export function genOutput(): usize { return genApi.output(); }
+export function genOutputLen(): i32 { return genApi.outputLen(); }
+export function genPosition(): i32 { return genApi.position(); }
+// The token the last position chose (forced, sampled, or BOS, which ends the generation).
+export function genChosen(): i32 { return genApi.chosen(); }
 
 export function encode(text: usize, len: i32, bos: i32, eos: i32, out: usize, cap: i32): i32 {
   const rt = runtime;

@@ -7,7 +7,7 @@
 // sequences become U+FFFD (WHATWG "maximal subpart" rule, as Buffer.toString), \uXXXX escapes
 // join surrogate pairs and a lone surrogate becomes U+FFFD (as TextEncoder).
 
-import { blockBytes, objectBytes } from "./heap";
+import { blockBytes, objectBytes } from "../core/heap";
 
 // Value types of a member.
 export const J_NONE: i32 = 0;   // member absent

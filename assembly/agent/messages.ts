@@ -2,7 +2,7 @@
 // cancel) checked exactly as host/fleet/schemas.ts checks them, with reasons worded as ajv
 // words them, and writers for the six outbound kinds. Everything works in buffers allocated
 // once by the constructor.
-import { blockBytes, objectBytes } from "./heap";
+import { blockBytes, objectBytes } from "../core/heap";
 import { FlatObject, J_NUMBER, J_STRING, JSON_NOT_OBJECT, JSON_SYNTAX } from "./json";
 import { isName, KIND_CANCEL, KIND_TASK, MAX_NAME } from "./topics";
 import { Writer } from "./writer";

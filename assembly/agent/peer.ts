@@ -11,10 +11,10 @@
 // frees), so serving any number of tasks leaves linear memory as it was.
 import * as E from "../core/errors";
 import { Runtime } from "../model/runtime";
-import { QT_Q8, QT_T2 } from "../model/matrix";
 import { base64Len } from "./base64";
-import { blockBytes, objectBytes } from "./heap";
-import { GEN_DONE, GEN_MORE, GEN_OVERFLOW, Generation } from "./generation";
+import { blockBytes, objectBytes } from "../core/heap";
+import { GEN_CANCELLED, GEN_DONE, GEN_EXPIRED, GEN_MORE, GEN_OVERFLOW, Generation } from "../gen/generation";
+import { PromptEncoder, taskOutCap } from "./prompt";
 import { agentLog, mqttPublish, QOS0, QOS1, RETAIN } from "./host";
 import { Utf8Step, utf8Valid } from "./json";
 import {
@@ -69,6 +69,7 @@ export class Agent {
   inbound: Inbound;
   slots: StaticArray<Slot>;
   gen: Generation;
+  prompts: PromptEncoder;
   running: i32 = -1;        // slot index of the running task, -1: idle
   startedAt: f64 = 0;
   sent: i32 = 0;            // output bytes already streamed as tokens
@@ -96,8 +97,9 @@ export class Agent {
     const slots = new StaticArray<Slot>(maxQueue);
     for (let i = 0; i < maxQueue; i++) slots[i] = new Slot(ctx);
     this.slots = slots;
-    const gen = new Generation(rt, ctx, rt.tokenizer!.maxTokenLength);
+    const gen = new Generation(rt, ctx, taskOutCap(ctx, rt.tokenizer!.maxTokenLength), false);
     this.gen = gen;
+    this.prompts = new PromptEncoder(rt, ctx);
     const cap = Agent.messageCap(gen.outCap, maxQueue);
     this.msg = Writer.alloc(cap);
     memory.copy(this.fleet, fleet, <usize>fleetLen);
@@ -105,8 +107,7 @@ export class Agent {
     const c = this.caps;
     c.ctx = ctx;
     c.vocab = rt.config.vocabSize;
-    const q = rt.weights.layers[0].wq.qtype;
-    c.quant = q == QT_Q8 ? "int8" : q == QT_T2 ? "ternary" : "f32";
+    c.quant = rt.weights.layerQuantName;
   }
 
   // The largest payload: a result carrying the whole output (base64) and an escaped error,
@@ -119,12 +120,12 @@ export class Agent {
 
   // Exactly what the constructor allocates (agentInit checks it against the memory cap first).
   static heapBytes(ctx: i32, maxQueue: i32, maxTokenLength: i32): i64 {
-    const outCap = Generation.outCapOf(ctx, maxTokenLength);
+    const outCap = taskOutCap(ctx, maxTokenLength);
     return objectBytes(offsetof<Agent>()) + 2 * blockBytes(MAX_NAME) + Capabilities.heapBytes()
       + Writer.heapBytes(MAX_TOPIC_BYTES) + 2 * Writer.heapBytes(TEXT_CAP) + objectBytes(offsetof<Utf8Step>())
       + Inbound.heapBytes(Generation.promptCap(ctx))
       + objectBytes(<i64>maxQueue * 4) + <i64>maxQueue * Slot.heapBytes(ctx)
-      + Generation.heapBytes(ctx, maxTokenLength)
+      + Generation.heapBytes(outCap) + PromptEncoder.heapBytes(ctx)
       + Writer.heapBytes(Agent.messageCap(outCap, maxQueue));
   }
 
@@ -261,7 +262,7 @@ export class Agent {
     s.promptTooLong = t.promptBytes > t.promptCap;
     s.nTokens = 0;
     if (!s.promptTooLong) {
-      const n = this.gen.encodePrompt(t.prompt, t.promptBytes, s.tokens);
+      const n = this.prompts.encode(t.prompt, t.promptBytes, s.tokens);
       if (n < 1) { // no tokenizer (agentInit checks it): answer instead of holding a task it cannot run
         this.answerReject(this.line.reset().ascii("cannot tokenize the prompt (error ").i32(n).byte(0x29), now);
         return;
@@ -294,7 +295,8 @@ export class Agent {
       return;
     }
     if (!s.cancelled) {
-      s.cancelled = true; // stops before its next position
+      s.cancelled = true;
+      this.gen.cancel(); // stops before its next position
       this.log(this.line.reset().ascii("task ").bytes(s.taskId, s.taskIdLen).ascii(" cancelled while running: ").bytes(c.reason, c.reasonLen));
     }
   }
@@ -331,9 +333,9 @@ export class Agent {
       if (this.running < 0 && !this.startNext(now)) break;
       if (positions >= maxPositions) break;
       const s = this.slots[this.running];
-      if (s.cancelled) { this.finish(now, "cancelled", null); continue; }
-      if (s.deadlineAt != 0 && now > s.deadlineAt) { this.finish(now, "expired", null); continue; }
-      const r = this.gen.next();
+      const r = this.gen.next(now);
+      if (r == GEN_CANCELLED) { this.finish(now, "cancelled", null); continue; }
+      if (r == GEN_EXPIRED) { this.finish(now, "expired", null); continue; }
       positions++;
       if (r == GEN_MORE || r == GEN_DONE) {
         const unsent = this.gen.outLen - this.sent;
@@ -382,7 +384,9 @@ export class Agent {
           .i32(cap).ascii(" fit a context of ").i32(this.ctx).ascii(" positions"));
         continue;
       }
-      this.gen.start(s.tokens, s.nTokens, s.steps, s.temperature, s.topp, s.seed);
+      this.gen.rt.sampler.configure(s.temperature, s.topp, s.seed);
+      this.gen.start(s.tokens, s.nTokens, s.steps);
+      this.gen.deadlineAt = s.deadlineAt;
       return true;
     }
     return false; // unreachable

@@ -2,7 +2,7 @@
 // are all built with it. Writing past the end sets `overflow` and drops the rest, so a caller
 // checks once at the end instead of at every field.
 import { base64Encode, base64Len } from "./base64";
-import { blockBytes, objectBytes } from "./heap";
+import { blockBytes, objectBytes } from "../core/heap";
 
 export class Writer {
   buf: usize;

@@ -3,7 +3,8 @@
 import { Config, configIsSane } from "./config";
 import { crc32Update } from "../core/crc32";
 import * as E from "../core/errors";
-import { Matrix, QT_F32, QT_T5, scalesOffset, tensorBytes } from "./matrix";
+import { Matrix } from "./matrix";
+import { QT_F32, QT_T5, qtKnown, scalesOffset, tensorBytes } from "./qtypes";
 import { fits } from "../core/memory-cap";
 import { repackT5ToT2 } from "../kernels/t5";
 import { t2RowBytes } from "../kernels/t2";
@@ -138,7 +139,7 @@ function parse(p: usize, n: usize, external: bool): ParseResult {
     if (kind >= N_KINDS) { res.error = E.E_TENSOR; return res; }
     if (kind == K_CLASSIFIER && c.sharedClassifier) { res.error = E.E_TENSOR; return res; }
     if (isGlobal(kind) ? layer != 0 : layer >= <u32>c.nLayers) { res.error = E.E_TENSOR; return res; }
-    if (qtype > QT_T5) { res.error = E.E_QTYPE; return res; }
+    if (!qtKnown(qtype)) { res.error = E.E_QTYPE; return res; }
     if (rows != expectedRows(c, kind) || cols != expectedCols(c, kind)) { res.error = E.E_TENSOR; return res; }
     if (rows == 1 && qtype != QT_F32) { res.error = E.E_QTYPE; return res; }
     if (<i64>bytes != tensorBytes(qtype, rows, cols, group)) { res.error = E.E_TENSOR; return res; }
@@ -195,7 +196,7 @@ function mapMatrix(m: Matrix, external: bool, qtype: u32, rows: i32, cols: i32, 
     if (!fits(bytes)) return E.E_OUT_OF_MEMORY;
     const codes = heap.alloc(<usize>bytes);
     repackT5ToT2(codes, data, rows, cols);
-    m.initRepacked(rows, cols, codes, data + <usize>scalesOffset(QT_T5, rows, cols));
+    m.initRepacked(qtype, rows, cols, codes, data + <usize>scalesOffset(QT_T5, rows, cols));
   } else {
     m.init(qtype, rows, cols, group, data);
   }

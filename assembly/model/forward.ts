@@ -1,7 +1,8 @@
 // The Llama forward pass as llama2.c runs it, one position per call.
 // Dimension key: D = dim, H = hidden_dim, KV = kvDim, HS = head size, V = vocab, L = layers.
 import { Config } from "./config";
-import { Matrix, QT_T5 } from "./matrix";
+import { Matrix } from "./matrix";
+import { QT_T5 } from "./qtypes";
 import { RunState } from "./state";
 import { Weights } from "./weights";
 import { addF32, divideF32, expShifted, rmsnorm, rope, ropeTable, softmax, swiglu } from "../kernels/f32";

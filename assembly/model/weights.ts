@@ -1,4 +1,5 @@
 import { Matrix } from "./matrix";
+import { qtName } from "./qtypes";
 
 // One transformer block's weights, all pointing into the loaded file.
 export class LayerWeights {
@@ -34,5 +35,17 @@ export class Weights {
           w.w1.ternaryInMemory || w.w2.ternaryInMemory || w.w3.ternaryInMemory) return true;
     }
     return false;
+  }
+
+  // The layer matrices' type as the file stores it (qtypes.ts names), or "mixed" when the
+  // layers mix types (mixed precision); the fleet announces it.
+  get layerQuantName(): string {
+    const first = this.layers[0].wq.fileQtype;
+    for (let l = 0; l < this.layers.length; l++) {
+      const w = this.layers[l];
+      if (w.wq.fileQtype != first || w.wk.fileQtype != first || w.wv.fileQtype != first || w.wo.fileQtype != first ||
+          w.w1.fileQtype != first || w.w2.fileQtype != first || w.w3.fileQtype != first) return "mixed";
+    }
+    return qtName(first);
   }
 }

@@ -7,7 +7,6 @@
 #include "fw_internal.h"
 #include "platform.h"
 
-#define PIECE_CAP 1024
 #define DEFAULT_STACK (32 * 1024)
 
 int fw_failf(char *err, size_t n, const char *fmt, ...) {
@@ -91,8 +90,10 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
       fw_find(f, &f->model_load_ext, "modelLoadExternal", 0, err, n) ||
       fw_find(f, &f->tokenizer_load, "tokenizerLoad", 1, err, n) || fw_find(f, &f->model_init, "modelInit", 1, err, n) ||
       fw_find(f, &f->model_field, "modelField", 1, err, n) || fw_find(f, &f->sampler_init, "samplerInit", 1, err, n) ||
-      fw_find(f, &f->generate_step, "generateStep", 1, err, n) || fw_find(f, &f->encode, "encode", 1, err, n) ||
-      fw_find(f, &f->decode, "decode", 1, err, n) || fw_find(f, &f->set_memory_limit, "setMemoryLimit", 1, err, n) ||
+      fw_find(f, &f->encode, "encode", 1, err, n) || fw_find(f, &f->set_memory_limit, "setMemoryLimit", 1, err, n) ||
+      fw_find(f, &f->gen_start, "genStart", 1, err, n) || fw_find(f, &f->gen_next, "genNext", 1, err, n) ||
+      fw_find(f, &f->gen_cancel, "genCancel", 1, err, n) || fw_find(f, &f->gen_output, "genOutput", 1, err, n) ||
+      fw_find(f, &f->gen_output_len, "genOutputLen", 1, err, n) || fw_find(f, &f->gen_position, "genPosition", 1, err, n) ||
       fw_find(f, &f->native_kernels, "nativeKernels", 0, err, n))
     goto fail;
 
@@ -143,98 +144,105 @@ int32_t fw_field(fw *f, int32_t field) {
   return v;
 }
 
+// Drives the module's generation (gen/generation.ts) a position at a time: genStart over the
+// prompt's tokens, then genNext until it is not GEN_MORE, writing each position's bytes.
+enum { GEN_MORE = 0, GEN_CANCELLED = 3 };
+
+static int gen_run(fw *f, int32_t tokens, int32_t count, int32_t steps, const fw_gen *g, int32_t *positions,
+                   int *stopped, char *err, size_t n) {
+  int32_t res, status = GEN_MORE;
+  const void *sa[] = { &tokens, &count, &steps };
+  if (fw_call_checked(f, f->gen_start, "generation", &res, 3, sa, err, n)) return -1;
+  while (status == GEN_MORE) {
+    if (g && g->should_stop && g->should_stop(g->stop_ctx) && fw_call(f, f->gen_cancel, "generation", NULL, 0, NULL, err, n)) return -1;
+    double now = 0; // no deadline: a local run ends by its steps, BOS, or should_stop
+    const void *na[] = { &now };
+    if (fw_call_checked(f, f->gen_next, "step", &status, 1, na, err, n)) return -1;
+    if (g) {
+      int32_t at, len;
+      if (fw_call(f, f->gen_output, "generation", &at, 0, NULL, err, n) ||
+          fw_call(f, f->gen_output_len, "generation", &len, 0, NULL, err, n)) return -1;
+      uint32_t size = 0;
+      const uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
+      if (at <= 0 || len < 0 || (uint64_t)(uint32_t)at + (uint32_t)len > size) return fw_failf(err, n, "generation: bad output");
+      plat_write(mem + at, (size_t)len);
+    }
+  }
+  *stopped = status == GEN_CANCELLED;
+  return fw_call(f, f->gen_position, "generation", positions, 0, NULL, err, n);
+}
+
 int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
-  int32_t *prompt = NULL;
-  int rc = -1;
   memset(st, 0, sizeof *st);
   uint32_t lo = (uint32_t)g->seed, hi = (uint32_t)(g->seed >> 32);
   int32_t res;
-  if (!f->piece) { // the decode buffer, made on the first run (a fleet peer never needs it)
-    int32_t pc = PIECE_CAP, piece;
-    const void *a[] = { &pc };
-    if (fw_call(f, f->alloc, "decode buffer", &piece, 1, a, err, n)) goto fail;
-    if (piece <= 0) { fw_failf(err, n, "decode buffer: linear memory could not grow"); goto fail; }
-    f->piece = (uint32_t)piece;
-  }
   const void *sa[] = { &g->temperature, &g->topp, &lo, &hi };
-  if (fw_call_checked(f, f->sampler_init, "sampler", &res, 4, sa, err, n)) goto fail;
+  if (fw_call_checked(f, f->sampler_init, "sampler", &res, 4, sa, err, n)) return -1;
 
-  if (g->prompt_len > 1 << 20) { fw_failf(err, n, "prompt: too long"); goto fail; }
+  if (g->prompt_len > 1 << 20) return fw_failf(err, n, "prompt: too long");
   int32_t len = (int32_t)g->prompt_len, cap = len + 3, bos = 1, eos = 0, outp, count;
   // Prompt bytes, then cap i32 tokens, in one scratch region grown geometrically and reused:
-  // a peer serving many tasks keeps its linear memory flat.
+  // a peer serving many tasks keeps its linear memory flat. The tokens stay there while the
+  // generation reads them.
   uint32_t text_bytes = ((uint32_t)len + 15u) & ~15u, need = text_bytes + 4u * (uint32_t)cap;
   if (need > f->scratch_cap) {
     int32_t bytes = (int32_t)(need > 2 * f->scratch_cap ? need : 2 * f->scratch_cap);
     if (bytes < 4096) bytes = 4096;
     const void *aa[] = { &bytes };
     int32_t p;
-    if (fw_call(f, f->alloc, "prompt", &p, 1, aa, err, n)) goto fail;
+    if (fw_call(f, f->alloc, "prompt", &p, 1, aa, err, n)) return -1;
     f->scratch = (uint32_t)p; f->scratch_cap = (uint32_t)bytes;
   }
   uint32_t size = 0;
   uint8_t *wmem = m3_GetMemory(f->rt, &size, 0);
-  if (!wmem || f->scratch == 0 || (uint64_t)f->scratch + f->scratch_cap > size) {
-    fw_failf(err, n, "prompt: linear memory could not grow"); goto fail;
-  }
+  if (!wmem || f->scratch == 0 || (uint64_t)f->scratch + f->scratch_cap > size)
+    return fw_failf(err, n, "prompt: linear memory could not grow");
   memcpy(wmem + f->scratch, g->prompt, (size_t)len);
   uint32_t text = f->scratch;
   outp = (int32_t)(f->scratch + text_bytes);
   const void *ea[] = { &text, &len, &bos, &eos, &outp, &cap };
-  if (fw_call_checked(f, f->encode, "encode", &count, 6, ea, err, n)) goto fail;
-  const uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
-  if (count < 1 || count > cap || outp <= 0 || (uint64_t)(uint32_t)outp + 4 * (uint64_t)count > size) {
-    fw_failf(err, n, "encode: bad result"); goto fail;
-  }
-  if (!(prompt = malloc(sizeof(int32_t) * (size_t)count))) { fw_failf(err, n, "out of memory"); goto fail; }
-  memcpy(prompt, mem + outp, sizeof(int32_t) * (size_t)count);
+  if (fw_call_checked(f, f->encode, "encode", &count, 6, ea, err, n)) return -1;
+  if (count < 1 || count > cap) return fw_failf(err, n, "encode: bad result");
 
-  int32_t ctx = fw_field(f, 9);
-  int32_t steps = g->steps <= 0 ? ctx : (g->steps < ctx ? g->steps : ctx);
-  int32_t token = prompt[0], pos = 0, pieceCap = PIECE_CAP;
   uint64_t t0 = plat_now_us();
-  while (pos < steps) {
-    if (g->should_stop && g->should_stop(g->stop_ctx)) { st->stopped = 1; break; }
-    int32_t forced = pos + 1 < count ? prompt[pos + 1] : -1, next, k;
-    const void *ga[] = { &token, &pos, &forced };
-    if (fw_call_checked(f, f->generate_step, "step", &next, 3, ga, err, n)) goto fail;
-    pos++;
-    if (next == 1) break;
-    const void *da[] = { &token, &next, &f->piece, &pieceCap };
-    if (fw_call_checked(f, f->decode, "decode", &k, 4, da, err, n)) goto fail;
-    mem = m3_GetMemory(f->rt, &size, 0);
-    if (k > PIECE_CAP || (uint64_t)f->piece + (uint32_t)k > size) { fw_failf(err, n, "decode: bad result"); goto fail; }
-    plat_write(mem + f->piece, (size_t)k);
-    token = next;
-  }
+  int32_t positions = 0;
+  int stopped = 0;
+  if (gen_run(f, outp, count, g->steps, g, &positions, &stopped, err, n)) return -1;
   st->elapsed_us = plat_now_us() - t0;
-  st->tokens = pos;
+  st->stopped = stopped;
+  st->tokens = positions;
   st->prompt_tokens = count;
   st->memory_bytes = m3_GetMemorySize(f->rt);
   st->heap_bytes = f->scratch + f->scratch_cap; // the last allocation of the run
-  rc = 0;
-fail:
-  free(prompt);
-  return rc;
+  return 0;
 }
 
 int fw_speed(fw *f, int32_t positions, double *tok_per_sec, char *err, size_t n) {
   *tok_per_sec = 0;
   float temp = 0, topp = 1;
   uint32_t lo = 1, hi = 0;
-  int32_t res, ctx = fw_field(f, 9), token = 1, pos = 0, forced = -1;
+  int32_t res, ctx = fw_field(f, 9);
   const void *sa[] = { &temp, &topp, &lo, &hi };
   if (fw_call_checked(f, f->sampler_init, "speed probe", &res, 4, sa, err, n)) return -1;
   if (positions > ctx) positions = ctx;
-  uint64_t t0 = plat_now_us();
-  while (pos < positions) {
-    const void *ga[] = { &token, &pos, &forced };
-    if (fw_call_checked(f, f->generate_step, "speed probe", &token, 3, ga, err, n)) return -1;
-    pos++;
-    if (token == 1) break;
+  if (positions < 1) return 0;
+  // BOS as the prompt, in the prompt scratch (made here when no run came first).
+  if (f->scratch_cap < 4) {
+    int32_t bytes = 16, p;
+    const void *aa[] = { &bytes };
+    if (fw_call(f, f->alloc, "speed probe", &p, 1, aa, err, n)) return -1;
+    if (p <= 0) return fw_failf(err, n, "speed probe: linear memory could not grow");
+    f->scratch = (uint32_t)p; f->scratch_cap = (uint32_t)bytes;
   }
+  uint32_t size = 0;
+  uint8_t *mem = m3_GetMemory(f->rt, &size, 0);
+  if (!mem || (uint64_t)f->scratch + 4 > size) return fw_failf(err, n, "speed probe: bad scratch");
+  int32_t bos = 1, ran = 0, stopped = 0;
+  memcpy(mem + f->scratch, &bos, 4);
+  uint64_t t0 = plat_now_us();
+  if (gen_run(f, (int32_t)f->scratch, 1, positions, NULL, &ran, &stopped, err, n)) return -1;
   uint64_t us = plat_now_us() - t0;
-  *tok_per_sec = us ? pos / (us / 1e6) : 0;
+  *tok_per_sec = us ? ran / (us / 1e6) : 0;
   return 0;
 }
 

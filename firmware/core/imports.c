@@ -78,7 +78,7 @@ static m3ApiRawFunction(h_wread) {
 
 // Checks a host-side tensor [data, data + bytes) of this type and shape.
 static int tensor_ok(fw *f, uint32_t qtype, uint32_t data, int32_t group, int32_t rows, int32_t cols) {
-  if (qtype > QT_T5 || rows <= 0 || cols <= 0) return 0;
+  if (nk_qtype_of(qtype) == NULL || rows <= 0 || cols <= 0) return 0;
   int64_t bytes = nk_tensor_bytes(qtype, rows, cols, group);
   return bytes > 0 && model_ok(f, data, (uint64_t)bytes);
 }
@@ -95,8 +95,9 @@ static m3ApiRawFunction(h_wmatvec) {
   m3ApiGetArg(uint32_t, x) m3ApiGetArg(uint32_t, xq) m3ApiGetArg(float, sa)
   if (!tensor_ok(FW, qtype, data, group, rows, cols))
     REFUSE(k_trap_host, "wMatvec(qtype=%u, data=%u, rows=%d, cols=%d)", qtype, data, rows, cols);
-  uint64_t xin = qtype == QT_F32 ? (uint64_t)cols * 4 : (qtype == QT_T2 ? (uint64_t)((cols + 63) & ~63) : (uint64_t)cols);
-  uint32_t xp = qtype == QT_F32 ? x : xq;
+  int32_t pad = NK_QTYPES[qtype].act_pad;
+  uint64_t xin = pad == 0 ? (uint64_t)cols * 4 : (uint64_t)(cols + pad - 1) / pad * pad;
+  uint32_t xp = pad == 0 ? x : xq;
   if (!guest_ok(runtime, y, (uint64_t)rows * 4) || !guest_ok(runtime, xp, xin))
     REFUSE(k_trap_guest, "wMatvec(y=%u, x=%u, rows=%d, cols=%d)", y, xp, rows, cols);
   const uint8_t *w = FW->model + data;

@@ -11,22 +11,25 @@ static int32_t t2_row_bytes(int32_t cols) { return ((cols + 63) / 64) * 16; }
 static int32_t q4_row_bytes(int32_t cols) { return (cols + 1) >> 1; }
 static int32_t t5_row_bytes(int32_t cols) { return (cols + 4) / 5; }
 
+// Row bytes and scale layout come from the table (NK_QTYPES, end of file).
+static int64_t row_bytes(const nk_qtype *t, int32_t cols) {
+  return (int64_t)((cols + t->block_weights - 1) / t->block_weights) * t->block_bytes;
+}
+
+const nk_qtype *nk_qtype_of(uint32_t qtype) { return qtype < QT_COUNT ? &NK_QTYPES[qtype] : NULL; }
+
 int64_t nk_scales_offset(uint32_t qtype, int32_t rows, int32_t cols) {
-  if (qtype == QT_Q8) return ((int64_t)rows * cols + 3) & ~(int64_t)3;
-  if (qtype == QT_T2) return (int64_t)rows * t2_row_bytes(cols);
-  if (qtype == QT_Q4) return ((int64_t)rows * q4_row_bytes(cols) + 3) & ~(int64_t)3;
-  if (qtype == QT_T5) return ((int64_t)rows * t5_row_bytes(cols) + 3) & ~(int64_t)3;
-  return -1;
+  const nk_qtype *t = nk_qtype_of(qtype);
+  if (t == NULL || t->scales == NK_SCALES_NONE) return -1;
+  return ((int64_t)rows * row_bytes(t, cols) + 3) & ~(int64_t)3;
 }
 
 int64_t nk_tensor_bytes(uint32_t qtype, int32_t rows, int32_t cols, int32_t group) {
-  if (rows <= 0 || cols <= 0) return -1;
-  if (qtype == QT_F32) return (int64_t)rows * cols * 4;
-  if (qtype == QT_Q8 && (group <= 0 || cols % group != 0)) return -1;
-  if ((qtype == QT_Q4 || qtype == QT_T5) && group != 0) return -1;
-  int64_t off = nk_scales_offset(qtype, rows, cols);
-  if (off < 0) return -1;
-  return off + (int64_t)rows * (qtype == QT_Q8 ? cols / group : 1) * 4;
+  const nk_qtype *t = nk_qtype_of(qtype);
+  if (t == NULL || rows <= 0 || cols <= 0) return -1;
+  if (t->scales == NK_SCALES_PER_GROUP ? group <= 0 || cols % group != 0 : group != 0) return -1;
+  if (t->scales == NK_SCALES_NONE) return (int64_t)rows * row_bytes(t, cols);
+  return nk_scales_offset(qtype, rows, cols) + (int64_t)rows * (t->scales == NK_SCALES_PER_GROUP ? cols / group : 1) * 4;
 }
 
 // Signed int4 weight of column c (low nibble: even column), like q4At in kernels/q4.ts.
@@ -186,35 +189,53 @@ static void matvec_t5_lut(const uint8_t *w, const uint8_t *ws, int32_t rows, int
   for (int32_t r = 0; r < rows; r++) stf(y + r, (float)acc[r] * ldf(ws + 4 * r) * sa);
 }
 
-void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows,
-               int32_t cols, float *y, const float *x, const int8_t *xq, float sa) {
-  if (qtype == QT_F32) {
-    for (int32_t r = 0; r < rows; r++) stf(y + r, dot_f32(w + (size_t)4 * r * cols, x, cols));
-  } else if (qtype == QT_Q8) {
-    int32_t groups = cols / group;
-    for (int32_t r = 0; r < rows; r++) {
-      const int8_t *row = (const int8_t *)w + (size_t)r * cols;
-      const uint8_t *rs = ws + (size_t)4 * r * groups;
-      float sum = 0;
-      for (int32_t g = 0; g < groups; g++)
-        sum += (float)dot_i8(row + g * group, xq + g * group, group) * ldf(rs + 4 * g);
-      stf(y + r, sum * sa);
-    }
-  } else if (qtype == QT_Q4) {
-    int32_t rb = q4_row_bytes(cols);
-    for (int32_t r = 0; r < rows; r++) {
-      float sum = 0;
-      sum += (float)dot_q4(w + (size_t)r * rb, xq, cols) * ldf(ws + 4 * r);
-      stf(y + r, sum * sa);
-    }
-  } else if (qtype == QT_T5) {
-    if (rows <= LUT_ROWS) {
-      matvec_t5_lut(w, ws, rows, cols, y, xq, sa);
-    } else {
-      int32_t rb = t5_row_bytes(cols);
-      for (int32_t r = 0; r < rows; r++) stf(y + r, (float)dot_t5(w + (size_t)r * rb, cols, xq) * ldf(ws + 4 * r) * sa);
-    }
-  } else if (rows <= LUT_ROWS) {
+// Per-type kernels, each the twin of its module kernel; the table below names them.
+static void matvec_f32(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows, int32_t cols,
+                       float *y, const float *x, const int8_t *xq, float sa) {
+  (void)ws; (void)group; (void)xq; (void)sa;
+  for (int32_t r = 0; r < rows; r++) stf(y + r, dot_f32(w + (size_t)4 * r * cols, x, cols));
+}
+
+static void matvec_q8(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows, int32_t cols,
+                      float *y, const float *x, const int8_t *xq, float sa) {
+  (void)x;
+  int32_t groups = cols / group;
+  for (int32_t r = 0; r < rows; r++) {
+    const int8_t *row = (const int8_t *)w + (size_t)r * cols;
+    const uint8_t *rs = ws + (size_t)4 * r * groups;
+    float sum = 0;
+    for (int32_t g = 0; g < groups; g++)
+      sum += (float)dot_i8(row + g * group, xq + g * group, group) * ldf(rs + 4 * g);
+    stf(y + r, sum * sa);
+  }
+}
+
+static void matvec_q4(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows, int32_t cols,
+                      float *y, const float *x, const int8_t *xq, float sa) {
+  (void)group; (void)x;
+  int32_t rb = q4_row_bytes(cols);
+  for (int32_t r = 0; r < rows; r++) {
+    float sum = 0;
+    sum += (float)dot_q4(w + (size_t)r * rb, xq, cols) * ldf(ws + 4 * r);
+    stf(y + r, sum * sa);
+  }
+}
+
+static void matvec_t5(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows, int32_t cols,
+                      float *y, const float *x, const int8_t *xq, float sa) {
+  (void)group; (void)x;
+  if (rows <= LUT_ROWS) {
+    matvec_t5_lut(w, ws, rows, cols, y, xq, sa);
+  } else {
+    int32_t rb = t5_row_bytes(cols);
+    for (int32_t r = 0; r < rows; r++) stf(y + r, (float)dot_t5(w + (size_t)r * rb, cols, xq) * ldf(ws + 4 * r) * sa);
+  }
+}
+
+static void matvec_t2(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows, int32_t cols,
+                      float *y, const float *x, const int8_t *xq, float sa) {
+  (void)group; (void)x;
+  if (rows <= LUT_ROWS) {
     matvec_t2_lut(w, ws, rows, cols, y, xq, sa);
   } else {
     int32_t rb = t2_row_bytes(cols);
@@ -225,30 +246,60 @@ void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t grou
   }
 }
 
+static void row_f32(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t r, int32_t cols, float *out) {
+  (void)ws; (void)group;
+  memcpy(out, w + (size_t)4 * r * cols, (size_t)4 * cols);
+}
+
+static void row_q8(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t r, int32_t cols, float *out) {
+  int32_t groups = cols / group;
+  for (int32_t i = 0; i < cols; i++)
+    stf(out + i, (float)((const int8_t *)w)[(size_t)r * cols + i] * ldf(ws + 4 * (r * groups + i / group)));
+}
+
+static void row_q4(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t r, int32_t cols, float *out) {
+  (void)group;
+  const uint8_t *row = w + (size_t)r * q4_row_bytes(cols);
+  float s = ldf(ws + 4 * r);
+  for (int32_t c = 0; c < cols; c++) stf(out + c, (float)q4_at(row, c) * s);
+}
+
+static void row_t5(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t r, int32_t cols, float *out) {
+  (void)group;
+  const uint8_t *row = w + (size_t)r * t5_row_bytes(cols);
+  float s = ldf(ws + 4 * r);
+  for (int32_t c = 0; c < cols; c++) stf(out + c, (float)t5_at(row, c) * s);
+}
+
+static void row_t2(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t r, int32_t cols, float *out) {
+  (void)group;
+  const uint8_t *row = w + (size_t)r * t2_row_bytes(cols);
+  float s = ldf(ws + 4 * r);
+  for (int32_t c = 0; c < cols; c++) {
+    uint32_t b = row[(c >> 6) * 16 + (c & 15)];
+    stf(out + c, (float)((int32_t)((b >> (((c >> 4) & 3) << 1)) & 3) - 1) * s);
+  }
+}
+
+// C's one table of quantization types, indexed by id (append-only; the same rows as
+// assembly/model/qtypes.ts and host/format/qtypes.ts). To add a type: append its id in
+// kernels.h, its kernels above, and a row here.
+const nk_qtype NK_QTYPES[QT_COUNT] = {
+  [QT_F32] = {"f32", 1, 4, NK_SCALES_NONE, 0, matvec_f32, row_f32},
+  [QT_Q8] = {"int8", 1, 1, NK_SCALES_PER_GROUP, 1, matvec_q8, row_q8},
+  [QT_T2] = {"ternary", 64, 16, NK_SCALES_PER_ROW, 64, matvec_t2, row_t2},
+  [QT_Q4] = {"q4", 2, 1, NK_SCALES_PER_ROW, 1, matvec_q4, row_q4},
+  [QT_T5] = {"ternary-t5", 5, 1, NK_SCALES_PER_ROW, 1, matvec_t5, row_t5},
+};
+
+void nk_matvec(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows,
+               int32_t cols, float *y, const float *x, const int8_t *xq, float sa) {
+  NK_QTYPES[qtype].matvec(w, ws, group, rows, cols, y, x, xq, sa);
+}
+
 void nk_row(uint32_t qtype, const uint8_t *w, const uint8_t *ws, int32_t group, int32_t r,
             int32_t cols, float *out) {
-  if (qtype == QT_F32) {
-    memcpy(out, w + (size_t)4 * r * cols, (size_t)4 * cols);
-  } else if (qtype == QT_Q8) {
-    int32_t groups = cols / group;
-    for (int32_t i = 0; i < cols; i++)
-      stf(out + i, (float)((const int8_t *)w)[(size_t)r * cols + i] * ldf(ws + 4 * (r * groups + i / group)));
-  } else if (qtype == QT_Q4) {
-    const uint8_t *row = w + (size_t)r * q4_row_bytes(cols);
-    float s = ldf(ws + 4 * r);
-    for (int32_t c = 0; c < cols; c++) stf(out + c, (float)q4_at(row, c) * s);
-  } else if (qtype == QT_T5) {
-    const uint8_t *row = w + (size_t)r * t5_row_bytes(cols);
-    float s = ldf(ws + 4 * r);
-    for (int32_t c = 0; c < cols; c++) stf(out + c, (float)t5_at(row, c) * s);
-  } else {
-    const uint8_t *row = w + (size_t)r * t2_row_bytes(cols);
-    float s = ldf(ws + 4 * r);
-    for (int32_t c = 0; c < cols; c++) {
-      uint32_t b = row[(c >> 6) * 16 + (c & 15)];
-      stf(out + c, (float)((int32_t)((b >> (((c >> 4) & 3) << 1)) & 3) - 1) * s);
-    }
-  }
+  NK_QTYPES[qtype].row(w, ws, group, r, cols, out);
 }
 
 // dotF32I8 of forward.ts: four partials over i mod 4, (s0+s1)+(s2+s3), then the tail.

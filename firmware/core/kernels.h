@@ -4,12 +4,29 @@
 #define EDGELLM_KERNELS_H
 #include <stdint.h>
 
-enum { QT_F32 = 0, QT_Q8 = 1, QT_T2 = 2, QT_Q4 = 3, QT_T5 = 4 }; // docs/model-format.md, append-only
+// Quantization type ids (docs/model-format.md), append-only; their traits: NK_QTYPES.
+enum { QT_F32 = 0, QT_Q8 = 1, QT_T2 = 2, QT_Q4 = 3, QT_T5 = 4, QT_COUNT = 5 };
+enum { NK_SCALES_NONE = 0, NK_SCALES_PER_ROW = 1, NK_SCALES_PER_GROUP = 2 };
+
+typedef struct {
+  const char *name;        // as the host and the fleet spell it
+  int32_t block_weights;   // a row is ceil(cols / block_weights) blocks of block_bytes
+  int32_t block_bytes;
+  int32_t scales;          // NK_SCALES_*: f32 scales after the codes (per row: group is 0)
+  int32_t act_pad;         // 0: reads x f32 [cols]; else xq int8 [cols rounded up to act_pad]
+  void (*matvec)(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t rows, int32_t cols,
+                 float *y, const float *x, const int8_t *xq, float sa);
+  void (*row)(const uint8_t *w, const uint8_t *ws, int32_t group, int32_t r, int32_t cols, float *out);
+} nk_qtype;
+
+extern const nk_qtype NK_QTYPES[QT_COUNT];
+// The traits of a type id, or NULL for an unknown one.
+const nk_qtype *nk_qtype_of(uint32_t qtype);
 
 // Bytes a tensor of this type and shape occupies; -1 for an invalid shape.
 int64_t nk_tensor_bytes(uint32_t qtype, int32_t rows, int32_t cols, int32_t group);
 
-// Offset of the f32 scales from the start of a q8 / t2 / q4 / t5 tensor; -1 for f32 or unknown.
+// Offset of the f32 scales from the start of a tensor; -1 for f32 or unknown.
 int64_t nk_scales_offset(uint32_t qtype, int32_t rows, int32_t cols);
 
 // y[rows] = W · x. f32: x f32 [cols]; q8/t2/q4/t5: xq int8 [pad64(cols)] with scale sa.

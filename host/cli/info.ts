@@ -2,7 +2,8 @@
 import { Command } from "commander";
 import { readAnyModel, quantOf } from "../format/load.js";
 import { convertModel } from "../format/convert.js";
-import { Kind, KIND_NAMES, QTYPE_NAMES, QType } from "../format/spec.js";
+import { qtypeName, QTYPES } from "../format/qtypes.js";
+import { Kind, KIND_NAMES, QType } from "../format/spec.js";
 import { resolveModelPath } from "./model-source.js";
 
 export function infoCommand(): Command {
@@ -20,13 +21,13 @@ export function infoCommand(): Command {
         bytes: r.raw.length,
         format: r.source,
         quant: quantOf(image),
-        embedding: QTYPE_NAMES[(image.tensors.find((t) => t.kind === Kind.Embedding)?.qtype ?? QType.F32) as QType],
+        embedding: qtypeName(image.tensors.find((t) => t.kind === Kind.Embedding)?.qtype ?? QType.F32),
         config: image.config,
         params,
         tokenizer: image.tokenizer ? "embedded" : "none",
         tensors: image.tensors.map((t) => ({
-          name: KIND_NAMES[t.kind], layer: t.layer, qtype: QTYPE_NAMES[t.qtype as QType], shape: [t.rows, t.cols],
-          ...(t.qtype === QType.Q8 ? { group: t.group } : {}), bytes: t.data.length,
+          name: KIND_NAMES[t.kind], layer: t.layer, qtype: qtypeName(t.qtype), shape: [t.rows, t.cols],
+          ...(QTYPES[t.qtype].scales === "group" ? { group: t.group } : {}), bytes: t.data.length,
         })),
       };
       if (o.json) {

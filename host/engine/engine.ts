@@ -71,6 +71,12 @@ export class Engine {
 
   // reference: llama2.c's O(n²) merge loop whatever the length (tests, benchmarks).
   encode(text: string, bos: boolean, eos: boolean, reference = false): Int32Array {
+    const { ptr, n } = this.encodeInPlace(text, bos, eos, reference);
+    return new Int32Array(this.x.memory.buffer.slice(ptr, ptr + 4 * n));
+  }
+
+  // The tokens left in the scratch: i32 [n] at ptr.
+  private encodeInPlace(text: string, bos: boolean, eos: boolean, reference = false): { ptr: number; n: number } {
     const bytes = new TextEncoder().encode(text);
     const cap = bytes.length + 3;
     const textBytes = (bytes.length + 15) & ~15;
@@ -78,7 +84,7 @@ export class Engine {
     new Uint8Array(this.x.memory.buffer, tp, bytes.length).set(bytes);
     const out = tp + textBytes;
     const n = check((reference ? this.x.encodeReference : this.x.encode)(tp, bytes.length, bos ? 1 : 0, eos ? 1 : 0, out, cap), "encode");
-    return new Int32Array(this.x.memory.buffer.slice(out, out + 4 * n));
+    return { ptr: out, n };
   }
 
   decode(prev: number, token: number): Uint8Array {
@@ -95,8 +101,35 @@ export class Engine {
     return new Float32Array(this.x.memory.buffer, this.x.logits(), this.info.vocabSize);
   }
 
-  // Forward at pos, then the forced token or a sampled one.
+  // Forward at pos, then the forced token or a sampled one (one position, outside any
+  // generation: tests and probes of the forward pass).
   step(token: number, pos: number, forced: number): number {
-    return check(this.x.generateStep(token, pos, forced), "step");
+    check(this.x.forward(token, pos), "forward");
+    return forced >= 0 ? forced : check(this.x.sample(), "sample");
+  }
+
+  // Tokenizes a prompt (BOS first) into the engine's scratch and starts the module's generation
+  // over it (gen/generation.ts); the sampler is the caller's to configure. Returns the prompt's
+  // token count. The tokens stay in the scratch, so no other encode() until the generation ends.
+  startGeneration(prompt: string | Int32Array, steps: number): number {
+    let ptr: number, n: number;
+    if (typeof prompt === "string") {
+      const bytes = Buffer.byteLength(prompt, "utf8"), max = check(this.x.genMaxPromptBytes(), "generation");
+      if (bytes > max) throw new EngineError("E_PROMPT_TOO_LONG", `prompt is ${bytes} bytes; at most ${max} fit a context of ${this.info.ctx} positions`);
+      ({ ptr, n } = this.encodeInPlace(prompt, true, false));
+    } else {
+      n = prompt.length;
+      ptr = this.scratch(4 * n);
+      new Int32Array(this.x.memory.buffer, ptr, n).set(prompt);
+    }
+    check(this.x.genStart(ptr, n, steps), "generation");
+    return n;
+  }
+
+  // Runs one position of the generation: the status (GEN_* of gen/generation.ts) and the bytes
+  // the position output (a view, valid until the next call).
+  nextPosition(nowMs = 0): { status: number; piece: Uint8Array } {
+    const status = check(this.x.genNext(nowMs), "generation");
+    return { status, piece: new Uint8Array(this.x.memory.buffer, this.x.genOutput(), this.x.genOutputLen()) };
   }
 }

@@ -7,6 +7,8 @@ export interface ModuleExports {
   memoryBytes(): number;
   setMemoryLimit(bytes: number): void;
   simdBuild(): number;
+  qtypeCount(): number;
+  qtypeTensorBytes(qtype: number, rows: number, cols: number, group: number): number;
   modelLoad(ptr: number, len: number): number;
   tokenizerLoad(ptr: number, len: number): number;
   modelInit(ctx: number, kvInt8: number): number;
@@ -15,7 +17,15 @@ export interface ModuleExports {
   logits(): number;
   samplerInit(temperature: number, topp: number, seedLo: number, seedHi: number): number;
   sample(): number;
-  generateStep(token: number, pos: number, forced: number): number;
+  genMaxPromptBytes(): number;
+  genStart(prompt: number, nPrompt: number, steps: number): number;
+  genNext(nowMs: number): number;
+  genCancel(): void;
+  genSetDeadline(atMs: number): void;
+  genOutput(): number;
+  genOutputLen(): number;
+  genPosition(): number;
+  genChosen(): number;
   encode(text: number, len: number, bos: number, eos: number, out: number, cap: number): number;
   encodeReference(text: number, len: number, bos: number, eos: number, out: number, cap: number): number;
   decode(prev: number, token: number, out: number, cap: number): number;

@@ -1,6 +1,6 @@
 // FloatModel → edgellm model image at a chosen quantization.
 import { FloatModel, tensorKey, tensorList } from "./float-model.js";
-import { packTernary, quantizeQ4, quantizeQ8, ternarize } from "./quantize.js";
+import { QTYPES } from "./qtypes.js";
 import { ATTENTION_KINDS, Kind, QType, tensorShape } from "./spec.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
@@ -71,12 +71,9 @@ export function convertModel(m: FloatModel, o: ConvertOptions): ModelImage {
       qtype = isTable(kind) ? QType.Q8 : quant === "ternary" ? ternary : LAYER_QTYPE[quant];
     }
     if (isTable(kind) && emb !== "default") qtype = emb === "q4" ? QType.Q4 : emb === "ternary" ? ternary : QType.Q8;
-    const g = qtype === QType.Q8 ? (group || cols) : 0;
-    let data: Uint8Array;
-    if (qtype === QType.F32) data = new Uint8Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength));
-    else if (qtype === QType.Q8) data = quantizeQ8(w, rows, cols, g);
-    else if (qtype === QType.Q4) data = quantizeQ4(w, rows, cols);
-    else data = packTernary(ternarize(w, rows, cols, o.ternaryScales?.get(tensorKey(kind, layer))), qtype as QType.T2 | QType.T5, rows, cols);
+    const traits = QTYPES[qtype];
+    const g = traits.scales === "group" ? (group || cols) : 0;
+    const data = traits.quantize(w, rows, cols, g, traits.ternary ? o.ternaryScales?.get(tensorKey(kind, layer)) : undefined);
     tensors.push({ kind, layer, qtype, rows, cols, group: g, data });
   }
   return { config: { ...m.config }, tensors, tokenizer: o.tokenizer ?? m.tokenizer };

@@ -1,24 +1,20 @@
 // edgellm images back to f32 tensors (so any file can be re-quantized or trained from), and
 // lossless repacking of ternary matrices between the t2 and t5 layouts.
 import { tensorKey, tensorList, type FloatModel } from "./float-model.js";
-import { dequantizeQ4, dequantizeQ8, dequantizeTernary, packTernary, unpackTernary } from "./quantize.js";
-import { isTernary, QType } from "./spec.js";
+import { packTernary, unpackTernary } from "./quantize.js";
+import { isTernary, QTYPES, storedFloatCount } from "./qtypes.js";
+import { QType } from "./spec.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
 // The f32 numbers a tensor stores: all its values when f32, else its scales, which every
 // quantized layout keeps at the end of the tensor's data. Codes are integers and always finite.
 export function storedFloats(t: TensorRecord): Float32Array {
-  const count = t.qtype === QType.F32 ? t.rows * t.cols : t.qtype === QType.Q8 ? t.rows * (t.cols / t.group) : t.rows;
+  const count = storedFloatCount(t.qtype, t.rows, t.cols, t.group);
   return new Float32Array(t.data.slice(t.data.length - 4 * count).buffer);
 }
 
 export function tensorToFloat(t: TensorRecord): Float32Array {
-  switch (t.qtype) {
-    case QType.F32: return new Float32Array(t.data.slice().buffer, 0, t.rows * t.cols);
-    case QType.Q8: return dequantizeQ8(t.data, t.rows, t.cols, t.group);
-    case QType.Q4: return dequantizeQ4(t.data, t.rows, t.cols);
-    case QType.T2: case QType.T5: return dequantizeTernary(t.data, t.qtype, t.rows, t.cols);
-  }
+  return QTYPES[t.qtype].dequantize(t.data, t.rows, t.cols, t.group);
 }
 
 export function imageToFloat(image: ModelImage): FloatModel {

@@ -8,7 +8,8 @@ import { FormatError } from "./errors.js";
 import { FloatModel, tensorKey, tensorList } from "./float-model.js";
 import { isLlama2cV2, readLlama2cV0, readLlama2cV2 } from "./llama2c.js";
 import { isModelFile, readModel } from "./reader.js";
-import { ATTENTION_KINDS, FFN_KINDS, Kind, KIND_NAMES, QTYPE_NAMES, QType } from "./spec.js";
+import { qtypeName } from "./qtypes.js";
+import { ATTENTION_KINDS, FFN_KINDS, Kind, KIND_NAMES, QType } from "./spec.js";
 import { checkTokenizer } from "./tokenizer.js";
 import { writeModel, type ModelImage } from "./writer.js";
 
@@ -100,7 +101,7 @@ export function loadModelFile(path: string, tokenizer?: { bytes: Uint8Array; pat
 // The quantization a model is known by: its FFN matrices' type, and its attention matrices'
 // when they differ (mixed precision), e.g. "ternary, attention q4".
 export function quantOf(image: ModelImage): string {
-  const name = (kinds: readonly Kind[]) => QTYPE_NAMES[(image.tensors.find((t) => kinds.includes(t.kind))?.qtype ?? QType.F32) as QType];
+  const name = (kinds: readonly Kind[]) => qtypeName(image.tensors.find((t) => kinds.includes(t.kind))?.qtype ?? QType.F32);
   const ffn = name(FFN_KINDS), attention = name(ATTENTION_KINDS);
   return ffn === attention ? ffn : `${ffn}, attention ${attention}`;
 }

@@ -1,7 +1,7 @@
 // Quantizers from f32 matrices to the file's q8, t2, t5 and q4 layouts (docs/model-format.md).
 // They mirror the module's kernels: symmetric absmax int8 per group, BitNet b1.58 absmean
 // ternary per row, and symmetric absmax int4 per row.
-import { align, q4RowBytes, QType, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES, t5RowBytes, T5_PER_BYTE, tensorBytes } from "./spec.js";
+import { align, q4RowBytes, QType, t2RowBytes, T2_BLOCK, T2_BLOCK_BYTES, t5RowBytes, T5_PER_BYTE } from "./spec.js";
 
 // w: f32 [rows][cols] → int8 q [rows][cols] (padded to 4 bytes) + f32 scales [rows][cols/group].
 export function quantizeQ8(w: Float32Array, rows: number, cols: number, group: number): Uint8Array {
@@ -101,7 +101,7 @@ export function packTernary(t: Ternary, qtype: QType.T2 | QType.T5, rows: number
 
 // Bytes of a ternary tensor's codes, before its f32 row scales.
 function ternaryCodeBytes(qtype: QType.T2 | QType.T5, rows: number, cols: number): number {
-  return tensorBytes(qtype, rows, cols, 0) - 4 * rows;
+  return qtype === QType.T5 ? align(rows * t5RowBytes(cols), 4) : rows * t2RowBytes(cols);
 }
 
 // Code (t + 1) of column c of row r: t2's 2-bit field, or t5's base-3 digit.

@@ -3,11 +3,11 @@
 // (assembly/model/file.ts) with the same rules; test/vectors keeps the two in agreement.
 import { crc32Skipping } from "./crc32.js";
 import { FormatError } from "./errors.js";
+import { groupProblem, isKnownQType, QTYPES, tensorBytes } from "./qtypes.js";
 import {
-  CHECKSUM_OFFSET, configProblems, ENTRY_BYTES, FLAG_SHARED_CLASSIFIER, HEADER_BYTES, isTernary, Kind, KIND_NAMES,
-  LAYER_KINDS, MAGIC, ModelConfig, QType, QTYPE_NAMES, tensorBytes, tensorShape, VERSION,
+  CHECKSUM_OFFSET, configProblems, ENTRY_BYTES, FLAG_SHARED_CLASSIFIER, HEADER_BYTES, Kind, KIND_NAMES,
+  LAYER_KINDS, MAGIC, ModelConfig, QType, tensorShape, VERSION,
 } from "./spec.js";
-import { ternaryCodeProblem } from "./quantize.js";
 import type { ModelImage, TensorRecord } from "./writer.js";
 
 export function isModelFile(bytes: Uint8Array): boolean {
@@ -51,19 +51,19 @@ export function readModel(bytes: Uint8Array, name = "model"): ModelImage {
     if (kind > Kind.Classifier || (kind === Kind.Classifier && config.sharedClassifier)) fail("E_TENSOR", `${label}: unexpected kind`);
     const global = kind === Kind.Embedding || kind === Kind.RmsFinal || kind === Kind.Classifier;
     if (global ? layer !== 0 : layer >= config.nLayers) fail("E_TENSOR", `${label}: bad layer`);
-    if (qtype > QType.T5) fail("E_QTYPE", `${label}: unknown quantization type ${qtype}`);
+    if (!isKnownQType(qtype)) fail("E_QTYPE", `${label}: unknown quantization type ${qtype}`);
     const [er, ec] = tensorShape(config, kind as Kind);
     if (rows !== er || cols !== ec) fail("E_TENSOR", `${label}: shape [${rows}, ${cols}], expected [${er}, ${ec}]`);
     if (rows === 1 && qtype !== QType.F32) fail("E_QTYPE", `${label}: norm weights must be f32`);
-    if (qtype === QType.Q8 && (group <= 0 || cols % group !== 0)) fail("E_TENSOR", `${label}: group size ${group} does not divide ${cols}`);
-    if ((qtype === QType.Q4 || qtype === QType.T5) && group !== 0) fail("E_TENSOR", `${label}: ${QTYPE_NAMES[qtype as QType]} group size must be 0, is ${group}`);
+    const badGroup = groupProblem(qtype, cols, group);
+    if (badGroup) fail("E_TENSOR", `${label}: ${badGroup}`);
     if (size !== tensorBytes(qtype, rows, cols, group)) fail("E_TENSOR", `${label}: ${size} bytes does not match its shape`);
     if (off % 64 !== 0 || off < tableEnd || off + size > bytes.length) fail("E_TENSOR", `${label}: data at ${off}+${size} is out of bounds or unaligned`);
     const key = `${kind}/${layer}`;
     if (seen.has(key)) fail("E_TENSOR", `${label}: duplicate`);
     seen.add(key);
     const data = bytes.subarray(off, off + size);
-    const codeProblem = isTernary(qtype) ? ternaryCodeProblem(data, qtype as QType.T2 | QType.T5, rows, cols) : null;
+    const codeProblem = QTYPES[qtype].codeProblem(data, rows, cols);
     if (codeProblem) fail("E_TENSOR", `${label}: ${codeProblem}`);
     tensors.push({ kind, layer, qtype, rows, cols, group, data });
   }

@@ -8,11 +8,8 @@ export const TENSOR_ALIGN = 64;
 export const CHECKSUM_OFFSET = 124;
 export const FLAG_SHARED_CLASSIFIER = 1;
 
+// Quantization type ids, append-only; their traits are the table in qtypes.ts.
 export enum QType { F32 = 0, Q8 = 1, T2 = 2, Q4 = 3, T5 = 4 }
-export const QTYPE_NAMES: Record<QType, string> = {
-  [QType.F32]: "f32", [QType.Q8]: "int8", [QType.T2]: "ternary", [QType.Q4]: "q4", [QType.T5]: "ternary-t5",
-};
-export const isTernary = (q: QType) => q === QType.T2 || q === QType.T5;
 
 export enum Kind {
   Embedding = 0, RmsAtt = 1, Wq = 2, Wk = 3, Wv = 4, Wo = 5, RmsFfn = 6,
@@ -55,17 +52,6 @@ export function t5RowBytes(cols: number): number {
 // q4: bytes of one row, two weights a byte (low nibble = even column).
 export function q4RowBytes(cols: number): number {
   return Math.ceil(cols / 2);
-}
-
-export function tensorBytes(qtype: QType, rows: number, cols: number, group: number): number {
-  const n = rows * cols;
-  switch (qtype) {
-    case QType.F32: return 4 * n;
-    case QType.Q8: return align(n, 4) + 4 * rows * (cols / group);
-    case QType.T2: return rows * t2RowBytes(cols) + 4 * rows;
-    case QType.Q4: return align(rows * q4RowBytes(cols), 4) + 4 * rows;
-    case QType.T5: return align(rows * t5RowBytes(cols), 4) + 4 * rows;
-  }
 }
 
 export function align(n: number, to: number): number {

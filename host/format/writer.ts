@@ -1,8 +1,9 @@
 // The one writer of the edgellm model file (docs/model-format.md).
 import { crc32Skipping } from "./crc32.js";
+import { tensorBytes } from "./qtypes.js";
 import {
   align, CHECKSUM_OFFSET, ENTRY_BYTES, FLAG_SHARED_CLASSIFIER, HEADER_BYTES, Kind, MAGIC, ModelConfig,
-  QType, TENSOR_ALIGN, tensorBytes, VERSION,
+  QType, TENSOR_ALIGN, VERSION,
 } from "./spec.js";
 
 export interface TensorRecord {

@@ -3,6 +3,7 @@
 // stream, each story starting with BOS (token 1), like llama2.c's pretokenized data.
 import { existsSync, readFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
+import { GEN_MORE } from "../engine/generate.js";
 import { documents } from "../engine/perplexity.js";
 
 export const BOS = 1;
@@ -24,12 +25,12 @@ export function sampleStories(teacher: Engine, o: SampleOptions): Int32Array[] {
   const maxLen = Math.min(o.maxLen, teacher.info.ctx);
   while (total < o.tokens) {
     const story = [BOS];
-    let token = BOS;
-    for (let pos = 0; pos + 1 < maxLen; pos++) {
-      const next = teacher.step(token, pos, -1);
-      if (next === BOS) break;
-      story.push(next);
-      token = next;
+    if (maxLen > 1) teacher.startGeneration(Int32Array.of(BOS), maxLen - 1); // steps 0 would mean the whole context
+    for (let more = maxLen > 1; more;) {
+      const { status } = teacher.nextPosition();
+      const chosen = teacher.x.genChosen();
+      if (teacher.x.genPosition() === story.length && chosen !== BOS) story.push(chosen);
+      more = status === GEN_MORE;
     }
     stories.push(Int32Array.from(story));
     total += story.length;

@@ -21,6 +21,7 @@ export interface Pub { topic: string; payload: Buffer; qos: number; retain: bool
 export interface AgentOptions {
   fleet?: string; id?: string; maxQueue?: number; heartbeatMs?: number; flushMs?: number;
   engine?: EngineKind; ctx?: number; start?: number;
+  modelBytes?: Uint8Array; // an edgellm file with its tokenizer; default: stories260K
 }
 
 export const E_REJECTED = -17;
@@ -37,7 +38,7 @@ export class TestAgent {
 
   constructor(o: AgentOptions = {}) {
     this.now = o.start ?? 1_700_000_000_000;
-    this.e = Engine.load(model().bytes, undefined, {
+    this.e = Engine.load(o.modelBytes ?? model().bytes, undefined, {
       engine: o.engine ?? "simd", ctx: o.ctx ?? 0,
       agentHost: {
         publish: (topic, payload, flags) => {

@@ -7,8 +7,10 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Engine } from "../../host/engine/engine.js";
+import { generate } from "../../host/engine/generate.js";
 import { readModel } from "../../host/format/reader.js";
-import { isTernary, Kind, QType } from "../../host/format/spec.js";
+import { isTernary } from "../../host/format/qtypes.js";
+import { Kind, QType } from "../../host/format/spec.js";
 import { ROOT } from "./helpers.js";
 
 const DEFAULT = join(ROOT, "models", "default.ellm");
@@ -49,15 +51,9 @@ for (const engine of ["simd", "mvp"] as const) {
   test(`default model generates over its whole context (${engine}, int8 KV)`, () => {
     const e = Engine.load(new Uint8Array(readFileSync(DEFAULT)), undefined, { engine, ctx: 0, kvInt8: true });
     assert.equal(e.info.ctx, e.info.seqLen);
-    e.setSampler(0, 0.9, 1n);
-    const prompt = e.encode("Once upon a time", true, false);
-    let token = prompt[0], text = "";
-    for (let pos = 0; pos < e.info.ctx - 1; pos++) {
-      const next = e.step(token, pos, pos + 1 < prompt.length ? prompt[pos + 1] : -1);
-      if (next === 1) break;
-      text += Buffer.from(e.decode(token, next)).toString("utf8");
-      token = next;
-    }
+    const parts: Buffer[] = [];
+    generate(e, { prompt: "Once upon a time", steps: e.info.ctx - 1, temperature: 0, topp: 0.9, seed: 1n }, (b) => parts.push(Buffer.from(b)));
+    const text = Buffer.concat(parts).toString("utf8");
     assert.match(text, /^Once upon a time/);
     assert.ok(text.split(" ").length > 20, text);
   });

@@ -125,7 +125,12 @@ export function tokenizerLoad(p: i32, n: i32): i32 { return 0; }
 export function modelInit(c: i32, k: i32): i32 { return 1; }
 export function modelField(f: i32): i32 { return 1; }
 export function samplerInit(t: f32, p: f32, a: i32, b: i32): i32 { return 0; }
-export function generateStep(t: i32, p: i32, f: i32): i32 { return 1; }
+export function genStart(p: i32, n: i32, s: i32): i32 { return 0; }
+export function genNext(now: f64): i32 { return 1; }
+export function genCancel(): void {}
+export function genOutput(): i32 { return 64; }
+export function genOutputLen(): i32 { return 0; }
+export function genPosition(): i32 { return 1; }
 export function encode(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32): i32 { return 1; }
 export function decode(a: i32, b: i32, c: i32, d: i32): i32 { return 0; }
 export function setMemoryLimit(b: i32): void {}
