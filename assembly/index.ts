@@ -7,6 +7,7 @@ import { setMemoryCap } from "./core/memory-cap";
 import { decode as decodeToken, encode as encodeText } from "./text/tokenizer";
 import * as agentApi from "./agent/api";
 import * as genApi from "./gen/api";
+import * as F from "./model/fields";
 import { QT_COUNT, tensorBytes } from "./model/qtypes";
 
 export const ABI_VERSION: i32 = 1;
@@ -44,23 +45,22 @@ export function nativeKernels(on: i32): i32 {
 // Returns the context length actually allocated, or an error.
 export function modelInit(ctx: i32, kvInt8: i32): i32 { return initState(ctx, kvInt8 != 0); }
 
-// Config fields: 0 dim, 1 hidden, 2 layers, 3 heads, 4 kv heads, 5 vocab, 6 seq_len,
-// 7 shared classifier, 8 has tokenizer, 9 ctx of the run state.
+// Config fields by number (model/fields.ts), or E_ARGUMENT for an unknown one.
 export function modelField(field: i32): i32 {
   const rt = runtime;
   if (rt == null) return E.E_NO_MODEL;
   const c = rt.config;
   switch (field) {
-    case 0: return c.dim;
-    case 1: return c.hiddenDim;
-    case 2: return c.nLayers;
-    case 3: return c.nHeads;
-    case 4: return c.nKvHeads;
-    case 5: return c.vocabSize;
-    case 6: return c.seqLen;
-    case 7: return c.sharedClassifier ? 1 : 0;
-    case 8: return rt.tokenizer != null ? 1 : 0;
-    case 9: { const s = rt.state; return s != null ? s.ctx : 0; }
+    case F.MF_DIM: return c.dim;
+    case F.MF_HIDDEN_DIM: return c.hiddenDim;
+    case F.MF_N_LAYERS: return c.nLayers;
+    case F.MF_N_HEADS: return c.nHeads;
+    case F.MF_N_KV_HEADS: return c.nKvHeads;
+    case F.MF_VOCAB_SIZE: return c.vocabSize;
+    case F.MF_SEQ_LEN: return c.seqLen;
+    case F.MF_SHARED_CLASSIFIER: return c.sharedClassifier ? 1 : 0;
+    case F.MF_HAS_TOKENIZER: return rt.tokenizer != null ? 1 : 0;
+    case F.MF_CTX: { const s = rt.state; return s != null ? s.ctx : 0; }
     default: return E.E_ARGUMENT;
   }
 }

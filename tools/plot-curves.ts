@@ -4,7 +4,7 @@
 //   node dist/tools/plot-curves.js -o docs/models-default-curve.svg "title" NAME=run.log.json ...
 import { readFileSync, writeFileSync } from "node:fs";
 import { curveSvg, type Series } from "../host/train/curve.js";
-import type { LogEntry } from "../host/train/trainer.js";
+import type { LogEntry } from "../host/train/log-entry.js";
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
 

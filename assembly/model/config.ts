@@ -31,6 +31,6 @@ export function configIsSane(c: Config): bool {
   if (c.dim % c.nHeads != 0 || (c.dim / c.nHeads) % 2 != 0) return false;
   if (c.vocabSize <= 0 || c.vocabSize > MAX_VOCAB) return false;
   if (c.seqLen <= 0 || c.seqLen > MAX_SEQ) return false;
-  if (!(c.normEps > 0) || !(c.ropeTheta > 0)) return false;
+  if (!(c.normEps > 0) || !(c.ropeTheta > 0) || !isFinite(c.normEps) || !isFinite(c.ropeTheta)) return false;
   return true;
 }

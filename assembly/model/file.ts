@@ -10,12 +10,14 @@ import { repackT5ToT2 } from "../kernels/t5";
 import { t2RowBytes } from "../kernels/t2";
 import { Weights } from "./weights";
 import { wRead } from "../kernels/native";
+import {
+  EN_BYTES, EN_COLS, EN_GROUP, EN_KIND, EN_LAYER, EN_OFFSET, EN_QTYPE, EN_ROWS, ENTRY_BYTES, FLAG_SHARED_CLASSIFIER,
+  H_CHECKSUM, H_DIM, H_FILE_BYTES, H_FLAGS, H_HEADER_BYTES, H_HIDDEN_DIM, H_MAGIC, H_N_HEADS, H_N_KV_HEADS, H_N_LAYERS,
+  H_N_TENSORS, H_NORM_EPS, H_ROPE_THETA, H_SEQ_LEN, H_TOKENIZER_BYTES, H_TOKENIZER_OFFSET, H_VERSION, H_VOCAB_SIZE,
+  HEADER_BYTES, MAGIC, VERSION,
+} from "./layout";
+import { CHUNK_BYTES, externalTensorValuesOk, tensorValuesOk } from "./tensor-values";
 
-export const MAGIC: u32 = 0x4d4c4c45; // "ELLM"
-export const VERSION: u32 = 1;
-export const HEADER_BYTES: u32 = 128;
-export const ENTRY_BYTES: u32 = 32;
-const CHECKSUM_OFFSET: usize = 124;
 
 // Tensor kinds (append-only).
 export const K_EMBEDDING: u32 = 0;
@@ -82,11 +84,9 @@ function readExternal(off: u32, len: u32): usize {
 }
 
 // CRC of a host-held file past its header, streamed through a small buffer.
-function crcExternal(crc: u32, n: usize): u32 {
-  const CHUNK: u32 = 1024;
-  const buf = heap.alloc(<usize>CHUNK);
-  for (let off = <usize>HEADER_BYTES; off < n; off += <usize>CHUNK) {
-    const len = <u32>min<usize>(<usize>CHUNK, n - off);
+function crcExternal(crc: u32, n: usize, buf: usize): u32 {
+  for (let off = <usize>HEADER_BYTES; off < n; off += <usize>CHUNK_BYTES) {
+    const len = <u32>min<usize>(<usize>CHUNK_BYTES, n - off);
     wRead(buf, <u32>off, len);
     crc = crc32Update(crc, buf, <usize>len);
   }
@@ -97,27 +97,28 @@ function crcExternal(crc: u32, n: usize): u32 {
 function parse(p: usize, n: usize, external: bool): ParseResult {
   const res = new ParseResult();
   if (n < <usize>HEADER_BYTES) { res.error = E.E_TOO_SHORT; return res; }
-  if (load<u32>(p) != MAGIC) { res.error = E.E_MAGIC; return res; }
-  if (load<u32>(p, 4) != VERSION) { res.error = E.E_VERSION; return res; }
-  if (load<u32>(p, 8) != HEADER_BYTES) { res.error = E.E_VERSION; return res; }
-  if (<usize>load<u32>(p, 64) != n) { res.error = E.E_TRUNCATED; return res; }
-  const flags = load<u32>(p, 12);
-  if ((flags & ~1) != 0) { res.error = E.E_VERSION; return res; }
+  if (load<u32>(p + H_MAGIC) != MAGIC) { res.error = E.E_MAGIC; return res; }
+  if (load<u32>(p + H_VERSION) != VERSION) { res.error = E.E_VERSION; return res; }
+  if (load<u32>(p + H_HEADER_BYTES) != HEADER_BYTES) { res.error = E.E_VERSION; return res; }
+  if (<usize>load<u32>(p + H_FILE_BYTES) != n) { res.error = E.E_TRUNCATED; return res; }
+  const flags = load<u32>(p + H_FLAGS);
+  if ((flags & ~FLAG_SHARED_CLASSIFIER) != 0) { res.error = E.E_VERSION; return res; }
 
   // The checksum field itself is read as zero.
-  let crc = crc32Update(0, p, CHECKSUM_OFFSET);
+  const chunk = external ? heap.alloc(<usize>CHUNK_BYTES) : 0; // u8 [CHUNK_BYTES] for env.wRead
+  let crc = crc32Update(0, p, H_CHECKSUM);
   crc = crc32Update(crc, memory.data(4), 4);
-  crc = external ? crcExternal(crc, n) : crc32Update(crc, p + 128, n - 128);
-  if (crc != load<u32>(p, CHECKSUM_OFFSET)) { res.error = E.E_CHECKSUM; return res; }
+  crc = external ? crcExternal(crc, n, chunk) : crc32Update(crc, p + <usize>HEADER_BYTES, n - <usize>HEADER_BYTES);
+  if (crc != load<u32>(p + H_CHECKSUM)) { res.error = E.E_CHECKSUM; return res; }
 
   const c = res.file.config;
-  c.dim = load<i32>(p, 16); c.hiddenDim = load<i32>(p, 20); c.nLayers = load<i32>(p, 24);
-  c.nHeads = load<i32>(p, 28); c.nKvHeads = load<i32>(p, 32); c.vocabSize = load<i32>(p, 36);
-  c.seqLen = load<i32>(p, 40); c.ropeTheta = load<f32>(p, 44); c.normEps = load<f32>(p, 48);
-  c.sharedClassifier = (flags & 1) != 0;
+  c.dim = load<i32>(p + H_DIM); c.hiddenDim = load<i32>(p + H_HIDDEN_DIM); c.nLayers = load<i32>(p + H_N_LAYERS);
+  c.nHeads = load<i32>(p + H_N_HEADS); c.nKvHeads = load<i32>(p + H_N_KV_HEADS); c.vocabSize = load<i32>(p + H_VOCAB_SIZE);
+  c.seqLen = load<i32>(p + H_SEQ_LEN); c.ropeTheta = load<f32>(p + H_ROPE_THETA); c.normEps = load<f32>(p + H_NORM_EPS);
+  c.sharedClassifier = (flags & FLAG_SHARED_CLASSIFIER) != 0;
   if (!configIsSane(c)) { res.error = E.E_CONFIG; return res; }
 
-  const nTensors = load<u32>(p, 52);
+  const nTensors = load<u32>(p + H_N_TENSORS);
   const expected = <u32>c.nLayers * 9 + (c.sharedClassifier ? 2 : 3);
   if (nTensors != expected) { res.error = E.E_TENSOR; return res; }
   if (<u64>HEADER_BYTES + <u64>nTensors * ENTRY_BYTES > <u64>n) { res.error = E.E_TENSOR; return res; }
@@ -133,9 +134,9 @@ function parse(p: usize, n: usize, external: bool): ParseResult {
   memory.fill(seen, 0, <usize>(N_KINDS * <u32>c.nLayers));
   for (let i: u32 = 0; i < nTensors; i++) {
     const e = p + <usize>(HEADER_BYTES + i * ENTRY_BYTES);
-    const kind = load<u32>(e), layer = load<u32>(e, 4), qtype = load<u32>(e, 8);
-    const rows = load<i32>(e, 12), cols = load<i32>(e, 16), group = load<i32>(e, 20);
-    const off = load<u32>(e, 24), bytes = load<u32>(e, 28);
+    const kind = load<u32>(e + EN_KIND), layer = load<u32>(e + EN_LAYER), qtype = load<u32>(e + EN_QTYPE);
+    const rows = load<i32>(e + EN_ROWS), cols = load<i32>(e + EN_COLS), group = load<i32>(e + EN_GROUP);
+    const off = load<u32>(e + EN_OFFSET), bytes = load<u32>(e + EN_BYTES);
     if (kind >= N_KINDS) { res.error = E.E_TENSOR; return res; }
     if (kind == K_CLASSIFIER && c.sharedClassifier) { res.error = E.E_TENSOR; return res; }
     if (isGlobal(kind) ? layer != 0 : layer >= <u32>c.nLayers) { res.error = E.E_TENSOR; return res; }
@@ -151,6 +152,9 @@ function parse(p: usize, n: usize, external: bool): ParseResult {
     store<u8>(slot, 1);
     // External: norm vectors are copied in (small), matrices stay in host memory.
     const data = external ? (rows == 1 ? readExternal(off, bytes) : <usize>off) : p + <usize>off;
+    const valuesOk = external && rows > 1 ? externalTensorValuesOk(qtype, rows, cols, group, off, chunk)
+      : tensorValuesOk(qtype, rows, cols, group, data);
+    if (!valuesOk) { res.error = E.E_TENSOR; return res; }
     let m: Matrix | null = null;
     if (kind == K_EMBEDDING) m = w.embedding;
     else if (kind == K_RMS_FINAL) w.rmsFinal = data;
@@ -177,7 +181,7 @@ function parse(p: usize, n: usize, external: bool): ParseResult {
   // nTensors equals the required count and duplicates are refused, so every tensor is present.
   if (c.sharedClassifier) w.classifier = w.embedding;
 
-  const tokOff = load<u32>(p, 56), tokBytes = load<u32>(p, 60);
+  const tokOff = load<u32>(p + H_TOKENIZER_OFFSET), tokBytes = load<u32>(p + H_TOKENIZER_BYTES);
   if (tokBytes != 0 && ((tokOff & 63) != 0 || <u64>tokOff + <u64>tokBytes > <u64>n)) {
     res.error = E.E_TOKENIZER; return res;
   }

@@ -5,7 +5,7 @@
 // Tokens form a linked list over their first positions; every pair that is a vocabulary piece
 // sits in a binary max-heap keyed by (score desc, position asc). A node's version changes when
 // it merges or dies, so an entry whose two versions no longer match is stale and skipped.
-import { Tokenizer } from "./tokenizer";
+import { Tokenizer } from "./vocab";
 
 // Scratch bytes for n tokens: next, prev, version (i32 [n] each) and at most 3n heap entries.
 const ENTRY: usize = 20; // f32 score, i32 left position, i32 merged id, i32 left version, i32 right version

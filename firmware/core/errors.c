@@ -9,7 +9,7 @@ static const char *const k_msgs[] = {
   "file size does not match its header (truncated)",
   "checksum mismatch: the file is corrupted",
   "absurd or inconsistent model dimensions",
-  "tensor table entry is out of bounds or has the wrong shape",
+  "a tensor is out of bounds, of the wrong shape, or holds invalid values (NaN, Inf, bad codes)",
   "a required tensor is missing",
   "unknown quantization type",
   "tokenizer is malformed or truncated",

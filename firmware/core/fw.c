@@ -221,7 +221,7 @@ int fw_speed(fw *f, int32_t positions, double *tok_per_sec, char *err, size_t n)
   *tok_per_sec = 0;
   float temp = 0, topp = 1;
   uint32_t lo = 1, hi = 0;
-  int32_t res, ctx = fw_field(f, 9);
+  int32_t res, ctx = fw_field(f, FW_FIELD_CTX);
   const void *sa[] = { &temp, &topp, &lo, &hi };
   if (fw_call_checked(f, f->sampler_init, "speed probe", &res, 4, sa, err, n)) return -1;
   if (positions > ctx) positions = ctx;

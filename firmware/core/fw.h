@@ -53,9 +53,15 @@ typedef struct {
 // Each returns 0 on success, else -1 with a one-line message in err.
 int fw_open(fw **out, const fw_config *c, char *err, size_t errlen);
 int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t errlen);
+// modelField numbers (assembly/model/fields.ts), append-only.
+enum {
+  FW_FIELD_DIM = 0, FW_FIELD_HIDDEN_DIM = 1, FW_FIELD_N_LAYERS = 2, FW_FIELD_N_HEADS = 3, FW_FIELD_N_KV_HEADS = 4,
+  FW_FIELD_VOCAB_SIZE = 5, FW_FIELD_SEQ_LEN = 6, FW_FIELD_SHARED_CLASSIFIER = 7, FW_FIELD_HAS_TOKENIZER = 8,
+  FW_FIELD_CTX = 9,
+};
 int32_t fw_field(fw *f, int32_t field);
-// Greedy positions from BOS (no prompt, nothing written, no allocation): measured tok/s for a
-// fleet peer's status message.
+// Greedy positions from BOS (no prompt, nothing written; the generation's small state is
+// allocated once): measured tok/s for a fleet peer's status message.
 int fw_speed(fw *f, int32_t positions, double *tok_per_sec, char *err, size_t errlen);
 uint32_t fw_memory_bytes(fw *f);   // linear memory now (grows in 64 KiB pages, never shrinks)
 // The top of the module's bump heap, read by allocating an empty block (16 bytes of heap each

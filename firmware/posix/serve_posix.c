@@ -581,7 +581,7 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   if (first == 1) { rc = 0; goto fail; } // stopped while connecting: nothing announced yet
   if (first) goto fail;
   fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d, linear memory %u bytes) on %s\n", o.id,
-          o.model, e.tok_per_sec, fw_field(e.f, 9), fw_memory_bytes(e.f), o.broker);
+          o.model, e.tok_per_sec, fw_field(e.f, FW_FIELD_CTX), fw_memory_bytes(e.f), o.broker);
 
   if (serve_loop(t, e.a, e.f, &o, (float)e.tok_per_sec, err, sizeof err)) goto fail; // fatal: no clean disconnect, the will goes out
   if (agent_shutdown(e.a, err, sizeof err)) goto fail;

@@ -1,7 +1,7 @@
 // edgellm eval: perplexity of a model over a text file (one document per line).
 import { Command } from "commander";
 import { Engine } from "../engine/engine.js";
-import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
+import { corpusNll, documents } from "../engine/perplexity.js";
 import { quantOf } from "../format/load.js";
 import { choice, int } from "./args.js";
 import { UsageError } from "./errors.js";
@@ -26,15 +26,10 @@ export function evalCommand(): Command {
       const tokenized = docs.map((d) => engine.encode(d, true, false));
       const total = tokenized.reduce((n, t) => n + t.length - 1, 0);
       const bar = startProgress("eval", total);
-      const sum: NllSum = { nll: 0, tokens: 0 };
       let done = 0;
-      for (const t of tokenized) {
-        const r = documentNll(engine, t, () => bar.update(++done));
-        sum.nll += r.nll;
-        sum.tokens += r.tokens;
-      }
+      const sum = corpusNll(engine, tokenized, () => bar.update(++done));
       bar.stop();
-      const ppl = perplexityOf(sum);
+      const ppl = sum.perplexity;
       if (o.json) {
         process.stdout.write(JSON.stringify({ model: model.path, quant: quantOf(model.image), text: o.text, documents: docs.length, ctx: engine.info.ctx, tokens: sum.tokens, nll_per_token: sum.nll / sum.tokens, perplexity: ppl }) + "\n");
       } else {

@@ -2,7 +2,7 @@
 // FFN neurons, KV-head merging), optionally reporting perplexity before and after.
 import { Command } from "commander";
 import { Engine } from "../engine/engine.js";
-import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
+import { corpusNll, documents } from "../engine/perplexity.js";
 import { convertModel, type QuantName } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
 import { writeModel } from "../format/writer.js";
@@ -60,9 +60,7 @@ export function pruneCommand(): Command {
       if (o.eval) {
         const ppl = (b: Uint8Array) => {
           const e = Engine.load(b, undefined, {});
-          const s: NllSum = { nll: 0, tokens: 0 };
-          for (const d of evalDocs) { const r = documentNll(e, e.encode(d, true, false)); s.nll += r.nll; s.tokens += r.tokens; }
-          return perplexityOf(s);
+          return corpusNll(e, evalDocs.map((d) => e.encode(d, true, false))).perplexity;
         };
         const p0 = ppl(writeModel(convertModel(before, { quant: "f32", tokenizer: m.tokenizer })));
         process.stdout.write(`perplexity on ${o.eval}: before ${p0.toFixed(4)} (f32), after ${ppl(bytes).toFixed(4)} (${quant})\n`);

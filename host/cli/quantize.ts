@@ -4,7 +4,7 @@
 // take the same calibration search.
 import { Command } from "commander";
 import { Engine } from "../engine/engine.js";
-import { documentNll, documents, perplexityOf, type NllSum } from "../engine/perplexity.js";
+import { corpusNll, documents } from "../engine/perplexity.js";
 import { convertModel, groupProblem, EMBEDDING_NAMES, TERNARY_FORMATS, ternaryFormatProblem, type QuantName } from "../format/convert.js";
 import type { FloatModel } from "../format/float-model.js";
 import { writeModel } from "../format/writer.js";
@@ -47,12 +47,7 @@ export function quantizeCommand(): Command {
         const docs = documents(text).slice(0, o.maxDocs).map((d) => probe.encode(d, true, false));
         if (docs.length === 0) throw new UsageError(`calibration file ${o.calibrate}: has no text`);
         const stats = calibrate(m, docs, 256);
-        const ppl = (bytes: Uint8Array) => {
-          const e = Engine.load(bytes, undefined, {});
-          const s: NllSum = { nll: 0, tokens: 0 };
-          for (const d of docs) { const r = documentNll(e, d); s.nll += r.nll; s.tokens += r.tokens; }
-          return perplexityOf(s);
-        };
+        const ppl = (bytes: Uint8Array) => corpusNll(Engine.load(bytes, undefined, {}), docs).perplexity;
         const alphas: Array<number | null> = o.alpha !== undefined ? [o.alpha] : [null, 0.25, 0.5, 0.75];
         let bestPpl = Infinity, bestAlpha: number | null = null;
         for (const a of alphas) {

@@ -1,6 +1,6 @@
 // Typed wrapper over one module instance holding one model.
 import { check, EngineError } from "./errors.js";
-import type { EngineKind, ModuleExports } from "./exports.js";
+import { MODEL_FIELD, type EngineKind, type ModuleExports } from "./exports.js";
 import { instantiate, type AgentHost } from "./module.js";
 
 export interface EngineOptions {
@@ -40,10 +40,11 @@ export class Engine {
     if (tokenizer) check(e.x.tokenizerLoad(e.copyIn(tokenizer), tokenizer.length), "tokenizer");
     check(e.x.modelInit(o.ctx ?? 0, o.kvInt8 ? 1 : 0), "run state");
     e.pieceBuf = e.x.alloc(PIECE_CAP);
-    const f = (i: number) => e.x.modelField(i);
+    const f = (name: keyof typeof MODEL_FIELD) => e.x.modelField(MODEL_FIELD[name]);
     e.info = {
-      dim: f(0), hiddenDim: f(1), nLayers: f(2), nHeads: f(3), nKvHeads: f(4), vocabSize: f(5),
-      seqLen: f(6), sharedClassifier: f(7) === 1, hasTokenizer: f(8) === 1, ctx: f(9),
+      dim: f("dim"), hiddenDim: f("hiddenDim"), nLayers: f("nLayers"), nHeads: f("nHeads"), nKvHeads: f("nKvHeads"),
+      vocabSize: f("vocabSize"), seqLen: f("seqLen"), sharedClassifier: f("sharedClassifier") === 1,
+      hasTokenizer: f("hasTokenizer") === 1, ctx: f("ctx"),
     };
     return e;
   }

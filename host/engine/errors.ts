@@ -8,7 +8,7 @@ export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-4]: ["E_TRUNCATED", "file size does not match its header (truncated)"],
   [-5]: ["E_CHECKSUM", "checksum mismatch: the file is corrupted"],
   [-6]: ["E_CONFIG", "absurd or inconsistent model dimensions"],
-  [-7]: ["E_TENSOR", "tensor table entry is out of bounds or has the wrong shape"],
+  [-7]: ["E_TENSOR", "a tensor is out of bounds, of the wrong shape, or holds invalid values (NaN, Inf, bad codes)"],
   [-8]: ["E_MISSING_TENSOR", "a required tensor is missing"],
   [-9]: ["E_QTYPE", "unknown quantization type"],
   [-10]: ["E_TOKENIZER", "tokenizer is malformed or truncated"],

@@ -1,4 +1,10 @@
 // The module's exports (assembly/index.ts), typed. Pointers are byte offsets into memory.
+// modelField numbers (assembly/model/fields.ts), append-only.
+export const MODEL_FIELD = {
+  dim: 0, hiddenDim: 1, nLayers: 2, nHeads: 3, nKvHeads: 4, vocabSize: 5, seqLen: 6, sharedClassifier: 7,
+  hasTokenizer: 8, ctx: 9,
+} as const;
+
 export interface ModuleExports {
   memory: WebAssembly.Memory;
   ABI_VERSION: WebAssembly.Global;

@@ -35,6 +35,18 @@ export function documentNll(e: Engine, tokens: Int32Array, onToken?: () => void)
   return r;
 }
 
+// Σ over documents (each tokenized, BOS first) and the corpus's perplexity; onToken after each
+// predicted token (progress).
+export function corpusNll(e: Engine, docs: Iterable<Int32Array>, onToken?: () => void): NllSum & { perplexity: number } {
+  const sum: NllSum = { nll: 0, tokens: 0 };
+  for (const d of docs) {
+    const r = documentNll(e, d, onToken);
+    sum.nll += r.nll;
+    sum.tokens += r.tokens;
+  }
+  return { ...sum, perplexity: perplexityOf(sum) };
+}
+
 // A model whose logits are not finite (NaN or Inf weights) has no perplexity: an error, not NaN.
 export function perplexityOf(s: NllSum): number {
   const ppl = s.tokens > 0 ? Math.exp(s.nll / s.tokens) : NaN;

@@ -3,7 +3,6 @@
 // f32, v2 runs as int8.
 import { readFileSync, statSync } from "node:fs";
 import { convertModel } from "./convert.js";
-import { storedFloats } from "./dequantize.js";
 import { FormatError } from "./errors.js";
 import { FloatModel, tensorKey, tensorList } from "./float-model.js";
 import { isLlama2cV2, readLlama2cV0, readLlama2cV2 } from "./llama2c.js";
@@ -55,7 +54,6 @@ export function readAnyModel(path: string): { model: FloatModel | null; image: M
   const raw = readFileChecked(path, "model");
   if (isModelFile(raw)) {
     const image = readModel(raw, path);
-    checkFinite(path, image.tensors.map((t): [string, Float32Array] => [`${t.qtype === QType.F32 ? "" : "scales of "}${tensorName(t.kind, t.layer)}`, storedFloats(t)]));
     return { model: null, image, source: "edgellm", raw };
   }
   const v2 = isLlama2cV2(raw);

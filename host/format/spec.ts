@@ -5,7 +5,18 @@ export const VERSION = 1;
 export const HEADER_BYTES = 128;
 export const ENTRY_BYTES = 32;
 export const TENSOR_ALIGN = 64;
-export const CHECKSUM_OFFSET = 124;
+
+// Byte offsets of the header's fields (docs/model-format.md, "Header"); the module's twin is
+// assembly/model/layout.ts.
+export const HEADER = {
+  magic: 0, version: 4, headerBytes: 8, flags: 12, dim: 16, hiddenDim: 20, nLayers: 24, nHeads: 28,
+  nKvHeads: 32, vocabSize: 36, seqLen: 40, ropeTheta: 44, normEps: 48, nTensors: 52, tokenizerOffset: 56,
+  tokenizerBytes: 60, fileBytes: 64, checksum: 124,
+} as const;
+export const CHECKSUM_OFFSET = HEADER.checksum;
+
+// Byte offsets of a tensor table entry's fields (all u32).
+export const ENTRY = { kind: 0, layer: 4, qtype: 8, rows: 12, cols: 16, group: 20, offset: 24, bytes: 28 } as const;
 export const FLAG_SHARED_CLASSIFIER = 1;
 
 // Quantization type ids, append-only; their traits are the table in qtypes.ts.

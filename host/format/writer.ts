@@ -2,7 +2,7 @@
 import { crc32Skipping } from "./crc32.js";
 import { tensorBytes } from "./qtypes.js";
 import {
-  align, CHECKSUM_OFFSET, ENTRY_BYTES, FLAG_SHARED_CLASSIFIER, HEADER_BYTES, Kind, MAGIC, ModelConfig,
+  align, CHECKSUM_OFFSET, ENTRY, ENTRY_BYTES, HEADER, FLAG_SHARED_CLASSIFIER, HEADER_BYTES, Kind, MAGIC, ModelConfig,
   QType, TENSOR_ALIGN, VERSION,
 } from "./spec.js";
 
@@ -39,20 +39,25 @@ export function writeModel(m: ModelImage): Uint8Array {
   const out = new Uint8Array(total);
   const v = new DataView(out.buffer);
   const c = m.config;
-  v.setUint32(0, MAGIC, true);
-  v.setUint32(4, VERSION, true);
-  v.setUint32(8, HEADER_BYTES, true);
-  v.setUint32(12, c.sharedClassifier ? FLAG_SHARED_CLASSIFIER : 0, true);
-  [c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, c.seqLen].forEach((x, i) => v.setUint32(16 + 4 * i, x, true));
-  v.setFloat32(44, c.ropeTheta, true);
-  v.setFloat32(48, c.normEps, true);
-  v.setUint32(52, m.tensors.length, true);
-  v.setUint32(56, tokOff, true);
-  v.setUint32(60, m.tokenizer ? m.tokenizer.length : 0, true);
-  v.setUint32(64, total, true);
+  const u32 = (at: number, x: number) => v.setUint32(at, x, true);
+  u32(HEADER.magic, MAGIC);
+  u32(HEADER.version, VERSION);
+  u32(HEADER.headerBytes, HEADER_BYTES);
+  u32(HEADER.flags, c.sharedClassifier ? FLAG_SHARED_CLASSIFIER : 0);
+  u32(HEADER.dim, c.dim); u32(HEADER.hiddenDim, c.hiddenDim); u32(HEADER.nLayers, c.nLayers);
+  u32(HEADER.nHeads, c.nHeads); u32(HEADER.nKvHeads, c.nKvHeads); u32(HEADER.vocabSize, c.vocabSize);
+  u32(HEADER.seqLen, c.seqLen);
+  v.setFloat32(HEADER.ropeTheta, c.ropeTheta, true);
+  v.setFloat32(HEADER.normEps, c.normEps, true);
+  u32(HEADER.nTensors, m.tensors.length);
+  u32(HEADER.tokenizerOffset, tokOff);
+  u32(HEADER.tokenizerBytes, m.tokenizer ? m.tokenizer.length : 0);
+  u32(HEADER.fileBytes, total);
   m.tensors.forEach((t, i) => {
     const e = HEADER_BYTES + ENTRY_BYTES * i;
-    [t.kind, t.layer, t.qtype, t.rows, t.cols, t.group, offsets[i], t.data.length].forEach((x, j) => v.setUint32(e + 4 * j, x, true));
+    u32(e + ENTRY.kind, t.kind); u32(e + ENTRY.layer, t.layer); u32(e + ENTRY.qtype, t.qtype);
+    u32(e + ENTRY.rows, t.rows); u32(e + ENTRY.cols, t.cols); u32(e + ENTRY.group, t.group);
+    u32(e + ENTRY.offset, offsets[i]); u32(e + ENTRY.bytes, t.data.length);
     out.set(t.data, offsets[i]);
   });
   if (m.tokenizer) out.set(m.tokenizer, tokOff);

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { makeDirs } from "../make-dirs.js";
 import { join } from "node:path";
 import type { TrainNet } from "./net.js";
-import type { LogEntry } from "./trainer.js";
+import type { LogEntry } from "./log-entry.js";
 
 // embedding: absent in checkpoints written before q4 tables existed, which were all "int8".
 // attention: absent in checkpoints written before mixed precision, whose attention was "quant".

@@ -1,7 +1,7 @@
 // Small self-contained SVG charts: the training curve (loss per logged step, one polyline per
 // series) and, for the model card, perplexity against file size (points joined per series,
 // log-scaled x, reference lines for the teacher and the target).
-import type { LogEntry } from "./trainer.js";
+import type { LogEntry } from "./log-entry.js";
 
 export interface Series { name: string; color: string; points: Array<[number, number]>; labels?: string[] }
 export interface ChartOptions { xLabel: string; logX?: boolean; markers?: boolean; hlines?: Array<{ y: number; label: string }>; w?: number; h?: number }

@@ -9,6 +9,7 @@ import { Kind, type ModelConfig } from "../format/spec.js";
 import { type StudentConfig, widthFactor } from "./config.js";
 import { batchAt } from "./corpus.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import type { LogEntry } from "./log-entry.js";
 import { instantiateTrain } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
 import { GradComputer, type StepParts } from "./step.js";
@@ -16,7 +17,6 @@ import { Pruner } from "./sparsify.js";
 import { growFfn, growWidth, identityRepeats, mergeKvHeads, pruneFfn, selectLayers } from "../compress/surgery.js";
 import type { WorkerInit, WorkerStep } from "./worker.js";
 
-export interface LogEntry { step: number; loss: number; ce: number; kd: number; hidden: number; lr: number; tokensPerSecond: number }
 
 export interface TrainOptions {
   cfg: StudentConfig;

@@ -7,20 +7,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Engine } from "../../host/engine/engine.js";
-import { documentNll, documents, perplexityOf, type NllSum } from "../../host/engine/perplexity.js";
+import { corpusNll, documents } from "../../host/engine/perplexity.js";
 import { loadModelFile } from "../../host/format/load.js";
 import { haveShared, ROOT, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
 
 function perplexity(path: string, tokenizer?: string): number {
   const model = loadModelFile(path, tokenizer ? { bytes: new Uint8Array(readFileSync(tokenizer)), path: tokenizer } : undefined);
   const e = Engine.load(model.bytes, undefined, { ctx: 0 });
-  const sum: NllSum = { nll: 0, tokens: 0 };
-  for (const doc of documents(readFileSync(SAMPLE_TEXT, "utf8"))) {
-    const r = documentNll(e, e.encode(doc, true, false));
-    sum.nll += r.nll;
-    sum.tokens += r.tokens;
-  }
-  return perplexityOf(sum);
+  return corpusNll(e, documents(readFileSync(SAMPLE_TEXT, "utf8")).map((doc) => e.encode(doc, true, false))).perplexity;
 }
 
 describe("committed models against the teacher (TinyStories sample)", { skip: !haveShared && "../shared models missing" }, () => {

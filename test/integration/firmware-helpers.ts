@@ -21,6 +21,11 @@ export const CHECKPOINT = join(SHARED, "models", "stories260K.bin");
 export const TOKENIZER = join(SHARED, "models", "tok512.bin");
 export const REFERENCE = join(SHARED, "reference", "stories260K-greedy.json");
 
+// The firmware is part of the build (npm run build): a test that needs it fails without it.
+export function requireFirmware(): void {
+  if (!existsSync(FW)) throw new Error(`${FW} is missing: run npm run build`);
+}
+
 export const workDir = mkdtempSync(join(tmpdir(), "edgellm-fw-test-"));
 process.on("exit", () => rmSync(workDir, { recursive: true, force: true }));
 
