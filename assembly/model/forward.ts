@@ -66,78 +66,99 @@ function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb:
   store<f32>(scalePtr, quantizeActs(dst, src, n, n));
 }
 
-function attention(c: Config, s: RunState, l: i32, pos: i32): void {
-  const hs = c.headSize, kvDim = c.kvDim, kvMul = c.nHeads / c.nKvHeads;
-  const layerBase = <usize>l * <usize>s.ctx;
-  const sqrtHs: f32 = Mathf.sqrt(<f32>hs);
-  // Cache this position's k and v.
-  const row = layerBase + <usize>pos;
-  if (s.kvInt8) {
-    for (let h = 0; h < c.nKvHeads; h++) {
-      const scaleAt = (row * <usize>c.nKvHeads + <usize>h) << 2;
-      storeQ8(s.keyCache + row * <usize>kvDim + <usize>(h * hs), s.keyScale + scaleAt, s.k + (<usize>(h * hs) << 2), hs);
-      storeQ8(s.valueCache + row * <usize>kvDim + <usize>(h * hs), s.valueScale + scaleAt, s.v + (<usize>(h * hs) << 2), hs);
-    }
-  } else {
+// Caches this position's k and v: f32 rows, or int8 rows with one scale per KV head.
+function writeKv(c: Config, s: RunState, l: i32, pos: i32): void {
+  const hs = c.headSize, kvDim = c.kvDim;
+  const row = <usize>l * <usize>s.ctx + <usize>pos;
+  if (!s.kvInt8) {
     memory.copy(s.keyCache + row * <usize>kvDim * 4, s.k, <usize>kvDim << 2);
     memory.copy(s.valueCache + row * <usize>kvDim * 4, s.v, <usize>kvDim << 2);
+    return;
   }
-  let h0 = 0;
-  if (ASC_FEATURE_SIMD && !s.kvInt8 && (kvMul & 1) == 0) {
-    // Heads in pairs that share a KV head: keys and values are read once for both.
-    const stride = <usize>kvDim << 2;
-    const attB = s.att + (<usize>s.ctx << 2);
-    for (; h0 < c.nHeads; h0 += 2) {
-      const qa = s.q + (<usize>(h0 * hs) << 2), qb = qa + (<usize>hs << 2);
-      const oa = s.xb + (<usize>(h0 * hs) << 2), ob = oa + (<usize>hs << 2);
-      const base = (layerBase * <usize>kvDim + <usize>((h0 / kvMul) * hs)) << 2;
-      attentionScoresPair(s.att, attB, qa, qb, s.keyCache + base, stride, pos + 1, hs, sqrtHs);
-      const sumA = expShifted(s.att, pos + 1), sumB = expShifted(attB, pos + 1);
-      attentionMixPair(oa, ob, s.att, attB, s.valueCache + base, stride, pos + 1, hs);
-      divideF32(oa, hs, sumA);
-      divideF32(ob, hs, sumB);
+  for (let h = 0; h < c.nKvHeads; h++) {
+    const scaleAt = (row * <usize>c.nKvHeads + <usize>h) << 2;
+    storeQ8(s.keyCache + row * <usize>kvDim + <usize>(h * hs), s.keyScale + scaleAt, s.k + (<usize>(h * hs) << 2), hs);
+    storeQ8(s.valueCache + row * <usize>kvDim + <usize>(h * hs), s.valueScale + scaleAt, s.v + (<usize>(h * hs) << 2), hs);
+  }
+}
+
+// Heads h and h + 1, which share a KV head, over an f32 cache: keys and values read once for both
+// (SIMD build). Σ_t softmax(score)_t · v_t is computed as (Σ_t e_t · v_t) / Σ_t e_t.
+function headPairF32(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32): void {
+  const hs = c.headSize, kvDim = c.kvDim, kvMul = c.nHeads / c.nKvHeads;
+  const stride = <usize>kvDim << 2;
+  const attB = s.att + (<usize>s.ctx << 2);
+  const qa = s.q + (<usize>(h * hs) << 2), qb = qa + (<usize>hs << 2);
+  const oa = s.xb + (<usize>(h * hs) << 2), ob = oa + (<usize>hs << 2);
+  const base = (<usize>l * <usize>s.ctx * <usize>kvDim + <usize>((h / kvMul) * hs)) << 2;
+  attentionScoresPair(s.att, attB, qa, qb, s.keyCache + base, stride, pos + 1, hs, sqrtHs);
+  const sumA = expShifted(s.att, pos + 1), sumB = expShifted(attB, pos + 1);
+  attentionMixPair(oa, ob, s.att, attB, s.valueCache + base, stride, pos + 1, hs);
+  divideF32(oa, hs, sumA);
+  divideF32(ob, hs, sumB);
+}
+
+// Head h over an f32 cache.
+function headF32(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32): void {
+  const hs = c.headSize, kvDim = c.kvDim, kvh = h / (c.nHeads / c.nKvHeads);
+  const stride = <usize>kvDim << 2;
+  const base = (<usize>l * <usize>s.ctx * <usize>kvDim + <usize>(kvh * hs)) << 2;
+  const out = s.xb + (<usize>(h * hs) << 2);
+  attentionScores(s.att, s.q + (<usize>(h * hs) << 2), s.keyCache + base, stride, pos + 1, hs, sqrtHs);
+  const sum = expShifted(s.att, pos + 1);
+  attentionMix(out, s.att, s.valueCache + base, stride, pos + 1, hs);
+  divideF32(out, hs, sum);
+}
+
+// Head h over an int8 cache, by the host's native kernels (firmware): the same operations as headInt8.
+function headInt8Native(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32): void {
+  const hs = c.headSize, kvDim = c.kvDim, kvh = h / (c.nHeads / c.nKvHeads);
+  const layerBase = <usize>l * <usize>s.ctx;
+  const kAt = layerBase * <usize>kvDim + <usize>(kvh * hs);
+  const sAt = (layerBase * <usize>c.nKvHeads + <usize>kvh) << 2;
+  const out = s.xb + (<usize>(h * hs) << 2);
+  kvScores(s.att, s.q + (<usize>(h * hs) << 2), s.keyCache + kAt, s.keyScale + sAt, pos + 1, hs, kvDim, c.nKvHeads, sqrtHs);
+  softmax(s.att, pos + 1);
+  kvMix(out, s.att, s.valueCache + kAt, s.valueScale + sAt, pos + 1, hs, kvDim, c.nKvHeads);
+}
+
+// Head h over an int8 cache.
+function headInt8(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32): void {
+  const hs = c.headSize, kvDim = c.kvDim, kvh = h / (c.nHeads / c.nKvHeads);
+  const layerBase = <usize>l * <usize>s.ctx;
+  const qh = s.q + (<usize>(h * hs) << 2);
+  const out = s.xb + (<usize>(h * hs) << 2);
+  for (let t = 0; t <= pos; t++) {
+    const at = (layerBase + <usize>t) * <usize>kvDim + <usize>(kvh * hs);
+    const sc = load<f32>(s.keyScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
+    store<f32>(s.att + (<usize>t << 2), dotF32I8(qh, s.keyCache + at, hs) * sc / sqrtHs);
+  }
+  softmax(s.att, pos + 1);
+  memory.fill(out, 0, <usize>hs << 2);
+  for (let t = 0; t <= pos; t++) {
+    const at = (layerBase + <usize>t) * <usize>kvDim + <usize>(kvh * hs);
+    const sc = load<f32>(s.valueScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
+    const vp = s.valueCache + at;
+    const as = load<f32>(s.att + (<usize>t << 2)) * sc;
+    for (let i = 0; i < hs; i++) {
+      const o = out + (<usize>i << 2);
+      store<f32>(o, load<f32>(o) + as * <f32>load<i8>(vp + <usize>i));
     }
   }
-  for (let h = h0; h < c.nHeads; h++) {
-    const qh = s.q + (<usize>(h * hs) << 2);
-    const kvh = h / kvMul;
-    const out = s.xb + (<usize>(h * hs) << 2);
-    if (!s.kvInt8) {
-      const stride = <usize>kvDim << 2;
-      const base = (layerBase * <usize>kvDim + <usize>(kvh * hs)) << 2;
-      attentionScores(s.att, qh, s.keyCache + base, stride, pos + 1, hs, sqrtHs);
-      // Σ_t softmax(score)_t · v_t computed as (Σ_t e_t · v_t) / Σ_t e_t.
-      const sum = expShifted(s.att, pos + 1);
-      attentionMix(out, s.att, s.valueCache + base, stride, pos + 1, hs);
-      divideF32(out, hs, sum);
-      continue;
-    }
-    if (s.nativeKv) {
-      // Host-provided kernels (firmware): same operations as the loops below.
-      const kAt = layerBase * <usize>kvDim + <usize>(kvh * hs);
-      const sAt = (layerBase * <usize>c.nKvHeads + <usize>kvh) << 2;
-      kvScores(s.att, qh, s.keyCache + kAt, s.keyScale + sAt, pos + 1, hs, kvDim, c.nKvHeads, sqrtHs);
-      softmax(s.att, pos + 1);
-      kvMix(out, s.att, s.valueCache + kAt, s.valueScale + sAt, pos + 1, hs, kvDim, c.nKvHeads);
-      continue;
-    }
-    for (let t = 0; t <= pos; t++) {
-      const at = (layerBase + <usize>t) * <usize>kvDim + <usize>(kvh * hs);
-      const sc = load<f32>(s.keyScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
-      store<f32>(s.att + (<usize>t << 2), dotF32I8(qh, s.keyCache + at, hs) * sc / sqrtHs);
-    }
-    softmax(s.att, pos + 1);
-    memory.fill(out, 0, <usize>hs << 2);
-    for (let t = 0; t <= pos; t++) {
-      const at = (layerBase + <usize>t) * <usize>kvDim + <usize>(kvh * hs);
-      const sc = load<f32>(s.valueScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
-      const vp = s.valueCache + at;
-      const as = load<f32>(s.att + (<usize>t << 2)) * sc;
-      for (let i = 0; i < hs; i++) {
-        const o = out + (<usize>i << 2);
-        store<f32>(o, load<f32>(o) + as * <f32>load<i8>(vp + <usize>i));
-      }
-    }
+}
+
+// One layer's attention at pos: one cache write, then each head through its cache's kernel.
+function attention(c: Config, s: RunState, l: i32, pos: i32): void {
+  writeKv(c, s, l, pos);
+  const sqrtHs: f32 = Mathf.sqrt(<f32>c.headSize);
+  if (ASC_FEATURE_SIMD && !s.kvInt8 && ((c.nHeads / c.nKvHeads) & 1) == 0) {
+    for (let h = 0; h < c.nHeads; h += 2) headPairF32(c, s, l, pos, h, sqrtHs);
+    return;
+  }
+  for (let h = 0; h < c.nHeads; h++) {
+    if (!s.kvInt8) headF32(c, s, l, pos, h, sqrtHs);
+    else if (s.nativeKv) headInt8Native(c, s, l, pos, h, sqrtHs);
+    else headInt8(c, s, l, pos, h, sqrtHs);
   }
 }
 

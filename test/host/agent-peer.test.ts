@@ -1,5 +1,6 @@
 // The module's fleet agent (assembly/agent/peer.ts) as a state machine under a fake clock, its
 // publishes captured and each checked by the TS decoder (ajv over host/fleet/schemas.ts).
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Engine } from "../../host/engine/engine.js";
@@ -8,7 +9,7 @@ import { generate } from "../../host/engine/generate.js";
 import type { Result } from "../../host/fleet/messages.js";
 import { haveShared, model, TestAgent } from "./agent-helpers.js";
 
-const skip = haveShared ? false : "needs ../shared/models";
+const skip = skipUnless(haveShared, "../shared/models");
 
 const refEngines = new Map<string, Engine>();
 // What `edgellm run` prints (without the final newline) for these arguments on a ctx-long state.

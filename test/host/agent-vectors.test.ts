@@ -1,5 +1,6 @@
 // The protocol's shared vectors (test/vectors/protocol/vectors.json) through the module's agent
 // (assembly/agent/), and the agent's verdict against the TS decoder's on further edge cases.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,7 +23,7 @@ function payloadOf(v: MessageVector): Buffer {
 }
 
 const INBOX = /^edgellm\/v1\/f1\/to\/p1\/(task|cancel)$/;
-const skip = haveShared ? false : "needs ../shared/models";
+const skip = skipUnless(haveShared, "../shared/models");
 
 test("every inbox vector: accepted or rejected by the agent as documented, with the reason", { skip }, () => {
   const inbox = vectors.messages.filter((v) => INBOX.test(v.topic));

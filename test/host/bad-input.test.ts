@@ -1,5 +1,6 @@
 // Bad input gets one line on stderr naming the file and the problem, a non-zero exit, and no
 // stack trace or hang: model files, tokenizer files and CLI arguments.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +28,7 @@ function assertCleanError(r: CliResult, pattern: RegExp, code = 1): void {
   assert.ok(r.ms < HANG_LIMIT_MS, `took ${r.ms} ms`);
 }
 
-describe("bad input", { skip: !haveShared && "../shared models missing" }, () => {
+describe("bad input", { skip: skipUnless(haveShared, "../shared/models") }, () => {
   const dir = mkdtempSync(join(tmpdir(), "edgellm-bad-"));
   const teacher = haveShared ? new Uint8Array(readFileSync(TEACHER)) : new Uint8Array();
   const file = (name: string, bytes: Uint8Array | string) => {

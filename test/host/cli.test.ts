@@ -1,4 +1,5 @@
 // The CLI's commands end to end: convert (v0 and v2 checkpoints), info, eval, bench.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -47,7 +48,7 @@ function writeV2(v0: Uint8Array, groupSize: number): Uint8Array {
   return out;
 }
 
-describe("cli", { skip: !haveShared && "../shared models missing" }, () => {
+describe("cli", { skip: skipUnless(haveShared, "../shared/models") }, () => {
   const dir = mkdtempSync(join(tmpdir(), "edgellm-cli-"));
   const models: Record<string, string> = {};
 

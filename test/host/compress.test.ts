@@ -1,5 +1,6 @@
 // edgellm quantize and prune on the stories260K teacher: outputs load and run, structured
 // pruning shrinks the model, magnitude pruning reaches its sparsity, bad requests are refused.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,7 +41,7 @@ function runs(path: string): Engine {
   return e;
 }
 
-describe("quantize and prune", { skip: !haveShared && "../shared models missing" }, () => {
+describe("quantize and prune", { skip: skipUnless(haveShared, "../shared/models") }, () => {
   const dir = mkdtempSync(join(tmpdir(), "edgellm-compress-"));
   const calib = join(dir, "calib.txt");
   writeFileSync(calib, readFileSync(SAMPLE_TEXT, "utf8").split("\n").slice(0, 2).join("\n"));

@@ -1,6 +1,7 @@
 // Stopping a training run: the trainer's abort signal saves a checkpoint at the step boundary,
 // `edgellm distill` turns Ctrl-C into that stop (exit 130), and a fresh run refuses to
 // overwrite an earlier run's checkpoint.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,7 +18,7 @@ const tiny = {
   quant: "ternary", loss: "forward-kl", steps: 6, batch: 2, warmup: 0, logEvery: 1, checkpointEvery: 100,
 };
 
-describe("interrupting distill", { skip: !haveShared && "../shared models missing" }, () => {
+describe("interrupting distill", { skip: skipUnless(haveShared, "../shared/models") }, () => {
   const dir = mkdtempSync(join(tmpdir(), "edgellm-interrupt-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
 

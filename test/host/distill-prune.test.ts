@@ -1,5 +1,6 @@
 // Pruning as an option of distill: the gradual-pruning schedule, the written file's zeros
 // (per-row magnitude sparsity and whole heads), resuming with the masks intact, config errors.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,7 +31,7 @@ test("gradual pruning follows the cubic schedule from pruneStart to pruneEnd", (
   assert.equal(sparsityAt({ ...c, sparsity: 0 }, 150), 0);
 });
 
-describe("distill with pruning", { skip: !haveShared && "../shared models missing" }, () => {
+describe("distill with pruning", { skip: skipUnless(haveShared, "../shared/models") }, () => {
   const teacher = haveShared ? readLlama2cV0(new Uint8Array(readFileSync(TEACHER)), "teacher") : undefined!;
   const stream = Int32Array.from({ length: 600 }, (_, i) => (i * 7 + 3) % 512);
   const config = (o: object = {}): StudentConfig => parseStudentConfig(JSON.stringify({ ...student, ...o }), "inline", teacher.config);

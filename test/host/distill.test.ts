@@ -1,5 +1,6 @@
 // edgellm distill end to end on a tiny student (seconds), resumable checkpoints, data-parallel
 // workers agreeing with in-process training, and clear errors for bad student configs.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,7 +33,7 @@ async function cli(args: string[]): Promise<void> {
   await p.parseAsync(["node", "edgellm", ...args]);
 }
 
-describe("distill", { skip: !haveShared && "../shared models missing" }, () => {
+describe("distill", { skip: skipUnless(haveShared, "../shared/models") }, () => {
   const dir = mkdtempSync(join(tmpdir(), "edgellm-distill-"));
 
   test("a tiny ternary student trains, writes a runnable model with its tokenizer, a curve and a checkpoint", async () => {

@@ -1,5 +1,6 @@
 // The module's one generation state machine (assembly/gen/generation.ts) through its exports:
 // steps, the BOS stop, cancel and the deadline under an injected clock, argument checks.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
@@ -9,7 +10,7 @@ import { loadModelFile } from "../../host/format/load.js";
 import { haveShared, TEACHER, TOKENIZER } from "./helpers.js";
 
 const GEN_CANCELLED = 3, GEN_EXPIRED = 4, E_ARGUMENT = -12;
-const skip = haveShared ? false : "needs ../shared/models";
+const skip = skipUnless(haveShared, "../shared/models");
 
 function engine(kind: "simd" | "mvp", ctx = 64): Engine {
   const m = loadModelFile(TEACHER, { bytes: new Uint8Array(readFileSync(TOKENIZER)), path: TOKENIZER });

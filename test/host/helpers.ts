@@ -4,12 +4,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../host/engine/module.js";
+import { SHARED as SHARED_DIR } from "../requirements.js";
 import type { TrainNet } from "../../host/train/net.js";
 import { crc32Skipping } from "../../host/format/crc32.js";
 import { CHECKSUM_OFFSET } from "../../host/format/spec.js";
 
 export const ROOT = PROJECT_ROOT;
-export const SHARED = join(ROOT, "..", "shared");
+export const SHARED = SHARED_DIR;
 export const TEACHER = join(SHARED, "models", "stories260K.bin");
 export const TOKENIZER = join(SHARED, "models", "tok512.bin");
 export const REFERENCE = join(SHARED, "reference", "stories260K-greedy.json");

@@ -1,5 +1,6 @@
 // Correctness against llama2.c and across engines: the stories260K greedy reference byte for
 // byte in both builds, and bit-identical logits between the SIMD and MVP builds per quantization.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
@@ -11,7 +12,7 @@ import { haveShared, REFERENCE, runCli, TEACHER, TOKENIZER } from "./helpers.js"
 
 interface ReferenceCase { prompt: string | null; steps: number; temperature: number; stdout: string }
 
-describe("parity", { skip: !haveShared && "../shared models missing" }, () => {
+describe("parity", { skip: skipUnless(haveShared, "../shared/models") }, () => {
   const cases = haveShared ? (JSON.parse(readFileSync(REFERENCE, "utf8")) as { cases: ReferenceCase[] }).cases : [];
   for (const engine of ["simd", "mvp"] as const) {
     for (const c of cases) {

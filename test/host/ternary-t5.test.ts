@@ -1,5 +1,6 @@
 // The dense ternary layout (qtype t5, docs/model-format.md): the writer's bytes, lossless
 // repacking against t2, the readers' checks, and the CLI and config options that produce it.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44,7 +45,7 @@ describe("t5: five ternary weights a byte", () => {
     assert.deepEqual(Array.from(odd.subarray(0, 4)), [121, 121, 121, 0]);
   });
 
-  test("repacking t2 ⇄ t5 is lossless, and t5 is the smaller file", { skip: !haveShared && "needs ../shared" }, () => {
+  test("repacking t2 ⇄ t5 is lossless, and t5 is the smaller file", { skip: skipUnless(haveShared, "../shared/models") }, () => {
     const t2 = teacherImage("t2"), t5 = teacherImage("t5");
     assert.deepEqual(writeModel(repackTernary(t2, QType.T5)), writeModel(t5));
     assert.deepEqual(writeModel(repackTernary(t5, QType.T2)), writeModel(t2));
@@ -54,7 +55,7 @@ describe("t5: five ternary weights a byte", () => {
     assert.equal(ternaryBytes(t5), 58_040);
   });
 
-  test("a t5 model gives the t2 model's logits bit for bit on both builds", { skip: !haveShared && "needs ../shared" }, () => {
+  test("a t5 model gives the t2 model's logits bit for bit on both builds", { skip: skipUnless(haveShared, "../shared/models") }, () => {
     const b2 = writeModel(teacherImage("t2")), b5 = writeModel(teacherImage("t5"));
     for (const engine of ["simd", "mvp"] as const) {
       const e2 = Engine.load(b2, undefined, { engine }), e5 = Engine.load(b5, undefined, { engine });
@@ -64,7 +65,7 @@ describe("t5: five ternary weights a byte", () => {
     }
   });
 
-  test("a code byte above 242 is refused by the reader, naming the tensor and row", { skip: !haveShared && "needs ../shared" }, () => {
+  test("a code byte above 242 is refused by the reader, naming the tensor and row", { skip: skipUnless(haveShared, "../shared/models") }, () => {
     const bytes = writeModel(teacherImage("t5"));
     const table = readModel(bytes);
     const wq = table.tensors.find((t) => t.kind === 2 && t.layer === 0)!;
@@ -75,7 +76,7 @@ describe("t5: five ternary weights a byte", () => {
       e instanceof FormatError && e.code === "E_TENSOR" && /bad\.ellm: tensor \d+ \(wq, layer 0\): row 1, byte 0: t5 code 243/.test(e.message));
   });
 
-  test("t2's invalid code 3 is refused by the reader too", { skip: !haveShared && "needs ../shared" }, () => {
+  test("t2's invalid code 3 is refused by the reader too", { skip: skipUnless(haveShared, "../shared/models") }, () => {
     const bytes = writeModel(teacherImage("t2"));
     const wo = readModel(bytes).tensors.find((t) => t.kind === 5 && t.layer === 2)!;
     const bad = bytes.slice();
@@ -95,7 +96,7 @@ describe("t5: five ternary weights a byte", () => {
     assert.equal(parseStudentConfig(JSON.stringify({ ...base, attentionQuant: "q4", ternaryFormat: "t5" }), "s.json").ternaryFormat, "t5");
   });
 
-  test("edgellm convert --quant keep --ternary-format t5 repacks a file without changing its output", { skip: !haveShared && "needs ../shared" }, () => {
+  test("edgellm convert --quant keep --ternary-format t5 repacks a file without changing its output", { skip: skipUnless(haveShared, "../shared/models") }, () => {
     const t2Path = join(dir, "t2.ellm"), t5Path = join(dir, "t5.ellm");
     writeFileSync(t2Path, writeModel(teacherImage("t2")));
     const r = runCli(["convert", t2Path, "-o", t5Path, "--quant", "keep", "--ternary-format", "t5"]);
@@ -111,7 +112,7 @@ describe("t5: five ternary weights a byte", () => {
     assert.equal(b.stdout, a.stdout);
   });
 
-  test("CLI errors: keep needs an edgellm file and no retyping options; t5 needs ternary matrices", { skip: !haveShared && "needs ../shared" }, () => {
+  test("CLI errors: keep needs an edgellm file and no retyping options; t5 needs ternary matrices", { skip: skipUnless(haveShared, "../shared/models") }, () => {
     const out = join(dir, "never.ellm");
     const cases: Array<[string[], RegExp]> = [
       [["convert", TEACHER, "-o", out, "--quant", "keep"], /--quant keep needs an edgellm file \(this is a llama2c-v0 checkpoint\)/],

@@ -1,4 +1,5 @@
 // The module's BPE tokenizer with llama2.c's semantics, on tok512.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
@@ -7,7 +8,7 @@ import { documents } from "../../host/engine/perplexity.js";
 import { loadModelFile } from "../../host/format/load.js";
 import { haveShared, SAMPLE_TEXT, TEACHER, TOKENIZER } from "./helpers.js";
 
-describe("tokenizer", { skip: !haveShared && "../shared models missing" }, () => {
+describe("tokenizer", { skip: skipUnless(haveShared, "../shared/models") }, () => {
   const engines = haveShared ? (["simd", "mvp"] as const).map((engine) => {
     const m = loadModelFile(TEACHER, { bytes: new Uint8Array(readFileSync(TOKENIZER)), path: TOKENIZER });
     return Engine.load(m.bytes, undefined, { engine, ctx: 16 });

@@ -8,6 +8,7 @@ import { Engine } from "../../host/engine/engine.js";
 import type { EngineKind } from "../../host/engine/exports.js";
 import { generate } from "../../host/engine/generate.js";
 import { PROJECT_ROOT } from "../../host/engine/module.js";
+import { SHARED as SHARED_DIR } from "../requirements.js";
 import { convertModel, type EmbeddingName, type QuantName, type TernaryFormat } from "../../host/format/convert.js";
 import { readLlama2cV0 } from "../../host/format/llama2c.js";
 import { writeModel } from "../../host/format/writer.js";
@@ -16,7 +17,7 @@ export const ROOT = PROJECT_ROOT;
 export const FW = join(ROOT, "firmware", "build", "edgellm-fw");
 // wasm3 built with the ESP32 settings (firmware/wasm3-device.defs).
 export const FW_DEVICE = join(ROOT, "firmware", "build", "edgellm-fw-device");
-export const SHARED = join(ROOT, "..", "shared");
+export const SHARED = SHARED_DIR;
 export const CHECKPOINT = join(SHARED, "models", "stories260K.bin");
 export const TOKENIZER = join(SHARED, "models", "tok512.bin");
 export const REFERENCE = join(SHARED, "reference", "stories260K-greedy.json");

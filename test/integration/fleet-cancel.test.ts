@@ -1,6 +1,7 @@
 // Cancel and deadlines end to end (Node peer on mosquitto), with the gateway on MQTT 3.1.1 and
 // the peer and client on MQTT 5: a cancelled or expired task stops on the peer, the client gets
 // one reply saying so, and the peer goes on serving.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { FleetClient } from "../../host/fleet/client.js";
@@ -10,7 +11,7 @@ import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitt
 import { Peer } from "../../host/fleet/peer.js";
 import { captureLog, haveShared, localRun, model, until } from "./fleet-helpers.js";
 
-const skip = haveShared ? false : "needs ../shared/models";
+const skip = skipUnless(haveShared, "../shared/models");
 let mosq: MosquittoProcess;
 before(async () => { if (!skip) mosq = await startMosquitto(); });
 after(async () => { await mosq?.stop(); });

@@ -1,12 +1,13 @@
 // The fleet from the command line on the embedded broker: `gateway --embedded-broker`, `serve`,
 // `peers --json`, and `submit`, whose stdout must equal `edgellm run`'s byte for byte.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { after, test } from "node:test";
 import { freePort, waitForPort } from "../../host/fleet/mosquitto.js";
 import { CHECKPOINT, CLI, TOKENIZER, haveShared, spawnPeer, until } from "./fleet-helpers.js";
 
-const skip = haveShared ? false : "needs ../shared/models";
+const skip = skipUnless(haveShared, "../shared/models");
 const procs: ChildProcess[] = [];
 after(() => { for (const p of procs.reverse()) p.kill("SIGKILL"); });
 

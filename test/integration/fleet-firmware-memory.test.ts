@@ -2,6 +2,7 @@
 // in host memory, int8 KV cache, ctx 128) serves many tasks through a Node gateway on a real
 // mosquitto with the V8 engine's text, and the module's agent allocates nothing per task: linear
 // memory and the top of the module's heap are the same after the last task as before the first.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitt
 import { FW, FW_DEVICE, model, ROOT, v8Output } from "./firmware-helpers.js";
 import { captureLog, haveFirmwarePeer, haveShared, until } from "./fleet-helpers.js";
 
-const skip = !haveShared ? "needs ../shared/models" : !haveFirmwarePeer ? "needs firmware/build/edgellm-fw with serve (npm run build:firmware)" : false;
+const skip = skipUnless(haveShared, "../shared/models") || skipUnless(haveFirmwarePeer, "firmware/build/edgellm-fw with serve (npm run build)");
 const CAP = 147456, CTX = 128, TASKS = 40;
 
 let mosq: MosquittoProcess;

@@ -1,12 +1,13 @@
 // The firmware peer stops a running task at the next position on a cancel or when its deadline
 // passes, and goes on serving task after task.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { after, before, test } from "node:test";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { haveFirmwarePeer, haveShared, spawnFirmwarePeer, until } from "./fleet-helpers.js";
 
-const skip = !haveShared ? "needs ../shared/models" : !haveFirmwarePeer ? "needs firmware/build/edgellm-fw with serve (npm run build:firmware)" : false;
+const skip = skipUnless(haveShared, "../shared/models") || skipUnless(haveFirmwarePeer, "firmware/build/edgellm-fw with serve (npm run build)");
 const FLEET = "fwstop", ID = "esp-stop";
 // The teacher's whole context: long enough (seconds under wasm3) that a stop is visible.
 const LONG = 512;

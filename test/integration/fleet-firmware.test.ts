@@ -1,6 +1,7 @@
 // The firmware's POSIX build as a fleet peer (`edgellm-fw serve`: wasm3 + libmosquitto) with a
 // Node gateway and client on a real mosquitto: same text as a local run, bad input ignored with
 // a log line, last will on a crash, offline status on SIGTERM.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -13,7 +14,7 @@ import { b64, decode } from "../../host/fleet/messages.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { captureLog, FW, haveFirmwarePeer, haveShared, localRun, modelFile, ROOT, spawnFirmwarePeer, taskSet, until } from "./fleet-helpers.js";
 
-const skip = !haveShared ? "needs ../shared/models" : !haveFirmwarePeer ? "needs firmware/build/edgellm-fw with serve (npm run build:firmware)" : false;
+const skip = skipUnless(haveShared, "../shared/models") || skipUnless(haveFirmwarePeer, "firmware/build/edgellm-fw with serve (npm run build)");
 
 let mosq: MosquittoProcess;
 before(async () => { if (!skip) mosq = await startMosquitto(); });
@@ -136,7 +137,7 @@ test("a flood of messages while a task runs: every one is taken or dropped, coun
 
 // `edgellm-fw serve --decode KIND` hands one payload to the module's agentMessage under wasm3,
 // on the vector's own topic, and prints what the agent publishes ("> topic qos retain payload").
-test("the module's agent under wasm3 agrees with the protocol vectors on every message a peer receives", { skip: haveFirmwarePeer && haveShared ? false : "needs firmware/build/edgellm-fw with serve and ../shared/models" }, () => {
+test("the module's agent under wasm3 agrees with the protocol vectors on every message a peer receives", { skip: skipUnless(haveShared, "../shared/models") || skipUnless(haveFirmwarePeer, "firmware/build/edgellm-fw with serve (npm run build)") }, () => {
   const vectors = JSON.parse(readFileSync(join(ROOT, "test", "vectors", "protocol", "vectors.json"), "utf8")) as {
     messages: { name: string; topic: string; payload?: unknown; payloadText?: string; payloadFill?: { byte: number; length: number }; expect: "ok" | "reject" }[];
   };

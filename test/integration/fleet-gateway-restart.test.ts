@@ -1,6 +1,7 @@
 // A gateway replaced mid-run: the new one knows nothing, clients re-submit what is unanswered
 // (same task ids), peers that still hold a task keep its work under the new attempt, and every
 // task still gets exactly one reply with the text of a local run.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { FleetClient } from "../../host/fleet/client.js";
@@ -13,7 +14,7 @@ import { topics } from "../../host/fleet/topics.js";
 import { Transport } from "../../host/fleet/transport.js";
 import { captureLog, haveShared, localRun, model, taskSet, until } from "./fleet-helpers.js";
 
-const skip = haveShared ? false : "needs ../shared/models";
+const skip = skipUnless(haveShared, "../shared/models");
 let mosq: MosquittoProcess;
 before(async () => { mosq = await startMosquitto(); });
 after(async () => { await mosq?.stop(); });

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine } from "../../host/engine/engine.js";
 import { generate } from "../../host/engine/generate.js";
+import { SHARED as SHARED_DIR } from "../requirements.js";
 import { PROJECT_ROOT } from "../../host/engine/module.js";
 import { loadModelFile, type LoadedModel } from "../../host/format/load.js";
 import { makeLogger, type Logger } from "../../host/fleet/log.js";
@@ -13,7 +14,7 @@ import type { SubmitRequest } from "../../host/fleet/client.js";
 import { readFileSync } from "node:fs";
 
 export const ROOT = PROJECT_ROOT;
-export const SHARED = join(ROOT, "..", "shared");
+export const SHARED = SHARED_DIR;
 export const CHECKPOINT = join(SHARED, "models", "stories260K.bin");
 export const TOKENIZER = join(SHARED, "models", "tok512.bin");
 export const CLI = join(ROOT, "bin", "edgellm.js");

@@ -1,6 +1,7 @@
 // The fleet against a real mosquitto: 3 peers (2 in this process, 1 an `edgellm serve` child)
 // serve 200 tasks, one peer is killed mid-stream, and every task completes exactly once with the
 // output of a local run; then the broker is restarted mid-run and the fleet recovers.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { FleetClient } from "../../host/fleet/client.js";
@@ -9,9 +10,10 @@ import type { Reply } from "../../host/fleet/messages.js";
 import { b64 } from "../../host/fleet/messages.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { Peer } from "../../host/fleet/peer.js";
-import { captureLog, haveFirmwarePeer, haveShared, localRun, model, spawnFirmwarePeer, spawnPeer, taskSet, until } from "./fleet-helpers.js";
+import { captureLog, haveFirmwarePeer, haveShared, localRun, model, spawnFirmwarePeer, taskSet, until } from "./fleet-helpers.js";
 
-const skip = haveShared ? false : "needs ../shared/models";
+// The third peer is the firmware: CI builds it, so a missing build fails there.
+const skip = skipUnless(haveShared, "../shared/models") || skipUnless(haveFirmwarePeer, "firmware/build/edgellm-fw with serve (npm run build)");
 const SCHED = { leaseMs: 2000, peerTimeoutMs: 2000 };
 
 let mosq: MosquittoProcess;
@@ -43,15 +45,15 @@ function checkOutputs(tasks: ReturnType<typeof taskSet>, run: Run): void {
   }
 }
 
-test(`3 peers (2 Node, 1 ${haveFirmwarePeer ? "firmware" : "Node child: firmware build missing"}) serve 200 tasks; a peer killed mid-stream loses nothing; exactly once, identical to local runs`, { skip, timeout: 120_000 }, async () => {
+test(`3 peers (2 Node, 1 firmware) serve 200 tasks; a peer killed mid-stream loses nothing; exactly once, identical to local runs`, { skip, timeout: 120_000 }, async () => {
   const gwLog = captureLog("gateway");
   const gw = await Gateway.start({ broker: mosq.url, fleet: "it", id: "gw", log: gwLog.log, scheduler: SCHED });
   const peers = [
     await Peer.start({ broker: mosq.url, fleet: "it", id: "node-a", model: model(), heartbeatMs: 300, log: captureLog("a").log }),
     await Peer.start({ broker: mosq.url, fleet: "it", id: "node-b", model: model(), heartbeatMs: 300, log: captureLog("b").log }),
   ];
-  // The third peer is the firmware's POSIX build when it is built, else an `edgellm serve` child.
-  const child = haveFirmwarePeer ? spawnFirmwarePeer(mosq.url, "child-c", "it", ["--host-weights"]) : spawnPeer(mosq.url, "child-c", ["--fleet", "it"]);
+  // The third peer is the firmware's POSIX build.
+  const child = spawnFirmwarePeer(mosq.url, "child-c", "it", ["--host-weights"]);
   let childErr = "";
   child.stderr!.on("data", (d) => { childErr += d; });
   await until(() => gw.scheduler.peerIds().includes("child-c"), 20_000, `child peer online (${childErr})`);
@@ -85,7 +87,7 @@ test(`3 peers (2 Node, 1 ${haveFirmwarePeer ? "firmware" : "Node child: firmware
 test("broker restart mid-run: peers (Node and firmware), gateway and client reconnect and every task completes once", { skip, timeout: 120_000 }, async () => {
   const gw = await Gateway.start({ broker: mosq.url, fleet: "rs", id: "gw", log: captureLog("gateway").log, scheduler: SCHED });
   const peers = await Promise.all(["r1", "r2"].map((id) => Peer.start({ broker: mosq.url, fleet: "rs", id, model: model(), heartbeatMs: 300, maxQueue: 2, log: captureLog(id).log })));
-  const third = haveFirmwarePeer ? spawnFirmwarePeer(mosq.url, "r3", "rs") : spawnPeer(mosq.url, "r3", ["--fleet", "rs"]);
+  const third = spawnFirmwarePeer(mosq.url, "r3", "rs");
   await until(() => gw.scheduler.peerIds().length === 3, 20_000, "three peers online");
   const client = await FleetClient.connect({ broker: mosq.url, fleet: "rs", log: captureLog("client").log, resubmitMs: 1000 });
   const tasks = taskSet(60, 120);

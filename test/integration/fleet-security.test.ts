@@ -1,6 +1,7 @@
 // Bad input against a mosquitto with per-device users and ACLs: spoofed, malformed, oversized
 // and unauthorized messages are dropped (by the broker's ACL or by our validation, with a log
 // line), nothing crashes, and real tasks still complete with the output of a local run.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { after, before, test } from "node:test";
@@ -13,7 +14,7 @@ import { Peer } from "../../host/fleet/peer.js";
 import { Transport } from "../../host/fleet/transport.js";
 import { captureLog, haveShared, localRun, model, until } from "./fleet-helpers.js";
 
-const skip = haveShared ? false : "needs ../shared/models";
+const skip = skipUnless(haveShared, "../shared/models");
 const USERS = { gateway: "gw-secret", client: "client-secret", p1: "p1-secret", evil: "evil-secret" };
 const F = "edgellm/v1/sec";
 

@@ -6,6 +6,7 @@
 // broker (wrong CA, wrong host name), or that the broker does not accept (no client
 // certificate, one from another CA), exits 1 with one error line saying why; bad TLS flags and
 // files exit 2 / 1 at once.
+import { skipUnless } from "../requirements.js";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -21,8 +22,8 @@ import { Transport } from "../../host/fleet/transport.js";
 import { captureLog, CLI, FW, haveFirmwarePeer, haveShared, localRun, modelFile, spawnFirmwarePeer, spawnPeer, taskSet, until } from "./fleet-helpers.js";
 
 const haveOpenssl = spawnSync("openssl", ["version"]).status === 0;
-const skip = !haveShared ? "needs ../shared/models" : !haveFirmwarePeer ? "needs firmware/build/edgellm-fw with serve (npm run build:firmware)"
-  : !haveOpenssl ? "needs the openssl command" : false;
+const skip = skipUnless(haveShared, "../shared/models") || skipUnless(haveFirmwarePeer, "firmware/build/edgellm-fw with serve (npm run build)")
+  || skipUnless(haveOpenssl, "the openssl command");
 const FLEET = "tls";
 const USERS = { gateway: "gw-secret", client: "client-secret", "node-p": "node-secret", "fw-p": "fw-secret", "fw-x": "fwx-secret" };
 
