@@ -100,6 +100,11 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   int32_t res, limit = (int32_t)c->max_memory, len = (int32_t)c->model_len;
   const void *a1[] = { &limit };
   if (fw_call(f, f->set_memory_limit, "memory limit", NULL, 1, a1, err, n)) goto fail;
+  const char *foreign = fw_llama2c_kind(c->model, c->model_len);
+  if (foreign) {
+    fw_failf(err, n, "model: %s, not an edgellm model file: convert it first with `edgellm convert MODEL.bin -z TOKENIZER.bin -o MODEL.ellm` (add --quant int8 or ternary to shrink it)", foreign);
+    goto fail;
+  }
   if (c->host_weights) {
     if (!f->model_load_ext) { fw_failf(err, n, "module: no modelLoadExternal export (rebuild the module)"); goto fail; }
     const void *a[] = { &len };

@@ -24,6 +24,9 @@ int fw_call_checked(fw *f, IM3Function fn, const char *what, int32_t *ret, uint3
 // Finds an export; a missing optional one (required 0) leaves *fn NULL.
 int fw_find(fw *f, IM3Function *fn, const char *name, int required, char *err, size_t n);
 
+// "a llama2.c … checkpoint" when the bytes are one (llama2c.c), else NULL.
+const char *fw_llama2c_kind(const uint8_t *b, size_t n);
+
 // Links every import the module declares from the one table in imports.c.
 M3Result fw_link_imports(fw *f, IM3Module m);
 #endif

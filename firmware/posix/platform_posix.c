@@ -1,10 +1,13 @@
-// POSIX platform (Linux, Raspberry Pi): files are memory-mapped read-only, so model weights
-// are used in place exactly as an ESP32 uses a mapped flash partition.
+// POSIX platform (Linux, Raspberry Pi): files are read into the process's memory, where the
+// model's weights are used in place as an ESP32 uses its mapped flash partition. A copy, not a
+// mapping: a model or module file replaced or truncated while a peer runs cannot take it down
+// (a MAP_PRIVATE mapping of a truncated file faults with SIGBUS); the peer keeps serving what it
+// loaded, and says when the file on disk changed (serve_posix.c).
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,9 +27,22 @@ int plat_map(const char *name, plat_blob *out, char *err, size_t errlen) {
     return -1;
   }
   if (st.st_size == 0) { snprintf(err, errlen, "%s: empty file", name); close(fd); return -1; }
-  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  uint8_t *p = malloc((size_t)st.st_size);
+  if (!p) { snprintf(err, errlen, "%s: out of memory for %lld bytes", name, (long long)st.st_size); close(fd); return -1; }
+  size_t got = 0;
+  while (got < (size_t)st.st_size) {
+    ssize_t k = read(fd, p + got, (size_t)st.st_size - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    got += (size_t)k;
+  }
+  int read_errno = errno;
   close(fd);
-  if (p == MAP_FAILED) { snprintf(err, errlen, "%s: mmap: %s", name, strerror(errno)); return -1; }
+  if (got != (size_t)st.st_size) {
+    snprintf(err, errlen, "%s: %s", name, got < (size_t)st.st_size && read_errno ? strerror(read_errno) : "changed size while being read");
+    free(p);
+    return -1;
+  }
   out->data = p;
   out->size = (size_t)st.st_size;
   out->handle = p;
@@ -36,7 +52,7 @@ int plat_map(const char *name, plat_blob *out, char *err, size_t errlen) {
     char why[64];
     if (pack_unwrap(p, (size_t)st.st_size, &out->data, &out->size, why, sizeof why)) {
       snprintf(err, errlen, "%s: %s", name, why);
-      munmap(p, (size_t)st.st_size);
+      free(p);
       memset(out, 0, sizeof *out);
       return -1;
     }
@@ -45,7 +61,7 @@ int plat_map(const char *name, plat_blob *out, char *err, size_t errlen) {
 }
 
 void plat_unmap(plat_blob *b) {
-  if (b->handle) munmap(b->handle, b->map_len);
+  free(b->handle);
   memset(b, 0, sizeof *b);
 }
 

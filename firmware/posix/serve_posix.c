@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "../core/agent_host.h"
@@ -426,8 +427,34 @@ static int first_connection(transport *t, const serve_opts *o, int tls, char *er
   return -1;
 }
 
+// The model file as loaded (the peer serves its in-memory copy, platform_posix.c): a change on
+// disk is logged once per change, so an operator knows the peer still serves the old model.
+typedef struct { const char *path; off_t size; struct timespec mtime; uint64_t next_check_us; } file_watch;
+
+static void watch_start(file_watch *w, const char *path) {
+  struct stat st;
+  memset(w, 0, sizeof *w);
+  w->path = path;
+  if (stat(path, &st) == 0) { w->size = st.st_size; w->mtime = st.st_mtim; }
+}
+
+static void watch_check(file_watch *w) {
+  uint64_t now = plat_now_us();
+  if (now < w->next_check_us) return;
+  w->next_check_us = now + 1000000u;
+  struct stat st;
+  int gone = stat(w->path, &st) != 0;
+  if (!gone && st.st_size == w->size && st.st_mtim.tv_sec == w->mtime.tv_sec && st.st_mtim.tv_nsec == w->mtime.tv_nsec) return;
+  logf_("edgellm-fw serve: model file %s %s on disk; still serving the copy loaded at start (restart the peer to load it)",
+        w->path, gone ? "was removed" : "changed");
+  if (gone) { w->size = -1; memset(&w->mtime, 0, sizeof w->mtime); }
+  else { w->size = st.st_size; w->mtime = st.st_mtim; }
+}
+
 // The main thread's loop; returns 0 on a stop signal, -1 with err on a fatal module error.
-static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, float tok_per_sec, char *err, size_t n) {
+static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, const char *model_path, float tok_per_sec, char *err, size_t n) {
+  file_watch model_watch;
+  watch_start(&model_watch, model_path);
   unsigned seen_connects = 0, handed = 0, refused_agent = 0, refused_host = 0;
   uint32_t mem0 = fw_memory_bytes(f), mem_seen = mem0, heap0 = fw_heap_top(f);
   char reason[256];
@@ -459,6 +486,7 @@ static int serve_loop(transport *t, agent_host *a, fw *f, const serve_opts *o, f
       free(m.topic); free(m.payload);
       if (r) return -1;
     }
+    watch_check(&model_watch);
     uint32_t wait_ms = 0;
     if (agent_tick(a, (double)plat_wall_ms(), TICK_POSITIONS, &wait_ms, err, n)) return -1;
     uint32_t mem = fw_memory_bytes(f);
@@ -583,7 +611,7 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d, linear memory %u bytes) on %s\n", o.id,
           o.model, e.tok_per_sec, fw_field(e.f, FW_FIELD_CTX), fw_memory_bytes(e.f), o.broker);
 
-  if (serve_loop(t, e.a, e.f, &o, (float)e.tok_per_sec, err, sizeof err)) goto fail; // fatal: no clean disconnect, the will goes out
+  if (serve_loop(t, e.a, e.f, &o, o.model ? o.model : default_model, (float)e.tok_per_sec, err, sizeof err)) goto fail; // fatal: no clean disconnect, the will goes out
   if (agent_shutdown(e.a, err, sizeof err)) goto fail;
   struct timespec d = { 0, 200 * 1000000L };
   nanosleep(&d, NULL); // let the network thread send the offline status
