@@ -22,7 +22,9 @@ int fw_failf(char *err, size_t n, const char *fmt, ...) {
 int fw_call(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc,
             const void **argv, char *err, size_t n) {
   f->trap[0] = 0;
+  plat_call_begin(what, f->call_timeout_s);
   M3Result r = m3_Call(fn, argc, argv);
+  plat_call_end();
   if (r) {
     return fw_failf(err, n, "%s: %s%s%s", what, r, f->trap[0] ? ": " : "", f->trap);
   }
@@ -74,8 +76,10 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   f->model = c->model;
   f->model_len = c->model_len;
   f->max_memory = c->max_memory;
+  f->call_timeout_s = c->call_timeout_s;
   M3Result r;
   if (c->module_len > UINT32_MAX || c->model_len > INT32_MAX) { fw_failf(err, n, "input too large"); goto fail; }
+  if (fw_check_seal(c->module, c->module_len, err, n)) goto fail;
   if (!(f->env = m3_NewEnvironment())) { fw_failf(err, n, "wasm3: no memory for the environment"); goto fail; }
   if (!(f->rt = m3_NewRuntime(f->env, c->stack_bytes ? c->stack_bytes : DEFAULT_STACK, f))) {
     fw_failf(err, n, "wasm3: no memory for the runtime"); goto fail;

@@ -27,6 +27,8 @@ typedef struct {
   int host_weights;       // weights stay in host memory; matvecs run as native host functions
   uint32_t max_memory;    // cap on linear memory in bytes (0: none)
   uint32_t stack_bytes;   // wasm3 value stack (0: default)
+  uint32_t call_timeout_s; // longest one call into the module may run before the host stops the
+                           // process (plat_call_begin; 0: the platform's default)
   int compile_all;        // compile every function at load, so a broken module fails here rather than
                           // mid-task (wasm3 compiles lazily; eager costs code pages for unused functions)
 } fw_config;

@@ -12,6 +12,7 @@ struct fw {
       gen_start, gen_next, gen_cancel, gen_output, gen_output_len, gen_position; // gen/generation.ts
   const uint8_t *model; size_t model_len; // host-side model file (host functions read it)
   uint32_t max_memory;
+  uint32_t call_timeout_s;
   uint32_t scratch, scratch_cap; // guest buffer for prompts, reused: the module's heap cannot free
   char trap[192];       // detail left by a host function that refused a call
 };
@@ -23,6 +24,9 @@ int fw_call(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc
 int fw_call_checked(fw *f, IM3Function fn, const char *what, int32_t *ret, uint32_t argc, const void **argv, char *err, size_t n);
 // Finds an export; a missing optional one (required 0) leaves *fn NULL.
 int fw_find(fw *f, IM3Function *fn, const char *name, int required, char *err, size_t n);
+
+// 0 when the module carries a matching edgellm.crc32 seal (seal.c), else -1 with err.
+int fw_check_seal(const uint8_t *m, size_t n, char *err, size_t errlen);
 
 // "a llama2.c … checkpoint" when the bytes are one (llama2c.c), else NULL.
 const char *fw_llama2c_kind(const uint8_t *b, size_t n);

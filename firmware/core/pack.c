@@ -3,7 +3,7 @@
 #include <string.h>
 
 // Bitwise CRC-32 (IEEE, reflected): small code, run once per boot.
-static uint32_t crc32_ieee(const uint8_t *p, size_t n) {
+uint32_t pack_crc32(const uint8_t *p, size_t n) {
   uint32_t c = 0xffffffffu;
   for (size_t i = 0; i < n; i++) {
     c ^= p[i];
@@ -22,7 +22,7 @@ int pack_unwrap(const uint8_t *b, size_t n, const uint8_t **payload, size_t *len
   if (!pack_is_packed(b, n)) { snprintf(err, errlen, "not a packed image (bad magic)"); return -1; }
   uint32_t plen = rd32(b + 4);
   if (plen == 0 || plen > n - PACK_HEADER) { snprintf(err, errlen, "packed image is truncated"); return -1; }
-  if (crc32_ieee(b + PACK_HEADER, plen) != rd32(b + 8)) { snprintf(err, errlen, "packed image CRC mismatch"); return -1; }
+  if (pack_crc32(b + PACK_HEADER, plen) != rd32(b + 8)) { snprintf(err, errlen, "packed image CRC mismatch"); return -1; }
   *payload = b + PACK_HEADER;
   *len = plen;
   return 0;

@@ -8,6 +8,8 @@
 #define PACK_MAGIC 0x4b504c45u
 #define PACK_HEADER 16u
 
+// CRC-32 (IEEE, reflected), bitwise: small code, run once per boot.
+uint32_t pack_crc32(const uint8_t *p, size_t n);
 int pack_is_packed(const uint8_t *b, size_t n);
 // Payload length from a header, or 0 when b is not a pack header. Does not check the CRC.
 uint32_t pack_payload_len(const uint8_t *b, size_t n);

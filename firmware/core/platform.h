@@ -18,6 +18,12 @@ typedef struct {
 int plat_map(const char *name, plat_blob *out, char *err, size_t errlen);
 void plat_unmap(plat_blob *b);
 
+// The interpreter's bound: a call into the module that runs past its limit (a damaged or hostile
+// module looping for ever) ends the process with a line naming the call. POSIX: a timer per call
+// (posix/platform_posix.c); ESP32: the task watchdog does it, these only mark the call.
+void plat_call_begin(const char *what, uint32_t limit_s);
+void plat_call_end(void);
+
 uint64_t plat_now_us(void);                      // monotonic clock
 void plat_log(const char *line);                 // diagnostics (stderr / ESP_LOG)
 void plat_write(const uint8_t *bytes, size_t n); // generated text (stdout / UART)

@@ -14,7 +14,7 @@
 static const char k_usage[] =
   "usage: edgellm-fw run [model.ellm (default: models/default.ellm)] [-z tokenizer.bin] [-t temp] [-p topp] [-s seed] [-n steps]\n"
   "                      [-i prompt] [--ctx N] [--kv-int8] [--max-memory BYTES] [--host-weights]\n"
-  "                      [--module edgellm.wasm] [--stack BYTES]\n";
+  "                      [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS]\n";
 
 static int usage_error(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, "edgellm-fw: error: ");
@@ -45,7 +45,7 @@ static int parse_u64(const char *s, unsigned long long hi, unsigned long long *o
 
 static int takes_value(const char *a) {
   static const char *const k[] = { "-z", "--tokenizer", "--module", "-i", "--prompt", "-t", "--temperature", "-p", "--topp",
-                                   "-s", "--seed", "-n", "--steps", "--ctx", "--max-memory", "--stack" };
+                                   "-s", "--seed", "-n", "--steps", "--ctx", "--max-memory", "--stack", "--call-timeout" };
   for (size_t i = 0; i < sizeof k / sizeof *k; i++) if (!strcmp(a, k[i])) return 1;
   return 0;
 }
@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
   }
   const char *model_path = NULL, *tok_path = NULL, *module_path = NULL, *prompt = "";
   double temp = 1.0, topp = 0.9;
-  unsigned long long seed = (unsigned long long)time(NULL), steps = 256, ctx = 0, maxmem = 0, stack = 0;
+  unsigned long long seed = (unsigned long long)time(NULL), steps = 256, ctx = 0, maxmem = 0, stack = 0, call_timeout = 0;
   int have_ctx = 0, kv_int8 = 0, host_weights = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
@@ -113,6 +113,8 @@ int main(int argc, char **argv) {
       have_ctx = 1;
     } else if (!strcmp(a, "--max-memory")) {
       if (parse_u64(v, 0xffff0000u, &maxmem)) return usage_error("max-memory must be a byte count below 4 GiB, got '%s'%s", v, "");
+    } else if (!strcmp(a, "--call-timeout")) {
+      if (parse_u64(v, 86400, &call_timeout) || call_timeout < 1) return usage_error("call timeout must be seconds in [1, 86400], got '%s'%s", v, "");
     } else if (!strcmp(a, "--stack")) {
       if (parse_u64(v, 64u << 20, &stack) || stack < MIN_STACK) return usage_error("stack must be bytes in [" MIN_STACK_TEXT ", 64 MiB], got '%s'%s", v, "");
     } else if (!strcmp(a, "--kv-int8")) kv_int8 = 1;
@@ -136,6 +138,7 @@ int main(int argc, char **argv) {
     .tokenizer = tok.data, .tok_len = tok.size,
     .ctx = (int32_t)(have_ctx ? ctx : steps), .kv_int8 = kv_int8, .host_weights = host_weights,
     .max_memory = (uint32_t)maxmem, .stack_bytes = (uint32_t)stack, .compile_all = COMPILE_ALL,
+    .call_timeout_s = (uint32_t)call_timeout,
   };
   if (fw_open(&f, &c, err, sizeof err)) goto fail;
   fw_gen g = { .prompt = prompt, .prompt_len = strlen(prompt), .steps = (int32_t)steps,

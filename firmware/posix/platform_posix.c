@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +65,42 @@ int plat_map(const char *name, plat_blob *out, char *err, size_t errlen) {
 void plat_unmap(plat_blob *b) {
   free(b->handle);
   memset(b, 0, sizeof *b);
+}
+
+// One call's bound: SIGALRM after limit_s seconds writes one line and exits 1 (the handler may
+// only use async-signal-safe calls: write and _exit).
+#define DEFAULT_CALL_TIMEOUT_S 60
+static const char *volatile g_call = "";
+static volatile uint32_t g_call_limit = 0;
+
+static void on_call_timeout(int sig) {
+  (void)sig;
+  static const char a[] = "edgellm-fw: error: module: ", b[] = " ran for more than the call timeout (--call-timeout): a damaged or hostile module?\n";
+  const char *w = g_call;
+  size_t n = 0;
+  while (w[n] && n < 64) n++;
+  if (write(2, a, sizeof a - 1) < 0 || write(2, w, n) < 0 || write(2, b, sizeof b - 1) < 0) _exit(1);
+  _exit(1);
+}
+
+void plat_call_begin(const char *what, uint32_t limit_s) {
+  static int installed = 0;
+  if (!installed) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_call_timeout;
+    sigaction(SIGALRM, &sa, NULL);
+    installed = 1;
+  }
+  g_call = what;
+  g_call_limit = limit_s ? limit_s : DEFAULT_CALL_TIMEOUT_S;
+  struct itimerval t = { { 0, 0 }, { (time_t)g_call_limit, 0 } };
+  setitimer(ITIMER_REAL, &t, NULL);
+}
+
+void plat_call_end(void) {
+  struct itimerval t = { { 0, 0 }, { 0, 0 } };
+  setitimer(ITIMER_REAL, &t, NULL);
 }
 
 uint64_t plat_now_us(void) {

@@ -44,7 +44,7 @@ static const char k_usage[] =
   "                        [--username U] [--password P] [--cafile CA.pem] [--cert C.pem --key K.pem]\n"
   "                        [--connect-timeout MS] [--max-queue N] [--heartbeat MS]\n"
   "                        [--host-weights] [--max-memory BYTES] [--ctx N] [--kv-int8] [--inbox BYTES]\n"
-  "                        [--module edgellm.wasm] [--stack BYTES]\n"
+  "                        [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS]\n"
   "       edgellm-fw serve --decode task|cancel [--model M.ellm] [--fleet F] [--id ID] < payload\n";
 
 typedef struct { char *topic; uint8_t *payload; size_t len; } inbox_msg;
@@ -234,7 +234,7 @@ static void model_id(const char *path, const plat_blob *m, char *out, size_t n) 
 static int takes_value(const char *a) {
   static const char *const k[] = { "--broker", "--model", "-z", "--tokenizer", "--id", "--fleet", "--username", "--password",
                                    "--cafile", "--cert", "--key", "--module", "--decode", "--max-queue", "--connect-timeout",
-                                   "--heartbeat", "--max-memory", "--ctx", "--inbox", "--stack" };
+                                   "--heartbeat", "--max-memory", "--ctx", "--inbox", "--stack", "--call-timeout" };
   for (size_t i = 0; i < sizeof k / sizeof *k; i++) if (!strcmp(a, k[i])) return 1;
   return 0;
 }
@@ -251,7 +251,7 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
 
 typedef struct {
   const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode, *cafile, *cert, *key;
-  long max_queue, heartbeat, max_memory, ctx, inbox, stack, connect_timeout;
+  long max_queue, heartbeat, max_memory, ctx, inbox, stack, connect_timeout, call_timeout;
   int host_weights, kv_int8;
 } serve_opts;
 
@@ -282,6 +282,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     else if (!strcmp(a, "--max-memory")) { if (parse_int(v, 0, 0x7fff0000L, &o->max_memory)) bad = "max-memory must be a byte count below 2 GiB"; }
     else if (!strcmp(a, "--ctx")) { if (parse_int(v, 1, 65536, &o->ctx)) bad = "ctx must be an integer in [1, 65536]"; }
     else if (!strcmp(a, "--inbox")) { if (parse_int(v, 1024, AGENT_PAYLOAD_LIMIT, &o->inbox)) bad = "inbox must be bytes in [1024, 65536]"; }
+    else if (!strcmp(a, "--call-timeout")) { if (parse_int(v, 1, 86400, &o->call_timeout)) bad = "call timeout must be seconds in [1, 86400]"; }
     else if (!strcmp(a, "--stack")) { if (parse_int(v, MIN_STACK, 64L << 20, &o->stack)) bad = "stack must be bytes in [" MIN_STACK_TEXT ", 64 MiB]"; }
     else { fprintf(stderr, "edgellm-fw: error: unknown option '%s'\n%s", a, k_usage); return -1; }
     if (bad) { fprintf(stderr, "edgellm-fw: error: %s, got '%s'\n", bad, v); return -1; }
@@ -333,7 +334,8 @@ static int engine_open(peer_engine *e, const serve_opts *o, const char *model_pa
     return -1;
   fw_config c = { .module = e->mod.data, .module_len = e->mod.size, .model = e->model.data, .model_len = e->model.size,
                   .tokenizer = e->tok.data, .tok_len = e->tok.size, .ctx = (int32_t)o->ctx, .kv_int8 = o->kv_int8,
-                  .host_weights = o->host_weights, .max_memory = (uint32_t)o->max_memory, .stack_bytes = (uint32_t)o->stack, .compile_all = COMPILE_ALL };
+                  .host_weights = o->host_weights, .max_memory = (uint32_t)o->max_memory, .stack_bytes = (uint32_t)o->stack, .compile_all = COMPILE_ALL,
+                  .call_timeout_s = (uint32_t)o->call_timeout };
   if (fw_open(&e->f, &c, err, n)) return -1;
   if (!o->decode && fw_speed(e->f, PROBE_POSITIONS, &e->tok_per_sec, err, n)) return -1;
   char mid[160];

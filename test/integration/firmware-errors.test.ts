@@ -36,6 +36,19 @@ test("a corrupt, truncated, empty or missing module gives one error line and exi
   assert.equal(expectCleanError(simd, /^edgellm-fw: error: module: /), null);
 });
 
+test("the module carries a seal the firmware checks before parsing: two flipped bytes or none are refused", () => {
+  const good = readFileSync(MODULE);
+  const twoBytes = Buffer.from(good);
+  twoBytes[good.length >> 1] ^= 0x01;
+  twoBytes[(good.length >> 1) + 1] ^= 0x01;
+  const unsealed = good.subarray(0, good.length - 20); // the seal is the last 20 bytes
+  const r1 = fw(["run", model("int8"), "-n", "4", "--module", file("two-bytes.wasm", twoBytes)]);
+  assert.equal(expectCleanError(r1, /module: checksum mismatch: the file is damaged/), null);
+  const r2 = fw(["run", model("int8"), "-n", "4", "--module", file("unsealed.wasm", unsealed)]);
+  assert.equal(expectCleanError(r2, /module: not sealed/), null);
+  assert.equal(fw(["run", model("int8"), "-n", "4", "--module", MODULE]).status, 0, "the build's sealed module runs");
+});
+
 test("a failed write of the output is an error, not exit 0", () => {
   const r = spawnSync(FW, ["run", model("int8"), "-t", "0", "-n", "8"], { stdio: ["ignore", openSync("/dev/full", "w"), "pipe"], encoding: "utf8" });
   assert.equal(r.status, 1, r.stderr);
@@ -104,6 +117,7 @@ const HOSTILE = `
 @external("env", "kvScores") declare function kvScores(att: u32, q: u32, k: u32, ks: u32, n: i32, hs: i32, kvDim: i32, nkv: i32, sq: f32): void;
 @external("env", "kvMix") declare function kvMix(out: u32, att: u32, v: u32, vs: u32, n: i32, hs: i32, kvDim: i32, nkv: i32): void;
 export function modelLoadExternal(n: i32): i32 {
+  if (n == 13) while (true) {}                  // never returns: the host's call timeout ends it
   const top = <u32>memory.size() << 16;
   if (n == 1) wRead(top - 8, 0, 16);            // destination runs past linear memory
   if (n == 2) wRead(0xfffffff0, 0, 1);          // destination far outside
@@ -140,6 +154,7 @@ test("host functions refuse out-of-range guest pointers and model offsets (trap,
   const src = file("hostile.ts", HOSTILE);
   const wasm = join(workDir, "hostile.wasm");
   execFileSync(process.execPath, [join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js"), src, "-o", wasm, "--runtime", "stub", "-O1"]);
+  execFileSync(process.execPath, [join(ROOT, "scripts", "seal-wasm.mjs"), wasm]); // the firmware runs sealed modules only
   const want: RegExp[] = [/guest pointer.*wRead/, /guest pointer.*wRead/, /model offset.*wRead/, /guest pointer.*wMatvec/,
     /model offset.*wMatvec/, /guest pointer.*wRow/, /guest pointer.*log/, /model offset.*wMatvec/,
     /guest pointer.*kvScores/, /guest pointer.*kvMix/, /guest pointer.*kvScores/];
@@ -148,6 +163,11 @@ test("host functions refuse out-of-range guest pointers and model offsets (trap,
     const r = fw(["run", file(`size${n}.bin`, "x".repeat(n)), "--host-weights", "--module", wasm, "-n", "4"]);
     assert.equal(expectCleanError(r, pattern), null, `case ${n}`);
   });
+  // A call that never returns is ended by the host's bound, naming the call.
+  const t0 = Date.now();
+  const loop = fw(["run", file("size13.bin", "x".repeat(13)), "--host-weights", "--module", wasm, "-n", "4", "--call-timeout", "1"]);
+  assert.equal(expectCleanError(loop, /module: model ran for more than the call timeout \(--call-timeout\)/), null);
+  assert.ok(Date.now() - t0 < 20_000, "stopped within the bound");
   // The same module with an in-range call runs to the end.
   const ok = fw(["run", file("size12.bin", "x".repeat(12)), "--host-weights", "--module", wasm, "-t", "0", "-n", "4"]);
   assert.equal(ok.status, 0, ok.stderr);
@@ -180,6 +200,7 @@ ${HOSTILE.split("\n").filter((l) => l.startsWith("export function") && !l.includ
 `);
   const wasm = join(workDir, "recurse.wasm");
   execFileSync(process.execPath, [join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js"), src, "-o", wasm, "--runtime", "stub", "-O1"]);
+  execFileSync(process.execPath, [join(ROOT, "scripts", "seal-wasm.mjs"), wasm]); // the firmware runs sealed modules only
   for (const stack of ["8192", "33554432"]) {
     const r = fw(["run", file("rec.bin", "xy"), "--host-weights", "--module", wasm, "--stack", stack]);
     assert.equal(expectCleanError(r, /stack overflow/), null, `--stack ${stack}`);
