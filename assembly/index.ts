@@ -145,6 +145,7 @@ export function agentSetCapabilities(modelId: usize, modelIdLen: i32, impl: usiz
   return agentApi.setCapabilities(modelId, modelIdLen, impl, implLen, tokPerSec, freeMem);
 }
 // The filter to subscribe: edgellm/v1/<fleet>/to/<id>/+ (NUL-terminated when there is room).
+export function agentSetNonce(nonce: usize, n: i32): i32 { return agentApi.setNonce(nonce, n); }
 export function agentSubscription(out: usize, cap: i32): i32 { return agentApi.subscription(out, cap); }
 // The last will: topic (NUL-terminated when there is room) and offline status payload;
 // returns (topicLen << 16) | payloadLen.

@@ -35,6 +35,14 @@ export function setCapabilities(modelId: usize, modelIdLen: i32, impl: usize, im
   return a.setCapabilities(modelId, modelIdLen, impl, implLen, tokPerSec, <u32>freeMem);
 }
 
+// The process's presence nonce (lower-case hex, 1-16 digits), before agentConnected: written in
+// its status, it tells this process's presence from another one's with the same id.
+export function setNonce(nonce: usize, n: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  return a.setNonce(nonce, n);
+}
+
 export function subscription(out: usize, cap: i32): i32 {
   const a = agent;
   if (a == null) return E.E_NO_AGENT;

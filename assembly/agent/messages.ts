@@ -3,7 +3,7 @@
 // words them, and writers for the six outbound kinds. Everything works in buffers allocated
 // once by the constructor.
 import { blockBytes, objectBytes } from "../core/heap";
-import { FlatObject, J_NUMBER, J_STRING, JSON_NOT_OBJECT, JSON_SYNTAX } from "./json";
+import { FlatObject, J_NUMBER, J_STRING, J_TRUE, JSON_NOT_OBJECT, JSON_OK, JSON_SYNTAX } from "./json";
 import { isName, KIND_CANCEL, KIND_TASK, MAX_NAME } from "./topics";
 import { Writer } from "./writer";
 
@@ -15,8 +15,8 @@ export const MAX_REASON_CHARS: i32 = 256;      // reject/cancel reason, result e
 
 // Members of task and cancel, in the schemas' property order (ajv reports the first failing).
 const F_V = 0, F_KIND = 1, F_TASK_ID = 2, F_ATTEMPT = 3, F_LEASE = 4, F_DEADLINE = 5, F_PROMPT = 6,
-  F_STEPS = 7, F_TEMPERATURE = 8, F_TOPP = 9, F_SEED = 10, F_REASON = 11;
-const FIELD_NAMES: StaticArray<string> = ["v", "kind", "taskId", "attempt", "leaseMs", "deadlineMs", "prompt", "steps", "temperature", "topp", "seed", "reason"];
+  F_STEPS = 7, F_TEMPERATURE = 8, F_TOPP = 9, F_SEED = 10, F_REASON = 11, F_ONLINE = 12, F_NONCE = 13, F_SINCE = 14;
+const FIELD_NAMES: StaticArray<string> = ["v", "kind", "taskId", "attempt", "leaseMs", "deadlineMs", "prompt", "steps", "temperature", "topp", "seed", "reason", "online", "nonce", "since"];
 const KINDS: StaticArray<string> = ["status", "heartbeat", "accept", "reject", "tokens", "result", "task", "cancel", "submit", "gateway", "queued", "reply"];
 const TASK_REQUIRED: StaticArray<i32> = [F_TASK_ID, F_ATTEMPT, F_LEASE, F_DEADLINE, F_PROMPT, F_STEPS, F_TEMPERATURE, F_TOPP, F_SEED];
 
@@ -58,13 +58,14 @@ export class Inbound {
   task: TaskMsg;
   cancel: CancelMsg = new CancelMsg();
   private kindBuf: usize = heap.alloc(16);
+  private nonceBuf: usize = heap.alloc(MAX_NONCE_BYTES);
   private seedBuf: usize = heap.alloc(24);
 
   constructor(promptCap: i32) { this.task = new TaskMsg(promptCap); }
 
   static heapBytes(promptCap: i32): i64 {
     return objectBytes(offsetof<Inbound>()) + FlatObject.heapBytes(FIELD_NAMES.length) + TaskMsg.heapBytes(promptCap)
-      + CancelMsg.heapBytes() + blockBytes(16) + blockBytes(24);
+      + CancelMsg.heapBytes() + blockBytes(16) + blockBytes(24) + blockBytes(MAX_NONCE_BYTES);
   }
 
   // Decodes payload p[n] received on a topic of kind topicKind (KIND_TASK / KIND_CANCEL) into
@@ -102,10 +103,29 @@ export class Inbound {
     return topicKind;
   }
 
+  // What a payload on this peer's own status topic is, against its own presence (nonce[nonceLen],
+  // online since `since`): PRESENCE_OURS (online with our nonce: ours, now or earlier),
+  // PRESENCE_EARLIER / PRESENCE_LATER (online with another nonce: another process with our id,
+  // started before / after us; ties broken by the nonces), else PRESENCE_OTHER (an offline
+  // status, one without a nonce, or anything unreadable).
+  presence(p: usize, n: i32, nonce: usize, nonceLen: i32, since: f64): i32 {
+    if (n > MAX_PAYLOAD_BYTES || nonceLen == 0) return PRESENCE_OTHER;
+    const o = this.obj;
+    if (o.parse(p, n) != JSON_OK || o.type[F_KIND] != J_STRING || o.type[F_ONLINE] != J_TRUE || o.type[F_NONCE] != J_STRING) return PRESENCE_OTHER;
+    const k = o.stringOf(F_KIND, this.kindBuf, 16);
+    if (!bytesEq(this.kindBuf, k, "status")) return PRESENCE_OTHER;
+    const m = o.stringOf(F_NONCE, this.nonceBuf, MAX_NONCE_BYTES);
+    if (m <= 0 || m > MAX_NONCE_BYTES) return PRESENCE_OTHER;
+    const cmpNonce = compareBytes(this.nonceBuf, m, nonce, nonceLen);
+    if (cmpNonce == 0) return PRESENCE_OURS;
+    const theirs = o.type[F_SINCE] == J_NUMBER ? o.numberOf(F_SINCE) : 0;
+    return theirs < since || (theirs == since && cmpNonce < 0) ? PRESENCE_EARLIER : PRESENCE_LATER;
+  }
+
   private checkTask(why: Writer): bool {
     const o = this.obj;
     for (let i = 0; i < TASK_REQUIRED.length; i++) if (!o.has(TASK_REQUIRED[i])) return missing(why, "task", TASK_REQUIRED[i]);
-    if (o.unknown > 0 || o.has(F_REASON)) { why.ascii(": task: / must NOT have additional properties"); return false; }
+    if (o.unknown > 0 || o.has(F_REASON) || o.has(F_ONLINE) || o.has(F_NONCE) || o.has(F_SINCE)) { why.ascii(": task: / must NOT have additional properties"); return false; }
     const t = this.task;
     if (!nameField(why, o, "task", F_TASK_ID, t.taskId)) return false;
     t.taskIdLen = o.strBytes;
@@ -145,6 +165,7 @@ export class Inbound {
     if (!o.has(F_REASON)) return missing(why, "cancel", F_REASON);
     let extra = o.unknown > 0;
     for (let i = F_ATTEMPT; i <= F_SEED; i++) if (o.has(i)) extra = true;
+    for (let i = F_ONLINE; i <= F_SINCE; i++) if (o.has(i)) extra = true;
     if (extra) { why.ascii(": cancel: / must NOT have additional properties"); return false; }
     const c = this.cancel;
     if (!nameField(why, o, "cancel", F_TASK_ID, c.taskId)) return false;
@@ -265,6 +286,22 @@ export function writeStatusOffline(w: Writer, id: usize, idLen: i32): void {
   head(w, "status").ascii(",\"id\":").jsonString(id, idLen).ascii(",\"online\":false}");
 }
 
+// A process's presence nonce: 16 hex digits (agentSetNonce).
+export const MAX_NONCE_BYTES: i32 = 16;
+export const PRESENCE_OURS: i32 = 0;
+export const PRESENCE_EARLIER: i32 = 1;
+export const PRESENCE_LATER: i32 = 2;
+export const PRESENCE_OTHER: i32 = 3;
+
+function compareBytes(a: usize, an: i32, b: usize, bn: i32): i32 {
+  const n = min(an, bn);
+  for (let i = 0; i < n; i++) {
+    const x = <i32>load<u8>(a + <usize>i), y = <i32>load<u8>(b + <usize>i);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return an == bn ? 0 : an < bn ? -1 : 1;
+}
+
 export class Capabilities {
   modelId: usize = heap.alloc(128);
   modelIdLen: i32 = 0;
@@ -279,8 +316,10 @@ export class Capabilities {
   static heapBytes(): i64 { return objectBytes(offsetof<Capabilities>()) + blockBytes(128) + blockBytes(32); }
 }
 
-export function writeStatusOnline(w: Writer, id: usize, idLen: i32, ts: f64, caps: Capabilities, queue: i32, maxQueue: i32): void {
+export function writeStatusOnline(w: Writer, id: usize, idLen: i32, ts: f64, caps: Capabilities, queue: i32, maxQueue: i32,
+                                  nonce: usize, nonceLen: i32, since: f64): void {
   head(w, "status").ascii(",\"id\":").jsonString(id, idLen).ascii(",\"online\":true,\"ts\":").fixed(ts, 3);
+  if (nonceLen > 0) w.ascii(",\"nonce\":\"").bytes(nonce, nonceLen).ascii("\",\"since\":").fixed(since, 3);
   if (caps.implLen > 0) w.ascii(",\"impl\":").jsonString(caps.impl, caps.implLen);
   w.ascii(",\"model\":{\"id\":").jsonString(caps.modelId, caps.modelIdLen).ascii(",\"quant\":").jsonAscii(caps.quant)
     .ascii(",\"ctx\":").i32(caps.ctx).ascii(",\"vocab\":").i32(caps.vocab)

@@ -18,7 +18,7 @@ import { PromptEncoder, taskOutCap } from "./prompt";
 import { agentLog, mqttPublish, QOS0, QOS1, RETAIN } from "./host";
 import { Utf8Step, utf8Valid } from "./json";
 import {
-  Capabilities, Inbound, MAX_REASON_CHARS, writeAccept, writeHeartbeatHead, writeHeartbeatTail, writeHeartbeatTask,
+  Capabilities, Inbound, MAX_NONCE_BYTES, MAX_REASON_CHARS, PRESENCE_EARLIER, PRESENCE_OTHER, PRESENCE_OURS, writeAccept, writeHeartbeatHead, writeHeartbeatTail, writeHeartbeatTask,
   writeReject, writeResult, writeStatusOffline, writeStatusOnline, writeTokens,
 } from "./messages";
 import { isName, KIND_TASK, MAX_NAME, MAX_TOPIC_BYTES, parseInbox, writeInboxFilter, writePeerTopic } from "./topics";
@@ -80,6 +80,13 @@ export class Agent {
   refusalWindow: f64 = -1e300; // nowMs when the current one-second logging window began
   refusalsLogged: i32 = 0;     // in that window
   refusalsQuiet: u32 = 0;      // refused since the last logged one, not logged
+  // Presence (our retained status): restored when anything else shows up on its topic.
+  nonce: usize = heap.alloc(<usize>MAX_NONCE_BYTES); // u8 [nonceLen] hex; 0 long: none set
+  nonceLen: i32 = 0;
+  since: f64 = -1;             // nowMs of the first connection (the order of two processes)
+  restoreAt: f64 = 0;          // nowMs before which a restore waits (one a second)
+  restorePending: bool = false;
+  earlierSeen: i32 = 0;        // presences of an earlier process with our id seen
   topic: Writer = Writer.alloc(MAX_TOPIC_BYTES);
   msg: Writer;              // the outbound payload being built
   why: Writer = Writer.alloc(TEXT_CAP);  // last rejection reason
@@ -121,7 +128,7 @@ export class Agent {
   // Exactly what the constructor allocates (agentInit checks it against the memory cap first).
   static heapBytes(ctx: i32, maxQueue: i32, maxTokenLength: i32): i64 {
     const outCap = taskOutCap(ctx, maxTokenLength);
-    return objectBytes(offsetof<Agent>()) + 2 * blockBytes(MAX_NAME) + Capabilities.heapBytes()
+    return objectBytes(offsetof<Agent>()) + 2 * blockBytes(MAX_NAME) + blockBytes(MAX_NONCE_BYTES) + Capabilities.heapBytes()
       + Writer.heapBytes(MAX_TOPIC_BYTES) + 2 * Writer.heapBytes(TEXT_CAP) + objectBytes(offsetof<Utf8Step>())
       + Inbound.heapBytes(Generation.promptCap(ctx))
       + objectBytes(<i64>maxQueue * 4) + <i64>maxQueue * Slot.heapBytes(ctx)
@@ -159,7 +166,7 @@ export class Agent {
   private log(w: Writer): void { agentLog(w.buf, w.n); }
 
   statusOnline(now: f64): void {
-    writeStatusOnline(this.msg.reset(), this.id, this.idLen, now, this.caps, this.held(), this.maxQueue);
+    writeStatusOnline(this.msg.reset(), this.id, this.idLen, now, this.caps, this.held(), this.maxQueue, this.nonce, this.nonceLen, this.since);
     this.publish("status", QOS1 | RETAIN);
   }
 
@@ -196,6 +203,7 @@ export class Agent {
     if (topicLen < 0 || topicLen > MAX_TOPIC_BYTES) {
       return this.reject(why.ascii("topic of ").i32(topicLen).ascii(" bytes is over the ").i32(MAX_TOPIC_BYTES).ascii("-byte limit"), now);
     }
+    if (this.isOwnStatusTopic(topic, topicLen)) return this.onPresence(payload, payloadLen, now);
     const kind = parseInbox(topic, topicLen, this.fleet, this.fleetLen, this.id, this.idLen, why);
     if (kind < 0) return this.reject(why, now);
     why.reset().bytes(topic, topicLen);
@@ -203,6 +211,53 @@ export class Agent {
     why.reset();
     if (kind == KIND_TASK) this.onTask(now); else this.onCancel();
     return E.OK;
+  }
+
+  // ---- presence -----------------------------------------------------------------------
+  // The host subscribes our status topic too (agentWill's topic). Whatever shows up there that
+  // is not our own online presence (garbage, an offline status, an old session's, another
+  // process's) is overwritten with ours at once, at most once a second, with a log line, so no
+  // retained message can hide this peer. Another process online with our id (a different nonce)
+  // is the duplicate: the one that connected later stops (E_DUPLICATE_ID) when it sees the
+  // earlier one's presence a second time; once could be a stale retained status.
+
+  setNonce(nonce: usize, n: i32): i32 {
+    if (n <= 0 || n > MAX_NONCE_BYTES) return E.E_ARGUMENT;
+    for (let i = 0; i < n; i++) {
+      const c = load<u8>(nonce + <usize>i);
+      if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return E.E_ARGUMENT; // lower-case hex
+    }
+    memory.copy(this.nonce, nonce, <usize>n);
+    this.nonceLen = n;
+    return E.OK;
+  }
+
+  private isOwnStatusTopic(topic: usize, n: i32): bool {
+    const t = writePeerTopic(this.topic.reset(), this.fleet, this.fleetLen, this.id, this.idLen, "status");
+    return t.n == n && memory.compare(t.buf, topic, <usize>n) == 0;
+  }
+
+  private onPresence(p: usize, n: i32, now: f64): i32 {
+    if (this.closed) return E.OK;
+    const what = this.inbound.presence(p, n, this.nonce, this.nonceLen, this.since);
+    if (what == PRESENCE_OURS) return E.OK;
+    if (what == PRESENCE_EARLIER && ++this.earlierSeen >= 2) {
+      this.log(this.line.reset().ascii("another process has been online as peer ").bytes(this.id, this.idLen)
+        .ascii(" since before this one (its presence is not ours): stopping; give each peer its own --id"));
+      return E.E_DUPLICATE_ID;
+    }
+    const l = this.line.reset().ascii("presence: ").ascii(what == PRESENCE_OTHER ? "a status that is not ours" : "another process's status")
+      .ascii(" is on our status topic; restoring ours");
+    if (now >= this.restoreAt) this.restore(now, l);
+    else if (!this.restorePending) { this.restorePending = true; this.log(l.ascii(" within a second")); }
+    return E.OK;
+  }
+
+  private restore(now: f64, l: Writer): void {
+    this.restorePending = false;
+    this.restoreAt = now + 1000;
+    this.log(l);
+    this.statusOnline(now);
   }
 
   // A refused message: one log line.
@@ -305,6 +360,7 @@ export class Agent {
 
   connected(now: f64): void {
     if (this.closed) return;
+    if (this.since < 0) this.since = now;
     this.statusOnline(now);
     if (this.nextBeat < 0) this.nextBeat = now + this.heartbeatMs;
   }
@@ -328,6 +384,7 @@ export class Agent {
       if (this.nextBeat <= now) this.nextBeat = now + this.heartbeatMs; // after a stall: no burst
     }
     this.expireQueued(now);
+    if (this.restorePending && now >= this.restoreAt) this.restore(now, this.line.reset().ascii("presence: restored"));
     let positions = 0;
     for (;;) {
       if (this.running < 0 && !this.startNext(now)) break;

@@ -12,10 +12,11 @@
 #define SMALL_CAP 256   // subscription, will topic / payload, reject reason
 #define E_OUT_OF_MEMORY (-14) // assembly/core/errors.ts
 #define E_REJECTED (-17)      // agentMessage refused the message
+#define E_DUPLICATE_ID (-18)  // agentMessage: another process is online with this peer id
 
 struct agent_host {
   fw *f;
-  IM3Function init, caps, subscription, will, connected, message, tick, shutdown, held, reason;
+  IM3Function init, caps, subscription, will, connected, message, tick, shutdown, held, reason, set_nonce;
   uint32_t topic_buf, payload_buf, inbox_bytes;  // guest offsets / size
   char model_id[161], impl[33];
   char sub[SMALL_CAP], will_topic[SMALL_CAP];
@@ -56,7 +57,8 @@ static int find_all(agent_host *a, char *err, size_t n) {
       fw_find(f, &a->subscription, "agentSubscription", 1, err, n) || fw_find(f, &a->will, "agentWill", 1, err, n) ||
       fw_find(f, &a->connected, "agentConnected", 1, err, n) || fw_find(f, &a->message, "agentMessage", 1, err, n) ||
       fw_find(f, &a->tick, "agentTick", 1, err, n) || fw_find(f, &a->shutdown, "agentShutdown", 1, err, n) ||
-      fw_find(f, &a->held, "agentHeld", 1, err, n) || fw_find(f, &a->reason, "agentReason", 1, err, n))
+      fw_find(f, &a->held, "agentHeld", 1, err, n) || fw_find(f, &a->reason, "agentReason", 1, err, n) ||
+      fw_find(f, &a->set_nonce, "agentSetNonce", 1, err, n))
     return -1;
   return 0;
 }
@@ -108,6 +110,16 @@ int agent_open(agent_host **out, fw *f, const agent_config *c, char *err, size_t
   if (r == E_OUT_OF_MEMORY) { fw_failf(err, n, "agentInit: the agent's buffers do not fit in linear memory: lower --inbox, --max-queue or --ctx, or raise --max-memory"); goto fail; }
   if (r < 0) { fw_failf(err, n, "agentInit: %s", fw_module_error(r)); goto fail; }
   if (agent_capabilities(a, c->tok_per_sec, c->free_mem, err, n)) goto fail;
+  if (c->nonce) {
+    size_t nl = strlen(c->nonce);
+    int32_t nn = (int32_t)nl;
+    uint32_t np = a->payload_buf;
+    const void *na[] = { &np, &nn };
+    if (nl > 16 || put(a, np, c->nonce, nl, "nonce", err, n) || fw_call_checked(f, a->set_nonce, "agentSetNonce", &r, 2, na, err, n)) {
+      if (!err[0]) fw_failf(err, n, "agent: bad nonce");
+      goto fail;
+    }
+  }
 
   uint32_t sp = a->payload_buf;
   int32_t cap = SMALL_CAP;
@@ -169,6 +181,7 @@ int agent_message(agent_host *a, const char *topic, const uint8_t *payload, size
   const void *args[] = { &tp, &tn, &pp, &pn, &now_ms };
   if (fw_call(a->f, a->message, "agentMessage", &r, 5, args, err, n)) return -1;
   if (r >= 0) return 0;
+  if (r == E_DUPLICATE_ID) return fw_failf(err, n, "another process is online with this peer id (it connected first): give each peer its own --id");
   if (r != E_REJECTED) return fw_failf(err, n, "agentMessage: %s", fw_module_error(r));
   *refused = 1;
   // The reason text (the payload buffer is free again once the call returned).

@@ -30,6 +30,7 @@ typedef struct {
   float tok_per_sec;
   int32_t free_mem;           // bytes, for the status message
   uint32_t inbox_bytes;       // guest buffer for one received payload (0: AGENT_PAYLOAD_LIMIT)
+  const char *nonce;          // this process's presence nonce: 1-16 lower-case hex digits (NULL: none)
 } agent_config;
 
 // Each int function returns 0 on success, else -1 with a one-line message in err: a trap,

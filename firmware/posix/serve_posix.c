@@ -52,6 +52,7 @@ typedef struct { char *topic; uint8_t *payload; size_t len; } inbox_msg;
 typedef struct {
   struct mosquitto *mq;
   char sub[AGENT_TOPIC_MAX + 1];
+  char presence[AGENT_TOPIC_MAX + 1]; // our own status topic: the agent guards what is retained there
   uint32_t inbox_bytes;           // payloads over this are queued without their bytes (refused)
   pthread_mutex_t mu;
   pthread_cond_t cv;              // inbox, connects, stop
@@ -124,6 +125,8 @@ static void on_connect(struct mosquitto *mq, void *ud, int rc) {
   }
   int s = mosquitto_subscribe(mq, NULL, t->sub, 1);
   if (s != MOSQ_ERR_SUCCESS) logf_("edgellm-fw serve: subscribe %s: %s", t->sub, mosquitto_strerror(s));
+  s = mosquitto_subscribe(mq, NULL, t->presence, 1);
+  if (s != MOSQ_ERR_SUCCESS) logf_("edgellm-fw serve: subscribe %s: %s", t->presence, mosquitto_strerror(s));
   pthread_mutex_lock(&t->mu);
   t->started = 1;
   t->connects++;
@@ -326,9 +329,20 @@ static int32_t free_mem(fw *f, const serve_opts *o) {
 }
 
 // One module instance with its agent: the model mapped, the speed measured, agentInit done.
-typedef struct { plat_blob mod, model, tok; fw *f; agent_host *a; double tok_per_sec; } peer_engine;
+typedef struct { plat_blob mod, model, tok; fw *f; agent_host *a; double tok_per_sec; char nonce[17]; } peer_engine;
+
+// This process's presence nonce: 16 hex digits from the OS's randomness (the clock and pid when
+// it has none), telling our status from another process's with the same --id.
+static void make_nonce(char out[17]) {
+  uint64_t v = 0;
+  FILE *r = fopen("/dev/urandom", "rb");
+  if (!r || fread(&v, sizeof v, 1, r) != 1) v = plat_now_us() ^ ((uint64_t)getpid() << 32) ^ plat_wall_ms();
+  if (r) fclose(r);
+  snprintf(out, 17, "%016llx", (unsigned long long)v);
+}
 
 static int engine_open(peer_engine *e, const serve_opts *o, const char *model_path, char *err, size_t n) {
+  make_nonce(e->nonce);
   if (plat_map(o->module, &e->mod, err, n) || plat_map(model_path, &e->model, err, n) ||
       (o->tok && plat_map(o->tok, &e->tok, err, n)))
     return -1;
@@ -342,7 +356,7 @@ static int engine_open(peer_engine *e, const serve_opts *o, const char *model_pa
   model_id(model_path, &e->model, mid, sizeof mid);
   agent_config ac = { .fleet = o->fleet, .id = o->id, .max_queue = (int32_t)o->max_queue, .heartbeat_ms = (int32_t)o->heartbeat,
                       .flush_ms = FLUSH_MS, .model_id = mid, .impl = "wasm3", .tok_per_sec = (float)e->tok_per_sec,
-                      .free_mem = 0, .inbox_bytes = (uint32_t)o->inbox };
+                      .free_mem = 0, .inbox_bytes = (uint32_t)o->inbox, .nonce = e->nonce };
   if (agent_open(&e->a, e->f, &ac, err, n)) return -1;
   return agent_capabilities(e->a, (float)e->tok_per_sec, free_mem(e->f, o), err, n);
 }
@@ -559,12 +573,15 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
                  check_pem("--key", o.key, "-----BEGIN", "PRIVATE KEY-----", err, sizeof err))) goto fail;
   if (engine_open(&e, &o, o.model, err, sizeof err)) goto fail;
   snprintf(t->sub, sizeof t->sub, "%s", agent_subscription(e.a));
+  snprintf(t->presence, sizeof t->presence, "%s", agent_will_topic(e.a));
   t->inbox_bytes = agent_inbox_bytes(e.a);
 
   mosquitto_lib_init();
   mosq_init = 1;
   char cid[100];
-  snprintf(cid, sizeof cid, "edgellm-peer-%.64s", o.id);
+  // A client id of its own: two processes given one --id must not take the connection from each
+  // other, but see each other's presence (the agent stops the later one).
+  snprintf(cid, sizeof cid, "edgellm-peer-%.64s-%.8s", o.id, e.nonce);
   if (!(t->mq = mosquitto_new(cid, true, t))) { snprintf(err, sizeof err, "mosquitto_new failed"); goto fail; }
   mosquitto_int_option(t->mq, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_int_option(t->mq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);

@@ -1,4 +1,5 @@
 // edgellm gateway: schedule tasks onto the fleet's peers (optionally hosting the broker too).
+import { FleetError } from "../fleet/errors.js";
 import { Command } from "commander";
 import { int } from "./args.js";
 import { connectionOptions, untilSignal, withFleetOptions } from "./fleet-options.js";
@@ -23,13 +24,17 @@ export function gatewayCommand(): Command {
       const { Gateway } = await import("../fleet/gateway.js");
       const embedded = o.embeddedBroker ? await startEmbeddedBroker(o.port, o.host, c.log) : null;
       if (embedded) c.log.info(`embedded broker listening on ${embedded.url} (MQTT 3.1.1)`);
+      let stopped: (why: string) => void = () => undefined;
+      const selfStop = new Promise<string>((resolve) => { stopped = resolve; });
       const gw = await Gateway.start({
         ...c, broker: embedded?.url ?? c.broker, protocolVersion: embedded ? 4 : c.protocolVersion, id: o.id, maxInflight: o.maxInflight,
         scheduler: { leaseMs: o.lease, peerTimeoutMs: o.peerTimeout, placeTimeoutMs: o.placeTimeout, maxPending: o.maxPending },
+        onStop: (why) => stopped(why),
       });
-      const sig = await untilSignal();
-      c.log.info(`${sig}: stopping`);
+      const end = await Promise.race([untilSignal().then((sig) => ({ sig, why: "" })), selfStop.then((why) => ({ sig: "", why }))]);
+      if (end.sig) c.log.info(`${end.sig}: stopping`);
       await gw.close();
       await embedded?.close();
+      if (end.why) throw new FleetError("E_FLEET_DUPLICATE", `gateway: ${end.why}`);
     });
 }

@@ -38,6 +38,7 @@ export interface ModuleExports {
   // The fleet agent (assembly/agent/, docs/module-abi.md); times are ms since the epoch.
   agentInit(fleet: number, fleetLen: number, id: number, idLen: number, maxQueue: number, heartbeatMs: number, flushMs: number): number;
   agentSetCapabilities(modelId: number, modelIdLen: number, impl: number, implLen: number, tokPerSec: number, freeMem: number): number;
+  agentSetNonce(nonce: number, n: number): number;
   agentSubscription(out: number, cap: number): number;
   agentWill(topicOut: number, topicCap: number, payloadOut: number, payloadCap: number): number;
   agentConnected(nowMs: number): number;

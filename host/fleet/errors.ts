@@ -9,6 +9,7 @@ export type FleetErrorCode =
   | "E_FLEET_TIMEOUT"     // no answer in time (no gateway, no peers)
   | "E_FLEET_TASK"        // a task ended in failure, cancellation or expiry
   | "E_FLEET_ENGINE"      // a peer's engine worker died
+  | "E_FLEET_DUPLICATE"   // another process is online with this peer id (or a second gateway for the fleet)
   | "E_FLEET_CLOSED";     // used after close()
 
 export class FleetError extends CodedError<FleetErrorCode> {}

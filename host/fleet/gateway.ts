@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { realClock, type Clock } from "./clock.js";
 import type { Logger } from "./log.js";
 import type { Message } from "./messages.js";
+import { PresenceGuard } from "./presence.js";
 import { DEFAULT_SCHEDULER, Scheduler, type SchedulerOptions } from "./scheduler.js";
 import { checkName, topics, type Route } from "./topics.js";
 import { Transport, type TransportOptions } from "./transport.js";
@@ -17,11 +18,13 @@ export interface GatewayOptions {
   tls?: Pick<TransportOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
   log: Logger;
   clock?: Clock;
+  onStop?: (why: string) => void; // the gateway stopped itself (another process with its id and fleet)
 }
 
 export class Gateway {
   private closing = false;
   private announce: () => void = () => undefined;
+  private guard: PresenceGuard | null = null;
 
   private constructor(readonly id: string, private readonly o: GatewayOptions, readonly transport: Transport, readonly scheduler: Scheduler) {}
 
@@ -40,8 +43,19 @@ export class Gateway {
       toClient: (client, m) => void t.publish(topics.client(fleet, client, m.kind), m, m.kind === "tokens" ? 0 : 1).catch((e) => o.log.warn(`to client ${client}: ${(e as Error).message}`)),
     }, o.clock ?? realClock, o.log, { ...DEFAULT_SCHEDULER, ...o.scheduler });
     const g = new Gateway(id, o, t, sched);
+    const clock = o.clock ?? realClock;
+    const nonce = randomBytes(8).toString("hex"), since = clock.now();
+    g.guard = new PresenceGuard(nonce, since, clock, {
+      restore: (why) => { o.log.warn(`gateway ${id}: ${why}`); g.announce(); },
+      stop: () => {
+        const why = `another gateway of fleet ${fleet} connected first and is online (one gateway per fleet)`;
+        o.log.error(`gateway ${id}: ${why}: stopping`);
+        void g.close().then(() => o.onStop?.(why));
+      },
+    });
     t.on("message", (route, msg) => g.onMessage(route, msg));
-    g.announce = () => void t.publish(presence, { kind: "gateway", id, online: true, ts: Date.now() }, 1, true).catch(() => undefined);
+    t.on("invalid", (topic) => { if (topic === presence) g.guard?.observe(null); });
+    g.announce = () => void t.publish(presence, { kind: "gateway", id, online: true, ts: clock.now(), nonce, since }, 1, true).catch(() => undefined);
     t.on("connect", () => g.announce());
     await t.subscribe([topics.allPeers(fleet), topics.gatewayInbox(fleet)]);
     g.announce();
@@ -67,8 +81,9 @@ export class Gateway {
         case "cancel": s.onClientCancel(m); return;
         case "gateway":
           // The fleet's presence is one retained message: another gateway's last will (a crashed
-          // or replaced gateway) would tell every new client that none is online. Say we are.
-          if (!m.online && !this.closing) { this.o.log.info(`gateway ${m.id} went offline; announcing ${this.id} again`); this.announce(); }
+          // or replaced gateway), garbage or another process's presence would tell every new
+          // client that none is online. The guard restores ours (presence.ts).
+          if (!this.closing) this.guard?.observe(m);
           return;
       }
     }
@@ -76,7 +91,9 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    if (this.closing) return;
     this.closing = true;
+    this.guard?.close();
     this.scheduler.close();
     await this.transport.farewell(topics.gateway(this.o.fleet, "gateway"), { kind: "gateway", id: this.id, online: false });
     await this.transport.close();

@@ -11,6 +11,7 @@ export interface Sampling { prompt: string; steps: number; temperature: number; 
 export interface StatusOnline {
   v: 1; kind: "status"; id: string; online: true; ts: number; impl?: string; model: ModelCaps;
   tokPerSec: number; freeMem: number; queue: number; maxQueue: number;
+  nonce?: string; since?: number; // this process's presence nonce and when it first connected
 }
 export interface StatusOffline { v: 1; kind: "status"; id: string; online: false }
 export type Status = StatusOnline | StatusOffline;
@@ -25,7 +26,7 @@ export interface Result {
 export interface Task extends Sampling { v: 1; kind: "task"; taskId: string; attempt: number; leaseMs: number; deadlineMs: number }
 export interface Cancel { v: 1; kind: "cancel"; taskId: string; reason: string }
 export interface Submit extends Sampling { v: 1; kind: "submit"; taskId: string; client: string; deadlineMs?: number; model?: string }
-export interface GatewayPresence { v: 1; kind: "gateway"; id: string; online: boolean; ts?: number }
+export interface GatewayPresence { v: 1; kind: "gateway"; id: string; online: boolean; ts?: number; nonce?: string; since?: number }
 export interface Queued { v: 1; kind: "queued"; taskId: string; position: number }
 export interface Reply {
   v: 1; kind: "reply"; taskId: string; status: TaskStatus; data: string; tokens: number;

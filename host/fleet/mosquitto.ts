@@ -54,6 +54,7 @@ export function fleetAcl(fleet: string): string {
     "# every other user is a device whose username is its peer id",
     `pattern write ${b}/peer/%u/#`,
     `pattern read ${b}/to/%u/#`,
+    `pattern read ${b}/peer/%u/status`,
     "",
   ].join("\n");
 }

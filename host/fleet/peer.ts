@@ -3,6 +3,7 @@
 // the MQTT connection: it sets the agent's last will, subscribes its inbox, forwards every
 // received payload unread, publishes what the agent publishes (its QoS and retain), and tells it
 // about every (re)connection. Task events and counters are derived from what the agent publishes.
+import { randomBytes } from "node:crypto";
 import { basename, extname } from "node:path";
 import type { LoadedModel } from "../format/load.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
@@ -67,13 +68,15 @@ export class Peer extends TypedEmitter<PeerEvents> {
     checkName("fleet name", opts.fleet);
     const agent = {
       fleet: opts.fleet, id: opts.id, maxQueue: opts.maxQueue ?? 4, heartbeatMs: opts.heartbeatMs ?? 1000,
-      flushMs: opts.flushMs ?? 20, modelId: modelId(opts.model), impl: "node",
+      flushMs: opts.flushMs ?? 20, modelId: modelId(opts.model), impl: "node", nonce: randomBytes(8).toString("hex"),
     };
     const { runner, info } = await Runner.start(opts.model.bytes, opts.engine ?? "simd", !!opts.kvInt8, agent);
     let t: Transport;
     try {
       t = await Transport.connect({
-        broker: opts.broker, clientId: `edgellm-peer-${opts.id}`, username: opts.username, password: opts.password,
+        // A client id of its own: two processes given one --id must not take the connection from
+        // each other, but see each other's presence (the agent stops the later one).
+        broker: opts.broker, clientId: `edgellm-peer-${opts.id}-${agent.nonce.slice(0, 8)}`, username: opts.username, password: opts.password,
         protocolVersion: opts.protocolVersion, connectTimeoutMs: opts.connectTimeoutMs, log: opts.log, ...opts.tls,
         raw: true, will: { topic: info.willTopic, payload: info.willPayload, retain: true },
       });
@@ -99,7 +102,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     t.on("raw", (topic, payload) => runner.message(topic, payload));
     t.on("connect", () => runner.connected());
     t.on("offline", () => runner.offline());
-    await t.subscribe([info.subscription]);
+    await t.subscribe([info.subscription, info.willTopic]); // the inbox, and our own presence (the agent guards it)
     let timer: NodeJS.Timeout | undefined;
     const online = new Promise<void>((resolve, reject) => {
       p.announced = resolve;

@@ -9,6 +9,7 @@ export interface AgentConfig {
   flushMs: number;
   modelId: string;
   impl: string;
+  nonce: string; // this process's presence nonce (16 hex digits): tells its status from another's with the same id
 }
 
 export interface RunnerInit {

@@ -9,6 +9,8 @@ import { Engine } from "../engine/engine.js";
 import { generate } from "../engine/generate.js";
 import type { RunnerIn, RunnerInit, RunnerOut } from "./runner-protocol.js";
 
+// agentMessage: another process is online with our id and was there first (assembly/core/errors.ts).
+const E_DUPLICATE_ID = -18;
 const init = workerData as RunnerInit;
 const post = (m: RunnerOut) => parentPort!.postMessage(m);
 
@@ -57,6 +59,8 @@ try {
   const a = init.agent;
   const fleet = Buffer.from(a.fleet), id = Buffer.from(a.id);
   check(x.agentInit(engine.copyIn(fleet), fleet.length, engine.copyIn(id), id.length, a.maxQueue, a.heartbeatMs, a.flushMs), "agent");
+  const nonce = Buffer.from(a.nonce);
+  check(x.agentSetNonce(engine.copyIn(nonce), nonce.length), "agent nonce");
   const model = Buffer.from(a.modelId), impl = Buffer.from(a.impl);
   const modelPtr = engine.copyIn(model), implPtr = engine.copyIn(impl);
   const setCaps = () => check(x.agentSetCapabilities(modelPtr, model.length, implPtr, impl.length, tokPerSec, Math.min(freemem(), 0xffffffff) | 0), "agent capabilities");
@@ -119,7 +123,12 @@ parentPort!.on("message", (m: RunnerIn) => {
       // Over the limits the agent refuses a topic or payload by its length alone, unread.
       if (t.length <= TOPIC_BYTES) new Uint8Array(x.memory.buffer, topicBuf, t.length).set(t);
       if (m.payload.length <= INBOX_BYTES) new Uint8Array(x.memory.buffer, inbox, m.payload.length).set(m.payload);
-      x.agentMessage(topicBuf, t.length, inbox, m.payload.length, now()); // a refusal is logged by the agent
+      const rc = x.agentMessage(topicBuf, t.length, inbox, m.payload.length, now()); // a refusal is logged by the agent
+      if (rc === E_DUPLICATE_ID) {
+        stopped = true;
+        post({ type: "fatal", error: `another process is online as peer ${init.agent.id} (it connected first): give each peer its own --id` });
+        break;
+      }
       observe();
       schedule(0);
       break;

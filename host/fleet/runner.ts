@@ -35,7 +35,7 @@ export class Runner extends TypedEmitter<RunnerEvents> {
     return new Promise((resolve, reject) => {
       worker.on("message", (m: RunnerOut) => {
         if (m.type === "ready") resolve({ runner, info: m });
-        else if (m.type === "fatal") reject(new FleetError("E_FLEET_CONFIG", `engine: ${m.error}`));
+        else if (m.type === "fatal") { reject(new FleetError("E_FLEET_CONFIG", `engine: ${m.error}`)); runner.fail(m.error); }
         else runner.onOut(m);
       });
       worker.on("error", (e) => { runner.fail(e.message); reject(e); });

@@ -33,6 +33,9 @@ const sampling = {
 };
 const samplingRequired = ["prompt", "steps", "temperature", "topp", "seed"];
 
+// A process's presence nonce: tells its status from another process's with the same id.
+const nonce = { type: "string", pattern: "^[0-9a-f]{1,16}$" };
+
 export const SCHEMAS = {
   status: {
     type: "object",
@@ -50,6 +53,7 @@ export const SCHEMAS = {
       freeMem: { type: "number", minimum: 0 },
       queue: u32,
       maxQueue: { type: "integer", minimum: 1, maximum: 1024 },
+      nonce: nonce, since: { type: "number", minimum: 0 },
     },
     required: ["v", "kind", "id", "online"],
     if: { properties: { online: { const: true } } },
@@ -75,7 +79,7 @@ export const SCHEMAS = {
     deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 },
     model: { type: "string", maxLength: MAX_MODEL_ID_CHARS },
   }, ["taskId", "client", ...samplingRequired]),
-  gateway: kind("gateway", { id: name, online: { type: "boolean" }, ts: { type: "number", minimum: 0 } }, ["id", "online"]),
+  gateway: kind("gateway", { id: name, online: { type: "boolean" }, ts: { type: "number", minimum: 0 }, nonce, since: { type: "number", minimum: 0 } }, ["id", "online"]),
   queued: kind("queued", { taskId: name, position: u32 }, ["taskId", "position"]),
   reply: kind("reply", {
     taskId: name,

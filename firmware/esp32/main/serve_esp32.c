@@ -24,6 +24,7 @@
 #include "esp_event.h"
 #include "esp_heap_caps.h"
 #include "esp_netif.h"
+#include "esp_random.h"
 #include "esp_sntp.h"
 #include "esp_wifi.h"
 #include "mbedtls/error.h"
@@ -55,6 +56,7 @@ typedef struct { char *topic; uint8_t *payload; size_t len; } inbox_msg; // topi
 typedef struct {
   QueueHandle_t inbox;
   char sub[AGENT_TOPIC_MAX + 1];
+  char presence[AGENT_TOPIC_MAX + 1]; // our own status topic: the agent guards what is retained there
   uint32_t inbox_bytes;
   inbox_msg partial;  // a message esp-mqtt delivers in fragments (event handler only)
   size_t partial_got;
@@ -96,6 +98,7 @@ static void on_mqtt(void *arg, esp_event_base_t base, int32_t id, void *data) {
   esp_mqtt_event_handle_t ev = data;
   if (id == MQTT_EVENT_CONNECTED) {
     if (esp_mqtt_client_subscribe(ev->client, t->sub, 1) < 0) logf_("edgellm serve: subscribe %s failed", t->sub);
+    if (esp_mqtt_client_subscribe(ev->client, t->presence, 1) < 0) logf_("edgellm serve: subscribe %s failed", t->presence);
     inbox_msg marker = {0};
     enqueue(t, &marker);
   } else if (id == MQTT_EVENT_DATA) {
@@ -213,18 +216,23 @@ void serve_task(void *arg) {
     .max_memory = CONFIG_EDGELLM_MAX_MEMORY, .stack_bytes = CONFIG_EDGELLM_WASM_STACK,
   };
   if (fw_open(&f, &c, err, sizeof err) || fw_speed(f, PROBE_POSITIONS, &tps, err, sizeof err)) goto fail;
+  // This boot's presence nonce (esp_random: the RF subsystem's entropy once Wi-Fi is up).
+  char nonce[17];
+  snprintf(nonce, sizeof nonce, "%08lx%08lx", (unsigned long)esp_random(), (unsigned long)esp_random());
   agent_config ac = { .fleet = CONFIG_EDGELLM_FLEET, .id = CONFIG_EDGELLM_PEER_ID, .max_queue = CONFIG_EDGELLM_MAX_QUEUE,
                       .heartbeat_ms = CONFIG_EDGELLM_HEARTBEAT_MS, .flush_ms = FLUSH_MS, .model_id = CONFIG_EDGELLM_MODEL_ID,
-                      .impl = "wasm3", .tok_per_sec = (float)tps, .free_mem = 0, .inbox_bytes = CONFIG_EDGELLM_INBOX };
+                      .impl = "wasm3", .tok_per_sec = (float)tps, .free_mem = 0, .inbox_bytes = CONFIG_EDGELLM_INBOX,
+                      .nonce = nonce };
   if (agent_open(&a, f, &ac, err, sizeof err) || agent_capabilities(a, (float)tps, free_mem(f), err, sizeof err)) goto fail;
   snprintf(t->sub, sizeof t->sub, "%s", agent_subscription(a));
+  snprintf(t->presence, sizeof t->presence, "%s", agent_will_topic(a));
   t->inbox_bytes = agent_inbox_bytes(a);
   if (!(t->inbox = xQueueCreate(INBOX_DEPTH, sizeof(inbox_msg)))) { snprintf(err, sizeof err, "no memory for the inbox"); goto fail; }
 
   size_t wl;
   const uint8_t *will = agent_will_payload(a, &wl);
-  char cid[80];
-  snprintf(cid, sizeof cid, "edgellm-peer-%s", CONFIG_EDGELLM_PEER_ID);
+  char cid[96];
+  snprintf(cid, sizeof cid, "edgellm-peer-%.64s-%.8s", CONFIG_EDGELLM_PEER_ID, nonce); // its own: see agent/peer.ts presence
   esp_mqtt_client_config_t mc = {
     .broker.address.uri = CONFIG_EDGELLM_BROKER_URI,
     .credentials.client_id = cid,
