@@ -42,12 +42,12 @@ export function privacyCommand(): Command {
       // The best order at either end of the list means a wider list would likely give a smaller ε.
       const atEdge = Number.isFinite(epsilon) && (bestOrder === Math.min(...ords) || bestOrder === Math.max(...ords));
       if (o.json) {
-        const out = { epsilon: Number.isFinite(epsilon) ? epsilon : "Infinity", bestOrder: Number.isNaN(bestOrder) ? null : bestOrder, delta: o.delta, noise: o.noise, sampleRate: o.sampleRate, steps: o.steps, conversion: o.conversion, orderAtEdge: atEdge };
+        const out = { epsilon: Number.isFinite(epsilon) ? epsilon : null, bestOrder: Number.isNaN(bestOrder) ? null : bestOrder, delta: o.delta, noise: o.noise, sampleRate: o.sampleRate, steps: o.steps, conversion: o.conversion, orderAtEdge: atEdge };
         process.stdout.write(JSON.stringify(out) + "\n");
         return;
       }
       const eps = Number.isFinite(epsilon) ? epsilon.toPrecision(6).replace(/\.?0+$/, "") : "infinite";
       const order = Number.isNaN(bestOrder) ? "" : ` (best RDP order ${bestOrder}${atEdge ? ", at the end of the orders: try a wider --orders" : ""})`;
-      process.stdout.write(`ε = ${eps} at δ = ${o.delta}${order}: ${o.steps} rounds, noise ${o.noise}, sample rate ${o.sampleRate}, ${o.conversion} conversion\n`);
+      process.stdout.write(`ε = ${eps} at δ = ${o.delta}${order}: ${o.steps} round${o.steps === 1 ? "" : "s"}, noise ${o.noise}, sample rate ${o.sampleRate}, ${o.conversion} conversion\n`);
     });
 }

@@ -4,7 +4,7 @@
 // Budget policy: a run stops *before* a round that would take ε past the budget, never after
 // (wouldExceed), so the reported ε never exceeds what the user allowed; spent() tells a run
 // that was resumed with a smaller budget that it has nothing left.
-import { checkDelta, checkNoise, checkSampleRate, PrivacyError } from "./errors.js";
+import { checkNoise, checkSampleRate, PrivacyError } from "./errors.js";
 import { CONVERSIONS, epsilonFromRdp, type Conversion, type EpsilonResult } from "./conversion.js";
 import { DEFAULT_ORDERS, sgmRdpSteps } from "./rdp.js";
 
@@ -21,19 +21,22 @@ export interface AccountantState {
   history: LedgerEntry[];
 }
 
+interface Run extends LedgerEntry {
+  perStep: Float64Array; // RDP of one such round per order, shape [orders.length]
+}
+
 export class RdpAccountant {
   readonly orders: readonly number[];
   readonly conversion: Conversion;
-  // Runs of identical rounds are kept as one entry: a 10 000-round run stays a short ledger.
-  private readonly history: LedgerEntry[] = [];
-  // Composed RDP per order, shape [orders.length], kept current so epsilon() is cheap.
-  private readonly rdp: Float64Array;
+  // Runs of identical rounds are kept as one entry: a 10 000-round run stays a short ledger, and
+  // ε is Σ steps × (RDP of one step) over the runs, so a ledger replayed after a restart gives
+  // bit-for-bit the ε of the uninterrupted run, whatever the rounding of repeated additions.
+  private readonly runs: Run[] = [];
 
   constructor(orders: readonly number[] = DEFAULT_ORDERS, conversion: Conversion = "opacus") {
     if (orders.length === 0 || orders.some((a) => !(a > 1))) throw new PrivacyError("E_PRIVACY", "RDP orders must be a non-empty list of numbers > 1");
     this.orders = Object.freeze([...orders]);
     this.conversion = conversion;
-    this.rdp = new Float64Array(orders.length);
   }
 
   // Records `steps` rounds with noise multiplier z and client sample rate q.
@@ -42,28 +45,37 @@ export class RdpAccountant {
     checkSampleRate(sampleRate);
     if (!Number.isInteger(steps) || steps < 0) throw new PrivacyError("E_PRIVACY", `steps must be a non-negative integer, got ${steps}`);
     if (steps === 0) return;
-    const add = sgmRdpSteps(sampleRate, noise, steps, this.orders);
-    for (let k = 0; k < add.length; k++) this.rdp[k] += add[k];
-    const last = this.history[this.history.length - 1];
+    const last = this.runs[this.runs.length - 1];
     if (last && last.noise === noise && last.sampleRate === sampleRate) last.steps += steps;
-    else this.history.push({ noise, sampleRate, steps });
+    else this.runs.push({ noise, sampleRate, steps, perStep: sgmRdpSteps(sampleRate, noise, 1, this.orders) });
   }
 
   get rounds(): number {
-    return this.history.reduce((n, e) => n + e.steps, 0);
+    return this.runs.reduce((n, e) => n + e.steps, 0);
+  }
+
+  // Composed RDP per order, shape [orders.length]; `extra` is a hypothetical next round.
+  private composedRdp(extra?: { noise: number; sampleRate: number }): Float64Array {
+    const runs = this.runs.map((r) => ({ steps: r.steps, perStep: r.perStep }));
+    if (extra) {
+      const last = this.runs[this.runs.length - 1];
+      if (last && last.noise === extra.noise && last.sampleRate === extra.sampleRate) runs[runs.length - 1].steps++;
+      else runs.push({ steps: 1, perStep: sgmRdpSteps(extra.sampleRate, extra.noise, 1, this.orders) });
+    }
+    const total = new Float64Array(this.orders.length);
+    for (const r of runs) for (let k = 0; k < total.length; k++) total[k] += r.steps * r.perStep[k];
+    return total;
   }
 
   epsilon(delta: number): EpsilonResult {
-    return epsilonFromRdp(this.orders, this.rdp, delta, this.conversion);
+    return epsilonFromRdp(this.orders, this.composedRdp(), delta, this.conversion);
   }
 
   // ε if one more round with these parameters ran; the ledger is unchanged.
   epsilonAfter(noise: number, sampleRate: number, delta: number): EpsilonResult {
     checkNoise(noise);
     checkSampleRate(sampleRate);
-    const next = sgmRdpSteps(sampleRate, noise, 1, this.orders);
-    for (let k = 0; k < next.length; k++) next[k] += this.rdp[k];
-    return epsilonFromRdp(this.orders, next, delta, this.conversion);
+    return epsilonFromRdp(this.orders, this.composedRdp({ noise, sampleRate }), delta, this.conversion);
   }
 
   wouldExceed(noise: number, sampleRate: number, delta: number, budget: number): boolean {
@@ -71,14 +83,12 @@ export class RdpAccountant {
   }
 
   spent(delta: number, budget: number): boolean {
-    checkDelta(delta);
     return this.epsilon(delta).epsilon >= budget;
   }
 
   toJSON(): AccountantState {
-    return { version: 1, orders: [...this.orders], conversion: this.conversion, history: this.history.map((e) => ({ ...e })) };
+    return { version: 1, orders: [...this.orders], conversion: this.conversion, history: this.runs.map(({ noise, sampleRate, steps }) => ({ noise, sampleRate, steps })) };
   }
-
   // A resumed run replays the ledger, so its ε continues exactly where it stopped.
   static fromJSON(state: unknown): RdpAccountant {
     const bad = (what: string): never => { throw new PrivacyError("E_PRIVACY_STATE", `privacy ledger: ${what}`); };

@@ -34,6 +34,14 @@ export class GaussianRng {
     for (let i = 0; i < 4; i++) [x, this.s[i]] = splitmix32(x);
   }
 
+  // A given xoshiro128** state, for test vectors shared with other implementations.
+  static fromState(state: readonly [number, number, number, number]): GaussianRng {
+    if (state.every((x) => x === 0)) throw new RangeError("xoshiro128** state must not be all zero");
+    const g = new GaussianRng(0);
+    g.s.set(state);
+    return g;
+  }
+
   nextU32(): number {
     const s = this.s;
     const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
