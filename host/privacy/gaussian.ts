@@ -7,6 +7,7 @@
 // The uniforms are exact in any language; the normals agree to libm's rounding of log/cos/sin.
 // Without a seed the state comes from the OS's CSPRNG: real runs must not be replayable.
 import { randomBytes } from "node:crypto";
+import { PrivacyError } from "./errors.js";
 
 function splitmix32(x: number): [next: number, out: number] {
   const next = (x + 0x9e3779b9) >>> 0;
@@ -29,14 +30,14 @@ export class GaussianRng {
       if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1;
       return;
     }
-    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`noise seed must be a u32, got ${seed}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new PrivacyError("E_PRIVACY", `noise seed must be an integer in [0, 2^32), got ${seed}`);
     let x = seed;
     for (let i = 0; i < 4; i++) [x, this.s[i]] = splitmix32(x);
   }
 
   // A given xoshiro128** state, for test vectors shared with other implementations.
   static fromState(state: readonly [number, number, number, number]): GaussianRng {
-    if (state.every((x) => x === 0)) throw new RangeError("xoshiro128** state must not be all zero");
+    if (state.every((x) => x === 0)) throw new PrivacyError("E_PRIVACY", "xoshiro128** state must not be all zero");
     const g = new GaussianRng(0);
     g.s.set(state);
     return g;

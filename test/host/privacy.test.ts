@@ -267,6 +267,9 @@ describe("clipping and noise", () => {
     assert.deepEqual(draw(new GaussianRng(42)), draw(new GaussianRng(42)));
     assert.notDeepEqual(draw(new GaussianRng(42)), draw(new GaussianRng(43)));
     assert.notDeepEqual(draw(new GaussianRng()), draw(new GaussianRng()));
+    assert.throws(() => new GaussianRng(-1), { code: "E_PRIVACY" });
+    assert.throws(() => new GaussianRng(2 ** 32), { code: "E_PRIVACY" });
+    assert.throws(() => GaussianRng.fromState([0, 0, 0, 0]), { code: "E_PRIVACY" });
   });
 
   test("noise has mean 0, variance 1, and Gaussian tails (seeded, 200 000 draws)", () => {
