@@ -20,6 +20,7 @@ static const char *const k_msgs[] = {
   "fleet or peer name is not 1-64 characters of A-Z a-z 0-9 _ -",
   "the agent is not initialised (agentInit)",
   "the agent refused the message",
+  "the adapter was made for another base model",
 };
 
 const char *fw_module_error(int32_t code) {

@@ -19,6 +19,7 @@ export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-15]: ["E_NAME", "fleet or peer name must be 1-64 characters of A-Z a-z 0-9 _ -"],
   [-16]: ["E_NO_AGENT", "the fleet agent is not initialised (agentInit)"],
   [-17]: ["E_REJECTED", "message rejected"],
+  [-18]: ["E_ADAPTER_BASE", "the adapter was made for another base model"],
 };
 
 export class EngineError extends CodedError {}

@@ -9,6 +9,7 @@ export interface ModuleExports {
   simdBuild(): number;
   modelLoad(ptr: number, len: number): number;
   tokenizerLoad(ptr: number, len: number): number;
+  adapterCheck(ptr: number, len: number): number;
   modelInit(ctx: number, kvInt8: number): number;
   modelField(field: number): number;
   forward(token: number, pos: number): number;
