@@ -9,6 +9,7 @@ import * as agentApi from "./agent/api";
 import * as genApi from "./gen/api";
 import * as F from "./model/fields";
 import { QT_COUNT, tensorBytes } from "./model/qtypes";
+import { parseAdapter } from "./adapter/file";
 
 export const ABI_VERSION: i32 = 1;
 
@@ -31,6 +32,15 @@ export function modelLoad(ptr: usize, len: i32): i32 { return loadModel(ptr, <us
 // Firmware: the model file (fileBytes long) stays in host memory, read via env.wRead; its
 // matrices are applied by the host (env.wMatvec / env.wRow, assembly/kernels/native.ts).
 export function modelLoadExternal(fileBytes: i32): i32 { return loadModelExternal(<usize>fileBytes); }
+// Validates an adapter file (docs/adapter-format.md) against the loaded model: the number of
+// adapted matrices, or an error. Nothing is kept yet (forward does not apply adapters).
+export function adapterCheck(ptr: usize, len: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  if (len < 0) return E.E_ARGUMENT;
+  const res = parseAdapter(ptr, <usize>len, rt.config, rt.checksum);
+  return res.error != E.OK ? res.error : res.adapter.matrices.length;
+}
 export function tokenizerLoad(ptr: usize, len: i32): i32 { return loadTokenizer(ptr, <usize>len); }
 // Firmware: use the host's native kernels where the module has a call for them (now: attention
 // over an int8 KV cache). Call after modelInit; the Node host never does.

@@ -19,3 +19,4 @@ export const E_NAME: i32 = -15;           // fleet or peer name is not 1-64 of A
 export const E_NO_AGENT: i32 = -16;       // call needs agentInit
 export const E_REJECTED: i32 = -17;       // agentMessage refused the message (agentReason says why)
 export const E_DUPLICATE_ID: i32 = -18;   // another process is online with this peer id (agentMessage)
+export const E_ADAPTER_BASE: i32 = -19;   // adapter made for another base model (checksum or shape)

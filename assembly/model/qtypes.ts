@@ -22,6 +22,7 @@ export const QT_T2: u32 = 2;
 export const QT_Q4: u32 = 3;
 export const QT_T5: u32 = 4;
 export const QT_COUNT: u32 = 5;
+// Id 5 is f16, taken by adapter files (docs/adapter-format.md); the next model type is 6.
 
 // How a type's f32 scales are laid out after its integer part.
 export const SCALES_NONE: u8 = 0;      // f32: no scales

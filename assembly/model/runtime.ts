@@ -8,6 +8,9 @@ import { Weights } from "./weights";
 import { fits } from "../core/memory-cap";
 import { Sampler } from "../text/sampler";
 import { parseTokenizer, Tokenizer } from "../text/tokenizer";
+import { wRead } from "../kernels/native";
+
+const CHECKSUM_OFFSET: usize = 124; // docs/model-format.md
 
 export class Runtime {
   config: Config;
@@ -15,6 +18,7 @@ export class Runtime {
   state: RunState | null = null;
   tokenizer: Tokenizer | null = null;
   sampler: Sampler;
+  checksum: u32 = 0; // the model file's header checksum: what an adapter names its base by
 
   constructor(config: Config, weights: Weights) {
     this.config = config;
@@ -27,13 +31,21 @@ export let runtime: Runtime | null = null;
 
 export function loadModel(p: usize, n: usize): i32 {
   runtime = null;
-  return finishLoad(parseModelFile(p, n));
+  const err = finishLoad(parseModelFile(p, n));
+  if (err == E.OK) changetype<Runtime>(runtime).checksum = load<u32>(p, CHECKSUM_OFFSET);
+  return err;
 }
 
 // The model file stays in host memory (kernels/native.ts); n = its size in bytes.
 export function loadModelExternal(n: usize): i32 {
   runtime = null;
-  return finishLoad(parseModelFileExternal(n));
+  const err = finishLoad(parseModelFileExternal(n));
+  if (err == E.OK) {
+    const sum = heap.alloc(4);
+    wRead(sum, <u32>CHECKSUM_OFFSET, 4);
+    changetype<Runtime>(runtime).checksum = load<u32>(sum);
+  }
+  return err;
 }
 
 function finishLoad(res: ParseResult): i32 {

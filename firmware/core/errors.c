@@ -21,6 +21,7 @@ static const char *const k_msgs[] = {
   "the agent is not initialised (agentInit)",
   "the agent refused the message",
   "another process is online with this peer id",
+  "the adapter was made for another base model",
 };
 
 const char *fw_module_error(int32_t code) {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 // Quantization type ids (docs/model-format.md), append-only; their traits: NK_QTYPES.
-enum { QT_F32 = 0, QT_Q8 = 1, QT_T2 = 2, QT_Q4 = 3, QT_T5 = 4, QT_COUNT = 5 };
+enum { QT_F32 = 0, QT_Q8 = 1, QT_T2 = 2, QT_Q4 = 3, QT_T5 = 4, QT_COUNT = 5 }; // 5: f16 in adapter files
 enum { NK_SCALES_NONE = 0, NK_SCALES_PER_ROW = 1, NK_SCALES_PER_GROUP = 2 };
 
 typedef struct {

@@ -20,6 +20,7 @@ export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-16]: ["E_NO_AGENT", "the fleet agent is not initialised (agentInit)"],
   [-17]: ["E_REJECTED", "message rejected"],
   [-18]: ["E_DUPLICATE_ID", "another process is online with this peer id"],
+  [-19]: ["E_ADAPTER_BASE", "the adapter was made for another base model"],
 };
 
 export class EngineError extends CodedError {}

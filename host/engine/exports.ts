@@ -17,6 +17,7 @@ export interface ModuleExports {
   qtypeTensorBytes(qtype: number, rows: number, cols: number, group: number): number;
   modelLoad(ptr: number, len: number): number;
   tokenizerLoad(ptr: number, len: number): number;
+  adapterCheck(ptr: number, len: number): number;
   modelInit(ctx: number, kvInt8: number): number;
   modelField(field: number): number;
   forward(token: number, pos: number): number;

@@ -20,7 +20,7 @@ export const ENTRY = { kind: 0, layer: 4, qtype: 8, rows: 12, cols: 16, group: 2
 export const FLAG_SHARED_CLASSIFIER = 1;
 
 // Quantization type ids, append-only; their traits are the table in qtypes.ts.
-export enum QType { F32 = 0, Q8 = 1, T2 = 2, Q4 = 3, T5 = 4 }
+export enum QType { F32 = 0, Q8 = 1, T2 = 2, Q4 = 3, T5 = 4 } // 5 is f16, taken by adapter files (adapter-spec.ts)
 
 export enum Kind {
   Embedding = 0, RmsAtt = 1, Wq = 2, Wk = 3, Wv = 4, Wo = 5, RmsFfn = 6,
