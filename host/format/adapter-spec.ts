@@ -22,15 +22,9 @@ export const isAdapterTarget = (k: number): k is Kind => (ADAPTER_TARGETS as rea
 export const targetName = (k: number): string => (isAdapterTarget(k) ? KIND_NAMES[k] : `kind ${k}`);
 
 // What an adapter records of its base model: the base file's checksum and its shape.
-export interface BaseIdentity {
+export type BaseIdentity = Pick<ModelConfig, "dim" | "hiddenDim" | "nLayers" | "nHeads" | "nKvHeads" | "vocabSize"> & {
   checksum: number; // the CRC-32 the base model's header stores at offset 124
-  dim: number;
-  hiddenDim: number;
-  nLayers: number;
-  nHeads: number;
-  nKvHeads: number;
-  vocabSize: number;
-}
+};
 
 export function baseIdentity(config: ModelConfig, checksum: number): BaseIdentity {
   const { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize } = config;
