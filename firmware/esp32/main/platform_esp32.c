@@ -6,6 +6,7 @@
 #include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "esp_partition.h"
+#include "esp_task_wdt.h"
 #include "esp_timer.h"
 #include "pack.h"
 #include "platform.h"
@@ -47,10 +48,16 @@ void plat_unmap(plat_blob *b) {
   memset(b, 0, sizeof *b);
 }
 
-// The task watchdog (CONFIG_ESP_TASK_WDT, subscribed for the serving task) resets a chip whose
-// module call never returns; nothing to arm per call here.
-void plat_call_begin(const char *what, uint32_t limit_s) { (void)what; (void)limit_s; }
-void plat_call_end(void) {}
+// The calling task is subscribed to the task watchdog for the length of each call into the
+// module, so a call that never returns (a damaged or hostile module) resets the chip after
+// CONFIG_ESP_TASK_WDT_TIMEOUT_S (sdkconfig.defaults: 30 s, panic on expiry); between calls the
+// task may block on its inbox as long as it likes. limit_s is POSIX's (--call-timeout).
+void plat_call_begin(const char *what, uint32_t limit_s) {
+  (void)what; (void)limit_s;
+  esp_task_wdt_add(NULL); // ESP_ERR_INVALID_ARG when already subscribed: still watched
+  esp_task_wdt_reset();
+}
+void plat_call_end(void) { esp_task_wdt_delete(NULL); }
 
 uint64_t plat_now_us(void) { return (uint64_t)esp_timer_get_time(); }
 void plat_log(const char *line) { ESP_LOGI(TAG, "%s", line); }
