@@ -6,7 +6,9 @@
 // later reader. To add a type: append its id to QType, a row to QTYPES (layout, quantizer,
 // dequantizer, reader check), the same entry in the other two tables with its kernels, and test
 // vectors (tools/vectors.ts).
-import { dequantizeQ4, dequantizeQ8, dequantizeTernary, packTernary, quantizeQ4, quantizeQ8, ternarize, ternaryCodeProblem } from "./quantize.js";
+import {
+  dequantizeQ4, dequantizeQ8, dequantizeTernary, packQ4, packQ8, packTernary, quantizeQ4, quantizeQ8, ternarize, ternaryCodeProblem,
+} from "./quantize.js";
 import { align, QType, T2_BLOCK, T2_BLOCK_BYTES, T5_PER_BYTE } from "./spec.js";
 
 // How a type's f32 scales follow its integer part.
@@ -25,6 +27,9 @@ export interface QTypeTraits {
   dequantize(data: Uint8Array, rows: number, cols: number, group: number): Float32Array;
   // The reader's check of the codes themselves, or null (most layouts have no invalid codes).
   codeProblem(data: Uint8Array, rows: number, cols: number): string | null;
+  // Codes already quantized (the training module's integers, held in f32) and one scale per row
+  // → the tensor's bytes (q8 with group = cols); absent for f32.
+  pack?(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array;
 }
 
 const noCodeProblem = () => null;
@@ -41,24 +46,28 @@ export const QTYPES: readonly QTypeTraits[] = [
     quantize: (w, rows, cols, group) => quantizeQ8(w, rows, cols, group),
     dequantize: (data, rows, cols, group) => dequantizeQ8(data, rows, cols, group),
     codeProblem: noCodeProblem,
+    pack: packQ8,
   },
   {
     id: QType.T2, name: "ternary", bitsPerWeight: 2, blockWeights: T2_BLOCK, blockBytes: T2_BLOCK_BYTES, scales: "row", ternary: true,
     quantize: (w, rows, cols, _g, s) => packTernary(ternarize(w, rows, cols, s), QType.T2, rows, cols),
     dequantize: (data, rows, cols) => dequantizeTernary(data, QType.T2, rows, cols),
     codeProblem: (data, rows, cols) => ternaryCodeProblem(data, QType.T2, rows, cols),
+    pack: (ints, scales, rows, cols) => packTernary({ ints: Int8Array.from(ints), scales }, QType.T2, rows, cols),
   },
   {
     id: QType.Q4, name: "q4", bitsPerWeight: 4, blockWeights: 2, blockBytes: 1, scales: "row", ternary: false,
     quantize: (w, rows, cols) => quantizeQ4(w, rows, cols),
     dequantize: (data, rows, cols) => dequantizeQ4(data, rows, cols),
     codeProblem: noCodeProblem,
+    pack: packQ4,
   },
   {
     id: QType.T5, name: "ternary-t5", bitsPerWeight: 8 / T5_PER_BYTE, blockWeights: T5_PER_BYTE, blockBytes: 1, scales: "row", ternary: true,
     quantize: (w, rows, cols, _g, s) => packTernary(ternarize(w, rows, cols, s), QType.T5, rows, cols),
     dequantize: (data, rows, cols) => dequantizeTernary(data, QType.T5, rows, cols),
     codeProblem: (data, rows, cols) => ternaryCodeProblem(data, QType.T5, rows, cols),
+    pack: (ints, scales, rows, cols) => packTernary({ ints: Int8Array.from(ints), scales }, QType.T5, rows, cols),
   },
 ];
 

@@ -195,3 +195,13 @@ export function dequantizeQ4(data: Uint8Array, rows: number, cols: number): Floa
   }
   return out;
 }
+
+// int8 integers (held in f32) and one scale per row → the file's q8 layout with group = cols.
+export function packQ8(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array {
+  const qBytes = align(rows * cols, 4);
+  const out = new Uint8Array(qBytes + 4 * rows);
+  const q = new Int8Array(out.buffer, 0, rows * cols);
+  for (let i = 0; i < rows * cols; i++) q[i] = ints[i];
+  new Float32Array(out.buffer, qBytes, rows).set(scales);
+  return out;
+}

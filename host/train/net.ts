@@ -2,9 +2,9 @@
 // float-model tensorList with a tied classifier, as assembly/train/model.ts), loading from a
 // FloatModel, and exporting the trained model as f32 or as the exact quantized image.
 import { FloatModel, tensorKey, tensorList } from "../format/float-model.js";
-import { packQ4, packTernary } from "../format/quantize.js";
+import { QTYPES } from "../format/qtypes.js";
 import { TERNARY_QTYPE, type TernaryFormat } from "../format/convert.js";
-import { align, ATTENTION_KINDS, Kind, ModelConfig, QType, tensorShape } from "../format/spec.js";
+import { ATTENTION_KINDS, Kind, ModelConfig, QType, tensorShape } from "../format/spec.js";
 import type { ModelImage, TensorRecord } from "../format/writer.js";
 import type { TrainExports } from "./module.js";
 
@@ -98,15 +98,9 @@ export class TrainNet {
       }
       const ints = wi.subarray(s.offset, s.offset + n), scales = ws.slice(s.offset, s.offset + s.rows);
       const q = this.quantOf(s.kind);
-      if (q === "q4") {
-        tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q4, rows: s.rows, cols: s.cols, group: 0, data: packQ4(ints, scales, s.rows, s.cols) });
-      } else if (q === "int8") {
-        tensors.push({ kind: s.kind, layer: s.layer, qtype: QType.Q8, rows: s.rows, cols: s.cols, group: s.cols, data: packQ8(ints, scales, s.rows, s.cols) });
-      } else {
-        const qtype = TERNARY_QTYPE[ternaryFormat];
-        const ternary = { ints: Int8Array.from(ints), scales };
-        tensors.push({ kind: s.kind, layer: s.layer, qtype, rows: s.rows, cols: s.cols, group: 0, data: packTernary(ternary, qtype, s.rows, s.cols) });
-      }
+      const qtype = q === "q4" ? QType.Q4 : q === "int8" ? QType.Q8 : TERNARY_QTYPE[ternaryFormat];
+      const traits = QTYPES[qtype];
+      tensors.push({ kind: s.kind, layer: s.layer, qtype, rows: s.rows, cols: s.cols, group: traits.scales === "group" ? s.cols : 0, data: traits.pack!(ints, scales, s.rows, s.cols) });
     }
     return { config: { ...this.config }, tensors, tokenizer };
   }
@@ -116,14 +110,4 @@ export class TrainNet {
     if (kind === Kind.Embedding) return this.table;
     return ATTENTION_KINDS.includes(kind) ? this.attention : this.quant;
   }
-}
-
-// int8 integers (held in f32) and one scale per row → the file's q8 layout with group = cols.
-export function packQ8(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array {
-  const qBytes = align(rows * cols, 4);
-  const out = new Uint8Array(qBytes + 4 * rows);
-  const q = new Int8Array(out.buffer, 0, rows * cols);
-  for (let i = 0; i < rows * cols; i++) q[i] = ints[i];
-  new Float32Array(out.buffer, qBytes, rows).set(scales);
-  return out;
 }
