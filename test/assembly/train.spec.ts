@@ -4,6 +4,7 @@ import {
   attentionBackward, attentionForward, matmulBackward, matmulForward, rmsnormBackward, rmsnormForward,
   ropeBackward, ropeForward, swigluBackward, swigluForward,
 } from "../../assembly/train/layers";
+import { loraBackward, loraForward } from "../../assembly/train/lora";
 import { ropeTable } from "../../assembly/kernels/f32";
 import { randomF32, resetRandom, zeros } from "./helpers.include";
 
@@ -105,5 +106,53 @@ describe("training layers: gradients match finite differences", () => {
       expect(close(load<f32>(at(dk, i)), numeric(K, i, fwd))).toBe(true);
       expect(close(load<f32>(at(dv, i)), numeric(VV, i, fwd))).toBe(true);
     }
+  });
+});
+
+// LoRA (assembly/train/lora.ts): y = base + k·B(Ax); gradients of x, A and B.
+let LA: usize = 0, LB: usize = 0, LU: usize = 0, LBASE: usize = 0;
+const LR = 3;
+const LK: f32 = 0.75;
+
+describe("LoRA adapter layer: gradients match finite differences", () => {
+  test("loraForward adds k·B(Ax) to what is there; loraBackward's dx, dA, dB", () => {
+    resetRandom(31);
+    X = randomF32(N * C); LA = randomF32(LR * C); LB = randomF32(H * LR); LBASE = randomF32(N * H);
+    Y = zeros(N * H * 4); LU = zeros(N * LR * 4); R = randomF32(N * H);
+    const fwd = (): f32 => {
+      memory.copy(Y, LBASE, <usize>(N * H) << 2);
+      loraForward(Y, LU, X, LA, LB, N, C, H, LR, LK);
+      return dotR(Y, R, N * H);
+    };
+    fwd();
+    // One output by hand: base + k · Σ_o B[o][j] (Σ_i A[j][i] x[i]).
+    let want: f32 = 0;
+    for (let j = 0; j < LR; j++) {
+      let u: f32 = 0;
+      for (let i = 0; i < C; i++) u += load<f32>(at(LA, j * C + i)) * load<f32>(at(X, i));
+      want += load<f32>(at(LB, j)) * u;
+    }
+    expect(Mathf.abs(load<f32>(Y) - (load<f32>(LBASE) + LK * want)) < 1e-4).toBe(true);
+    const dx = zeros(N * C * 4), dA = zeros(LR * C * 4), dB = zeros(H * LR * 4), du = zeros(LR * 4);
+    loraBackward(dx, dA, dB, R, X, LU, LA, LB, du, N, C, H, LR, LK);
+    for (let i = 0; i < N * C; i += 3) expect(close(load<f32>(at(dx, i)), numeric(X, i, fwd))).toBe(true);
+    for (let i = 0; i < LR * C; i += 2) expect(close(load<f32>(at(dA, i)), numeric(LA, i, fwd))).toBe(true);
+    for (let i = 0; i < H * LR; i++) expect(close(load<f32>(at(dB, i)), numeric(LB, i, fwd))).toBe(true);
+  });
+
+  test("B = 0 (a fresh adapter) leaves the output alone and still gives B a gradient", () => {
+    resetRandom(32);
+    X = randomF32(N * C); LA = randomF32(LR * C); LB = zeros(H * LR * 4); LBASE = randomF32(N * H);
+    Y = zeros(N * H * 4); LU = zeros(N * LR * 4); R = randomF32(N * H);
+    memory.copy(Y, LBASE, <usize>(N * H) << 2);
+    loraForward(Y, LU, X, LA, LB, N, C, H, LR, LK);
+    expect(memory.compare(Y, LBASE, <usize>(N * H) << 2)).toBe(0);
+    const dx = zeros(N * C * 4), dA = zeros(LR * C * 4), dB = zeros(H * LR * 4), du = zeros(LR * 4);
+    loraBackward(dx, dA, dB, R, X, LU, LA, LB, du, N, C, H, LR, LK);
+    let gB: f32 = 0, gA: f32 = 0;
+    for (let i = 0; i < H * LR; i++) gB += Mathf.abs(load<f32>(at(dB, i)));
+    for (let i = 0; i < LR * C; i++) gA += Mathf.abs(load<f32>(at(dA, i)));
+    expect(gB > 0).toBe(true);
+    expect(gA).toBe(0);
   });
 });
