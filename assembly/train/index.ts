@@ -111,3 +111,35 @@ export function activation(id: i32, which: i32, l: i32): usize {
   if (which == 2) return m.xn2 + (<usize>(l * m.N * m.C) << 2);
   return m.hg + (<usize>(l * m.N * m.H) << 2);
 }
+
+// ---- fine-tuning with adapters (model.ts initLora, lora.ts) ----------------------------
+// Freezes the base as the host wrote it (params for the norms, quantWeights / quantScales for
+// the matrices: the file's codes and row scales) and adds rank-R adapters on the targets of
+// mask (bit 0 wq … bit 6 w3), k = (α/R)·s. Returns the adapters' parameter count, -1 if bad.
+export function loraInit(id: i32, rank: i32, mask: i32, k: f32): i32 {
+  if (rank <= 0 || rank > 1024 || mask <= 0 || mask >= (1 << 7) || !(k == k)) return -1;
+  return models[id].initLora(rank, mask, k);
+}
+export function loraParams(id: i32): usize { return models[id].lora; }
+export function loraGrads(id: i32): usize { return models[id].loraGrads; }
+export function loraMoment1(id: i32): usize { return models[id].loraM; }
+export function loraMoment2(id: i32): usize { return models[id].loraV; }
+// Float offset of target t's A in loraParams for layer l (B follows A), -1 when not targeted.
+export function loraOffset(id: i32, l: i32, t: i32): i32 { const m = models[id]; return m.loraAt.length == 0 || l < 0 || l >= m.L || t < 0 || t >= 7 ? -1 : m.loraAt[l * 7 + t]; }
+export function loraZeroGrads(id: i32): void { const m = models[id]; memory.fill(m.loraGrads, 0, <usize>m.nLora << 2); }
+export function loraGradNormSq(id: i32): f64 {
+  const m = models[id];
+  let s: f64 = 0;
+  for (let i = 0; i < m.nLora; i++) { const g = <f64>load<f32>(m.loraGrads + (<usize>i << 2)); s += g * g; }
+  return s;
+}
+export function loraScaleGrads(id: i32, k: f32): void {
+  const m = models[id];
+  for (let i = 0; i < m.nLora; i++) { const p = m.loraGrads + (<usize>i << 2); store<f32>(p, load<f32>(p) * k); }
+}
+// AdamW over adapter parameters [from, from + count) (per-layer learning rates: one call a layer).
+export function loraAdamw(id: i32, from: i32, count: i32, lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, step: i32): void {
+  const m = models[id];
+  const o = <usize>from << 2;
+  adamwUpdate(m.lora + o, m.loraGrads + o, m.loraM + o, m.loraV + o, count, lr, b1, b2, eps, wd, step);
+}

@@ -29,15 +29,20 @@ function logSoftmax(out: usize, z: usize, v: i32, temp: f32): void {
   for (let i = 0; i < v; i++) store<f32>(out + (<usize>i << 2), f(z, i) / temp - lse);
 }
 
-// scratch: f32 [2][V]. zt may be 0 when kind is LOSS_CE and alpha is ignored.
+// scratch: f32 [2][V]. zt may be 0 when kind is LOSS_CE and alpha is ignored. A target below 0
+// is not predicted (fine-tuning: the prompt is context, the label the target): its gradient is
+// zero and the mean is over the positions that are.
 export function lossForwardBackward(dz: usize, z: usize, zt: usize, targets: usize, scratch: usize, n: i32, v: i32, kind: i32, temp: f32, alpha: f32): f32 {
   const ls = scratch, lt = scratch + (<usize>v << 2);
   const a: f32 = kind == LOSS_CE ? 0 : alpha;
-  const invN: f32 = <f32>1.0 / <f32>n;
+  let counted = 0;
+  for (let t = 0; t < n; t++) if (load<i32>(targets + (<usize>t << 2)) >= 0) counted++;
+  const invN: f32 = counted > 0 ? <f32>1.0 / <f32>counted : 0;
   let ceSum: f64 = 0, kdSum: f64 = 0;
   for (let t = 0; t < n; t++) {
     const zr = z + (<usize>(t * v) << 2), dr = dz + (<usize>(t * v) << 2);
     const y = load<i32>(targets + (<usize>t << 2));
+    if (y < 0) { memory.fill(dr, 0, <usize>v << 2); continue; }
     // Cross-entropy at T = 1.
     logSoftmax(ls, zr, v, 1);
     ceSum += -<f64>f(ls, y);
@@ -66,7 +71,7 @@ export function lossForwardBackward(dz: usize, z: usize, zt: usize, targets: usi
       kdSum += <f64>(kl * temp * temp);
     }
   }
-  lastLoss.ce = ceSum / <f64>n;
-  lastLoss.kd = kdSum / <f64>n;
+  lastLoss.ce = ceSum / <f64>max(counted, 1);
+  lastLoss.kd = kdSum / <f64>max(counted, 1);
   return <f32>(<f64>a * lastLoss.kd + (1.0 - <f64>a) * lastLoss.ce);
 }

@@ -12,6 +12,7 @@ import {
   matmulForward, residualForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward, swigluBackward,
   swigluForward,
 } from "./layers";
+import { loraBackward, loraForward } from "./lora";
 import { blendLatent, weightsF32, weightsInt4, weightsInt8, weightsTernary } from "./quant";
 
 // Quantization the forward pass simulates (append-only).
@@ -24,6 +25,16 @@ export const QUANT_INT4: i32 = 3;     // matrices q4 (int4 per row), embedding/c
 export const TABLE_INT8: i32 = 0;     // q8, one scale per row
 export const TABLE_INT4: i32 = 1;     // q4, one absmax/7 scale per row
 export const TABLE_TERNARY: i32 = 2;  // ternary (absmean per row, as the layer matrices)
+
+// LoRA targets, bit t of a target mask (adapter files use the model format's kinds, 2..9).
+export const LORA_WQ: i32 = 0;
+export const LORA_WK: i32 = 1;
+export const LORA_WV: i32 = 2;
+export const LORA_WO: i32 = 3;
+export const LORA_W1: i32 = 4;
+export const LORA_W2: i32 = 5;
+export const LORA_W3: i32 = 6;
+export const LORA_TARGETS: i32 = 7;
 
 @inline function f32s(n: i32): usize { const p = heap.alloc(<usize>n << 2); memory.fill(p, 0, <usize>n << 2); return p; }
 @inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2); }
@@ -72,6 +83,19 @@ export class TrainModel {
   dp: usize;      // f32 [T]
   // hidden-state loss: added gradient at each layer's output (0 = none), f32 [L][N][C]
   dHidden: usize = 0;
+  // Fine-tuning with adapters (initLora): the base is frozen as the host wrote it (wInt, wScale:
+  // the file's codes and scales, never re-quantized, no base gradients), and each targeted matrix
+  // of each layer carries A [R][in] then B [out][R] in `lora`, laid out layer by layer, target by
+  // target (LORA_WQ..LORA_W3): the adapter file's order.
+  frozen: bool = false;
+  loraRank: i32 = 0;
+  loraTargets: i32 = 0;
+  loraK: f32 = 0;                  // (α/R)·s
+  loraAt: StaticArray<i32> = new StaticArray<i32>(0); // [L][7] float offset of A in lora, -1 when not targeted
+  nLora: i32 = 0;
+  lora: usize = 0; loraGrads: usize = 0; loraM: usize = 0; loraV: usize = 0; // f32 [nLora]
+  loraU: usize = 0;                // f32 [L][7][N][R] A·x of the forward, for the backward
+  loraDu: usize = 0;               // f32 [R] scratch
 
   constructor(C: i32, H: i32, L: i32, NH: i32, NKV: i32, V: i32, B: i32, T: i32, quant: i32, table: i32, attnQuant: i32) {
     this.C = C; this.H = H; this.L = L; this.NH = NH; this.NKV = NKV; this.V = V;
@@ -112,6 +136,54 @@ export class TrainModel {
 
   get actQuant(): bool { return this.quant != QUANT_NONE; }
 
+  // [in, out] of a LoRA target.
+  loraShape(t: i32): StaticArray<i32> {
+    const C = this.C, H = this.H, KV = this.KV;
+    if (t == LORA_WK || t == LORA_WV) return [C, KV];
+    if (t == LORA_W1 || t == LORA_W3) return [C, H];
+    if (t == LORA_W2) return [H, C];
+    return [C, C];
+  }
+
+  // Adds adapters of rank R on the targets in mask and freezes the base; returns their parameter
+  // count. A and B start at zero: the host initializes A (B = 0 keeps the base's function).
+  initLora(rank: i32, mask: i32, k: f32): i32 {
+    this.frozen = true;
+    this.loraRank = rank; this.loraTargets = mask; this.loraK = k;
+    const at_ = new StaticArray<i32>(this.L * LORA_TARGETS);
+    let o = 0;
+    for (let l = 0; l < this.L; l++) {
+      for (let t = 0; t < LORA_TARGETS; t++) {
+        if ((mask >> t) & 1) {
+          const s = this.loraShape(t);
+          at_[l * LORA_TARGETS + t] = o;
+          o += rank * s[0] + s[1] * rank;
+        } else at_[l * LORA_TARGETS + t] = -1;
+      }
+    }
+    this.loraAt = at_;
+    this.nLora = o;
+    this.lora = f32s(o); this.loraGrads = f32s(o); this.loraM = f32s(o); this.loraV = f32s(o);
+    this.loraU = f32s(this.L * LORA_TARGETS * this.N * rank);
+    this.loraDu = f32s(rank);
+    return o;
+  }
+
+  private loraApply(l: i32, t: i32, y: usize, x: usize): void {
+    const a = this.loraAt.length > 0 ? this.loraAt[l * LORA_TARGETS + t] : -1;
+    if (a < 0) return;
+    const s = this.loraShape(t), R = this.loraRank;
+    loraForward(y, at(this.loraU, (l * LORA_TARGETS + t) * this.N * R), x, at(this.lora, a), at(this.lora, a + R * s[0]), this.N, s[0], s[1], R, this.loraK);
+  }
+
+  private loraBack(l: i32, t: i32, dx: usize, dy: usize, x: usize): void {
+    const a = this.loraAt.length > 0 ? this.loraAt[l * LORA_TARGETS + t] : -1;
+    if (a < 0) return;
+    const s = this.loraShape(t), R = this.loraRank;
+    loraBackward(dx, at(this.loraGrads, a), at(this.loraGrads, a + R * s[0]), dy, x, at(this.loraU, (l * LORA_TARGETS + t) * this.N * R),
+                 at(this.lora, a), at(this.lora, a + R * s[0]), this.loraDu, this.N, s[0], s[1], R, this.loraK);
+  }
+
   // Recomputes wInt / wScale from the latent parameters (call after every update).
   quantizeWeights(): void {
     const C = this.C, H = this.H, L = this.L, KV = this.KV, V = this.V;
@@ -145,7 +217,7 @@ export class TrainModel {
   forward(tokens: usize): void {
     const C = this.C, H = this.H, KV = this.KV, N = this.N, T = this.T, HS = this.HS;
     const qa = this.actQuant;
-    this.quantizeWeights();
+    if (!this.frozen) this.quantizeWeights();
     encoderForward(this.x, tokens, at(this.wInt, this.oEmb), at(this.wScale, this.oEmb), N, C);
     for (let l = 0; l < this.L; l++) {
       const NC = l * N * C, NKV = l * N * KV, NH_ = l * N * H, Nl = l * N;
@@ -156,11 +228,15 @@ export class TrainModel {
       this.mm(at(this.q, NC), at(this.xq1, NC), at(this.sa1, Nl), this.oWq + l * C * C, C, C);
       this.mm(at(this.k, NKV), at(this.xq1, NC), at(this.sa1, Nl), this.oWk + l * KV * C, C, KV);
       this.mm(at(this.vv, NKV), at(this.xq1, NC), at(this.sa1, Nl), this.oWv + l * KV * C, C, KV);
+      this.loraApply(l, LORA_WQ, at(this.q, NC), at(this.xn1, NC));
+      this.loraApply(l, LORA_WK, at(this.k, NKV), at(this.xn1, NC));
+      this.loraApply(l, LORA_WV, at(this.vv, NKV), at(this.xn1, NC));
       ropeForward(at(this.q, NC), this.cosSin, N, T, C, HS);
       ropeForward(at(this.k, NKV), this.cosSin, N, T, KV, HS);
       attentionForward(at(this.ao, NC), at(this.att, l * N * this.NH * T), at(this.q, NC), at(this.k, NKV), at(this.vv, NKV), this.B, T, this.NH, this.NKV, HS);
       actQuantForward(at(this.xq2, NC), at(this.sa2, Nl), at(this.ao, NC), N, C, qa);
       this.mm(this.ob, at(this.xq2, NC), at(this.sa2, Nl), this.oWo + l * C * C, C, C);
+      this.loraApply(l, LORA_WO, this.ob, at(this.ao, NC));
       memory.copy(xm, x, <usize>(N * C) << 2);
       residualForward(xm, this.ob, N * C);
       // feed-forward block
@@ -168,9 +244,12 @@ export class TrainModel {
       actQuantForward(at(this.xq3, NC), at(this.sa3, Nl), at(this.xn2, NC), N, C, qa);
       this.mm(at(this.h1, NH_), at(this.xq3, NC), at(this.sa3, Nl), this.oW1 + l * H * C, C, H);
       this.mm(at(this.h3, NH_), at(this.xq3, NC), at(this.sa3, Nl), this.oW3 + l * H * C, C, H);
+      this.loraApply(l, LORA_W1, at(this.h1, NH_), at(this.xn2, NC));
+      this.loraApply(l, LORA_W3, at(this.h3, NH_), at(this.xn2, NC));
       swigluForward(at(this.hg, NH_), at(this.h1, NH_), at(this.h3, NH_), N * H);
       actQuantForward(at(this.xq4, NH_), at(this.sa4, Nl), at(this.hg, NH_), N, H, qa);
       this.mm(this.ob, at(this.xq4, NH_), at(this.sa4, Nl), this.oW2 + l * C * H, H, C);
+      this.loraApply(l, LORA_W2, this.ob, at(this.hg, NH_));
       memory.copy(xo, xm, <usize>(N * C) << 2);
       residualForward(xo, this.ob, N * C);
     }
@@ -201,16 +280,20 @@ export class TrainModel {
       // feed-forward block: xo = xm + w2(swiglu(w1 xn2, w3 xn2))
       memory.fill(this.dhg, 0, <usize>(N * H) << 2);
       this.mmBack(this.dhg, this.dres, at(this.xq4, NH_), at(this.sa4, Nl), this.oW2 + l * C * H, H, C);
+      this.loraBack(l, LORA_W2, this.dhg, this.dres, at(this.hg, NH_));
       memory.fill(this.dh1, 0, <usize>(N * H) << 2);
       memory.fill(this.dh3, 0, <usize>(N * H) << 2);
       swigluBackward(this.dh1, this.dh3, this.dhg, at(this.h1, NH_), at(this.h3, NH_), N * H);
       memory.fill(this.dxn, 0, NCb);
       this.mmBack(this.dxn, this.dh1, at(this.xq3, NC), at(this.sa3, Nl), this.oW1 + l * H * C, C, H);
       this.mmBack(this.dxn, this.dh3, at(this.xq3, NC), at(this.sa3, Nl), this.oW3 + l * H * C, C, H);
+      this.loraBack(l, LORA_W1, this.dxn, this.dh1, at(this.xn2, NC));
+      this.loraBack(l, LORA_W3, this.dxn, this.dh3, at(this.xn2, NC));
       rmsnormBackward(this.dres, at(this.grads, this.oRmsFfn + l * C), this.dxn, at(this.xm, NC), at(this.params, this.oRmsFfn + l * C), at(this.rs2, Nl), N, C);
       // attention block: xm = x + wo(attention(rope(wq xn1), rope(wk xn1), wv xn1))
       memory.fill(this.dao, 0, NCb);
       this.mmBack(this.dao, this.dres, at(this.xq2, NC), at(this.sa2, Nl), this.oWo + l * C * C, C, C);
+      this.loraBack(l, LORA_WO, this.dao, this.dres, at(this.ao, NC));
       memory.fill(this.dq, 0, NCb);
       memory.fill(this.dk, 0, <usize>(N * KV) << 2);
       memory.fill(this.dv, 0, <usize>(N * KV) << 2);
@@ -221,6 +304,9 @@ export class TrainModel {
       this.mmBack(this.dxn, this.dq, at(this.xq1, NC), at(this.sa1, Nl), this.oWq + l * C * C, C, C);
       this.mmBack(this.dxn, this.dk, at(this.xq1, NC), at(this.sa1, Nl), this.oWk + l * KV * C, C, KV);
       this.mmBack(this.dxn, this.dv, at(this.xq1, NC), at(this.sa1, Nl), this.oWv + l * KV * C, C, KV);
+      this.loraBack(l, LORA_WQ, this.dxn, this.dq, at(this.xn1, NC));
+      this.loraBack(l, LORA_WK, this.dxn, this.dk, at(this.xn1, NC));
+      this.loraBack(l, LORA_WV, this.dxn, this.dv, at(this.xn1, NC));
       rmsnormBackward(this.dres, at(this.grads, this.oRmsAtt + l * C), this.dxn, at(this.x, NC), at(this.params, this.oRmsAtt + l * C), at(this.rs1, Nl), N, C);
     }
     encoderBackward(at(this.grads, this.oEmb), this.dres, tokens, N, C);

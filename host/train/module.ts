@@ -30,6 +30,16 @@ export interface TrainExports {
   moment1(id: number): number;
   moment2(id: number): number;
   activation(id: number, which: number, layer: number): number;
+  loraInit(id: number, rank: number, mask: number, k: number): number;
+  loraParams(id: number): number;
+  loraGrads(id: number): number;
+  loraMoment1(id: number): number;
+  loraMoment2(id: number): number;
+  loraOffset(id: number, layer: number, target: number): number;
+  loraZeroGrads(id: number): void;
+  loraGradNormSq(id: number): number;
+  loraScaleGrads(id: number, k: number): void;
+  loraAdamw(id: number, from: number, count: number, lr: number, b1: number, b2: number, eps: number, wd: number, step: number): void;
 }
 
 export const TRAIN_MODULE_PATH = join(PROJECT_ROOT, "build", "edgellm-train.simd.wasm");
