@@ -6,6 +6,7 @@ import { convertCommand } from "./convert.js";
 import { evalCommand } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { runCommand } from "./run.js";
+import { finetuneCommand } from "./finetune.js";
 import { compressCommands } from "./compress.js";
 import { serveCommand } from "./serve.js";
 import { gatewayCommand } from "./gateway.js";
@@ -23,7 +24,7 @@ const program = new Command("edgellm")
   .exitOverride()
   .configureOutput(output);
 
-for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), ...compressCommands(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand(), privacyCommand()]) program.addCommand(cmd.exitOverride().configureOutput(output));
+for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), ...compressCommands(), finetuneCommand(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand(), privacyCommand()]) program.addCommand(cmd.exitOverride().configureOutput(output));
 
 // A reader that goes away (`edgellm run | head`) ends the output, quietly, like other tools.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {

@@ -7,7 +7,7 @@
 // dequantizer, reader check), the same entry in the other two tables with its kernels, and test
 // vectors (tools/vectors.ts).
 import {
-  dequantizeQ4, dequantizeQ8, dequantizeTernary, packQ4, packQ8, packTernary, quantizeQ4, quantizeQ8, ternarize, ternaryCodeProblem,
+  dequantizeQ4, dequantizeQ8, dequantizeTernary, packQ4, packQ8, packTernary, quantizeQ4, quantizeQ8, ternarize, ternaryCodeProblem, unpackTernary,
 } from "./quantize.js";
 import { align, QType, T2_BLOCK, T2_BLOCK_BYTES, T5_PER_BYTE } from "./spec.js";
 
@@ -30,6 +30,19 @@ export interface QTypeTraits {
   // Codes already quantized (the training module's integers, held in f32) and one scale per row
   // → the tensor's bytes (q8 with group = cols); absent for f32.
   pack?(ints: Float32Array, scales: Float32Array, rows: number, cols: number): Uint8Array;
+  // The inverse: codes as f32 integers [rows][cols] and one scale per row, w = code · scale (f32:
+  // the weights themselves, scale 1); null for q8 groups narrower than a row.
+  unpack(data: Uint8Array, rows: number, cols: number, group: number): { ints: Float32Array; scales: Float32Array } | null;
+}
+
+// Codes and row scales of a per-row layout whose dequantizer multiplies code by scale.
+function unpackPerRow(dequantize: (d: Uint8Array, r: number, c: number) => Float32Array, scalesAt: (r: number, c: number) => number) {
+  return (data: Uint8Array, rows: number, cols: number) => {
+    const scales = new Float32Array(data.slice(scalesAt(rows, cols), scalesAt(rows, cols) + 4 * rows).buffer);
+    const w = dequantize(data, rows, cols), ints = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) ints[r * cols + c] = scales[r] !== 0 ? Math.round(w[r * cols + c] / scales[r]) : 0;
+    return { ints, scales };
+  };
 }
 
 const noCodeProblem = () => null;
@@ -40,6 +53,7 @@ export const QTYPES: readonly QTypeTraits[] = [
     quantize: (w) => new Uint8Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength)),
     dequantize: (data, rows, cols) => new Float32Array(data.slice().buffer, 0, rows * cols),
     codeProblem: noCodeProblem,
+    unpack: (data, rows, cols) => ({ ints: new Float32Array(data.slice().buffer, 0, rows * cols), scales: new Float32Array(rows).fill(1) }),
   },
   {
     id: QType.Q8, name: "int8", bitsPerWeight: 8, blockWeights: 1, blockBytes: 1, scales: "group", ternary: false,
@@ -47,6 +61,11 @@ export const QTYPES: readonly QTypeTraits[] = [
     dequantize: (data, rows, cols, group) => dequantizeQ8(data, rows, cols, group),
     codeProblem: noCodeProblem,
     pack: packQ8,
+    unpack: (data, rows, cols, group) => {
+      if (group !== cols) return null;
+      const qBytes = align(rows * cols, 4);
+      return { ints: Float32Array.from(new Int8Array(data.buffer, data.byteOffset, rows * cols)), scales: new Float32Array(data.slice(qBytes, qBytes + 4 * rows).buffer) };
+    },
   },
   {
     id: QType.T2, name: "ternary", bitsPerWeight: 2, blockWeights: T2_BLOCK, blockBytes: T2_BLOCK_BYTES, scales: "row", ternary: true,
@@ -54,6 +73,7 @@ export const QTYPES: readonly QTypeTraits[] = [
     dequantize: (data, rows, cols) => dequantizeTernary(data, QType.T2, rows, cols),
     codeProblem: (data, rows, cols) => ternaryCodeProblem(data, QType.T2, rows, cols),
     pack: (ints, scales, rows, cols) => packTernary({ ints: Int8Array.from(ints), scales }, QType.T2, rows, cols),
+    unpack: (data, rows, cols) => { const t = unpackTernary(data, QType.T2, rows, cols); return { ints: Float32Array.from(t.ints), scales: t.scales }; },
   },
   {
     id: QType.Q4, name: "q4", bitsPerWeight: 4, blockWeights: 2, blockBytes: 1, scales: "row", ternary: false,
@@ -61,6 +81,7 @@ export const QTYPES: readonly QTypeTraits[] = [
     dequantize: (data, rows, cols) => dequantizeQ4(data, rows, cols),
     codeProblem: noCodeProblem,
     pack: packQ4,
+    unpack: unpackPerRow((d, r, c) => dequantizeQ4(d, r, c), (r, c) => align(r * Math.ceil(c / 2), 4)),
   },
   {
     id: QType.T5, name: "ternary-t5", bitsPerWeight: 8 / T5_PER_BYTE, blockWeights: T5_PER_BYTE, blockBytes: 1, scales: "row", ternary: true,
@@ -68,6 +89,7 @@ export const QTYPES: readonly QTypeTraits[] = [
     dequantize: (data, rows, cols) => dequantizeTernary(data, QType.T5, rows, cols),
     codeProblem: (data, rows, cols) => ternaryCodeProblem(data, QType.T5, rows, cols),
     pack: (ints, scales, rows, cols) => packTernary({ ints: Int8Array.from(ints), scales }, QType.T5, rows, cols),
+    unpack: (data, rows, cols) => { const t = unpackTernary(data, QType.T5, rows, cols); return { ints: Float32Array.from(t.ints), scales: t.scales }; },
   },
 ];
 

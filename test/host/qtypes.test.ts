@@ -63,3 +63,16 @@ test("a peer announces its model's real quantization: t5, q4, int8, and mixed pr
     }
   }
 });
+
+test("unpack is pack's inverse: every quantized tensor of the committed models round-trips byte for byte", () => {
+  for (const name of ["default.ellm", "q4.ellm", "mixed.ellm"]) {
+    const m = readModel(new Uint8Array(readFileSync(join(ROOT, "models", name))));
+    for (const t of m.tensors) {
+      const traits = QTYPES[t.qtype];
+      const u = traits.unpack(t.data, t.rows, t.cols, t.group);
+      assert.ok(u, `${name}: ${traits.name} unpacks`);
+      if (!traits.pack) continue; // f32: the weights themselves
+      assert.deepEqual(traits.pack(u.ints, u.scales, t.rows, t.cols), t.data, `${name}: kind ${t.kind} layer ${t.layer} (${traits.name})`);
+    }
+  }
+});

@@ -1,0 +1,5 @@
+// The text a command model sees and writes: the sentence, a newline, then the label and a
+// newline that ends it. Fine-tuning trains on this layout and `commands` will generate with it.
+export const LABEL_END = "\n";
+export const commandPrompt = (sentence: string): string => `${sentence.trim()}\n`;
+export const commandText = (sentence: string, label: string): string => `${commandPrompt(sentence)}${label.trim()}${LABEL_END}`;

@@ -1,0 +1,199 @@
+// Fine-tuning a LoRA adapter on a frozen base by backpropagation in the training module
+// (assembly/train: model.ts initLora, lora.ts). The base runs exactly as its file stores it: the
+// matrices' codes and row scales are written into the module and never re-quantized. No I/O:
+// the caller reads files, writes the adapter and shows progress; the clock is not needed.
+//
+//   build(base) → step() × steps (AdamW, η_l = η·decay^(L−1−l), cosine to 10 %) → adapter()
+//   evaluate(rows) at any point: loss on the trained positions, and teacher-forced exact match
+//   (every label token the argmax: what greedy decoding would print) and intent match.
+//
+// A federated round calls the same: build from the global adapter (setAdapter), step, adapter.
+import type { Adapter } from "../format/adapter.js";
+import { AdapterStorage, baseIdentity } from "../format/adapter-spec.js";
+import { QTYPES } from "../format/qtypes.js";
+import { Kind, tensorShape, type ModelConfig } from "../format/spec.js";
+import type { ModelImage } from "../format/writer.js";
+import { prng } from "./corpus.js";
+import type { Rows } from "./finetune-data.js";
+import { instantiateTrain, type TrainExports } from "./module.js";
+import { isMatrix, TrainNet } from "./net.js";
+
+// Adapter targets in the training module's order (bit t of its mask).
+export const LORA_TARGET_KINDS: readonly Kind[] = [Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.W1, Kind.W2, Kind.W3];
+
+export interface FinetuneOptions {
+  rank: number;
+  alpha: number;
+  targets: readonly Kind[];
+  lr: number;
+  lrDecay: number;      // per layer below the last: η_l = lr · lrDecay^(L−1−l)
+  weightDecay: number;
+  batch: number;
+  steps: number;
+  seed: number;
+}
+
+export interface Evaluation { loss: number; exact: number; intent: number; rows: number }
+
+export class FinetuneError extends Error {}
+
+export class LoraTrainer {
+  readonly x: TrainExports;
+  readonly net: TrainNet;
+  readonly nLora: number;
+  private readonly tokensPtr: number;
+  private readonly targetsPtr: number;
+  private readonly random: () => number;
+  private readonly layerSpans: [number, number][]; // [from, count] of each layer's adapter parameters
+  stepsDone = 0;
+
+  constructor(readonly base: ModelImage, readonly baseChecksum: number, readonly T: number, readonly o: FinetuneOptions) {
+    const c = base.config;
+    if (!c.sharedClassifier) throw new FinetuneError("fine-tuning needs a base whose classifier is tied to its embedding");
+    this.x = instantiateTrain();
+    const quantized = base.tensors.some((t) => t.rows > 1 && QTYPES[t.qtype].scales !== "none");
+    // Frozen, the net's quantization only decides whether activations are int8 (as inference runs a quantized base).
+    this.net = new TrainNet(this.x, c, o.batch, T, quantized ? "ternary" : "f32", "int8", quantized ? "ternary" : "f32");
+    this.loadFrozen(base);
+    const mask = o.targets.reduce((m, k) => m | (1 << LORA_TARGET_KINDS.indexOf(k)), 0);
+    this.nLora = this.x.loraInit(this.net.id, o.rank, mask, o.alpha / o.rank);
+    if (this.nLora < 0) throw new FinetuneError(`the training module refused rank ${o.rank} on ${o.targets.length} targets`);
+    this.random = prng(o.seed);
+    this.initA(c);
+    this.layerSpans = [];
+    for (let l = 0; l < c.nLayers; l++) {
+      const from = this.firstOffset(l), to = l + 1 < c.nLayers ? this.firstOffset(l + 1) : this.nLora;
+      this.layerSpans.push([from, to - from]);
+    }
+    this.tokensPtr = this.x.alloc(4 * o.batch * T);
+    this.targetsPtr = this.x.alloc(4 * o.batch * T);
+  }
+
+  get lora(): Float32Array { return new Float32Array(this.x.memory.buffer, this.x.loraParams(this.net.id), this.nLora); }
+
+  // One AdamW step on a random batch of rows; returns the batch's loss (mean over trained positions).
+  step(rows: Rows): number {
+    const o = this.o, T = this.T;
+    const tk = new Int32Array(this.x.memory.buffer, this.tokensPtr, o.batch * T), tg = new Int32Array(this.x.memory.buffer, this.targetsPtr, o.batch * T);
+    for (let b = 0; b < o.batch; b++) {
+      const i = Math.floor(this.random() * rows.n);
+      tk.set(rows.tokens.subarray(i * T, i * T + T), b * T);
+      tg.set(rows.targets.subarray(i * T, i * T + T), b * T);
+    }
+    const id = this.net.id;
+    this.x.forward(id, this.tokensPtr);
+    const loss = this.x.loss(id, -1, this.targetsPtr, 0, 1, 0);
+    this.x.loraZeroGrads(id);
+    this.x.backward(id, this.tokensPtr);
+    this.stepsDone++;
+    const progress = Math.min(1, this.stepsDone / Math.max(1, o.steps));
+    const lr = o.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
+    const L = this.base.config.nLayers;
+    this.layerSpans.forEach(([from, count], l) => {
+      if (count > 0) this.x.loraAdamw(id, from, count, lr * o.lrDecay ** (L - 1 - l), 0.9, 0.999, 1e-8, o.weightDecay, this.stepsDone);
+    });
+    return loss;
+  }
+
+  evaluate(rows: Rows): Evaluation {
+    const o = this.o, T = this.T, V = this.base.config.vocabSize, id = this.net.id;
+    let nll = 0, counted = 0, exact = 0, intent = 0;
+    const tk = new Int32Array(this.x.memory.buffer, this.tokensPtr, o.batch * T), tg = new Int32Array(this.x.memory.buffer, this.targetsPtr, o.batch * T);
+    for (let start = 0; start < rows.n; start += o.batch) {
+      const n = Math.min(o.batch, rows.n - start);
+      tk.fill(1); tg.fill(-1);
+      tk.set(rows.tokens.subarray(start * T, (start + n) * T));
+      tg.set(rows.targets.subarray(start * T, (start + n) * T));
+      this.x.forward(id, this.tokensPtr);
+      const logits = this.net.logits;
+      for (let b = 0; b < n; b++) {
+        let allRight = true, intentRight = true;
+        for (let p = 0; p < T; p++) {
+          const y = tg[b * T + p];
+          if (y < 0) continue;
+          const row = logits.subarray((b * T + p) * V, (b * T + p + 1) * V);
+          let max = -Infinity, arg = 0;
+          for (let v = 0; v < V; v++) if (row[v] > max) { max = row[v]; arg = v; }
+          let sum = 0;
+          for (let v = 0; v < V; v++) sum += Math.exp(row[v] - max);
+          nll += Math.log(sum) + max - row[y];
+          counted++;
+          if (arg !== y) { allRight = false; if (p + 1 < rows.intentTo[start + b]) intentRight = false; }
+        }
+        exact += allRight ? 1 : 0;
+        intent += intentRight ? 1 : 0;
+      }
+    }
+    return { loss: counted ? nll / counted : NaN, exact: rows.n ? exact / rows.n : 0, intent: rows.n ? intent / rows.n : 0, rows: rows.n };
+  }
+
+  // The trained adapter, for the file writer.
+  adapter(storage: AdapterStorage): Adapter {
+    const c = this.base.config, R = this.o.rank, p = this.lora;
+    const matrices: Adapter["matrices"] = [];
+    for (let l = 0; l < c.nLayers; l++) {
+      LORA_TARGET_KINDS.forEach((kind, t) => {
+        const a = this.x.loraOffset(this.net.id, l, t);
+        if (a < 0) return;
+        const [out, in_] = tensorShape(c, kind);
+        matrices.push({ kind, layer: l, storage, out, in: in_, a: p.slice(a, a + R * in_), b: p.slice(a + R * in_, a + R * in_ + out * R) });
+      });
+    }
+    return { base: baseIdentity(c, this.baseChecksum), rank: R, alpha: this.o.alpha, matrices };
+  }
+
+  // Starts from an existing adapter of the same rank and targets (resume, a federated round).
+  setAdapter(ad: Adapter): void {
+    const p = this.lora, R = this.o.rank;
+    if (ad.rank !== R) throw new FinetuneError(`the adapter has rank ${ad.rank}, not ${R}`);
+    for (const m of ad.matrices) {
+      const a = this.x.loraOffset(this.net.id, m.layer, LORA_TARGET_KINDS.indexOf(m.kind));
+      if (a < 0) throw new FinetuneError(`the adapter targets ${Kind[m.kind]} of layer ${m.layer}, which this run does not train`);
+      p.set(m.a, a);
+      p.set(m.b, a + R * m.in);
+    }
+  }
+
+  // Norm vectors into params, every matrix's codes and row scales into the quantized buffers.
+  private loadFrozen(base: ModelImage): void {
+    const x = this.x, id = this.net.id, n = this.net.n;
+    const params = this.net.params;
+    const wInt = new Float32Array(x.memory.buffer, x.quantWeights(id), n), wScale = new Float32Array(x.memory.buffer, x.quantScales(id), n);
+    for (const span of this.net.layout) {
+      const t = base.tensors.find((r) => r.kind === span.kind && r.layer === span.layer);
+      if (!t) throw new FinetuneError(`the base has no tensor ${Kind[span.kind]} of layer ${span.layer}`);
+      const traits = QTYPES[t.qtype];
+      const u = traits.unpack(t.data, t.rows, t.cols, t.group);
+      if (!u) throw new FinetuneError(`${Kind[span.kind]} of layer ${span.layer} is ${traits.name} with groups narrower than a row: convert the base with per-row scales first`);
+      const w = traits.dequantize(t.data, t.rows, t.cols, t.group);
+      params.set(w, span.offset);
+      if (isMatrix(span.kind)) {
+        wInt.set(u.ints, span.offset);
+        wScale.set(u.scales, span.offset);
+      } else {
+        wInt.set(w, span.offset);
+      }
+    }
+  }
+
+  // A Kaiming-uniform (bound 1/√in), B zero: the adapter starts as the base's function.
+  private initA(c: ModelConfig): void {
+    const p = this.lora, R = this.o.rank;
+    for (let l = 0; l < c.nLayers; l++) {
+      LORA_TARGET_KINDS.forEach((kind, t) => {
+        const a = this.x.loraOffset(this.net.id, l, t);
+        if (a < 0) return;
+        const in_ = tensorShape(c, kind)[1], bound = 1 / Math.sqrt(in_);
+        for (let i = 0; i < R * in_; i++) p[a + i] = (2 * this.random() - 1) * bound;
+      });
+    }
+  }
+
+  private firstOffset(l: number): number {
+    for (let t = 0; t < LORA_TARGET_KINDS.length; t++) {
+      const a = this.x.loraOffset(this.net.id, l, t);
+      if (a >= 0) return a;
+    }
+    return this.nLora;
+  }
+}
