@@ -12,7 +12,11 @@ import { FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { loadModel } from "./model-source.js";
-import { checkWritable, writeOutput } from "./output.js";
+import { checkWritable, checkWritableDir, writeOutput } from "./output.js";
+import { stopOnSignal } from "./run-control.js";
+import { setImmediate as yieldToEvents } from "node:timers/promises";
+import { curveSvg, type Series } from "../train/curve.js";
+import { CheckpointError, hasFinetune, loadFinetune, saveFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
 import { startProgress } from "./progress.js";
 import { readTextFile } from "./text-input.js";
 
@@ -57,9 +61,18 @@ export function finetuneCommand(): Command {
     .option("--eval-every <int>", "steps between validations", int("eval-every", 1, 10_000_000), 100)
     .option("--storage <type>", "f32 or f16 (half the bytes, ~3e-4 relative error)", choice("storage", ["f32", "f16"] as const), "f32")
     .option("--seed <int>", "adapter initialization and batch order", int("seed", 0, 2 ** 31 - 1), 1)
+    .option("--checkpoint <dir>", "checkpoint directory (default: <output>.ckpt), written at every validation")
+    .option("--resume", "continue from the checkpoint directory")
+    .option("--curve <file.svg>", "training-curve plot (default: <output minus extension>.curve.svg)")
     .option("--json", "one JSON line per log point instead of text")
-    .action((basePath: string, o) => {
-      checkWritable(o.output, "output", { base: basePath, data: o.data, val: o.val, tokenizer: o.tokenizer });
+    .action(async (basePath: string, o) => {
+      const checkpointDir: string = o.checkpoint ?? `${o.output}.ckpt`;
+      const curve: string = o.curve ?? o.output.replace(/\.[^./]*$/, "") + ".curve.svg";
+      const inputs = { base: basePath, data: o.data, val: o.val, tokenizer: o.tokenizer };
+      checkWritable(o.output, "output", { ...inputs, curve });
+      checkWritable(curve, "curve", inputs);
+      checkWritableDir(checkpointDir, "checkpoint");
+      if (!o.resume && hasFinetune(checkpointDir)) throw new UsageError(`checkpoint ${checkpointDir} holds an earlier run: add --resume to continue it, or remove it or pass another --checkpoint to start over`);
       const base = loadModel(basePath, o.tokenizer);
       if (base.source !== "edgellm") throw new UsageError(`${basePath}: fine-tuning needs an edgellm model file: convert it first (edgellm convert)`);
       const seq = Math.min(o.seq, base.image.config.seqLen);
@@ -77,6 +90,18 @@ export function finetuneCommand(): Command {
         if (e instanceof FinetuneError) throw new UsageError(`${basePath}: ${e.message}`);
         throw e;
       }
+      // What must not change between a run and its resumption.
+      const run = { base: checksum, data: rows.n, rank: o.rank, alpha, targets: o.targets, lr: o.lr, lrDecay: o.lrDecay, batch: o.batch, seq, steps: o.steps, seed: o.seed };
+      let history: FinetuneMeta["history"] = [];
+      let first = 1;
+      try {
+        const ck = o.resume ? loadFinetune(checkpointDir, run) : undefined;
+        if (ck) { trainer.restore(ck.state, ck.meta.step); history = ck.meta.history; first = ck.meta.step + 1; }
+        if (o.resume) log(ck ? `finetune: resuming from step ${ck.meta.step} of ${o.steps} (${checkpointDir})` : `finetune: no checkpoint in ${checkpointDir} yet; starting at step 0`);
+      } catch (e) {
+        if (e instanceof CheckpointError || e instanceof FinetuneError) throw new UsageError(e.message);
+        throw e;
+      }
       log(`finetune: ${rows.n} ${rows.labelled ? "labelled examples (loss on the label)" : "lines (loss on every token)"}, rank ${o.rank}, alpha ${alpha}, ${trainer.nLora} adapter parameters on ${o.targets.map((k: Kind) => KIND_NAMES[k]).join(",")}, ${o.steps} steps × ${o.batch}`);
       // On a terminal the bar carries the numbers; piped (a log) or --json, a line per evaluation.
       const lines = o.json || !process.stderr.isTTY;
@@ -84,23 +109,46 @@ export function finetuneCommand(): Command {
       const report = (step: number, loss: number) => {
         const v = valRows ? trainer.evaluate(valRows) : undefined;
         if (v) exact = `${(100 * v.exact).toFixed(1)} %`;
+        history.push({ step, loss, ...(v ? { valLoss: v.loss, valExact: v.exact, valIntent: v.intent } : {}) });
+        if (step > 0) saveFinetune(checkpointDir, { version: 1, step, run, history }, trainer.state());
         if (!lines && step < o.steps) return;
         if (o.json) log(JSON.stringify({ step, loss, ...(v ? { valLoss: v.loss, valExact: v.exact, valIntent: v.intent } : {}) }));
         else log(`step ${step}/${o.steps} loss ${loss.toFixed(4)}${v ? ` val loss ${v.loss.toFixed(4)} exact ${(100 * v.exact).toFixed(1)} % intent ${(100 * v.intent).toFixed(1)} %` : ""}`);
       };
-      if (valRows) report(0, NaN);
-      const bar = startProgress("finetune", o.steps, " loss {loss} val exact {exact}");
-      let recent = 0;
-      for (let s = 1; s <= o.steps; s++) {
-        const loss = trainer.step(rows);
-        recent = s === 1 ? loss : 0.9 * recent + 0.1 * loss;
-        if (s % o.evalEvery === 0 && s < o.steps) report(s, recent);
-        bar.update(s, { loss: recent.toFixed(3), exact });
+      if (valRows && first === 1) report(0, NaN);
+      const bar = startProgress("finetune", o.steps - first + 1, " loss {loss} val exact {exact}");
+      const stop = stopOnSignal(() => log("finetune: stopping after the step in progress (Ctrl-C again to quit at once)"));
+      let recent = history.length ? history[history.length - 1].loss : 0;
+      try {
+        for (let s = first; s <= o.steps; s++) {
+          const loss = trainer.step(rows);
+          recent = s === 1 ? loss : 0.9 * recent + 0.1 * loss;
+          if (stop.signal.aborted) {
+            bar.stop();
+            report(s, recent);
+            log(`finetune: interrupted after step ${s}; checkpoint saved in ${checkpointDir}, continue with --resume`);
+            process.exitCode = 130;
+            return;
+          }
+          if (s % o.evalEvery === 0 && s < o.steps) report(s, recent);
+          bar.update(s - first + 1, { loss: recent.toFixed(3), exact });
+          if (s % 20 === 0) await yieldToEvents(); // let Ctrl-C in
+        }
+      } finally {
+        bar.stop();
+        stop.dispose();
       }
-      bar.stop();
-      report(o.steps, recent);
+      if (first <= o.steps) report(o.steps, recent);
+      writeOutput(curve, curveSvg(`edgellm finetune: ${o.data}`, finetuneSeries(history)), "curve");
       const bytes = writeAdapter(trainer.adapter(o.storage === "f16" ? AdapterStorage.F16 : AdapterStorage.F32));
       writeOutput(o.output, bytes, "output");
-      log(`wrote ${o.output} (${bytes.length} bytes, rank ${o.rank}, ${o.storage})`);
+      log(`wrote ${o.output} (${bytes.length} bytes, rank ${o.rank}, ${o.storage}), curve ${curve}`);
     });
+}
+
+function finetuneSeries(history: FinetuneMeta["history"]): Series[] {
+  const s: Series[] = [{ name: "training loss on the labels (nats/token, smoothed)", color: "#1f77b4", points: history.filter((h) => Number.isFinite(h.loss)).map((h) => [h.step, h.loss]) }];
+  const val = history.filter((h) => h.valLoss !== undefined);
+  if (val.length) s.push({ name: "validation loss", color: "#d62728", points: val.map((h) => [h.step, h.valLoss!]) });
+  return s;
 }

@@ -43,7 +43,7 @@ export class LoraTrainer {
   readonly nLora: number;
   private readonly tokensPtr: number;
   private readonly targetsPtr: number;
-  private readonly random: () => number;
+  private random: () => number;
   private readonly layerSpans: [number, number][]; // [from, count] of each layer's adapter parameters
   stepsDone = 0;
 
@@ -58,8 +58,8 @@ export class LoraTrainer {
     const mask = o.targets.reduce((m, k) => m | (1 << LORA_TARGET_KINDS.indexOf(k)), 0);
     this.nLora = this.x.loraInit(this.net.id, o.rank, mask, o.alpha / o.rank);
     if (this.nLora < 0) throw new FinetuneError(`the training module refused rank ${o.rank} on ${o.targets.length} targets`);
-    this.random = prng(o.seed);
-    this.initA(c);
+    this.initA(c, prng(o.seed));
+    this.random = prng(o.seed + 1); // batch order: its own stream, so a resumed run can replay it
     this.layerSpans = [];
     for (let l = 0; l < c.nLayers; l++) {
       const from = this.firstOffset(l), to = l + 1 < c.nLayers ? this.firstOffset(l + 1) : this.nLora;
@@ -127,6 +127,28 @@ export class LoraTrainer {
     return { loss: counted ? nll / counted : NaN, exact: rows.n ? exact / rows.n : 0, intent: rows.n ? intent / rows.n : 0, rows: rows.n };
   }
 
+  // Everything a resumed run needs beyond the options: adapter parameters and Adam moments,
+  // f32 [3][nLora]; with stepsDone, the batch order and the schedule follow.
+  state(): Float32Array {
+    const id = this.net.id, n = this.nLora, buf = this.x.memory.buffer;
+    const out = new Float32Array(3 * n);
+    out.set(new Float32Array(buf, this.x.loraParams(id), n), 0);
+    out.set(new Float32Array(buf, this.x.loraMoment1(id), n), n);
+    out.set(new Float32Array(buf, this.x.loraMoment2(id), n), 2 * n);
+    return out;
+  }
+
+  restore(state: Float32Array, step: number): void {
+    const id = this.net.id, n = this.nLora, buf = this.x.memory.buffer;
+    if (state.length !== 3 * n) throw new FinetuneError(`the checkpoint holds ${state.length / 3} adapter parameters, this run has ${n}`);
+    new Float32Array(buf, this.x.loraParams(id), n).set(state.subarray(0, n));
+    new Float32Array(buf, this.x.loraMoment1(id), n).set(state.subarray(n, 2 * n));
+    new Float32Array(buf, this.x.loraMoment2(id), n).set(state.subarray(2 * n));
+    this.random = prng(this.o.seed + 1);
+    for (let i = 0; i < step * this.o.batch; i++) this.random(); // the batches already drawn
+    this.stepsDone = step;
+  }
+
   // The trained adapter, for the file writer.
   adapter(storage: AdapterStorage): Adapter {
     const c = this.base.config, R = this.o.rank, p = this.lora;
@@ -177,14 +199,14 @@ export class LoraTrainer {
   }
 
   // A Kaiming-uniform (bound 1/√in), B zero: the adapter starts as the base's function.
-  private initA(c: ModelConfig): void {
+  private initA(c: ModelConfig, random: () => number): void {
     const p = this.lora, R = this.o.rank;
     for (let l = 0; l < c.nLayers; l++) {
       LORA_TARGET_KINDS.forEach((kind, t) => {
         const a = this.x.loraOffset(this.net.id, l, t);
         if (a < 0) return;
         const in_ = tensorShape(c, kind)[1], bound = 1 / Math.sqrt(in_);
-        for (let i = 0; i < R * in_; i++) p[a + i] = (2 * this.random() - 1) * bound;
+        for (let i = 0; i < R * in_; i++) p[a + i] = (2 * random() - 1) * bound;
       });
     }
   }

@@ -29,6 +29,12 @@ const DATA = [
 
 const opts = { rank: 4, alpha: 4, lr: 1e-2, lrDecay: 1, weightDecay: 0, batch: 6, steps: 60, seed: 3 } as const;
 
+let cachedRows: ReturnType<typeof tokenizeRows> | undefined;
+function rowsOf() {
+  cachedRows ??= tokenizeRows(Engine.load(new Uint8Array(readFileSync(DEFAULT)), undefined, { ctx: 2 }), parseExamples(DATA), 64);
+  return cachedRows;
+}
+
 function trainer() {
   const bytes = new Uint8Array(readFileSync(DEFAULT));
   const image = readModel(bytes);
@@ -58,6 +64,17 @@ test("training lowers the label loss and teaches the six labels; every B moves",
   assert.ok(ad.matrices.every((m) => m.b.some((x) => x !== 0)), "every B moved");
 });
 
+test("a run stopped and resumed from its state ends bit for bit where an uninterrupted one does", () => {
+  const whole = trainer().t;
+  for (let s = 0; s < 12; s++) whole.step(rowsOf());
+  const first = trainer().t;
+  for (let s = 0; s < 5; s++) first.step(rowsOf());
+  const resumed = trainer().t;
+  resumed.restore(first.state(), 5);
+  for (let s = 5; s < 12; s++) resumed.step(rowsOf());
+  assert.deepEqual(resumed.state(), whole.state());
+});
+
 test("edgellm finetune writes an adapter that belongs to its base; bad input is one line", () => {
   const data = join(dir, "train.tsv"), out = join(dir, "a.ella");
   writeFileSync(data, DATA);
@@ -69,6 +86,11 @@ test("edgellm finetune writes an adapter that belongs to its base; bad input is 
   const bytes = new Uint8Array(readFileSync(DEFAULT));
   const ad = readAdapter(new Uint8Array(readFileSync(out)), out, modelBase(bytes, DEFAULT));
   assert.equal(ad.rank, 2);
+  assert.match(readFileSync(join(dir, "a.curve.svg"), "utf8"), /<svg/);
+  const again = runCli(["finetune", DEFAULT, "--data", data, "-o", out, "--steps", "20", "--batch", "6", "--rank", "2"]);
+  assert.match(again.stderr, /checkpoint .*a\.ella\.ckpt holds an earlier run: add --resume/);
+  const resumed = runCli(["finetune", DEFAULT, "--data", data, "-o", out, "--steps", "30", "--batch", "6", "--rank", "2", "--resume"], 120_000);
+  assert.match(resumed.stderr + resumed.stdout, /checkpoint .* was made with steps 20, this run has 30/);
   const bad = join(dir, "bad.tsv");
   writeFileSync(bad, "turn off the light\tHassTurnOff\nno label on this line\n");
   const e1 = runCli(["finetune", DEFAULT, "--data", bad, "-o", join(dir, "b.ella")]);

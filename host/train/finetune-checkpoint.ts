@@ -1,0 +1,46 @@
+// A fine-tuning run's checkpoint: DIR/finetune.json (what the run was and how far it got) and
+// DIR/state.bin (adapter parameters and Adam moments, f32), each written atomically, so a
+// stopped run resumes where it was and ends bit for bit where an uninterrupted one would.
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeDirs } from "../make-dirs.js";
+
+export interface FinetuneMeta {
+  version: 1;
+  step: number;
+  run: Record<string, unknown>;  // the options that must match to resume (base, data, rank, …)
+  history: Array<{ step: number; loss: number; valLoss?: number; valExact?: number; valIntent?: number }>;
+}
+
+export class CheckpointError extends Error {}
+
+const META = "finetune.json", STATE = "state.bin";
+
+function writeAtomic(path: string, data: Uint8Array | string): void {
+  writeFileSync(`${path}.tmp`, data);
+  renameSync(`${path}.tmp`, path);
+}
+
+export function saveFinetune(dir: string, meta: FinetuneMeta, state: Float32Array): void {
+  makeDirs(dir);
+  writeAtomic(join(dir, STATE), new Uint8Array(state.buffer, state.byteOffset, state.byteLength));
+  writeAtomic(join(dir, META), JSON.stringify(meta));
+}
+
+export const hasFinetune = (dir: string): boolean => existsSync(join(dir, META));
+
+// The checkpoint, checked against this run's options; undefined when there is none.
+export function loadFinetune(dir: string, run: Record<string, unknown>): { meta: FinetuneMeta; state: Float32Array } | undefined {
+  if (!hasFinetune(dir)) return undefined;
+  let meta: FinetuneMeta;
+  try { meta = JSON.parse(readFileSync(join(dir, META), "utf8")) as FinetuneMeta; } catch (e) { throw new CheckpointError(`checkpoint ${dir}: ${META} is not JSON (${(e as Error).message.split("\n")[0]})`); }
+  if (meta?.version !== 1 || !Number.isInteger(meta.step) || meta.step < 0 || !Array.isArray(meta.history)) throw new CheckpointError(`checkpoint ${dir}: ${META} is damaged`);
+  for (const [k, v] of Object.entries(run)) {
+    if (JSON.stringify(meta.run?.[k]) !== JSON.stringify(v)) throw new CheckpointError(`checkpoint ${dir} was made with ${k} ${JSON.stringify(meta.run?.[k])}, this run has ${JSON.stringify(v)}: start over with another --checkpoint`);
+  }
+  const bytes = readFileSync(join(dir, STATE));
+  if (bytes.length % 4 !== 0) throw new CheckpointError(`checkpoint ${dir}: ${STATE} is damaged (${bytes.length} bytes)`);
+  const state = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  if (state.some((x) => !Number.isFinite(x))) throw new CheckpointError(`checkpoint ${dir}: ${STATE} holds non-finite numbers`);
+  return { meta, state };
+}
