@@ -1,0 +1,96 @@
+// Runs a compiled automaton over bytes: the reference the module's matcher is tested against,
+// and the host's own constrained decoding. The state is a set of positions: an automaton state
+// s, or a place inside the copied input (copy state s, byte p) encoded as states + s*(L+1) + p.
+import type { Automaton } from "./compile.js";
+
+// The copy terminal's input: lower-cased words (runs of letters, digits, ' and non-ASCII bytes)
+// joined by single spaces. A copied span is one or more whole consecutive words.
+export function copyText(sentence: string): Uint8Array {
+  const words = sentence.toLowerCase().split(/[^a-z0-9'\u0080-\u{10ffff}]+/u).filter((w) => w.length > 0);
+  return new TextEncoder().encode(words.join(" "));
+}
+
+export class Matcher {
+  private input: Uint8Array = new Uint8Array(0);
+  private wordStarts: number[] = [];
+  private states: number[];
+
+  constructor(readonly auto: Automaton) { this.states = this.reset(); }
+
+  setInput(sentence: string): void {
+    this.input = copyText(sentence);
+    this.wordStarts = [];
+    for (let p = 0; p < this.input.length; p++) if (p === 0 || this.input[p - 1] === 32) this.wordStarts.push(p);
+    this.states = this.reset();
+  }
+
+  reset(): number[] { return (this.states = this.close([this.auto.start])); }
+  get state(): number[] { return this.states; }
+  set state(s: number[]) { this.states = s; }
+
+  private get stride(): number { return this.input.length + 1; }
+
+  // Adds every position reachable without consuming a byte.
+  private close(seeds: number[]): number[] {
+    const n = this.auto.accept.length;
+    const out = new Set<number>();
+    const stack = [...seeds];
+    while (stack.length) {
+      const x = stack.pop()!;
+      if (out.has(x)) continue;
+      out.add(x);
+      if (x < n) {
+        for (const t of this.auto.closure[x]) {
+          out.add(t);
+          if (this.auto.copyTo[t] >= 0) for (const p of this.wordStarts) out.add(n + t * this.stride + p);
+        }
+      } else {
+        const s = Math.floor((x - n) / this.stride), p = (x - n) % this.stride;
+        const atWordEnd = p === this.input.length || this.input[p] === 32;
+        if (atWordEnd) stack.push(this.auto.copyTo[s]);
+      }
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+
+  step(states: number[], byte: number): number[] {
+    const n = this.auto.accept.length;
+    const next: number[] = [];
+    for (const x of states) {
+      if (x < n) {
+        for (const e of this.auto.edges[x]) if (byte >= e.lo && byte <= e.hi) next.push(e.to);
+      } else {
+        const p = (x - n) % this.stride;
+        if (p < this.input.length && this.input[p] === byte) next.push(x + 1);
+      }
+    }
+    return next.length ? this.close(next) : [];
+  }
+
+  walk(states: number[], bytes: Uint8Array): number[] {
+    let s = states;
+    for (const b of bytes) { if (s.length === 0) break; s = this.step(s, b); }
+    return s;
+  }
+
+  accepting(states = this.states): boolean { return states.some((x) => x < this.auto.accept.length && this.auto.accept[x] === 1); }
+
+  // mask[t] = 1 when token t's bytes keep the output inside the grammar. Empty tokens are refused.
+  mask(vocab: Uint8Array[]): Uint8Array {
+    const out = new Uint8Array(vocab.length);
+    for (let t = 0; t < vocab.length; t++) if (vocab[t].length > 0 && this.walk(this.states, vocab[t]).length > 0) out[t] = 1;
+    return out;
+  }
+
+  advance(bytes: Uint8Array): boolean {
+    const s = this.walk(this.states, bytes);
+    if (s.length === 0) return false;
+    this.states = s;
+    return true;
+  }
+
+  accepts(text: string): boolean {
+    const s = this.walk(this.close([this.auto.start]), new TextEncoder().encode(text));
+    return this.accepting(s);
+  }
+}
