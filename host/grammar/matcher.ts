@@ -76,10 +76,27 @@ export class Matcher {
   accepting(states = this.states): boolean { return states.some((x) => x < this.auto.accept.length && this.auto.accept[x] === 1); }
 
   // mask[t] = 1 when token t's bytes keep the output inside the grammar. Empty tokens are refused.
+  // Most tokens fail on their first byte: those are refused from a 256-entry table first.
   mask(vocab: Uint8Array[]): Uint8Array {
     const out = new Uint8Array(vocab.length);
-    for (let t = 0; t < vocab.length; t++) if (vocab[t].length > 0 && this.walk(this.states, vocab[t]).length > 0) out[t] = 1;
+    const first = this.firstBytes();
+    for (let t = 0; t < vocab.length; t++) {
+      const bytes = vocab[t];
+      if (bytes.length > 0 && first[bytes[0]] && this.walk(this.states, bytes).length > 0) out[t] = 1;
+    }
     return out;
+  }
+
+  // [256] 1 for each byte some position of the current state can consume.
+  private firstBytes(): Uint8Array {
+    const n = this.auto.accept.length;
+    const first = new Uint8Array(256);
+    for (const x of this.states) {
+      if (x < n) { for (const e of this.auto.edges[x]) first.fill(1, e.lo, e.hi + 1); continue; }
+      const p = (x - n) % this.stride;
+      if (p < this.input.length) first[this.input[p]] = 1;
+    }
+    return first;
   }
 
   advance(bytes: Uint8Array): boolean {
