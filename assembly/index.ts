@@ -6,6 +6,7 @@ import { initState, loadModel, loadModelExternal, loadTokenizer, runtime, step }
 import { setMemoryCap } from "./core/memory-cap";
 import { decode as decodeToken, encode as encodeText } from "./text/tokenizer";
 import * as agentApi from "./agent/api";
+import * as grammarApi from "./grammar/api";
 
 export const ABI_VERSION: i32 = 1;
 
@@ -151,3 +152,13 @@ export function agentShutdown(): i32 { return agentApi.shutdown(); }
 export function agentHeld(): i32 { return agentApi.held(); }
 // The running task's id into out[cap]; returns its length, 0 when idle.
 export function agentRunning(out: usize, cap: i32): i32 { return agentApi.running(out, cap); }
+
+// Constrained decoding (docs/grammar.md): a compiled grammar at ptr[len] (kept there, like a
+// model file); the copy input (a sentence, UTF-8); then per step the mask of allowed tokens
+// (out: u8[vocab], returns how many), advance by the chosen token, and whether output may end.
+export function grammarLoad(ptr: usize, len: i32): i32 { return len < 0 ? E.E_ARGUMENT : grammarApi.grammarLoad(ptr, <usize>len); }
+export function grammarSetInput(ptr: usize, len: i32): i32 { return grammarApi.grammarSetInput(ptr, len); }
+export function grammarReset(): i32 { return grammarApi.grammarReset(); }
+export function grammarMask(out: usize): i32 { return grammarApi.grammarMask(out); }
+export function grammarAdvance(token: i32): i32 { return grammarApi.grammarAdvance(token); }
+export function grammarAccepting(): i32 { return grammarApi.grammarAccepting(); }

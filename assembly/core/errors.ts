@@ -18,3 +18,6 @@ export const E_OUT_OF_MEMORY: i32 = -14;  // linear memory could not grow
 export const E_NAME: i32 = -15;           // fleet or peer name is not 1-64 of A-Z a-z 0-9 _ -
 export const E_NO_AGENT: i32 = -16;       // call needs agentInit
 export const E_REJECTED: i32 = -17;       // agentMessage refused the message (agentReason says why)
+export const E_GRAMMAR: i32 = -18;          // compiled grammar malformed (magic, version, size, tables)
+export const E_NO_GRAMMAR: i32 = -19;       // call needs grammarLoad
+export const E_GRAMMAR_REFUSED: i32 = -20;  // grammarAdvance: the grammar does not allow that token

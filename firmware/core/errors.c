@@ -20,6 +20,9 @@ static const char *const k_msgs[] = {
   "fleet or peer name is not 1-64 characters of A-Z a-z 0-9 _ -",
   "the agent is not initialised (agentInit)",
   "the agent refused the message",
+  "not a compiled grammar, or a malformed one",
+  "no grammar loaded",
+  "the grammar does not allow that token",
 };
 
 const char *fw_module_error(int32_t code) {

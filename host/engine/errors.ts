@@ -19,6 +19,9 @@ export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-15]: ["E_NAME", "fleet or peer name must be 1-64 characters of A-Z a-z 0-9 _ -"],
   [-16]: ["E_NO_AGENT", "the fleet agent is not initialised (agentInit)"],
   [-17]: ["E_REJECTED", "message rejected"],
+  [-18]: ["E_GRAMMAR", "not a compiled grammar, or a malformed one (magic, version, size or tables)"],
+  [-19]: ["E_NO_GRAMMAR", "no grammar loaded"],
+  [-20]: ["E_GRAMMAR_REFUSED", "the grammar does not allow that token"],
 };
 
 export class EngineError extends CodedError {}

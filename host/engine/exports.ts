@@ -31,6 +31,12 @@ export interface ModuleExports {
   agentShutdown(): number;
   agentHeld(): number;
   agentRunning(out: number, cap: number): number;
+  grammarLoad(ptr: number, len: number): number;
+  grammarSetInput(ptr: number, len: number): number;
+  grammarReset(): number;
+  grammarMask(out: number): number;
+  grammarAdvance(token: number): number;
+  grammarAccepting(): number;
 }
 
 export type EngineKind = "simd" | "mvp";

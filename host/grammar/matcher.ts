@@ -3,11 +3,20 @@
 // s, or a place inside the copied input (copy state s, byte p) encoded as states + s*(L+1) + p.
 import type { Automaton } from "./compile.js";
 
-// The copy terminal's input: lower-cased words (runs of letters, digits, ' and non-ASCII bytes)
-// joined by single spaces. A copied span is one or more whole consecutive words.
+// The copy terminal's input, as the module builds it: ASCII lower-cased; words are runs of
+// a-z 0-9 ' and bytes >= 0x80, joined by single spaces. A copied span is 1+ whole words.
 export function copyText(sentence: string): Uint8Array {
-  const words = sentence.toLowerCase().split(/[^a-z0-9'\u0080-\u{10ffff}]+/u).filter((w) => w.length > 0);
-  return new TextEncoder().encode(words.join(" "));
+  const out: number[] = [];
+  let inWord = false;
+  for (let b of new TextEncoder().encode(sentence)) {
+    if (b >= 0x41 && b <= 0x5a) b += 0x20;
+    const word = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x27 || b >= 0x80;
+    if (!word) { inWord = false; continue; }
+    if (!inWord && out.length > 0) out.push(0x20);
+    inWord = true;
+    out.push(b);
+  }
+  return Uint8Array.from(out);
 }
 
 export class Matcher {
