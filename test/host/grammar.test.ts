@@ -3,7 +3,9 @@
 // grammar's coverage of val labels.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { compileGrammar } from "../../host/grammar/compile.js";
 import { Matcher } from "../../host/grammar/matcher.js";
@@ -70,8 +72,8 @@ test("mask for a tiny vocab, advance and accepting", () => {
   assert.deepEqual([...m.mask(vocab)], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 });
 
-test("the module's masks equal the TS reference's over tok512 along random paths", { skip: skipData }, () => {
-  const engine = Engine.load(loadModelFile(join(ROOT, "models", "default.ellm")).bytes, undefined, { ctx: 16 });
+for (const kind of ["simd", "mvp"] as const) test(`the module's masks (${kind}) equal the TS reference's over tok512 along random paths`, { skip: skipData }, () => {
+  const engine = Engine.load(loadModelFile(join(ROOT, "models", "default.ellm")).bytes, undefined, { ctx: 16, engine: kind });
   const vocab = Array.from({ length: engine.info.vocabSize }, (_, t) => engine.decode(0, t));
   const lines = readCommandData(DATA).val[1];
   const auto = compileGrammar(commandGrammar(loadInventory(), lines[0].home), "commands");
@@ -124,4 +126,18 @@ test("home-command grammar accepts every val label with the copy terminal, >= 92
   assert.ok(!m.accepts("HassTurnOf"));
   assert.ok(!m.accepts("HassTurnOff ; brightness=40"));
   assert.ok(!m.accepts("HassTurnOff ; name=zebra"));
+});
+
+test("compile-grammar: a grammar that does not compile is one line on stderr and exit 1", () => {
+  const dir = mkdtempSync(join(tmpdir(), "grammar-"));
+  const bad = join(dir, "bad.gbnf"), good = join(dir, "good.gbnf"), out = join(dir, "good.egrm");
+  writeFileSync(bad, "root ::= \"a\" (b\n");
+  writeFileSync(good, "root ::= \"on\" | \"off\"\n");
+  const tool = join(ROOT, "dist", "tools", "compile-grammar.js");
+  const r = spawnSync(process.execPath, [tool, bad], { encoding: "utf8" });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, "edgellm: bad.gbnf:1:14: missing ) for this (\n");
+  const ok = spawnSync(process.execPath, [tool, good, out], { encoding: "utf8" });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual(new Uint8Array(readFileSync(out)), writeGrammar(compileGrammar("root ::= \"on\" | \"off\"\n")));
 });
