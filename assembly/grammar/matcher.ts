@@ -134,8 +134,16 @@ export class Matcher {
     return false;
   }
 
-  // The copy input: ASCII lower-cased; words are runs of a-z 0-9 ' and bytes >= 0x80.
+  // Too long an input leaves none (copy matches nothing) rather than a half-written one.
   setInput(p: usize, len: i32): i32 {
+    const e = this.normalize(p, len);
+    if (e < 0) { this.len = 0; this.nWords = 0; }
+    this.reset();
+    return e;
+  }
+
+  // The copy input: ASCII lower-cased; words are runs of a-z 0-9 ' and bytes >= 0x80.
+  normalize(p: usize, len: i32): i32 {
     let out = 0, words = 0, inWord = false;
     for (let i = 0; i < len; i++) {
       let b = load<u8>(p + <usize>i);
@@ -154,7 +162,6 @@ export class Matcher {
       out++;
     }
     this.len = out; this.nWords = words;
-    this.reset();
     return E.OK;
   }
 }

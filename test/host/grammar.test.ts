@@ -109,6 +109,15 @@ test("the module refuses a damaged compiled grammar with a one-line error", () =
   assert.throws(() => new ModuleGrammar(engine, badMagic), /E_GRAMMAR|not a compiled grammar/);
   assert.throws(() => new ModuleGrammar(engine, good.subarray(0, 40)), /not a compiled grammar/);
   assert.equal(engine.x.grammarMask(0), -19); // E_NO_GRAMMAR: a failed load leaves none
+  const g = new ModuleGrammar(engine, writeGrammar(compileGrammar(`root ::= "x" copy`)));
+  const x = Array.from({ length: engine.info.vocabSize }, (_, t) => t).find((t) => new TextDecoder().decode(engine.decode(0, t)) === "x")!;
+  g.setInput("a b");
+  assert.ok(g.advance(x));
+  assert.ok(g.mask().reduce((a, b) => a + b, 0) > 0); // a copy of "a b" may follow
+  assert.throws(() => g.setInput("ab ".repeat(100)), /argument out of range/);
+  assert.ok(g.advance(x));
+  assert.equal(g.mask().reduce((a, b) => a + b, 0), 0); // too long an input leaves none to copy
+  assert.equal(g.accepting(), false);
 });
 
 test("home-command grammar accepts every val label with the copy terminal, >= 92 % with home names only", { skip: skipData }, () => {
