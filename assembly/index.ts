@@ -10,6 +10,7 @@ import * as genApi from "./gen/api";
 import * as F from "./model/fields";
 import { QT_COUNT, tensorBytes } from "./model/qtypes";
 import { parseAdapter } from "./adapter/file";
+import * as grammarApi from "./grammar/api";
 
 export const ABI_VERSION: i32 = 1;
 
@@ -108,6 +109,8 @@ export function genMaxPromptBytes(): i32 { return genApi.maxPromptBytes(); }
 export function genStart(prompt: usize, nPrompt: i32, steps: i32): i32 { return genApi.start(prompt, nPrompt, steps); }
 export function genNext(nowMs: f64): i32 { return genApi.next(nowMs); }
 export function genCancel(): void { genApi.cancel(); }
+// 1: from the next genStart, sample only what the loaded grammar allows (docs/grammar.md).
+export function genConstrain(on: i32): i32 { return genApi.constrain(on); }
 export function genSetDeadline(atMs: f64): void { genApi.setDeadline(atMs); }
 export function genOutput(): usize { return genApi.output(); }
 export function genOutputLen(): i32 { return genApi.outputLen(); }
@@ -178,3 +181,13 @@ export function agentShutdown(): i32 { return agentApi.shutdown(); }
 export function agentHeld(): i32 { return agentApi.held(); }
 // The running task's id into out[cap]; returns its length, 0 when idle.
 export function agentRunning(out: usize, cap: i32): i32 { return agentApi.running(out, cap); }
+
+// Constrained decoding (docs/grammar.md): a compiled grammar at ptr[len] (kept there, like a
+// model file); the copy input (a sentence, UTF-8); then per step the mask of allowed tokens
+// (out: u8[vocab], returns how many), advance by the chosen token, and whether output may end.
+export function grammarLoad(ptr: usize, len: i32): i32 { return len < 0 ? E.E_ARGUMENT : grammarApi.grammarLoad(ptr, <usize>len); }
+export function grammarSetInput(ptr: usize, len: i32): i32 { return grammarApi.grammarSetInput(ptr, len); }
+export function grammarReset(): i32 { return grammarApi.grammarReset(); }
+export function grammarMask(out: usize): i32 { return grammarApi.grammarMask(out); }
+export function grammarAdvance(token: i32): i32 { return grammarApi.grammarAdvance(token); }
+export function grammarAccepting(): i32 { return grammarApi.grammarAccepting(); }

@@ -20,3 +20,6 @@ export const E_NO_AGENT: i32 = -16;       // call needs agentInit
 export const E_REJECTED: i32 = -17;       // agentMessage refused the message (agentReason says why)
 export const E_DUPLICATE_ID: i32 = -18;   // another process is online with this peer id (agentMessage)
 export const E_ADAPTER_BASE: i32 = -19;   // adapter made for another base model (checksum or shape)
+export const E_GRAMMAR: i32 = -20;          // compiled grammar malformed (magic, version, size, tables)
+export const E_NO_GRAMMAR: i32 = -21;       // call needs grammarLoad
+export const E_GRAMMAR_REFUSED: i32 = -22;  // grammarAdvance: the grammar does not allow that token

@@ -33,6 +33,20 @@ export function start(prompt: usize, nPrompt: i32, steps: i32): i32 {
   return E.OK;
 }
 
+// Constrains the local generation by the loaded grammar (grammarLoad, grammarSetInput first).
+export function constrain(on: i32): i32 {
+  const rt = runtime;
+  if (rt == null || rt.state == null) return E.E_NO_MODEL;
+  let g = local;
+  if (g == null) {
+    const t = rt.tokenizer, pieceCap = t != null ? t.maxTokenLength : 1;
+    if (!fitsFrom(heap.alloc(0) + 12, Generation.heapBytes(pieceCap))) return E.E_OUT_OF_MEMORY;
+    g = new Generation(rt, rt.state!.ctx, pieceCap, true);
+    local = g;
+  }
+  return g.constrain(on != 0);
+}
+
 export function next(nowMs: f64): i32 { const g = local; return g == null ? E.E_ARGUMENT : g.next(nowMs); }
 export function cancel(): void { const g = local; if (g != null) g.cancel(); }
 // 0: no deadline.

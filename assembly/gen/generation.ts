@@ -16,12 +16,16 @@
 // The sampler is configured by the caller, so a caller can keep its random stream across many
 // generations (teacher sampling does).
 //
-// Seams for what comes next: constrained decoding masks the logits between forward and sample
-// (sampleNext); batched prefill runs the forced prompt positions as one pass (next, while
-// pos + 1 < nPrompt).
+// Constrained decoding (constrain): the loaded grammar (grammar/api.ts) masks the logits
+// between forward and sample, so only tokens it allows can be sampled; once it accepts, an end
+// token (newline, EOS, BOS) may be sampled too and ends the generation (it is not output). A
+// dead end (nothing allowed) ends it as well. Forced prompt tokens are never masked.
+// Seam for what comes next: batched prefill runs the forced prompt positions as one pass (next,
+// while pos + 1 < nPrompt).
 import * as E from "../core/errors";
 import { Runtime, step } from "../model/runtime";
-import { BOS, decode } from "../text/tokenizer";
+import { BOS, EOS, decode } from "../text/tokenizer";
+import { grammarAccepting, grammarAdvance, grammarMask, grammarReset } from "../grammar/api";
 import { blockBytes, objectBytes } from "../core/heap";
 
 // BPE merging is quadratic in the prompt's length, and beyond this many bytes per position of
@@ -49,6 +53,9 @@ export class Generation {
   steps: i32 = 0;
   deadlineAt: f64 = 0; // nowMs after which next() expires; 0: none
   cancelled: bool = false;
+  constrained: bool = false;
+  mask: usize = 0;     // u8 [vocab] the grammar's allowed tokens (constrain)
+  newline: i32 = -1;   // the token whose piece is "\n" (an end token when constrained)
 
   constructor(rt: Runtime, ctx: i32, outCap: i32, streaming: bool) {
     this.rt = rt;
@@ -66,6 +73,25 @@ export class Generation {
 
   // prompt: i32 [nPrompt ≥ 1], kept by the caller until the generation ends (next() forces
   // prompt[pos + 1] only for pos < steps ≤ ctx, so nPrompt beyond ctx + 1 is never read).
+  // Masks every sampled token by the loaded grammar from the next start on (E.OK, or an error:
+  // no grammar, no tokenizer, no memory for the mask).
+  constrain(on: bool): i32 {
+    if (!on) { this.constrained = false; return E.OK; }
+    const t = this.rt.tokenizer;
+    if (t == null) return E.E_NO_TOKENIZER;
+    const r = grammarReset();
+    if (r < 0) return r;
+    if (this.mask == 0) {
+      this.mask = heap.alloc(<usize>t.vocabSize);
+      const piece = heap.alloc(8);
+      for (let tok = 0; tok < t.vocabSize && this.newline < 0; tok++) {
+        if (decode(t, 0, tok, piece, 8) == 1 && load<u8>(piece) == 0x0a) this.newline = tok;
+      }
+    }
+    this.constrained = true;
+    return E.OK;
+  }
+
   start(prompt: usize, nPrompt: i32, steps: i32): void {
     this.prompt = prompt;
     this.nPrompt = nPrompt;
@@ -75,6 +101,7 @@ export class Generation {
     this.outLen = 0;
     this.deadlineAt = 0;
     this.cancelled = false;
+    if (this.constrained) grammarReset();
   }
 
   // Stops before the next position (GEN_CANCELLED).
@@ -89,9 +116,15 @@ export class Generation {
     const err = step(this.token, this.pos);
     if (err != E.OK) return err;
     const next = forced >= 0 ? forced : this.sampleNext();
+    if (next < 0) return next;
     this.chosen = next;
     this.pos++;
     if (next == BOS) return GEN_DONE;
+    if (this.constrained && forced < 0) {
+      if (next == EOS || next == this.newline) return GEN_DONE; // the grammar accepted: the end
+      const r = grammarAdvance(next);
+      if (r < 0) return r;
+    }
     const t = this.rt.tokenizer; // without one (a bare checkpoint's speed run): tokens, no text
     if (t != null) {
       const n = decode(t, this.token, next, this.out + <usize>this.outLen, this.outCap - this.outLen);
@@ -103,6 +136,22 @@ export class Generation {
     return this.pos >= this.steps ? GEN_DONE : GEN_MORE;
   }
 
-  // The next token from the logits of the position just run.
-  @inline private sampleNext(): i32 { return this.rt.sampler.sample(this.rt.state!.logits); }
+  // The next token from the logits of the position just run (masked by the grammar when
+  // constrained: a refused token's logit becomes -inf; BOS stands for a dead end).
+  private sampleNext(): i32 {
+    const logits = this.rt.state!.logits;
+    if (this.constrained) {
+      const allowed = grammarMask(this.mask);
+      if (allowed < 0) return allowed;
+      const accepting = grammarAccepting() == 1;
+      let any = false;
+      for (let tok = 0; tok < this.rt.config.vocabSize; tok++) {
+        const end = tok == EOS || tok == this.newline || tok == BOS;
+        if (load<u8>(this.mask + <usize>tok) != 0 || (accepting && end && tok != BOS)) any = true;
+        else store<f32>(logits + (<usize>tok << 2), -Infinity);
+      }
+      if (!any) return BOS;
+    }
+    return this.rt.sampler.sample(logits);
+  }
 }

@@ -22,6 +22,9 @@ static const char *const k_msgs[] = {
   "the agent refused the message",
   "another process is online with this peer id",
   "the adapter was made for another base model",
+  "not a compiled grammar, or a malformed one",
+  "no grammar loaded",
+  "the grammar does not allow that token",
 };
 
 const char *fw_module_error(int32_t code) {

@@ -98,6 +98,8 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
       fw_find(f, &f->gen_start, "genStart", 1, err, n) || fw_find(f, &f->gen_next, "genNext", 1, err, n) ||
       fw_find(f, &f->gen_cancel, "genCancel", 1, err, n) || fw_find(f, &f->gen_output, "genOutput", 1, err, n) ||
       fw_find(f, &f->gen_output_len, "genOutputLen", 1, err, n) || fw_find(f, &f->gen_position, "genPosition", 1, err, n) ||
+      fw_find(f, &f->gen_constrain, "genConstrain", 0, err, n) || fw_find(f, &f->grammar_load, "grammarLoad", 0, err, n) ||
+      fw_find(f, &f->grammar_set_input, "grammarSetInput", 0, err, n) ||
       fw_find(f, &f->native_kernels, "nativeKernels", 0, err, n))
     goto fail;
 
@@ -181,6 +183,26 @@ static int gen_run(fw *f, int32_t tokens, int32_t count, int32_t steps, const fw
   return fw_call(f, f->gen_position, "generation", positions, 0, NULL, err, n);
 }
 
+// Loads the compiled grammar once, gives it the prompt (still at text in the scratch) for its
+// copy terminal, and constrains the next generation by it.
+static int constrain(fw *f, const fw_gen *g, uint32_t text, int32_t len, char *err, size_t n) {
+  if (!f->gen_constrain || !f->grammar_load || !f->grammar_set_input) return fw_failf(err, n, "module: no constrained decoding (rebuild the module)");
+  if (g->grammar_len > INT32_MAX) return fw_failf(err, n, "grammar: too large");
+  if (!f->grammar_loaded) {
+    uint32_t p;
+    int32_t gl = (int32_t)g->grammar_len, res;
+    if (copy_in(f, g->grammar, (uint32_t)g->grammar_len, &p, "grammar", err, n)) return -1;
+    const void *a[] = { &p, &gl };
+    if (fw_call_checked(f, f->grammar_load, "grammar", &res, 2, a, err, n)) return -1;
+    f->grammar_loaded = 1;
+  }
+  int32_t res, on = 1;
+  const void *ia[] = { &text, &len };
+  if (fw_call_checked(f, f->grammar_set_input, "grammar input", &res, 2, ia, err, n)) return -1;
+  const void *ca[] = { &on };
+  return fw_call_checked(f, f->gen_constrain, "grammar", &res, 1, ca, err, n);
+}
+
 int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
   memset(st, 0, sizeof *st);
   uint32_t lo = (uint32_t)g->seed, hi = (uint32_t)(g->seed >> 32);
@@ -212,6 +234,7 @@ int fw_generate(fw *f, const fw_gen *g, fw_stats *st, char *err, size_t n) {
   const void *ea[] = { &text, &len, &bos, &eos, &outp, &cap };
   if (fw_call_checked(f, f->encode, "encode", &count, 6, ea, err, n)) return -1;
   if (count < 1 || count > cap) return fw_failf(err, n, "encode: bad result");
+  if (g->grammar && constrain(f, g, text, len, err, n)) return -1;
 
   uint64_t t0 = plat_now_us();
   int32_t positions = 0;

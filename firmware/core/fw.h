@@ -36,6 +36,9 @@ typedef struct {
 typedef struct {
   const char *prompt; size_t prompt_len;
   int32_t steps;          // positions incl. BOS and prompt (<= 0: ctx)
+  // Optional: a compiled grammar (tools/compile-grammar.ts) that constrains the generated text;
+  // its `copy` copies words of the prompt (docs/grammar.md).
+  const uint8_t *grammar; size_t grammar_len;
   float temperature, topp;
   uint64_t seed;
   // Optional: asked before every position; nonzero ends the generation early (cancel,

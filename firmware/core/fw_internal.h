@@ -9,11 +9,13 @@ struct fw {
   IM3Runtime rt;
   IM3Function alloc, model_load, model_load_ext, tokenizer_load, model_init, model_field,
       sampler_init, encode, set_memory_limit, native_kernels,
-      gen_start, gen_next, gen_cancel, gen_output, gen_output_len, gen_position; // gen/generation.ts
+      gen_start, gen_next, gen_cancel, gen_output, gen_output_len, gen_position, // gen/generation.ts
+      gen_constrain, grammar_load, grammar_set_input;                          // constrained decoding
   const uint8_t *model; size_t model_len; // host-side model file (host functions read it)
   uint32_t max_memory;
   uint32_t call_timeout_s;
   uint32_t scratch, scratch_cap; // guest buffer for prompts, reused: the module's heap cannot free
+  int grammar_loaded;
   char trap[192];       // detail left by a host function that refused a call
 };
 

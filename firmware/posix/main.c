@@ -14,7 +14,7 @@
 static const char k_usage[] =
   "usage: edgellm-fw run [model.ellm (default: models/default.ellm)] [-z tokenizer.bin] [-t temp] [-p topp] [-s seed] [-n steps]\n"
   "                      [-i prompt] [--ctx N] [--kv-int8] [--max-memory BYTES] [--host-weights]\n"
-  "                      [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS]\n";
+  "                      [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS] [--grammar FILE.egrm]\n";
 
 static int usage_error(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, "edgellm-fw: error: ");
@@ -45,7 +45,7 @@ static int parse_u64(const char *s, unsigned long long hi, unsigned long long *o
 
 static int takes_value(const char *a) {
   static const char *const k[] = { "-z", "--tokenizer", "--module", "-i", "--prompt", "-t", "--temperature", "-p", "--topp",
-                                   "-s", "--seed", "-n", "--steps", "--ctx", "--max-memory", "--stack", "--call-timeout" };
+                                   "-s", "--seed", "-n", "--steps", "--ctx", "--max-memory", "--stack", "--call-timeout", "--grammar" };
   for (size_t i = 0; i < sizeof k / sizeof *k; i++) if (!strcmp(a, k[i])) return 1;
   return 0;
 }
@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(k_usage, stdout); return 0; }
     return usage_error("expected the command 'run'%s%s", "", "");
   }
-  const char *model_path = NULL, *tok_path = NULL, *module_path = NULL, *prompt = "";
+  const char *model_path = NULL, *tok_path = NULL, *module_path = NULL, *prompt = "", *grammar_path = NULL;
   double temp = 1.0, topp = 0.9;
   unsigned long long seed = (unsigned long long)time(NULL), steps = 256, ctx = 0, maxmem = 0, stack = 0, call_timeout = 0;
   int have_ctx = 0, kv_int8 = 0, host_weights = 0;
@@ -98,6 +98,7 @@ int main(int argc, char **argv) {
     if (takes && !takes_value(a)) return usage_error("unknown option '%s'%s", a, "");
     if (takes && !v) return usage_error("option '%s' needs a value%s", a, "");
     if (!strcmp(a, "-z") || !strcmp(a, "--tokenizer")) tok_path = v;
+    else if (!strcmp(a, "--grammar")) grammar_path = v;
     else if (!strcmp(a, "--module")) module_path = v;
     else if (!strcmp(a, "-i") || !strcmp(a, "--prompt")) prompt = v;
     else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) {
@@ -127,12 +128,13 @@ int main(int argc, char **argv) {
 
   char modbuf[PATH_MAX + 32], err[320];
   if (!module_path) { default_module(modbuf, sizeof modbuf); module_path = modbuf; }
-  plat_blob mod = {0}, model = {0}, tok = {0};
+  plat_blob mod = {0}, model = {0}, tok = {0}, grammar = {0};
   fw *f = NULL;
   int rc = 1;
   if (plat_map(module_path, &mod, err, sizeof err)) goto fail;
   if (plat_map(model_path, &model, err, sizeof err)) goto fail;
   if (tok_path && plat_map(tok_path, &tok, err, sizeof err)) goto fail;
+  if (grammar_path && plat_map(grammar_path, &grammar, err, sizeof err)) goto fail;
   fw_config c = {
     .module = mod.data, .module_len = mod.size, .model = model.data, .model_len = model.size,
     .tokenizer = tok.data, .tok_len = tok.size,
@@ -142,6 +144,7 @@ int main(int argc, char **argv) {
   };
   if (fw_open(&f, &c, err, sizeof err)) goto fail;
   fw_gen g = { .prompt = prompt, .prompt_len = strlen(prompt), .steps = (int32_t)steps,
+               .grammar = grammar.data, .grammar_len = grammar.size,
                .temperature = (float)temp, .topp = (float)topp, .seed = seed };
   fw_stats st;
   if (fw_generate(f, &g, &st, err, sizeof err)) { plat_flush(); goto fail; }
@@ -157,6 +160,7 @@ fail:
   if (rc) fprintf(stderr, "edgellm-fw: error: %s\n", err);
   fw_close(f);
   plat_unmap(&tok);
+  plat_unmap(&grammar);
   plat_unmap(&model);
   plat_unmap(&mod);
   return rc;

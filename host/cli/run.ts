@@ -4,6 +4,24 @@ import { Engine } from "../engine/engine.js";
 import { generate } from "../engine/generate.js";
 import { choice, float, int, seed, temperature } from "./args.js";
 import { loadModel } from "./model-source.js";
+import { check } from "../engine/errors.js";
+import { writeGrammar } from "../grammar/binary.js";
+import { compileGrammar } from "../grammar/compile.js";
+import { GrammarError } from "../grammar/errors.js";
+import { ModuleGrammar } from "../grammar/module-grammar.js";
+import { UsageError } from "./errors.js";
+import { readTextFile } from "./text-input.js";
+
+// A grammar file compiled for the module; a grammar that does not compile is a usage error
+// naming the file, line and column.
+function readGrammar(path: string): Uint8Array {
+  try {
+    return writeGrammar(compileGrammar(readTextFile(path, "grammar file"), path));
+  } catch (e) {
+    if (e instanceof GrammarError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 export function runCommand(): Command {
   return new Command("run")
@@ -18,10 +36,16 @@ export function runCommand(): Command {
     .option("--engine <kind>", "simd (V8 SIMD128 build) or mvp (the build wasm3 runs)", choice("engine", ["simd", "mvp"] as const), "simd")
     .option("--ctx <int>", "KV cache positions to allocate (default: steps, at most the model's seq_len)", int("ctx", 1, 65536))
     .option("--kv-int8", "int8 KV cache (for small devices)")
+    .option("--grammar <file>", "constrain the generated text by a grammar (docs/grammar.md; `copy` copies words of the prompt)")
     .action((modelPath: string | undefined, o) => {
+      const grammar = o.grammar ? readGrammar(o.grammar) : undefined; // a bad grammar fails before the model loads
       const model = loadModel(modelPath, o.tokenizer);
       const steps: number = o.steps;
       const engine = Engine.load(model.bytes, undefined, { engine: o.engine, ctx: o.ctx ?? (steps > 0 ? steps : 0), kvInt8: !!o.kvInt8 });
+      if (grammar) {
+        new ModuleGrammar(engine, grammar).setInput(o.prompt);
+        check(engine.x.genConstrain(1), "grammar");
+      }
       const out = process.stdout;
       const r = generate(engine, {
         prompt: o.prompt, steps, temperature: o.temperature, topp: o.topp,

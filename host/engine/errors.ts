@@ -21,6 +21,9 @@ export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-17]: ["E_REJECTED", "message rejected"],
   [-18]: ["E_DUPLICATE_ID", "another process is online with this peer id"],
   [-19]: ["E_ADAPTER_BASE", "the adapter was made for another base model"],
+  [-20]: ["E_GRAMMAR", "not a compiled grammar, or a malformed one (magic, version, size or tables)"],
+  [-21]: ["E_NO_GRAMMAR", "no grammar loaded"],
+  [-22]: ["E_GRAMMAR_REFUSED", "the grammar does not allow that token"],
 };
 
 export class EngineError extends CodedError {}

@@ -28,6 +28,7 @@ export interface ModuleExports {
   genStart(prompt: number, nPrompt: number, steps: number): number;
   genNext(nowMs: number): number;
   genCancel(): void;
+  genConstrain(on: number): number;
   genSetDeadline(atMs: number): void;
   genOutput(): number;
   genOutputLen(): number;
@@ -49,6 +50,12 @@ export interface ModuleExports {
   agentShutdown(): number;
   agentHeld(): number;
   agentRunning(out: number, cap: number): number;
+  grammarLoad(ptr: number, len: number): number;
+  grammarSetInput(ptr: number, len: number): number;
+  grammarReset(): number;
+  grammarMask(out: number): number;
+  grammarAdvance(token: number): number;
+  grammarAccepting(): number;
 }
 
 export type EngineKind = "simd" | "mvp";

@@ -1,0 +1,31 @@
+// Constrained decoding under wasm3: the firmware, given the compiled grammar, prints exactly what
+// `edgellm run --grammar` prints (V8), also on the ESP32 profile within 144 KiB with host weights.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { CLI, ROOT } from "../host/helpers.js";
+import { fw, FW_DEVICE, requireFirmware } from "./firmware-helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "edgellm-fw-grammar-"));
+const MODEL = join(ROOT, "models", "default.ellm");
+
+test("the firmware's constrained output equals V8's, byte for byte", () => {
+  requireFirmware();
+  const src = join(dir, "intent.gbnf"), compiled = join(dir, "intent.egrm");
+  writeFileSync(src, 'root ::= "Hass" ("TurnOff" | "TurnOn" | "GetState") " ; name=" copy\n');
+  const c = spawnSync(process.execPath, [join(ROOT, "dist", "tools", "compile-grammar.js"), src, compiled], { encoding: "utf8" });
+  assert.equal(c.status, 0, c.stderr);
+  for (const prompt of ["turn off the porch light", "is the garage door open"]) {
+    const v8 = spawnSync(process.execPath, [CLI, "run", MODEL, "-i", prompt, "-t", "0", "-n", "96", "--grammar", src], { encoding: "utf8" });
+    assert.equal(v8.status, 0, v8.stderr);
+    const w3 = fw(["run", MODEL, "-i", prompt, "-t", "0", "-n", "96", "--grammar", compiled]);
+    assert.equal(w3.status, 0, w3.stderr);
+    assert.equal(w3.stdout.toString("utf8"), v8.stdout, prompt);
+    const dev = fw(["run", MODEL, "-i", prompt, "-t", "0", "-n", "96", "--ctx", "96", "--kv-int8", "--host-weights", "--max-memory", "147456", "--stack", "8192", "--grammar", compiled], FW_DEVICE);
+    assert.equal(dev.status, 0, dev.stderr);
+    assert.equal(dev.stdout.toString("utf8"), v8.stdout, `${prompt} (device profile, 144 KiB)`);
+  }
+});
