@@ -10,6 +10,7 @@ import * as genApi from "./gen/api";
 import * as F from "./model/fields";
 import { QT_COUNT, tensorBytes } from "./model/qtypes";
 import { parseAdapter } from "./adapter/file";
+import { clearAdapters, loadAdapter } from "./model/lora";
 import * as grammarApi from "./grammar/api";
 
 export const ABI_VERSION: i32 = 1;
@@ -43,6 +44,16 @@ export function adapterCheck(ptr: usize, len: i32): i32 {
   return res.error != E.OK ? res.error : res.adapter.matrices.length;
 }
 export function tokenizerLoad(ptr: usize, len: i32): i32 { return loadTokenizer(ptr, <usize>len); }
+// An adapter (docs/adapter-format.md) at ptr[len], kept in place by the host, applied at scale
+// on the loaded model's matrices from the next forward on; returns its matrix count or an error.
+export function adapterLoad(ptr: usize, len: i32, scale: f32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  if (len < 0) return E.E_ARGUMENT;
+  return loadAdapter(rt, ptr, <usize>len, scale);
+}
+// Detaches every adapter (their memory stays taken: the heap never frees).
+export function adapterClear(): void { clearAdapters(); }
 // Firmware: use the host's native kernels where the module has a call for them (now: attention
 // over an int8 KV cache). Call after modelInit; the Node host never does.
 export function nativeKernels(on: i32): i32 {

@@ -1,6 +1,7 @@
 // The Llama forward pass as llama2.c runs it, one position per call.
 // Dimension key: D = dim, H = hidden_dim, KV = kvDim, HS = head size, V = vocab, L = layers.
 import { Config } from "./config";
+import { applyLora } from "./lora";
 import { Matrix } from "./matrix";
 import { QT_T5 } from "./qtypes";
 import { RunState } from "./state";
@@ -23,6 +24,7 @@ import { kvMix, kvScores } from "../kernels/native";
 function applyMatrix(s: RunState, m: Matrix, y: usize, n: i32): void {
   if (m.quantized && s.inputScale < 0) s.inputScale = quantizeActs(s.xq, s.input, n, pad64(n));
   m.apply(y, s.input, s.xq, s.inputScale, s.lut, s.acc);
+  if (m.lora != null) applyLora(m, y, s.input);
 }
 
 // b (and c) can share a's lookup tables: in linear memory and of a's ternary layout.
@@ -37,6 +39,9 @@ function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb:
     const rowsC = c != null ? cm.rows : 0;
     matvecTernaryLutShared(a.qtype == QT_T5, ya, a.data, a.scales, a.rows, yb, b.data, b.scales, b.rows,
                            yc, cm.data, cm.scales, rowsC, s.xq, s.inputScale, n, s.lut, s.acc);
+    if (a.lora != null) applyLora(a, ya, s.input);
+    if (b.lora != null) applyLora(b, yb, s.input);
+    if (c != null && c.lora != null) applyLora(c, yc, s.input);
     return;
   }
   applyMatrix(s, a, ya, n);

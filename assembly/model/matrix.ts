@@ -1,5 +1,6 @@
 import { QT_F32, QT_T2, qtDequantRow, qtMatvec, qtTernary, scalesOffset } from "./qtypes";
 import { wMatvec, wRow } from "../kernels/native";
+import { LoraLink } from "./lora-link";
 
 // A weight matrix used in place inside the loaded file: y[rows] = W[rows, cols] · x[cols].
 export class Matrix {
@@ -11,6 +12,7 @@ export class Matrix {
   data: usize = 0;    // f32 [rows][cols] | i8 [rows][cols] | u8 [rows][rowBytes] (t2, q4, t5)
   scales: usize = 0;  // q8: f32 [rows][cols/group]; t2, q4, t5: f32 [rows]
   external: bool = false; // data is a file offset in host memory (modelLoadExternal)
+  lora: LoraLink | null = null; // adapters on this matrix (model/lora.ts), applied after it
 
   init(qtype: u32, rows: i32, cols: i32, group: i32, data: usize): void {
     this.qtype = qtype; this.fileQtype = qtype; this.rows = rows; this.cols = cols; this.group = group; this.data = data;

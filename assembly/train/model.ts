@@ -12,7 +12,7 @@ import {
   matmulForward, residualForward, rmsnormBackward, rmsnormForward, ropeBackward, ropeForward, swigluBackward,
   swigluForward,
 } from "./layers";
-import { loraBackward, loraForward } from "./lora";
+import { loraBackward, loraForward } from "../kernels/lora";
 import { blendLatent, weightsF32, weightsInt4, weightsInt8, weightsTernary } from "./quant";
 
 // Quantization the forward pass simulates (append-only).

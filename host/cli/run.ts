@@ -10,6 +10,7 @@ import { compileGrammar } from "../grammar/compile.js";
 import { GrammarError } from "../grammar/errors.js";
 import { ModuleGrammar } from "../grammar/module-grammar.js";
 import { UsageError } from "./errors.js";
+import { loraArg, readAdapters } from "./lora-option.js";
 import { readTextFile } from "./text-input.js";
 
 // A grammar file compiled for the module; a grammar that does not compile is a usage error
@@ -36,12 +37,15 @@ export function runCommand(): Command {
     .option("--engine <kind>", "simd (V8 SIMD128 build) or mvp (the build wasm3 runs)", choice("engine", ["simd", "mvp"] as const), "simd")
     .option("--ctx <int>", "KV cache positions to allocate (default: steps, at most the model's seq_len)", int("ctx", 1, 65536))
     .option("--kv-int8", "int8 KV cache (for small devices)")
+    .option("--lora <file[:scale]>", "apply a LoRA adapter at a scale (default 1); repeatable", loraArg)
     .option("--grammar <file>", "constrain the generated text by a grammar (docs/grammar.md; `copy` copies words of the prompt)")
     .action((modelPath: string | undefined, o) => {
       const grammar = o.grammar ? readGrammar(o.grammar) : undefined; // a bad grammar fails before the model loads
       const model = loadModel(modelPath, o.tokenizer);
       const steps: number = o.steps;
+      const adapters = readAdapters(o.lora ?? [], model.bytes, model.path);
       const engine = Engine.load(model.bytes, undefined, { engine: o.engine, ctx: o.ctx ?? (steps > 0 ? steps : 0), kvInt8: !!o.kvInt8 });
+      for (const a of adapters) engine.loadAdapter(a.bytes, a.scale);
       if (grammar) {
         new ModuleGrammar(engine, grammar).setInput(o.prompt);
         check(engine.x.genConstrain(1), "grammar");

@@ -102,6 +102,12 @@ export class Engine {
     return new Float32Array(this.x.memory.buffer, this.x.logits(), this.info.vocabSize);
   }
 
+  // An adapter file's bytes, applied at `scale` from the next forward on (check them with the
+  // TypeScript reader first for errors that name the files); returns its matrix count.
+  loadAdapter(bytes: Uint8Array, scale: number): number {
+    return check(this.x.adapterLoad(this.copyIn(bytes), bytes.length, scale), "adapter");
+  }
+
   // Forward at pos, then the forced token or a sampled one (one position, outside any
   // generation: tests and probes of the forward pass).
   step(token: number, pos: number, forced: number): number {

@@ -28,6 +28,8 @@ export interface ModuleExports {
   genStart(prompt: number, nPrompt: number, steps: number): number;
   genNext(nowMs: number): number;
   genCancel(): void;
+  adapterLoad(ptr: number, len: number, scale: number): number;
+  adapterClear(): void;
   genConstrain(on: number): number;
   genSetDeadline(atMs: number): void;
   genOutput(): number;

@@ -4,7 +4,7 @@ import {
   attentionBackward, attentionForward, matmulBackward, matmulForward, rmsnormBackward, rmsnormForward,
   ropeBackward, ropeForward, swigluBackward, swigluForward,
 } from "../../assembly/train/layers";
-import { loraBackward, loraForward } from "../../assembly/train/lora";
+import { loraBackward, loraForward } from "../../assembly/kernels/lora";
 import { ropeTable } from "../../assembly/kernels/f32";
 import { randomF32, resetRandom, zeros } from "./helpers.include";
 

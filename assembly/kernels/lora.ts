@@ -1,12 +1,13 @@
-// A low-rank adapter on one matrix, for a training batch: the forward/backward pair the
-// fine-tuning trainer adds beside a frozen matrix's (issue 18). Dimension key: N tokens,
+// A low-rank adapter on one matrix: the forward the inference module adds after a matrix
+// (N = 1: model/lora.ts) and the forward/backward pair the fine-tuning trainer adds beside a
+// frozen matrix's (assembly/train/model.ts; issue 18). Dimension key: N tokens,
 // I the matrix's input width, O its output width, R the rank; k = (α/R)·s.
 //
 //   y[N][O] += k · B[O][R] · (A[R][I] · x[N][I]),  u[N][R] = A x kept for the backward
 //
 // x is the matrix's f32 input (before the int8 activation quantization the base matrix sees),
 // as the inference module applies an adapter. Gradients accumulate (zero them first).
-import { axpyF32, dotF32 } from "../kernels/f32";
+import { axpyF32, dotF32 } from "./f32";
 
 @inline function f(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
 @inline function sf(p: usize, i: i32, v: f32): void { store<f32>(p + (<usize>i << 2), v); }

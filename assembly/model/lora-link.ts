@@ -1,0 +1,9 @@
+// One adapter on one matrix, as the inference module holds it (model/lora.ts): the matrix adds
+// k·B(A x) after itself; links chain when several adapters are loaded.
+export class LoraLink {
+  a: usize = 0;   // f32 [rank][in]
+  b: usize = 0;   // f32 [out][rank]
+  rank: i32 = 0;
+  k: f32 = 0;     // (alpha / rank) · scale
+  next: LoraLink | null = null;
+}

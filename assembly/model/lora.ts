@@ -1,0 +1,93 @@
+// Adapters attached to the loaded model for inference (issue 18): each targeted Matrix carries
+// a list of links, and the forward pass adds y += k·B(A x) after the matrix, from its f32 input
+// (kernels/lora.ts, the same kernel the trainer uses), for every base type and build alike.
+// k = (α/r)·s, s the run-time scale. f32 adapters are used in place (the host keeps the file
+// bytes); f16 ones are widened to f32 once at load. Nothing is freed: clear, then load anew.
+import * as E from "../core/errors";
+import { fits } from "../core/memory-cap";
+import { K_W1, K_W2, K_W3, K_WK, K_WO, K_WQ, K_WV } from "./file";
+import { LoraLink } from "./lora-link";
+import { Matrix } from "./matrix";
+import { Runtime } from "./runtime";
+import { parseAdapter, ST_F16 } from "../adapter/file";
+import { loraForward } from "../kernels/lora";
+
+// Every matrix that carries an adapter, so clear() can find them (at most layers × 7).
+let attached = new Array<Matrix>();
+let scratch: usize = 0;   // f32 [scratchRank] A·x of the matrix being applied
+let scratchRank: i32 = 0;
+
+function targetOf(rt: Runtime, kind: u32, layer: u32): Matrix | null {
+  const w = rt.weights.layers[layer];
+  if (kind == K_WQ) return w.wq;
+  if (kind == K_WK) return w.wk;
+  if (kind == K_WV) return w.wv;
+  if (kind == K_WO) return w.wo;
+  if (kind == K_W1) return w.w1;
+  if (kind == K_W2) return w.w2;
+  if (kind == K_W3) return w.w3;
+  return null;
+}
+
+// f16 [count] at src → f32 at dst (IEEE half: subnormals kept, no infinities: the reader refused them).
+function widen(dst: usize, src: usize, count: i32): void {
+  for (let i = 0; i < count; i++) {
+    const h = <u32>load<u16>(src + (<usize>i << 1));
+    const sign = (h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    let v: f32;
+    if (exp == 0) v = <f32>man * <f32>5.9604644775390625e-8; // man · 2^-24
+    else v = reinterpret<f32>(((exp + 112) << 23) | (man << 13));
+    store<f32>(dst + (<usize>i << 2), reinterpret<f32>(reinterpret<u32>(v) | sign));
+  }
+}
+
+// The adapter at p[n] (kept in place by the host) on the loaded model at scale s: the number of
+// matrices it carries, or an error (the reader's codes; E_OUT_OF_MEMORY).
+export function loadAdapter(rt: Runtime, p: usize, n: usize, s: f32): i32 {
+  if (!(s == s) || s == Infinity || s == -Infinity) return E.E_ARGUMENT;
+  const res = parseAdapter(p, n, rt.config, rt.checksum);
+  if (res.error != E.OK) return res.error;
+  const ad = res.adapter, r = ad.rank;
+  const k: f32 = ad.alpha / <f32>r * s;
+  let need: i64 = r > scratchRank ? <i64>r * 4 + 64 : 0;
+  for (let i = 0; i < ad.matrices.length; i++) {
+    const m = ad.matrices[i];
+    need += 96; // the link
+    if (m.storage == ST_F16) need += (<i64>r * <i64>m.inn + <i64>m.out * <i64>r) * 4 + 128;
+  }
+  if (!fits(need)) return E.E_OUT_OF_MEMORY;
+  if (r > scratchRank) { scratch = heap.alloc(<usize>r << 2); scratchRank = r; }
+  for (let i = 0; i < ad.matrices.length; i++) {
+    const m = ad.matrices[i];
+    const link = new LoraLink();
+    link.rank = r; link.k = k; link.a = m.a; link.b = m.b;
+    if (m.storage == ST_F16) {
+      link.a = heap.alloc(<usize>(r * m.inn) << 2); widen(link.a, m.a, r * m.inn);
+      link.b = heap.alloc(<usize>(m.out * r) << 2); widen(link.b, m.b, m.out * r);
+    }
+    const target = targetOf(rt, m.kind, m.layer)!;
+    // Appended: several adapters add in the order they were loaded.
+    if (target.lora == null) { target.lora = link; attached.push(target); }
+    else { let l = target.lora!; while (l.next != null) l = l.next!; l.next = link; }
+  }
+  return ad.matrices.length;
+}
+
+export function clearAdapters(): void {
+  for (let i = 0; i < attached.length; i++) attached[i].lora = null;
+  attached = new Array<Matrix>();
+}
+
+// y[m.rows] += Σ over m's adapters of k·B(A x), x f32 [m.cols] (the matrix's f32 input).
+export function applyLora(m: Matrix, y: usize, x: usize): void {
+  let l = m.lora;
+  while (l != null) {
+    loraStep(y, x, l.a, l.b, m.cols, m.rows, l.rank, l.k);
+    l = l.next;
+  }
+}
+
+@inline function loraStep(y: usize, x: usize, a: usize, b: usize, inn: i32, out: i32, rank: i32, k: f32): void {
+  loraForward(y, scratch, x, a, b, 1, inn, out, rank, k);
+}
+

@@ -1,0 +1,28 @@
+// --lora FILE[:SCALE] (repeatable, as llama.cpp's): adapters read and checked against their base
+// by the TypeScript reader, so an adapter for another model is one line naming both files.
+import { modelBase, readAdapter } from "../format/adapter-reader.js";
+import { FormatError } from "../format/errors.js";
+import { readFileChecked } from "../format/load.js";
+import { UsageError } from "./errors.js";
+
+export interface LoraArg { path: string; scale: number }
+
+// commander's collector: "FILE" or "FILE:SCALE" (a path may itself hold colons).
+export function loraArg(v: string, prev: LoraArg[] = []): LoraArg[] {
+  const colon = v.lastIndexOf(":");
+  const tail = colon > 0 ? v.slice(colon + 1) : "";
+  const scale = tail !== "" && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(tail) ? Number(tail) : NaN;
+  const path = Number.isFinite(scale) ? v.slice(0, colon) : v;
+  if (path === "") throw new UsageError(`--lora: the adapter path is empty in '${v}'`);
+  return [...prev, { path, scale: Number.isFinite(scale) ? scale : 1 }];
+}
+
+// Each adapter's bytes, refused with one line when damaged or made for another base.
+export function readAdapters(args: LoraArg[], modelBytes: Uint8Array, modelPath: string): { bytes: Uint8Array; scale: number }[] {
+  const base = modelBase(modelBytes, modelPath);
+  return args.map((a) => {
+    const bytes = readFileChecked(a.path, "adapter");
+    try { readAdapter(bytes, a.path, base); } catch (e) { if (e instanceof FormatError) throw new UsageError(e.message); throw e; }
+    return { bytes, scale: a.scale };
+  });
+}
