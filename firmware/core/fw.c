@@ -99,7 +99,7 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
       fw_find(f, &f->gen_cancel, "genCancel", 1, err, n) || fw_find(f, &f->gen_output, "genOutput", 1, err, n) ||
       fw_find(f, &f->gen_output_len, "genOutputLen", 1, err, n) || fw_find(f, &f->gen_position, "genPosition", 1, err, n) ||
       fw_find(f, &f->gen_constrain, "genConstrain", 0, err, n) || fw_find(f, &f->grammar_load, "grammarLoad", 0, err, n) ||
-      fw_find(f, &f->grammar_set_input, "grammarSetInput", 0, err, n) ||
+      fw_find(f, &f->grammar_set_input, "grammarSetInput", 0, err, n) || fw_find(f, &f->adapter_load, "adapterLoad", 0, err, n) ||
       fw_find(f, &f->native_kernels, "nativeKernels", 0, err, n))
     goto fail;
 
@@ -132,6 +132,16 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   int32_t ctx = c->ctx, kv = c->kv_int8 ? 1 : 0;
   const void *a2[] = { &ctx, &kv };
   if (fw_call_checked(f, f->model_init, "run state", &res, 2, a2, err, n)) goto fail;
+  for (int i = 0; i < c->n_lora; i++) {
+    uint32_t p;
+    int32_t al = (int32_t)c->lora[i].len;
+    float scale = c->lora[i].scale;
+    if (!f->adapter_load) { fw_failf(err, n, "module: no adapterLoad export (rebuild the module)"); goto fail; }
+    if (c->lora[i].len > INT32_MAX) { fw_failf(err, n, "adapter: too large"); goto fail; }
+    if (copy_in(f, c->lora[i].bytes, (uint32_t)c->lora[i].len, &p, "adapter", err, n)) goto fail;
+    const void *a[] = { &p, &al, &scale };
+    if (fw_call_checked(f, f->adapter_load, "adapter", &res, 3, a, err, n)) goto fail;
+  }
   // Native kernels come with host weights: the module then also runs int8-cache attention
   // through env.kvScores / env.kvMix (older modules without the export keep their own).
   if (c->host_weights && f->native_kernels) {

@@ -29,6 +29,9 @@ typedef struct {
   uint32_t stack_bytes;   // wasm3 value stack (0: default)
   uint32_t call_timeout_s; // longest one call into the module may run before the host stops the
                            // process (plat_call_begin; 0: the platform's default)
+  // Adapters (docs/adapter-format.md) applied after load, copied into linear memory: up to 8.
+  struct { const uint8_t *bytes; size_t len; float scale; } lora[8];
+  int n_lora;
   int compile_all;        // compile every function at load, so a broken module fails here rather than
                           // mid-task (wasm3 compiles lazily; eager costs code pages for unused functions)
 } fw_config;

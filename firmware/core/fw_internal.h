@@ -10,7 +10,8 @@ struct fw {
   IM3Function alloc, model_load, model_load_ext, tokenizer_load, model_init, model_field,
       sampler_init, encode, set_memory_limit, native_kernels,
       gen_start, gen_next, gen_cancel, gen_output, gen_output_len, gen_position, // gen/generation.ts
-      gen_constrain, grammar_load, grammar_set_input;                          // constrained decoding
+      gen_constrain, grammar_load, grammar_set_input,                          // constrained decoding
+      adapter_load;
   const uint8_t *model; size_t model_len; // host-side model file (host functions read it)
   uint32_t max_memory;
   uint32_t call_timeout_s;

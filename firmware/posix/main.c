@@ -14,7 +14,8 @@
 static const char k_usage[] =
   "usage: edgellm-fw run [model.ellm (default: models/default.ellm)] [-z tokenizer.bin] [-t temp] [-p topp] [-s seed] [-n steps]\n"
   "                      [-i prompt] [--ctx N] [--kv-int8] [--max-memory BYTES] [--host-weights]\n"
-  "                      [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS] [--grammar FILE.egrm]\n";
+  "                      [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS] [--grammar FILE.egrm]\n"
+  "                      [--lora ADAPTER[:SCALE]] (repeatable, up to 8)\n";
 
 static int usage_error(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, "edgellm-fw: error: ");
@@ -45,7 +46,7 @@ static int parse_u64(const char *s, unsigned long long hi, unsigned long long *o
 
 static int takes_value(const char *a) {
   static const char *const k[] = { "-z", "--tokenizer", "--module", "-i", "--prompt", "-t", "--temperature", "-p", "--topp",
-                                   "-s", "--seed", "-n", "--steps", "--ctx", "--max-memory", "--stack", "--call-timeout", "--grammar" };
+                                   "-s", "--seed", "-n", "--steps", "--ctx", "--max-memory", "--stack", "--call-timeout", "--grammar", "--lora" };
   for (size_t i = 0; i < sizeof k / sizeof *k; i++) if (!strcmp(a, k[i])) return 1;
   return 0;
 }
@@ -82,6 +83,8 @@ int main(int argc, char **argv) {
     return usage_error("expected the command 'run'%s%s", "", "");
   }
   const char *model_path = NULL, *tok_path = NULL, *module_path = NULL, *prompt = "", *grammar_path = NULL;
+  const char *lora_arg[8];
+  int n_lora = 0;
   double temp = 1.0, topp = 0.9;
   unsigned long long seed = (unsigned long long)time(NULL), steps = 256, ctx = 0, maxmem = 0, stack = 0, call_timeout = 0;
   int have_ctx = 0, kv_int8 = 0, host_weights = 0;
@@ -99,6 +102,10 @@ int main(int argc, char **argv) {
     if (takes && !v) return usage_error("option '%s' needs a value%s", a, "");
     if (!strcmp(a, "-z") || !strcmp(a, "--tokenizer")) tok_path = v;
     else if (!strcmp(a, "--grammar")) grammar_path = v;
+    else if (!strcmp(a, "--lora")) {
+      if (n_lora == 8) return usage_error("at most 8 --lora adapters%s%s", "", "");
+      lora_arg[n_lora++] = v;
+    }
     else if (!strcmp(a, "--module")) module_path = v;
     else if (!strcmp(a, "-i") || !strcmp(a, "--prompt")) prompt = v;
     else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) {
@@ -128,20 +135,34 @@ int main(int argc, char **argv) {
 
   char modbuf[PATH_MAX + 32], err[320];
   if (!module_path) { default_module(modbuf, sizeof modbuf); module_path = modbuf; }
-  plat_blob mod = {0}, model = {0}, tok = {0}, grammar = {0};
+  plat_blob mod = {0}, model = {0}, tok = {0}, grammar = {0}, lora[8] = {{0}};
   fw *f = NULL;
   int rc = 1;
   if (plat_map(module_path, &mod, err, sizeof err)) goto fail;
   if (plat_map(model_path, &model, err, sizeof err)) goto fail;
   if (tok_path && plat_map(tok_path, &tok, err, sizeof err)) goto fail;
   if (grammar_path && plat_map(grammar_path, &grammar, err, sizeof err)) goto fail;
+  float lora_scale[8];
+  for (int i = 0; i < n_lora; i++) {
+    // FILE or FILE:SCALE (the last colon, when what follows is a number).
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", lora_arg[i]);
+    lora_scale[i] = 1;
+    char *colon = strrchr(path, ':'), *end = NULL;
+    if (colon && colon != path) {
+      float s = strtof(colon + 1, &end);
+      if (end && *end == 0 && end != colon + 1) { lora_scale[i] = s; *colon = 0; }
+    }
+    if (plat_map(path, &lora[i], err, sizeof err)) goto fail;
+  }
   fw_config c = {
     .module = mod.data, .module_len = mod.size, .model = model.data, .model_len = model.size,
     .tokenizer = tok.data, .tok_len = tok.size,
     .ctx = (int32_t)(have_ctx ? ctx : steps), .kv_int8 = kv_int8, .host_weights = host_weights,
     .max_memory = (uint32_t)maxmem, .stack_bytes = (uint32_t)stack, .compile_all = COMPILE_ALL,
-    .call_timeout_s = (uint32_t)call_timeout,
+    .call_timeout_s = (uint32_t)call_timeout, .n_lora = n_lora,
   };
+  for (int i = 0; i < n_lora; i++) { c.lora[i].bytes = lora[i].data; c.lora[i].len = lora[i].size; c.lora[i].scale = lora_scale[i]; }
   if (fw_open(&f, &c, err, sizeof err)) goto fail;
   fw_gen g = { .prompt = prompt, .prompt_len = strlen(prompt), .steps = (int32_t)steps,
                .grammar = grammar.data, .grammar_len = grammar.size,
@@ -161,6 +182,7 @@ fail:
   fw_close(f);
   plat_unmap(&tok);
   plat_unmap(&grammar);
+  for (int i = 0; i < 8; i++) plat_unmap(&lora[i]);
   plat_unmap(&model);
   plat_unmap(&mod);
   return rc;
