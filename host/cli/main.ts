@@ -7,6 +7,7 @@ import { evalCommand } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { runCommand } from "./run.js";
 import { finetuneCommand } from "./finetune.js";
+import { commandsCommand } from "./commands.js";
 import { compressCommands } from "./compress.js";
 import { serveCommand } from "./serve.js";
 import { gatewayCommand } from "./gateway.js";
@@ -24,7 +25,7 @@ const program = new Command("edgellm")
   .exitOverride()
   .configureOutput(output);
 
-for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), ...compressCommands(), finetuneCommand(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand(), privacyCommand()]) program.addCommand(cmd.exitOverride().configureOutput(output));
+for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), ...compressCommands(), finetuneCommand(), commandsCommand(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand(), privacyCommand()]) program.addCommand(cmd.exitOverride().configureOutput(output));
 
 // A reader that goes away (`edgellm run | head`) ends the output, quietly, like other tools.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
