@@ -50,7 +50,7 @@ export function adapterLoad(ptr: usize, len: i32, scale: f32): i32 {
   const rt = runtime;
   if (rt == null) return E.E_NO_MODEL;
   if (len < 0) return E.E_ARGUMENT;
-  return loadAdapter(rt, ptr, <usize>len, scale);
+  return loadAdapter(rt.weights, rt.config, rt.checksum, ptr, <usize>len, scale);
 }
 // Detaches every adapter (their memory stays taken: the heap never frees).
 export function adapterClear(): void { clearAdapters(); }

@@ -8,7 +8,8 @@ import { fits } from "../core/memory-cap";
 import { K_W1, K_W2, K_W3, K_WK, K_WO, K_WQ, K_WV } from "./file";
 import { LoraLink } from "./lora-link";
 import { Matrix } from "./matrix";
-import { Runtime } from "./runtime";
+import { Config } from "./config";
+import { Weights } from "./weights";
 import { parseAdapter, ST_F16 } from "../adapter/file";
 import { loraForward } from "../kernels/lora";
 
@@ -17,8 +18,8 @@ let attached = new Array<Matrix>();
 let scratch: usize = 0;   // f32 [scratchRank] A·x of the matrix being applied
 let scratchRank: i32 = 0;
 
-function targetOf(rt: Runtime, kind: u32, layer: u32): Matrix | null {
-  const w = rt.weights.layers[layer];
+function targetOf(weights: Weights, kind: u32, layer: u32): Matrix | null {
+  const w = weights.layers[layer];
   if (kind == K_WQ) return w.wq;
   if (kind == K_WK) return w.wk;
   if (kind == K_WV) return w.wv;
@@ -43,9 +44,9 @@ function widen(dst: usize, src: usize, count: i32): void {
 
 // The adapter at p[n] (kept in place by the host) on the loaded model at scale s: the number of
 // matrices it carries, or an error (the reader's codes; E_OUT_OF_MEMORY).
-export function loadAdapter(rt: Runtime, p: usize, n: usize, s: f32): i32 {
+export function loadAdapter(weights: Weights, config: Config, baseChecksum: u32, p: usize, n: usize, s: f32): i32 {
   if (!(s == s) || s == Infinity || s == -Infinity) return E.E_ARGUMENT;
-  const res = parseAdapter(p, n, rt.config, rt.checksum);
+  const res = parseAdapter(p, n, config, baseChecksum);
   if (res.error != E.OK) return res.error;
   const ad = res.adapter, r = ad.rank;
   const k: f32 = ad.alpha / <f32>r * s;
@@ -65,7 +66,7 @@ export function loadAdapter(rt: Runtime, p: usize, n: usize, s: f32): i32 {
       link.a = heap.alloc(<usize>(r * m.inn) << 2); widen(link.a, m.a, r * m.inn);
       link.b = heap.alloc(<usize>(m.out * r) << 2); widen(link.b, m.b, m.out * r);
     }
-    const target = targetOf(rt, m.kind, m.layer)!;
+    const target = targetOf(weights, m.kind, m.layer)!;
     // Appended: several adapters add in the order they were loaded.
     if (target.lora == null) { target.lora = link; attached.push(target); }
     else { let l = target.lora!; while (l.next != null) l = l.next!; l.next = link; }
