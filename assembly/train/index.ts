@@ -78,23 +78,28 @@ export function hiddenLoss(id: i32, teacher: i32, map: usize, weight: f32): f32 
 export function zeroGrads(id: i32): void { const m = models[id]; memory.fill(m.grads, 0, <usize>m.nParams << 2); }
 export function backward(id: i32, tokens: usize): void { models[id].backward(tokens); }
 
-export function gradNormSq(id: i32): f64 {
-  const m = models[id];
+// Σ g² of f32 [n] at p, in f64; and p[i] *= k: the model's gradients and the adapters' alike.
+function normSq(p: usize, n: i32): f64 {
   let s: f64 = 0;
-  for (let i = 0; i < m.nParams; i++) { const g = <f64>load<f32>(m.grads + (<usize>i << 2)); s += g * g; }
+  for (let i = 0; i < n; i++) { const g = <f64>load<f32>(p + (<usize>i << 2)); s += g * g; }
   return s;
 }
-
-export function scaleGrads(id: i32, k: f32): void {
-  const m = models[id];
-  for (let i = 0; i < m.nParams; i++) { const p = m.grads + (<usize>i << 2); store<f32>(p, load<f32>(p) * k); }
+function scaleBy(p: usize, n: i32, k: f32): void {
+  for (let i = 0; i < n; i++) { const a = p + (<usize>i << 2); store<f32>(a, load<f32>(a) * k); }
 }
+// AdamW over [from, from + count) of a parameter block with its gradients and moments.
+@inline function adamwRange(params: usize, grads: usize, m1: usize, m2: usize, from: i32, count: i32, lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, step: i32): void {
+  const o = <usize>from << 2;
+  adamwUpdate(params + o, grads + o, m1 + o, m2 + o, count, lr, b1, b2, eps, wd, step);
+}
+
+export function gradNormSq(id: i32): f64 { const m = models[id]; return normSq(m.grads, m.nParams); }
+export function scaleGrads(id: i32, k: f32): void { const m = models[id]; scaleBy(m.grads, m.nParams, k); }
 
 // AdamW over parameters [from, from + count) (the host gives each tensor its weight decay).
 export function adamw(id: i32, from: i32, count: i32, lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, step: i32): void {
   const m = models[id];
-  const o = <usize>from << 2;
-  adamwUpdate(m.params + o, m.grads + o, m.m + o, m.v + o, count, lr, b1, b2, eps, wd, step);
+  adamwRange(m.params, m.grads, m.m, m.v, from, count, lr, b1, b2, eps, wd, step);
 }
 
 // Adam moments, for checkpoints: f32 [nParams] each.
@@ -127,19 +132,10 @@ export function loraMoment2(id: i32): usize { return models[id].loraV; }
 // Float offset of target t's A in loraParams for layer l (B follows A), -1 when not targeted.
 export function loraOffset(id: i32, l: i32, t: i32): i32 { const m = models[id]; return m.loraAt.length == 0 || l < 0 || l >= m.L || t < 0 || t >= 7 ? -1 : m.loraAt[l * 7 + t]; }
 export function loraZeroGrads(id: i32): void { const m = models[id]; memory.fill(m.loraGrads, 0, <usize>m.nLora << 2); }
-export function loraGradNormSq(id: i32): f64 {
-  const m = models[id];
-  let s: f64 = 0;
-  for (let i = 0; i < m.nLora; i++) { const g = <f64>load<f32>(m.loraGrads + (<usize>i << 2)); s += g * g; }
-  return s;
-}
-export function loraScaleGrads(id: i32, k: f32): void {
-  const m = models[id];
-  for (let i = 0; i < m.nLora; i++) { const p = m.loraGrads + (<usize>i << 2); store<f32>(p, load<f32>(p) * k); }
-}
+export function loraGradNormSq(id: i32): f64 { const m = models[id]; return normSq(m.loraGrads, m.nLora); }
+export function loraScaleGrads(id: i32, k: f32): void { const m = models[id]; scaleBy(m.loraGrads, m.nLora, k); }
 // AdamW over adapter parameters [from, from + count) (per-layer learning rates: one call a layer).
 export function loraAdamw(id: i32, from: i32, count: i32, lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, step: i32): void {
   const m = models[id];
-  const o = <usize>from << 2;
-  adamwUpdate(m.lora + o, m.loraGrads + o, m.loraM + o, m.loraV + o, count, lr, b1, b2, eps, wd, step);
+  adamwRange(m.lora, m.loraGrads, m.loraM, m.loraV, from, count, lr, b1, b2, eps, wd, step);
 }
