@@ -1,5 +1,8 @@
 // A compiled grammar (docs/grammar.md, "Binary format") checked in place: every offset and
 // state number is validated once here, so the matcher reads the tables without checks.
+// copyTo's bit 30: a `copynum` copy (one word starting with a digit); low 30 bits: the target.
+export const COPY_NUMBER: i32 = 1 << 30;
+export const COPY_TARGET: i32 = COPY_NUMBER - 1;
 import * as E from "../core/errors";
 import { crc32Update } from "../core/crc32";
 
@@ -53,7 +56,7 @@ export function parseAutomaton(p: usize, len: usize): AutomatonResult {
   if (!offsetsOk(a.edgeOff, n, nEdges) || !offsetsOk(a.closureOff, n, nClosure)) return fail(E.E_GRAMMAR);
   for (let s: u32 = 0; s < n; s++) {
     const c = load<i32>(a.copyTo + (<usize>s << 2));
-    if (c < -1 || c >= <i32>n || load<u32>(a.accept + (<usize>s << 2)) > 1) return fail(E.E_GRAMMAR);
+    if (c < -1 || (c >= 0 && (c & COPY_TARGET) >= <i32>n) || load<u32>(a.accept + (<usize>s << 2)) > 1) return fail(E.E_GRAMMAR);
     if (c >= 0) a.nCopy++;
   }
   for (let e: u32 = 0; e < nEdges; e++) {

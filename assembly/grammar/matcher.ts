@@ -3,7 +3,9 @@
 // the k-th copy state and input byte p. Sets are dense lists deduplicated by a bitset.
 import * as E from "../core/errors";
 import { fits } from "../core/memory-cap";
-import { Automaton } from "./automaton";
+import { Automaton, COPY_NUMBER, COPY_TARGET } from "./automaton";
+
+@inline function isDigit(b: u32): bool { return b >= 0x30 && b <= 0x39; }
 
 export const INPUT_CAP: i32 = 256; // bytes of the normalized copy input
 
@@ -55,12 +57,18 @@ export class Matcher {
           const t = load<i32>(a.closure + (<usize>c << 2));
           count = this.add(list, count, t);
           const k = load<i32>(this.copyIndex + (<usize>t << 2));
-          if (k >= 0) for (let w = 0; w < this.nWords; w++) count = this.add(list, count, n + k * stride + load<i32>(this.wordStart + (<usize>w << 2)));
+          if (k >= 0) {
+            const numeric = (load<i32>(a.copyTo + (<usize>t << 2)) & COPY_NUMBER) != 0;
+            for (let w = 0; w < this.nWords; w++) {
+              const start = load<i32>(this.wordStart + (<usize>w << 2));
+              if (!numeric || isDigit(<u32>load<u8>(this.input + <usize>start))) count = this.add(list, count, n + k * stride + start);
+            }
+          }
         }
       } else {
         const k = (x - n) / stride, p = (x - n) % stride;
         if (p == this.len || load<u8>(this.input + <usize>p) == 0x20) {
-          count = this.add(list, count, load<i32>(a.copyTo + (<usize>load<i32>(this.copyState + (<usize>k << 2)) << 2)));
+          count = this.add(list, count, load<i32>(a.copyTo + (<usize>load<i32>(this.copyState + (<usize>k << 2)) << 2)) & COPY_TARGET);
         }
       }
     }
@@ -80,8 +88,8 @@ export class Matcher {
           if (byte >= (range & 0xff) && byte <= (range >> 8)) count = this.add(dst, count, load<i32>(a.edges + (<usize>e << 3), 4));
         }
       } else {
-        const p = (x - n) % stride;
-        if (p < this.len && <u32>load<u8>(this.input + <usize>p) == byte) count = this.add(dst, count, x + 1);
+        const k = (x - n) / stride, p = (x - n) % stride;
+        if (p < this.len && <u32>load<u8>(this.input + <usize>p) == byte && !(byte == 0x20 && this.numericCopy(k))) count = this.add(dst, count, x + 1);
       }
     }
     count = this.close(dst, count);
@@ -120,10 +128,15 @@ export class Matcher {
           memory.fill(out + <usize>(range & 0xff), 1, <usize>((range >> 8) - (range & 0xff) + 1));
         }
       } else {
-        const p = (x - n) % stride;
-        if (p < this.len) store<u8>(out + <usize>load<u8>(this.input + <usize>p), 1);
+        const k = (x - n) / stride, p = (x - n) % stride;
+        if (p < this.len && !(load<u8>(this.input + <usize>p) == 0x20 && this.numericCopy(k))) store<u8>(out + <usize>load<u8>(this.input + <usize>p), 1);
       }
     }
+  }
+
+  // Whether the k-th copy state is a `copynum` (one word, no spaces).
+  @inline numericCopy(k: i32): bool {
+    return (load<i32>(this.a.copyTo + (<usize>load<i32>(this.copyState + (<usize>k << 2)) << 2)) & COPY_NUMBER) != 0;
   }
 
   accepting(): bool {
@@ -142,13 +155,15 @@ export class Matcher {
     return e;
   }
 
-  // The copy input: ASCII lower-cased; words are runs of a-z 0-9 ' and bytes >= 0x80.
+  // The copy input: ASCII lower-cased; words are runs of a-z 0-9 ' and bytes >= 0x80, and a "."
+  // between two digits (57.5).
   normalize(p: usize, len: i32): i32 {
     let out = 0, words = 0, inWord = false;
     for (let i = 0; i < len; i++) {
       let b = load<u8>(p + <usize>i);
       if (b >= 0x41 && b <= 0x5a) b += 0x20;
-      const word = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x27 || b >= 0x80;
+      const word = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x27 || b >= 0x80 ||
+        (b == 0x2e && inWord && out > 0 && isDigit(<u32>load<u8>(this.input + <usize>(out - 1))) && i + 1 < len && isDigit(<u32>load<u8>(p + <usize>(i + 1))));
       if (!word) { inWord = false; continue; }
       if (!inWord) {
         if (out > 0) { if (out >= INPUT_CAP) return E.E_ARGUMENT; store<u8>(this.input + <usize>out, 0x20); out++; }

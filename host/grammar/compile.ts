@@ -16,6 +16,11 @@ export interface Automaton {
   closure: Int32Array[];     // [states][reachable]
 }
 
+// copyTo's bit 30: the copy is `copynum` (one word of the input that starts with a digit); the
+// low 30 bits are the target state.
+export const COPY_NUMBER = 1 << 30;
+export const COPY_TARGET = COPY_NUMBER - 1;
+
 interface Builder { edges: Edge[][]; eps: number[][]; copyTo: number[] }
 
 function newState(b: Builder): number {
@@ -68,11 +73,11 @@ function build(b: Builder, rules: Map<string, Rule>, n: Node, from: number): num
       return to;
     }
     case "ref": {
-      if (n.name === "copy") {
+      if (n.name === "copy" || n.name === "copynum") {
         const at = newState(b);
         b.eps[from].push(at);
         const to = newState(b);
-        b.copyTo[at] = to;
+        b.copyTo[at] = to | (n.name === "copynum" ? COPY_NUMBER : 0);
         return to;
       }
       return build(b, rules, rules.get(n.name)!.body, from);

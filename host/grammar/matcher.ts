@@ -1,16 +1,21 @@
 // Runs a compiled automaton over bytes: the reference the module's matcher is tested against,
 // and the host's own constrained decoding. The state is a set of positions: an automaton state
 // s, or a place inside the copied input (copy state s, byte p) encoded as states + s*(L+1) + p.
-import type { Automaton } from "./compile.js";
+import { COPY_NUMBER, COPY_TARGET, type Automaton } from "./compile.js";
 
 // The copy terminal's input, as the module builds it: ASCII lower-cased; words are runs of
-// a-z 0-9 ' and bytes >= 0x80, joined by single spaces. A copied span is 1+ whole words.
+// a-z 0-9 ' and bytes >= 0x80 (and a "." between two digits: 57.5), joined by single spaces. A
+// copied span is 1+ whole words; a `copynum` span one word that starts with a digit.
+const isDigit = (b: number | undefined) => b !== undefined && b >= 0x30 && b <= 0x39;
 export function copyText(sentence: string): Uint8Array {
   const out: number[] = [];
   let inWord = false;
-  for (let b of new TextEncoder().encode(sentence)) {
+  const bytes = new TextEncoder().encode(sentence);
+  for (let i = 0; i < bytes.length; i++) {
+    let b = bytes[i];
     if (b >= 0x41 && b <= 0x5a) b += 0x20;
-    const word = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x27 || b >= 0x80;
+    const word = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x27 || b >= 0x80 ||
+      (b === 0x2e && inWord && isDigit(out[out.length - 1]) && isDigit(bytes[i + 1]));
     if (!word) { inWord = false; continue; }
     if (!inWord && out.length > 0) out.push(0x20);
     inWord = true;
@@ -51,12 +56,13 @@ export class Matcher {
       if (x < n) {
         for (const t of this.auto.closure[x]) {
           out.add(t);
-          if (this.auto.copyTo[t] >= 0) for (const p of this.wordStarts) out.add(n + t * this.stride + p);
+          const c = this.auto.copyTo[t];
+          if (c >= 0) for (const p of this.wordStarts) if (!(c & COPY_NUMBER) || isDigit(this.input[p])) out.add(n + t * this.stride + p);
         }
       } else {
         const s = Math.floor((x - n) / this.stride), p = (x - n) % this.stride;
         const atWordEnd = p === this.input.length || this.input[p] === 32;
-        if (atWordEnd) stack.push(this.auto.copyTo[s]);
+        if (atWordEnd) stack.push(this.auto.copyTo[s] & COPY_TARGET);
       }
     }
     return [...out].sort((a, b) => a - b);
@@ -69,8 +75,8 @@ export class Matcher {
       if (x < n) {
         for (const e of this.auto.edges[x]) if (byte >= e.lo && byte <= e.hi) next.push(e.to);
       } else {
-        const p = (x - n) % this.stride;
-        if (p < this.input.length && this.input[p] === byte) next.push(x + 1);
+        const s = Math.floor((x - n) / this.stride), p = (x - n) % this.stride;
+        if (p < this.input.length && this.input[p] === byte && !(byte === 32 && this.auto.copyTo[s] & COPY_NUMBER)) next.push(x + 1);
       }
     }
     return next.length ? this.close(next) : [];
@@ -102,8 +108,8 @@ export class Matcher {
     const first = new Uint8Array(256);
     for (const x of this.states) {
       if (x < n) { for (const e of this.auto.edges[x]) first.fill(1, e.lo, e.hi + 1); continue; }
-      const p = (x - n) % this.stride;
-      if (p < this.input.length) first[this.input[p]] = 1;
+      const s = Math.floor((x - n) / this.stride), p = (x - n) % this.stride;
+      if (p < this.input.length && !(this.input[p] === 32 && this.auto.copyTo[s] & COPY_NUMBER)) first[this.input[p]] = 1;
     }
     return first;
   }

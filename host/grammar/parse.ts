@@ -12,7 +12,7 @@ export type Node =
 
 export interface Rule { name: string; body: Node; line: number; col: number }
 
-export const BUILTINS = new Set(["copy"]);
+export const BUILTINS = new Set(["copy", "copynum"]);
 
 class Cursor {
   pos = 0;

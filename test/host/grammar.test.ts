@@ -120,14 +120,16 @@ test("the module refuses a damaged compiled grammar with a one-line error", () =
   assert.equal(g.accepting(), false);
 });
 
-test("home-command grammar accepts every val label with the copy terminal, >= 92 % with home names only", { skip: skipData }, () => {
+// Numbers are copied from the sentence (copynum): the 7 % of numeric values written otherwise
+// ("half an hour" → minutes=30) are outside the grammar, the price of right digits elsewhere.
+test("home-command grammar accepts >= 97 % of val labels with the copy terminals, >= 87 % with home names only", { skip: skipData }, () => {
   const data = readCommandData(DATA);
   const inv = loadInventory();
   const val = data.val.flat().length;
   const all = data.val.reduce((s, lines) => s + commandCoverage(inv, lines, "names"), 0);
   const strict = data.val.reduce((s, lines) => s + commandCoverage(inv, lines, "strict"), 0);
-  assert.equal(all, val);
-  assert.ok(strict / val >= 0.92, `${strict}/${val}`);
+  assert.ok(all / val >= 0.97, `${all}/${val}`);
+  assert.ok(strict / val >= 0.87, `${strict}/${val}`);
   // and it is a constraint: a wrong intent or slot is refused
   const m = new Matcher(compileGrammar(commandGrammar(inv, data.val[0][0].home), "commands"));
   m.setInput(data.val[0][0].sentence);
@@ -135,6 +137,11 @@ test("home-command grammar accepts every val label with the copy terminal, >= 92
   assert.ok(!m.accepts("HassTurnOf"));
   assert.ok(!m.accepts("HassTurnOff ; brightness=40"));
   assert.ok(!m.accepts("HassTurnOff ; name=zebra"));
+  // copynum: one word of the sentence that starts with a digit, a decimal point inside kept
+  const t = new Matcher(compileGrammar('root ::= "t=" copynum\n', "t"));
+  t.setInput("set the bedroom to 21.5 degrees for 2 hours");
+  assert.ok(t.accepts("t=21.5") && t.accepts("t=2"));
+  assert.ok(!t.accepts("t=22") && !t.accepts("t=bedroom") && !t.accepts("t=21.5 degrees") && !t.accepts("t=21"));
 });
 
 test("compile-grammar: a grammar that does not compile is one line on stderr and exit 1", () => {
