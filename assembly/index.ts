@@ -12,6 +12,8 @@ import { QT_COUNT, tensorBytes } from "./model/qtypes";
 import { parseAdapter } from "./adapter/file";
 import { clearAdapters, loadAdapter } from "./model/lora";
 import * as grammarApi from "./grammar/api";
+import * as mezoApi from "./mezo/api";
+import { encodeExample } from "./text/example";
 
 export const ABI_VERSION: i32 = 1;
 
@@ -147,6 +149,16 @@ export function encodeReference(text: usize, len: i32, bos: i32, eos: i32, out: 
   return encodeText(t, text, len, bos != 0, eos != 0, out, cap, false);
 }
 
+// A labelled example's training record at out (cap i32s): [n, from, intentTo, tokens…]
+// (text/example.ts); returns n or an error.
+export function exampleEncode(sentence: usize, sLen: i32, label: usize, lLen: i32, out: usize, cap: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const t = rt.tokenizer;
+  if (t == null) return E.E_NO_TOKENIZER;
+  return encodeExample(t, sentence, sLen, label, lLen, out, cap);
+}
+
 export function decode(prev: i32, token: i32, out: usize, cap: i32): i32 {
   const rt = runtime;
   if (rt == null) return E.E_NO_MODEL;
@@ -202,3 +214,20 @@ export function grammarReset(): i32 { return grammarApi.grammarReset(); }
 export function grammarMask(out: usize): i32 { return grammarApi.grammarMask(out); }
 export function grammarAdvance(token: i32): i32 { return grammarApi.grammarAdvance(token); }
 export function grammarAccepting(): i32 { return grammarApi.grammarAccepting(); }
+
+// ---- On-device fine-tuning: MeZO on the adapter loaded last (mezo/mezo.ts) -----------------
+// Its trained parameter count (0: no adapter), 1 when they are the f32 file image itself.
+export function mezoParameters(): i32 { return mezoApi.parameters(); }
+export function mezoInPlace(): i32 { return mezoApi.inPlace(); }
+// Step t on count records at batch; f32 [loss+, loss-, projected gradient] at out.
+export function mezoStep(seedLo: u32, seedHi: u32, t: u32, eps: f32, lr: f32, batch: usize, count: i32, out: usize): i32 {
+  return mezoApi.step(seedLo, seedHi, t, eps, lr, batch, count, out);
+}
+// Which of n examples batch slot b of step t trains on (the same order on every host).
+export function mezoPick(seedLo: u32, seedHi: u32, t: u32, b: u32, n: i32): i32 { return mezoApi.pick(seedLo, seedHi, t, b, n); }
+// The mean loss over the records' trained tokens (f32 at out), the adapter unchanged.
+export function mezoLoss(batch: usize, count: i32, out: usize): i32 { return mezoApi.loss(batch, count, out); }
+// θ += c·z(seed, t): what a step's update is, replayed from its numbers (seed-and-scalar clients).
+export function mezoPerturb(seedLo: u32, seedHi: u32, t: u32, c: f32): i32 { return mezoApi.replay(seedLo, seedHi, t, c); }
+// The adapter image with its checksum written anew, after training: its pointer, or an error.
+export function adapterReseal(): i32 { return mezoApi.reseal(); }

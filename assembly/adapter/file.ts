@@ -69,6 +69,18 @@ function allFinite(p: usize, storage: u32, count: i32): bool {
   return true;
 }
 
+// CRC-32 of the file p[n] with its checksum field read as zero.
+export function adapterChecksum(p: usize, n: usize): u32 {
+  let crc = crc32Update(0, p, CHECKSUM_OFFSET);
+  crc = crc32Update(crc, memory.data(4), 4);
+  return crc32Update(crc, p + 128, n - 128);
+}
+
+// After A and B changed in place (on-device training): the checksum written anew.
+export function resealAdapter(p: usize, n: usize): void {
+  store<u32>(p + CHECKSUM_OFFSET, adapterChecksum(p, n));
+}
+
 // p[n]: the adapter file; c and baseChecksum: the loaded model's config and header checksum.
 export function parseAdapter(p: usize, n: usize, c: Config, baseChecksum: u32): AdapterParse {
   const res = new AdapterParse();
@@ -77,11 +89,7 @@ export function parseAdapter(p: usize, n: usize, c: Config, baseChecksum: u32): 
   if (load<u32>(p, 4) != ADAPTER_VERSION || load<u32>(p, 8) != ADAPTER_HEADER_BYTES) { res.error = E.E_VERSION; return res; }
   if (<usize>load<u32>(p, 56) != n) { res.error = E.E_TRUNCATED; return res; }
   if (load<u32>(p, 12) != 0) { res.error = E.E_VERSION; return res; }
-  // The checksum field itself is read as zero.
-  let crc = crc32Update(0, p, CHECKSUM_OFFSET);
-  crc = crc32Update(crc, memory.data(4), 4);
-  crc = crc32Update(crc, p + 128, n - 128);
-  if (crc != load<u32>(p, CHECKSUM_OFFSET)) { res.error = E.E_CHECKSUM; return res; }
+  if (adapterChecksum(p, n) != load<u32>(p, CHECKSUM_OFFSET)) { res.error = E.E_CHECKSUM; return res; }
 
   const rank = load<u32>(p, 44), alpha = load<f32>(p, 48);
   if (rank < 1 || rank > MAX_RANK) { res.error = E.E_CONFIG; return res; }

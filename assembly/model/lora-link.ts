@@ -4,6 +4,8 @@ export class LoraLink {
   a: usize = 0;   // f32 [rank][in]
   b: usize = 0;   // f32 [out][rank]
   rank: i32 = 0;
+  inn: i32 = 0;   // the matrix's columns
+  out: i32 = 0;   // the matrix's rows
   k: f32 = 0;     // (alpha / rank) · scale
   next: LoraLink | null = null;
 }

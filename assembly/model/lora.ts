@@ -18,6 +18,13 @@ let attached = new Array<Matrix>();
 let scratch: usize = 0;   // f32 [scratchRank] A·x of the matrix being applied
 let scratchRank: i32 = 0;
 
+// The adapter loaded last: what on-device fine-tuning (assembly/mezo) trains. Its links point
+// into the file image when it is stored as f32, so training updates the file in place.
+export let lastLinks = new Array<LoraLink>();
+export let lastImage: usize = 0;
+export let lastImageBytes: usize = 0;
+export let lastInPlace: bool = false; // every matrix f32: the links are the file's own A and B
+
 function targetOf(weights: Weights, kind: u32, layer: u32): Matrix | null {
   const w = weights.layers[layer];
   if (kind == K_WQ) return w.wq;
@@ -53,16 +60,20 @@ export function loadAdapter(weights: Weights, config: Config, baseChecksum: u32,
   let need: i64 = r > scratchRank ? <i64>r * 4 + 64 : 0;
   for (let i = 0; i < ad.matrices.length; i++) {
     const m = ad.matrices[i];
-    need += 96; // the link
+    need += 112; // the link and its place in lastLinks
     if (m.storage == ST_F16) need += (<i64>r * <i64>m.inn + <i64>m.out * <i64>r) * 4 + 128;
   }
   if (!fits(need)) return E.E_OUT_OF_MEMORY;
   if (r > scratchRank) { scratch = heap.alloc(<usize>r << 2); scratchRank = r; }
+  lastLinks = new Array<LoraLink>();
+  lastImage = p; lastImageBytes = n; lastInPlace = true;
   for (let i = 0; i < ad.matrices.length; i++) {
     const m = ad.matrices[i];
     const link = new LoraLink();
-    link.rank = r; link.k = k; link.a = m.a; link.b = m.b;
+    link.rank = r; link.k = k; link.a = m.a; link.b = m.b; link.inn = m.inn; link.out = m.out;
+    lastLinks.push(link);
     if (m.storage == ST_F16) {
+      lastInPlace = false;
       link.a = heap.alloc(<usize>(r * m.inn) << 2); widen(link.a, m.a, r * m.inn);
       link.b = heap.alloc(<usize>(m.out * r) << 2); widen(link.b, m.b, m.out * r);
     }
@@ -77,6 +88,8 @@ export function loadAdapter(weights: Weights, config: Config, baseChecksum: u32,
 export function clearAdapters(): void {
   for (let i = 0; i < attached.length; i++) attached[i].lora = null;
   attached = new Array<Matrix>();
+  lastLinks = new Array<LoraLink>();
+  lastImage = 0; lastImageBytes = 0; lastInPlace = false;
 }
 
 // y[m.rows] += Σ over m's adapters of k·B(A x), x f32 [m.cols] (the matrix's f32 input).

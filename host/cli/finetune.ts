@@ -15,8 +15,10 @@ import { loadModel } from "./model-source.js";
 import { checkWritable, checkWritableDir, writeOutput } from "./output.js";
 import { stopOnSignal } from "./run-control.js";
 import { setImmediate as yieldToEvents } from "node:timers/promises";
-import { curveSvg, type Series } from "../train/curve.js";
-import { CheckpointError, hasFinetune, loadFinetune, saveFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
+import { curveSvg } from "../train/curve.js";
+import { CheckpointError, finetuneSeries, hasFinetune, loadFinetune, saveFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
+import { runMezo } from "./finetune-mezo.js";
+import { loraArg, readAdapters, type LoraArg } from "./lora-option.js";
 import { startProgress } from "./progress.js";
 import { readTextFile } from "./text-input.js";
 
@@ -52,7 +54,7 @@ export function finetuneCommand(): Command {
     .option("--steps <int>", "optimizer steps", int("steps", 1, 10_000_000), 300)
     .option("--rank <int>", "adapter rank", int("rank", 1, MAX_RANK), 8)
     .option("--alpha <float>", "LoRA alpha (scale alpha/rank; default: the rank)", float("alpha", 1e-6, 1e6))
-    .option("--lr <float>", "AdamW learning rate (cosine to 10 %)", float("lr", 1e-7, 1), 2e-3)
+    .option("--lr <float>", "learning rate: AdamW, cosine to 10 % (mezo: constant, default 1e-4)", float("lr", 1e-7, 1), 2e-3)
     .option("--lr-decay <float>", "per-layer rate decay: layer l trains at lr·decay^(L−1−l)", float("lr-decay", 0.01, 1), 1)
     .option("--weight-decay <float>", "AdamW weight decay", float("weight-decay", 0, 1), 0)
     .option("--batch <int>", "examples per step", int("batch", 1, 4096), 16)
@@ -65,7 +67,11 @@ export function finetuneCommand(): Command {
     .option("--resume", "continue from the checkpoint directory")
     .option("--curve <file.svg>", "training-curve plot (default: <output minus extension>.curve.svg)")
     .option("--json", "one JSON line per log point instead of text")
-    .action(async (basePath: string, o) => {
+    .option("--method <name>", "backprop (the training module) or mezo (forward only, in the inference module: what a device runs)", choice("method", ["backprop", "mezo"] as const), "backprop")
+    .option("--eps <float>", "mezo: perturbation size", float("eps", 1e-6, 1), 1e-3)
+    .option("--lora <file>", "mezo: the f32 adapter to start from (default: a fresh one of --rank on --targets)", loraArg)
+    .option("--ctx <int>", "mezo: positions of the inference context (an example must fit)", int("ctx", 8, 4096), 128)
+    .action(async (basePath: string, o, cmd: Command) => {
       const checkpointDir: string = o.checkpoint ?? `${o.output}.ckpt`;
       const curve: string = o.curve ?? o.output.replace(/\.[^./]*$/, "") + ".curve.svg";
       const inputs = { base: basePath, data: o.data, val: o.val, tokenizer: o.tokenizer };
@@ -78,6 +84,16 @@ export function finetuneCommand(): Command {
       const seq = Math.min(o.seq, base.image.config.seqLen);
       const engine = Engine.load(base.bytes, undefined, { engine: "simd", ctx: 2 });
       const train = readExamples(o.data, "data file"), val = o.val ? readExamples(o.val, "validation file") : undefined;
+      const checksumOf = () => new DataView(base.bytes.buffer, base.bytes.byteOffset).getUint32(CHECKSUM_OFFSET, true);
+      if (o.method === "mezo") {
+        const starts: LoraArg[] = o.lora ?? [];
+        if (starts.length > 1) throw new UsageError("--method mezo trains one adapter: give --lora once");
+        const start = starts.length ? { path: starts[0].path, bytes: readAdapters(starts, base.bytes, basePath)[0].bytes } : undefined;
+        const lr: number = cmd.getOptionValueSource("lr") === "default" ? 1e-4 : o.lr;
+        return runMezo({ basePath, base, checksum: checksumOf(), train, val, start, output: o.output, curve, checkpointDir, resume: !!o.resume, json: !!o.json,
+          storage: o.storage, rank: o.rank, alpha: o.alpha ?? o.rank, targets: o.targets, steps: o.steps, evalEvery: o.evalEvery, lr, eps: o.eps, batch: o.batch, seed: o.seed, ctx: Math.min(o.ctx, base.image.config.seqLen) });
+      }
+      if (o.lora) throw new UsageError("--lora is for --method mezo (backprop starts from a fresh adapter)");
       const rows = tokenizeRows(engine, train, seq), valRows: Rows | undefined = val && tokenizeRows(engine, val, seq);
       const log = (s: string) => process.stdout.write(s + "\n");
       if (rows.truncated) log(`finetune: ${rows.truncated} of ${rows.n} training examples are longer than ${seq} positions and were cut`);
@@ -144,11 +160,4 @@ export function finetuneCommand(): Command {
       writeOutput(o.output, bytes, "output");
       log(`wrote ${o.output} (${bytes.length} bytes, rank ${o.rank}, ${o.storage}), curve ${curve}`);
     });
-}
-
-function finetuneSeries(history: FinetuneMeta["history"]): Series[] {
-  const s: Series[] = [{ name: "training loss on the labels (nats/token, smoothed)", color: "#1f77b4", points: history.filter((h) => Number.isFinite(h.loss)).map((h) => [h.step, h.loss]) }];
-  const val = history.filter((h) => h.valLoss !== undefined);
-  if (val.length) s.push({ name: "validation loss", color: "#d62728", points: val.map((h) => [h.step, h.valLoss!]) });
-  return s;
 }

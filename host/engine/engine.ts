@@ -88,6 +88,21 @@ export class Engine {
     return { ptr: out, n };
   }
 
+  // A labelled example as both trainers see it (assembly/text/example.ts): `SENTENCE\nLABEL\n`
+  // with BOS; from: the first token trained on (the label's); intentTo: first token past the intent.
+  example(sentence: string, label: string): { tokens: Int32Array; from: number; intentTo: number } {
+    const s = new TextEncoder().encode(sentence), l = new TextEncoder().encode(label);
+    const cap = 3 + s.length + l.length + 5, textBytes = (s.length + l.length + 15) & ~15;
+    const p = this.scratch(textBytes + 4 * cap);
+    const mem = () => new Uint8Array(this.x.memory.buffer);
+    mem().set(s, p);
+    mem().set(l, p + s.length);
+    const rec = p + textBytes;
+    check(this.x.exampleEncode(p, s.length, p + s.length, l.length, rec, cap), "example");
+    const r = new Int32Array(this.x.memory.buffer, rec, 3 + new Int32Array(this.x.memory.buffer, rec, 1)[0]);
+    return { tokens: r.slice(3), from: r[1], intentTo: r[2] };
+  }
+
   decode(prev: number, token: number): Uint8Array {
     const n = check(this.x.decode(prev, token, this.pieceBuf, PIECE_CAP), "decode");
     return new Uint8Array(this.x.memory.buffer, this.pieceBuf, n).slice();

@@ -39,6 +39,15 @@ export interface ModuleExports {
   encode(text: number, len: number, bos: number, eos: number, out: number, cap: number): number;
   encodeReference(text: number, len: number, bos: number, eos: number, out: number, cap: number): number;
   decode(prev: number, token: number, out: number, cap: number): number;
+  exampleEncode(sentence: number, sLen: number, label: number, lLen: number, out: number, cap: number): number;
+  // On-device fine-tuning (assembly/mezo): seeds are u64 as (lo, hi) u32 halves.
+  mezoParameters(): number;
+  mezoInPlace(): number;
+  mezoStep(seedLo: number, seedHi: number, t: number, eps: number, lr: number, batch: number, count: number, out: number): number;
+  mezoPick(seedLo: number, seedHi: number, t: number, b: number, n: number): number;
+  mezoLoss(batch: number, count: number, out: number): number;
+  mezoPerturb(seedLo: number, seedHi: number, t: number, c: number): number;
+  adapterReseal(): number;
   // The fleet agent (assembly/agent/, docs/module-abi.md); times are ms since the epoch.
   agentInit(fleet: number, fleetLen: number, id: number, idLen: number, maxQueue: number, heartbeatMs: number, flushMs: number): number;
   agentSetCapabilities(modelId: number, modelIdLen: number, impl: number, implLen: number, tokPerSec: number, freeMem: number): number;

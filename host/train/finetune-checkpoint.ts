@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeDirs } from "../make-dirs.js";
+import type { Series } from "./curve.js";
 
 export interface FinetuneMeta {
   version: 1;
@@ -30,7 +31,8 @@ export function saveFinetune(dir: string, meta: FinetuneMeta, state: Float32Arra
 export const hasFinetune = (dir: string): boolean => existsSync(join(dir, META));
 
 // The checkpoint, checked against this run's options; undefined when there is none.
-export function loadFinetune(dir: string, run: Record<string, unknown>): { meta: FinetuneMeta; state: Float32Array } | undefined {
+// finite: false for a state that is not all numbers (MeZO's is the adapter file image, checked by its reader).
+export function loadFinetune(dir: string, run: Record<string, unknown>, o: { finite?: boolean } = {}): { meta: FinetuneMeta; state: Float32Array } | undefined {
   if (!hasFinetune(dir)) return undefined;
   let meta: FinetuneMeta;
   try { meta = JSON.parse(readFileSync(join(dir, META), "utf8")) as FinetuneMeta; } catch (e) { throw new CheckpointError(`checkpoint ${dir}: ${META} is not JSON (${(e as Error).message.split("\n")[0]})`); }
@@ -41,6 +43,14 @@ export function loadFinetune(dir: string, run: Record<string, unknown>): { meta:
   const bytes = readFileSync(join(dir, STATE));
   if (bytes.length % 4 !== 0) throw new CheckpointError(`checkpoint ${dir}: ${STATE} is damaged (${bytes.length} bytes)`);
   const state = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-  if (state.some((x) => !Number.isFinite(x))) throw new CheckpointError(`checkpoint ${dir}: ${STATE} holds non-finite numbers`);
+  if (o.finite !== false && state.some((x) => !Number.isFinite(x))) throw new CheckpointError(`checkpoint ${dir}: ${STATE} holds non-finite numbers`);
   return { meta, state };
+}
+
+// The curve of a run's history: training loss, and validation loss when there is one.
+export function finetuneSeries(history: FinetuneMeta["history"]): Series[] {
+  const s: Series[] = [{ name: "training loss on the labels (nats/token, smoothed)", color: "#1f77b4", points: history.filter((h) => Number.isFinite(h.loss)).map((h) => [h.step, h.loss]) }];
+  const val = history.filter((h) => h.valLoss !== undefined);
+  if (val.length) s.push({ name: "validation loss", color: "#d62728", points: val.map((h) => [h.step, h.valLoss!]) });
+  return s;
 }

@@ -1,9 +1,9 @@
 // Fine-tuning rows: each example tokenized (BOS first) into a window of T positions, with the
 // target of each position: the next token where it is trained on, -1 where it is not. Labelled
-// examples train on the label and its end only (the sentence is context); plain text on every
-// next token. Shorter rows are padded with BOS and -1; longer ones are cut (counted).
+// examples are tokenized by the module (Engine.example, assembly/text/example.ts: the same
+// records the on-device trainer uses) and train on the label and its end only (the sentence is
+// context); plain text on every next token. Shorter rows are padded with BOS and -1; longer ones are cut (counted).
 import type { Engine } from "../engine/engine.js";
-import { commandPrompt, commandText } from "../commands/prompt.js";
 import type { ExampleFile } from "../commands/examples.js";
 
 export interface Rows {
@@ -21,20 +21,8 @@ const BOS = 1;
 
 export function tokenizeRows(e: Engine, file: ExampleFile, T: number): Rows {
   const seqs: { tokens: Int32Array; from: number; intentTo: number }[] = [];
-  // How many of `all`'s first tokens a prefix text's tokens keep (BPE may merge across the seam).
-  const kept = (all: Int32Array, prefix: string) => {
-    const p = e.encode(prefix, true, false);
-    let k = 0;
-    while (k < p.length && k < all.length && p[k] === all[k]) k++;
-    return k;
-  };
   if (file.kind === "labelled") {
-    for (const ex of file.examples) {
-      const all = e.encode(commandText(ex.sentence, ex.label), true, false);
-      const from = Math.max(1, kept(all, commandPrompt(ex.sentence)));
-      const intent = ex.label.split(";")[0].trim();
-      seqs.push({ tokens: all, from, intentTo: Math.max(from, kept(all, commandPrompt(ex.sentence) + intent)) });
-    }
+    for (const ex of file.examples) seqs.push(e.example(ex.sentence, ex.label));
   } else {
     for (const line of file.lines) seqs.push({ tokens: e.encode(line, true, false), from: 1, intentTo: 1 });
   }

@@ -17,6 +17,7 @@ import { prng } from "./corpus.js";
 import type { Rows } from "./finetune-data.js";
 import { instantiateTrain, type TrainExports } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
+import { TeacherForcedScore } from "./teacher-forced.js";
 
 // Adapter targets in the training module's order (bit t of its mask).
 export const LORA_TARGET_KINDS: readonly Kind[] = [Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.W1, Kind.W2, Kind.W3];
@@ -97,7 +98,7 @@ export class LoraTrainer {
 
   evaluate(rows: Rows): Evaluation {
     const o = this.o, T = this.T, V = this.base.config.vocabSize, id = this.net.id;
-    let nll = 0, counted = 0, exact = 0, intent = 0;
+    const score = new TeacherForcedScore();
     const tk = new Int32Array(this.x.memory.buffer, this.tokensPtr, o.batch * T), tg = new Int32Array(this.x.memory.buffer, this.targetsPtr, o.batch * T);
     for (let start = 0; start < rows.n; start += o.batch) {
       const n = Math.min(o.batch, rows.n - start);
@@ -107,24 +108,14 @@ export class LoraTrainer {
       this.x.forward(id, this.tokensPtr);
       const logits = this.net.logits;
       for (let b = 0; b < n; b++) {
-        let allRight = true, intentRight = true;
         for (let p = 0; p < T; p++) {
           const y = tg[b * T + p];
-          if (y < 0) continue;
-          const row = logits.subarray((b * T + p) * V, (b * T + p + 1) * V);
-          let max = -Infinity, arg = 0;
-          for (let v = 0; v < V; v++) if (row[v] > max) { max = row[v]; arg = v; }
-          let sum = 0;
-          for (let v = 0; v < V; v++) sum += Math.exp(row[v] - max);
-          nll += Math.log(sum) + max - row[y];
-          counted++;
-          if (arg !== y) { allRight = false; if (p + 1 < rows.intentTo[start + b]) intentRight = false; }
+          if (y >= 0) score.add(logits.subarray((b * T + p) * V, (b * T + p + 1) * V), y, p + 1 < rows.intentTo[start + b]);
         }
-        exact += allRight ? 1 : 0;
-        intent += intentRight ? 1 : 0;
+        score.endExample();
       }
     }
-    return { loss: counted ? nll / counted : NaN, exact: rows.n ? exact / rows.n : 0, intent: rows.n ? intent / rows.n : 0, rows: rows.n };
+    return score.result();
   }
 
   // Everything a resumed run needs beyond the options: adapter parameters and Adam moments,
