@@ -77,6 +77,29 @@ uint32_t fw_memory_bytes(fw *f);   // linear memory now (grows in 64 KiB pages, 
 uint32_t fw_heap_top(fw *f);
 void fw_close(fw *f);
 
+// On-device fine-tuning (finetune.c): MeZO on the adapter loaded last (fw_config.lora), which
+// must be stored as f32; it is trained in place in linear memory.
+typedef struct {
+  const char *sentence; uint32_t slen;   // SENTENCE and LABEL of one data line (UTF-8)
+  const char *label; uint32_t llen;
+  uint32_t line;                         // 1-based, for messages
+} fw_example;
+
+typedef struct {
+  const fw_example *examples; int32_t count;
+  uint32_t first_step, steps, batch;     // steps first_step … steps (1-based; a resumed run starts later)
+  float lr, eps;
+  uint64_t seed;
+  // After each step: f32 [loss+, loss−, projected gradient]; nonzero stops the run there.
+  int (*on_step)(void *ctx, uint32_t step, const float r[3]);
+  void *ctx;
+} fw_mezo;
+
+int fw_mezo_run(fw *f, const fw_mezo *m, char *err, size_t errlen);
+// The trained adapter file (len bytes, the size it was loaded with), its checksum written anew;
+// *out points into linear memory until the next call into the module.
+int fw_adapter_image(fw *f, uint32_t len, const uint8_t **out, char *err, size_t errlen);
+
 // Formats an error message into err[n] and returns -1: the one way core functions report.
 int fw_failf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include "../core/fw.h"
 #include "../core/platform.h"
+#include "args.h"
+#include "finetune_posix.h"
 #include "serve_posix.h"
 
 static const char k_usage[] =
@@ -22,26 +24,6 @@ static int usage_error(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, fmt, a, b);
   fprintf(stderr, "\n%s", k_usage);
   return 2;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (!*s || *end || errno || !(v >= lo && v <= hi)) return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_u64(const char *s, unsigned long long hi, unsigned long long *out) {
-  char *end;
-  if (!*s) return -1;
-  for (const char *c = s; *c; c++) if (*c < '0' || *c > '9') return -1; // strtoull would take " -1"
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (*end || errno || v > hi) return -1;
-  *out = v;
-  return 0;
 }
 
 static int takes_value(const char *a) {
@@ -78,9 +60,15 @@ int main(int argc, char **argv) {
     default_model(dm, sizeof dm);
     return serve_main(argc, argv, m, dm);
   }
+  if (argc >= 2 && !strcmp(argv[1], "finetune")) {
+    char m[PATH_MAX + 32], dm[PATH_MAX + 64];
+    default_module(m, sizeof m);
+    default_model(dm, sizeof dm);
+    return finetune_main(argc, argv, m, dm);
+  }
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(k_usage, stdout); return 0; }
-    return usage_error("expected the command 'run'%s%s", "", "");
+    return usage_error("expected the command 'run', 'serve' or 'finetune'%s%s", "", "");
   }
   const char *model_path = NULL, *tok_path = NULL, *module_path = NULL, *prompt = "", *grammar_path = NULL;
   const char *lora_arg[8];

@@ -32,7 +32,7 @@ export interface MezoRun {
   json: boolean;
   storage: "f32" | "f16";
   rank: number; alpha: number; targets: Kind[];
-  steps: number; evalEvery: number; lr: number; eps: number; batch: number; seed: number; ctx: number;
+  steps: number; evalEvery: number; lr: number; eps: number; batch: number; seed: number; ctx: number; kvInt8: boolean;
 }
 
 const labelled = (f: ExampleFile, what: string): Example[] => {
@@ -49,7 +49,7 @@ function freshAdapter(r: MezoRun): Uint8Array {
 export async function runMezo(r: MezoRun): Promise<void> {
   const train = labelled(r.train, "data file"), val = r.val && labelled(r.val, "validation file");
   const log = (s: string) => process.stdout.write(s + "\n");
-  const run = { method: "mezo", base: r.checksum, data: train.length, start: r.start?.path ?? null, rank: r.rank, alpha: r.alpha, targets: r.targets, lr: r.lr, eps: r.eps, batch: r.batch, steps: r.steps, seed: r.seed, ctx: r.ctx };
+  const run = { method: "mezo", base: r.checksum, data: train.length, start: r.start?.path ?? null, rank: r.rank, alpha: r.alpha, targets: r.targets, lr: r.lr, eps: r.eps, batch: r.batch, steps: r.steps, seed: r.seed, ctx: r.ctx, kvInt8: r.kvInt8 };
   let history: FinetuneMeta["history"] = [];
   let first = 1;
   let image: Uint8Array;
@@ -67,7 +67,7 @@ export async function runMezo(r: MezoRun): Promise<void> {
     if (e instanceof CheckpointError) throw new UsageError(e.message);
     throw e;
   }
-  const engine = Engine.load(r.base.bytes, undefined, { engine: "simd", ctx: r.ctx });
+  const engine = Engine.load(r.base.bytes, undefined, { engine: "simd", ctx: r.ctx, kvInt8: r.kvInt8 });
   engine.loadAdapter(image, 1);
   let trainer: MezoTrainer;
   try {

@@ -54,7 +54,7 @@ export function finetuneCommand(): Command {
     .option("--steps <int>", "optimizer steps", int("steps", 1, 10_000_000), 300)
     .option("--rank <int>", "adapter rank", int("rank", 1, MAX_RANK), 8)
     .option("--alpha <float>", "LoRA alpha (scale alpha/rank; default: the rank)", float("alpha", 1e-6, 1e6))
-    .option("--lr <float>", "learning rate: AdamW, cosine to 10 % (mezo: constant, default 1e-4)", float("lr", 1e-7, 1), 2e-3)
+    .option("--lr <float>", "learning rate: AdamW, cosine to 10 % (mezo: constant, default 1e-3)", float("lr", 1e-7, 1), 2e-3)
     .option("--lr-decay <float>", "per-layer rate decay: layer l trains at lr·decay^(L−1−l)", float("lr-decay", 0.01, 1), 1)
     .option("--weight-decay <float>", "AdamW weight decay", float("weight-decay", 0, 1), 0)
     .option("--batch <int>", "examples per step", int("batch", 1, 4096), 16)
@@ -70,7 +70,8 @@ export function finetuneCommand(): Command {
     .option("--method <name>", "backprop (the training module) or mezo (forward only, in the inference module: what a device runs)", choice("method", ["backprop", "mezo"] as const), "backprop")
     .option("--eps <float>", "mezo: perturbation size", float("eps", 1e-6, 1), 1e-3)
     .option("--lora <file>", "mezo: the f32 adapter to start from (default: a fresh one of --rank on --targets)", loraArg)
-    .option("--ctx <int>", "mezo: positions of the inference context (an example must fit)", int("ctx", 8, 4096), 128)
+    .option("--ctx <int>", "mezo: positions of the inference context (longer examples are cut)", int("ctx", 8, 4096), 128)
+    .option("--kv-int8", "mezo: int8 KV cache, as the device profile runs")
     .action(async (basePath: string, o, cmd: Command) => {
       const checkpointDir: string = o.checkpoint ?? `${o.output}.ckpt`;
       const curve: string = o.curve ?? o.output.replace(/\.[^./]*$/, "") + ".curve.svg";
@@ -89,9 +90,9 @@ export function finetuneCommand(): Command {
         const starts: LoraArg[] = o.lora ?? [];
         if (starts.length > 1) throw new UsageError("--method mezo trains one adapter: give --lora once");
         const start = starts.length ? { path: starts[0].path, bytes: readAdapters(starts, base.bytes, basePath)[0].bytes } : undefined;
-        const lr: number = cmd.getOptionValueSource("lr") === "default" ? 1e-4 : o.lr;
+        const lr: number = cmd.getOptionValueSource("lr") === "default" ? 1e-3 : o.lr;
         return runMezo({ basePath, base, checksum: checksumOf(), train, val, start, output: o.output, curve, checkpointDir, resume: !!o.resume, json: !!o.json,
-          storage: o.storage, rank: o.rank, alpha: o.alpha ?? o.rank, targets: o.targets, steps: o.steps, evalEvery: o.evalEvery, lr, eps: o.eps, batch: o.batch, seed: o.seed, ctx: Math.min(o.ctx, base.image.config.seqLen) });
+          storage: o.storage, rank: o.rank, alpha: o.alpha ?? o.rank, targets: o.targets, steps: o.steps, evalEvery: o.evalEvery, lr, eps: o.eps, batch: o.batch, seed: o.seed, ctx: Math.min(o.ctx, base.image.config.seqLen), kvInt8: !!o.kvInt8 });
       }
       if (o.lora) throw new UsageError("--lora is for --method mezo (backprop starts from a fresh adapter)");
       const rows = tokenizeRows(engine, train, seq), valRows: Rows | undefined = val && tokenizeRows(engine, val, seq);
