@@ -83,10 +83,11 @@ static int parse_data(const char *d, size_t n, fw_example **out, int32_t *count,
   return 0;
 }
 
-typedef struct { uint64_t t0, last; uint32_t first, steps; double smooth; } progress;
+typedef struct { uint64_t t0, last; uint32_t first, steps; double smooth; char banner[160]; } progress;
 
 static int on_step(void *ctx, uint32_t t, const float r[3]) {
   progress *p = ctx;
+  if (t == p->first) fprintf(stderr, "%s\n", p->banner); // once the run is checked and the first step went through
   double loss = (r[0] + r[1]) / 2;
   p->smooth = t == p->first ? loss : 0.95 * p->smooth + 0.05 * loss;
   uint64_t now = plat_now_us();
@@ -167,8 +168,8 @@ int finetune_main(int argc, char **argv, const char *default_module, const char 
   };
   c.lora[0].bytes = lora.data; c.lora[0].len = lora.size; c.lora[0].scale = 1;
   if (fw_open(&f, &c, err, sizeof err)) goto fail;
-  fprintf(stderr, "finetune: MeZO under wasm3 on %d labelled examples, %llu steps x %llu, eps %g, lr %g\n", count, steps, batch, eps, lr);
   progress p = { .t0 = plat_now_us(), .last = plat_now_us(), .first = 1, .steps = (uint32_t)steps };
+  snprintf(p.banner, sizeof p.banner, "finetune: MeZO under wasm3 on %d labelled examples, %llu steps x %llu, eps %g, lr %g", count, steps, batch, eps, lr);
   fw_mezo m = { .examples = examples, .count = count, .first_step = 1, .steps = (uint32_t)steps, .batch = (uint32_t)batch,
                 .lr = (float)lr, .eps = (float)eps, .seed = seed, .on_step = on_step, .ctx = &p };
   if (fw_mezo_run(f, &m, err, sizeof err)) goto fail;
