@@ -10,7 +10,7 @@ import * as genApi from "./gen/api";
 import * as F from "./model/fields";
 import { QT_COUNT, tensorBytes } from "./model/qtypes";
 import { parseAdapter } from "./adapter/file";
-import { clearAdapters, loadAdapter } from "./model/lora";
+import { clearAdapters, loadAdapter, loadAdapterExternal } from "./model/lora";
 import * as grammarApi from "./grammar/api";
 import * as mezoApi from "./mezo/api";
 import { encodeExample } from "./text/example";
@@ -53,6 +53,14 @@ export function adapterLoad(ptr: usize, len: i32, scale: f32): i32 {
   if (rt == null) return E.E_NO_MODEL;
   if (len < 0) return E.E_ARGUMENT;
   return loadAdapter(rt.weights, rt.config, rt.checksum, ptr, <usize>len, scale);
+}
+// Firmware: adapter `index` (len bytes) stays in host memory (flash), read through env.aRead and
+// applied by env.loraApply; otherwise as adapterLoad.
+export function adapterLoadExternal(index: i32, len: i32, scale: f32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  if (len < 0 || index < 0) return E.E_ARGUMENT;
+  return loadAdapterExternal(rt.weights, rt.config, rt.checksum, <u32>index, <usize>len, scale);
 }
 // Detaches every adapter (their memory stays taken: the heap never frees).
 export function adapterClear(): void { clearAdapters(); }

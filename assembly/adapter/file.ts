@@ -5,6 +5,7 @@ import { Config } from "../model/config";
 import { crc32Update } from "../core/crc32";
 import * as E from "../core/errors";
 import { K_W1, K_W2, K_W3, K_WK, K_WO, K_WQ, K_WV } from "../model/file";
+import { aRead } from "../kernels/native";
 
 export const ADAPTER_MAGIC: u32 = 0x414c4c45; // "ELLA"
 export const ADAPTER_VERSION: u32 = 1;
@@ -25,8 +26,8 @@ export class AdapterMatrix {
   storage: u32 = ST_F32;
   out: i32 = 0;      // rows of W
   inn: i32 = 0;      // columns of W
-  a: usize = 0;      // A [rank, in], row-major, in `storage`
-  b: usize = 0;      // B [out, rank], row-major, in `storage`
+  a: usize = 0;      // A [rank, in], row-major, in `storage` (a host-held adapter: its file offset)
+  b: usize = 0;      // B [out, rank], row-major, in `storage` (the same)
 }
 
 export class Adapter {
@@ -81,15 +82,62 @@ export function resealAdapter(p: usize, n: usize): void {
   store<u32>(p + CHECKSUM_OFFSET, adapterChecksum(p, n));
 }
 
+// Host-held adapters (the firmware's flash): read through env.aRead in chunks of this size.
+const CHUNK_BYTES: u32 = 1024;
+
 // p[n]: the adapter file; c and baseChecksum: the loaded model's config and header checksum.
 export function parseAdapter(p: usize, n: usize, c: Config, baseChecksum: u32): AdapterParse {
+  return parse(p, n, c, baseChecksum, 0, 0);
+}
+
+// The same checks on adapter `index` that stays in the host's memory (n bytes): header and
+// table are copied in, the checksum and the values are streamed through a 1 KiB buffer, and the
+// matrices' a and b are file offsets for env.loraApply.
+export function parseAdapterExternal(index: u32, n: usize, c: Config, baseChecksum: u32): AdapterParse {
+  if (n < <usize>ADAPTER_HEADER_BYTES || n > <usize>u32.MAX_VALUE) return parse(0, n, c, baseChecksum, index + 1, 0);
+  const header = heap.alloc(<usize>ADAPTER_HEADER_BYTES);
+  aRead(index, header, 0, ADAPTER_HEADER_BYTES);
+  const count = load<u32>(header, 52);
+  const tableEnd = <u64>ADAPTER_HEADER_BYTES + <u64>min<u32>(count, <u32>c.nLayers * N_TARGETS) * ADAPTER_ENTRY_BYTES;
+  if (tableEnd > <u64>n) return parse(header, ADAPTER_HEADER_BYTES, c, baseChecksum, index + 1, 0); // refused on its size
+  const p = heap.alloc(<usize>tableEnd);
+  aRead(index, p, 0, <u32>tableEnd);
+  return parse(p, n, c, baseChecksum, index + 1, heap.alloc(<usize>CHUNK_BYTES));
+}
+
+// CRC of a host-held adapter past its header, like adapterChecksum.
+function checksumExternal(ext: u32, p: usize, n: usize, chunk: usize): u32 {
+  let crc = crc32Update(0, p, CHECKSUM_OFFSET);
+  crc = crc32Update(crc, memory.data(4), 4);
+  for (let off = <usize>ADAPTER_HEADER_BYTES; off < n; off += <usize>CHUNK_BYTES) {
+    const len = <u32>min<usize>(<usize>CHUNK_BYTES, n - off);
+    aRead(ext - 1, chunk, <u32>off, len);
+    crc = crc32Update(crc, chunk, <usize>len);
+  }
+  return crc;
+}
+
+function finiteExternal(ext: u32, off: usize, storage: u32, count: i32, chunk: usize): bool {
+  const per = storage == ST_F32 ? 4 : 2, bytes = <usize>count * per;
+  for (let at: usize = 0; at < bytes; at += <usize>CHUNK_BYTES) {
+    const len = <u32>min<usize>(<usize>CHUNK_BYTES, bytes - at);
+    aRead(ext - 1, chunk, <u32>(off + at), len);
+    if (!allFinite(chunk, storage, <i32>len / per)) return false;
+  }
+  return true;
+}
+
+// p: the whole file, or (ext = index + 1 of a host-held one) its header and table.
+function parse(p: usize, n: usize, c: Config, baseChecksum: u32, ext: u32, chunk: usize): AdapterParse {
   const res = new AdapterParse();
   if (n < <usize>ADAPTER_HEADER_BYTES) { res.error = E.E_TOO_SHORT; return res; }
   if (load<u32>(p) != ADAPTER_MAGIC) { res.error = E.E_MAGIC; return res; }
   if (load<u32>(p, 4) != ADAPTER_VERSION || load<u32>(p, 8) != ADAPTER_HEADER_BYTES) { res.error = E.E_VERSION; return res; }
   if (<usize>load<u32>(p, 56) != n) { res.error = E.E_TRUNCATED; return res; }
   if (load<u32>(p, 12) != 0) { res.error = E.E_VERSION; return res; }
-  if (adapterChecksum(p, n) != load<u32>(p, CHECKSUM_OFFSET)) { res.error = E.E_CHECKSUM; return res; }
+  if (chunk == 0 && ext != 0) { res.error = E.E_TENSOR; return res; } // its table does not fit the file
+  const crc = ext != 0 ? checksumExternal(ext, p, n, chunk) : adapterChecksum(p, n);
+  if (crc != load<u32>(p, CHECKSUM_OFFSET)) { res.error = E.E_CHECKSUM; return res; }
 
   const rank = load<u32>(p, 44), alpha = load<f32>(p, 48);
   if (rank < 1 || rank > MAX_RANK) { res.error = E.E_CONFIG; return res; }
@@ -125,8 +173,11 @@ export function parseAdapter(p: usize, n: usize, c: Config, baseChecksum: u32): 
     const slot = seen + <usize>(layer * 16 + kind);
     if (load<u8>(slot) != 0) { res.error = E.E_TENSOR; return res; }
     store<u8>(slot, 1);
-    const a = p + <usize>aOff, b = p + <usize>bOff;
-    if (!allFinite(a, storage, <i32>rank * inn) || !allFinite(b, storage, out * <i32>rank)) { res.error = E.E_TENSOR; return res; }
+    const a = ext != 0 ? <usize>aOff : p + <usize>aOff, b = ext != 0 ? <usize>bOff : p + <usize>bOff;
+    const finite = ext != 0
+      ? finiteExternal(ext, a, storage, <i32>rank * inn, chunk) && finiteExternal(ext, b, storage, out * <i32>rank, chunk)
+      : allFinite(a, storage, <i32>rank * inn) && allFinite(b, storage, out * <i32>rank);
+    if (!finite) { res.error = E.E_TENSOR; return res; }
     const m = new AdapterMatrix();
     m.kind = kind; m.layer = layer; m.storage = storage; m.out = out; m.inn = inn; m.a = a; m.b = b;
     ad.matrices.push(m);

@@ -27,3 +27,14 @@ export declare function kvScores(att: usize, q: usize, keys: usize, kScales: usi
 // out[hs] = Σ_t (att[t] · vScale_t) · v_t, accumulated in t order from zero.
 @external("env", "kvMix")
 export declare function kvMix(out: usize, att: usize, values: usize, vScales: usize, n: i32, hs: i32, kvDim: i32, nKvHeads: i32): void;
+
+// Host-held adapters (the firmware with --host-weights): adapter `adapter`'s file stays in the
+// host's memory like the model's. aRead copies [off, off + len) to dst; 0 on success.
+@external("env", "aRead")
+export declare function aRead(adapter: u32, dst: usize, off: u32, len: u32): i32;
+
+// y[out] += k · B (A x) for the adapter's matrix whose A [rank][inn] and B [out][rank] lie at file
+// offsets aOff, bOff in `storage` (f32 0, f16 5), x f32 [inn]: the same float operations in the
+// same order as kernels/lora.ts loraForward (f16 widened exactly), so results are bit-identical.
+@external("env", "loraApply")
+export declare function loraApply(adapter: u32, storage: u32, aOff: u32, bOff: u32, rank: i32, inn: i32, out: i32, k: f32, y: usize, x: usize): void;

@@ -1,13 +1,13 @@
 // The MeZO exports' checks and glue (index.ts → mezo.ts); errors as module codes.
 import * as E from "../core/errors";
 import { resealAdapter } from "../adapter/file";
-import { lastImage, lastImageBytes, lastInPlace, lastLinks } from "../model/lora";
-import { batchLoss, lastLossError, mezoStep, parameterCount, perturb, pick as pickExample } from "./mezo";
+import { lastImage, lastImageBytes } from "../model/lora";
+import { batchLoss, lastLossError, mezoStep, parameterCount, perturb, pick as pickExample, trainable } from "./mezo";
 
 @inline function seedOf(lo: u32, hi: u32): u64 { return (<u64>hi << 32) | <u64>lo; }
 
 export function parameters(): i32 { return parameterCount(); }
-export function inPlace(): i32 { return lastLinks.length > 0 && lastInPlace ? 1 : 0; }
+export function inPlace(): i32 { return trainable() ? 1 : 0; }
 
 export function step(seedLo: u32, seedHi: u32, t: u32, eps: f32, lr: f32, batch: usize, count: i32, out: usize): i32 {
   return mezoStep(seedOf(seedLo, seedHi), t, eps, lr, batch, count, out);
@@ -23,13 +23,13 @@ export function loss(batch: usize, count: i32, out: usize): i32 {
 }
 
 export function replay(seedLo: u32, seedHi: u32, t: u32, c: f32): i32 {
-  if (lastLinks.length == 0 || !isFinite(c)) return E.E_ARGUMENT;
+  if (!trainable() || !isFinite(c)) return E.E_ARGUMENT;
   perturb(seedOf(seedLo, seedHi), t, c);
   return E.OK;
 }
 
 export function reseal(): i32 {
-  if (lastLinks.length == 0 || !lastInPlace) return E.E_ARGUMENT;
+  if (!trainable()) return E.E_ARGUMENT;
   resealAdapter(lastImage, lastImageBytes);
   return <i32>lastImage;
 }

@@ -17,9 +17,13 @@
 // Loss: the mean cross-entropy over the batch's trained tokens (text/example.ts records), each
 // example run position by position through the inference forward pass from position 0.
 import * as E from "../core/errors";
-import { lastLinks } from "../model/lora";
+import { lastInPlace, lastLinks } from "../model/lora";
 import { runtime, step as forwardStep } from "../model/runtime";
 import { RECORD_HEADER } from "../text/example";
+
+// An adapter whose A and B are its f32 file image in linear memory (not widened f16 copies, not
+// host-held): the only kind a step may write to.
+export function trainable(): bool { return lastLinks.length > 0 && lastInPlace; }
 
 // splitmix64: decorrelates (seed, step) into the stream's start.
 function mix(x: u64): u64 {
@@ -114,7 +118,7 @@ export function lastLossError(): i32 { return lossError; }
 
 // One step; writes f32 [ℓ₊, ℓ₋, g] at out. E_ARGUMENT: no adapter, ε ≤ 0, a bad record.
 export function mezoStep(seed: u64, t: u32, eps: f32, lr: f32, batch: usize, count: i32, out: usize): i32 {
-  if (lastLinks.length == 0 || !(eps > 0) || !isFinite(eps) || !(lr >= 0) || !isFinite(lr) || count < 1) return E.E_ARGUMENT;
+  if (!trainable() || !(eps > 0) || !isFinite(eps) || !(lr >= 0) || !isFinite(lr) || count < 1) return E.E_ARGUMENT;
   perturb(seed, t, eps);
   const lp = batchLoss(batch, count);
   if (lossError != E.OK) { perturb(seed, t, -eps); return lossError; }

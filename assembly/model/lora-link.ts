@@ -7,5 +7,7 @@ export class LoraLink {
   inn: i32 = 0;   // the matrix's columns
   out: i32 = 0;   // the matrix's rows
   k: f32 = 0;     // (alpha / rank) · scale
+  ext: u32 = 0;   // host-held adapter index + 1 (a and b are then its file offsets), 0: in memory
+  storage: u32 = 0;
   next: LoraLink | null = null;
 }

@@ -10,8 +10,9 @@ import { LoraLink } from "./lora-link";
 import { Matrix } from "./matrix";
 import { Config } from "./config";
 import { Weights } from "./weights";
-import { parseAdapter, ST_F16 } from "../adapter/file";
+import { AdapterParse, parseAdapter, parseAdapterExternal, ST_F16 } from "../adapter/file";
 import { loraForward } from "../kernels/lora";
+import { loraApply } from "../kernels/native";
 
 // Every matrix that carries an adapter, so clear() can find them (at most layers × 7).
 let attached = new Array<Matrix>();
@@ -53,7 +54,17 @@ function widen(dst: usize, src: usize, count: i32): void {
 // matrices it carries, or an error (the reader's codes; E_OUT_OF_MEMORY).
 export function loadAdapter(weights: Weights, config: Config, baseChecksum: u32, p: usize, n: usize, s: f32): i32 {
   if (!(s == s) || s == Infinity || s == -Infinity) return E.E_ARGUMENT;
-  const res = parseAdapter(p, n, config, baseChecksum);
+  return attach(weights, parseAdapter(p, n, config, baseChecksum), p, n, s, 0);
+}
+
+// Adapter `index` held by the host (n bytes, read through env.aRead): applied by env.loraApply,
+// nothing of it in linear memory but its links.
+export function loadAdapterExternal(weights: Weights, config: Config, baseChecksum: u32, index: u32, n: usize, s: f32): i32 {
+  if (!(s == s) || s == Infinity || s == -Infinity || index >= 0xffff) return E.E_ARGUMENT;
+  return attach(weights, parseAdapterExternal(index, n, config, baseChecksum), 0, n, s, index + 1);
+}
+
+function attach(weights: Weights, res: AdapterParse, p: usize, n: usize, s: f32, ext: u32): i32 {
   if (res.error != E.OK) return res.error;
   const ad = res.adapter, r = ad.rank;
   const k: f32 = ad.alpha / <f32>r * s;
@@ -61,18 +72,19 @@ export function loadAdapter(weights: Weights, config: Config, baseChecksum: u32,
   for (let i = 0; i < ad.matrices.length; i++) {
     const m = ad.matrices[i];
     need += 112; // the link and its place in lastLinks
-    if (m.storage == ST_F16) need += (<i64>r * <i64>m.inn + <i64>m.out * <i64>r) * 4 + 128;
+    if (m.storage == ST_F16 && ext == 0) need += (<i64>r * <i64>m.inn + <i64>m.out * <i64>r) * 4 + 128;
   }
   if (!fits(need)) return E.E_OUT_OF_MEMORY;
   if (r > scratchRank) { scratch = heap.alloc(<usize>r << 2); scratchRank = r; }
   lastLinks = new Array<LoraLink>();
-  lastImage = p; lastImageBytes = n; lastInPlace = true;
+  lastImage = p; lastImageBytes = n; lastInPlace = ext == 0;
   for (let i = 0; i < ad.matrices.length; i++) {
     const m = ad.matrices[i];
     const link = new LoraLink();
     link.rank = r; link.k = k; link.a = m.a; link.b = m.b; link.inn = m.inn; link.out = m.out;
+    link.ext = ext; link.storage = m.storage;
     lastLinks.push(link);
-    if (m.storage == ST_F16) {
+    if (m.storage == ST_F16 && ext == 0) {
       lastInPlace = false;
       link.a = heap.alloc(<usize>(r * m.inn) << 2); widen(link.a, m.a, r * m.inn);
       link.b = heap.alloc(<usize>(m.out * r) << 2); widen(link.b, m.b, m.out * r);
@@ -96,7 +108,8 @@ export function clearAdapters(): void {
 export function applyLora(m: Matrix, y: usize, x: usize): void {
   let l = m.lora;
   while (l != null) {
-    loraStep(y, x, l.a, l.b, m.cols, m.rows, l.rank, l.k);
+    if (l.ext != 0) loraApply(l.ext - 1, l.storage, <u32>l.a, <u32>l.b, l.rank, m.cols, m.rows, l.k, y, x);
+    else loraStep(y, x, l.a, l.b, m.cols, m.rows, l.rank, l.k);
     l = l.next;
   }
 }

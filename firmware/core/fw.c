@@ -100,6 +100,7 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
       fw_find(f, &f->gen_output_len, "genOutputLen", 1, err, n) || fw_find(f, &f->gen_position, "genPosition", 1, err, n) ||
       fw_find(f, &f->gen_constrain, "genConstrain", 0, err, n) || fw_find(f, &f->grammar_load, "grammarLoad", 0, err, n) ||
       fw_find(f, &f->grammar_set_input, "grammarSetInput", 0, err, n) || fw_find(f, &f->adapter_load, "adapterLoad", 0, err, n) ||
+      fw_find(f, &f->adapter_load_ext, "adapterLoadExternal", 0, err, n) ||
       fw_find(f, &f->native_kernels, "nativeKernels", 0, err, n))
     goto fail;
 
@@ -136,8 +137,18 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
     uint32_t p;
     int32_t al = (int32_t)c->lora[i].len;
     float scale = c->lora[i].scale;
-    if (!f->adapter_load) { fw_failf(err, n, "module: no adapterLoad export (rebuild the module)"); goto fail; }
     if (c->lora[i].len > INT32_MAX) { fw_failf(err, n, "adapter: too large"); goto fail; }
+    if (c->lora_external) {
+      if (!f->adapter_load_ext) { fw_failf(err, n, "module: no adapterLoadExternal export (rebuild the module)"); goto fail; }
+      int32_t index = f->n_adapters;
+      f->adapters[index].bytes = c->lora[i].bytes;
+      f->adapters[index].len = c->lora[i].len;
+      f->n_adapters++;
+      const void *a[] = { &index, &al, &scale };
+      if (fw_call_checked(f, f->adapter_load_ext, "adapter", &res, 3, a, err, n)) goto fail;
+      continue;
+    }
+    if (!f->adapter_load) { fw_failf(err, n, "module: no adapterLoad export (rebuild the module)"); goto fail; }
     if (copy_in(f, c->lora[i].bytes, (uint32_t)c->lora[i].len, &p, "adapter", err, n)) goto fail;
     const void *a[] = { &p, &al, &scale };
     if (fw_call_checked(f, f->adapter_load, "adapter", &res, 3, a, err, n)) goto fail;

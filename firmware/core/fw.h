@@ -32,6 +32,8 @@ typedef struct {
   // Adapters (docs/adapter-format.md) applied after load, copied into linear memory: up to 8.
   struct { const uint8_t *bytes; size_t len; float scale; } lora[8];
   int n_lora;
+  int lora_external;      // adapters stay in host memory (flash) like --host-weights, applied by the
+                          // native env.loraApply; else copied into linear memory (needed to train them)
   int compile_all;        // compile every function at load, so a broken module fails here rather than
                           // mid-task (wasm3 compiles lazily; eager costs code pages for unused functions)
 } fw_config;

@@ -76,6 +76,38 @@ static m3ApiRawFunction(h_wread) {
   m3ApiReturn(0);
 }
 
+static int adapter_ok(fw *f, uint32_t index, uint64_t off, uint64_t len) {
+  return index < (uint32_t)f->n_adapters && off + len <= (uint64_t)f->adapters[index].len;
+}
+
+// env.aRead(adapter, dst, off, len): copy bytes [off, off+len) of a host-held adapter file.
+static m3ApiRawFunction(h_aread) {
+  m3ApiReturnType(int32_t)
+  m3ApiGetArg(uint32_t, index) m3ApiGetArg(uint32_t, dst) m3ApiGetArg(uint32_t, off) m3ApiGetArg(uint32_t, len)
+  if (!guest_ok(runtime, dst, len)) REFUSE(k_trap_guest, "aRead(dst=%u, len=%u)", dst, len);
+  if (!adapter_ok(FW, index, off, len)) REFUSE(k_trap_host, "aRead(adapter=%u, off=%u, len=%u)", index, off, len);
+  memcpy((uint8_t *)_mem + dst, FW->adapters[index].bytes + off, len);
+  m3ApiReturn(0);
+}
+
+// env.loraApply(adapter, storage, aOff, bOff, rank, in, out, k, y, x): y += k·B(A x), host-held A, B.
+static m3ApiRawFunction(h_lora_apply) {
+  m3ApiGetArg(uint32_t, index) m3ApiGetArg(uint32_t, storage) m3ApiGetArg(uint32_t, a_off) m3ApiGetArg(uint32_t, b_off)
+  m3ApiGetArg(int32_t, rank) m3ApiGetArg(int32_t, in) m3ApiGetArg(int32_t, out) m3ApiGetArg(float, k)
+  m3ApiGetArg(uint32_t, y) m3ApiGetArg(uint32_t, x)
+  uint64_t per = storage == 0 ? 4 : 2;
+  if ((storage != 0 && storage != 5) || rank < 1 || rank > 256 || in < 1 || out < 1)
+    REFUSE(k_trap_arg, "loraApply(storage=%u, rank=%d, in=%d, out=%d)", storage, rank, in, out);
+  if (!adapter_ok(FW, index, a_off, per * (uint64_t)rank * (uint64_t)in) || !adapter_ok(FW, index, b_off, per * (uint64_t)out * (uint64_t)rank))
+    REFUSE(k_trap_host, "loraApply(adapter=%u, a=%u, b=%u)", index, a_off, b_off);
+  if (!guest_ok(runtime, y, 4 * (uint64_t)out) || !guest_ok(runtime, x, 4 * (uint64_t)in))
+    REFUSE(k_trap_guest, "loraApply(y=%u, x=%u, in=%d, out=%d)", y, x, in, out);
+  const uint8_t *base = FW->adapters[index].bytes;
+  uint8_t *m = (uint8_t *)_mem;
+  nk_lora_apply(storage, base + a_off, base + b_off, rank, in, out, k, m + y, m + x);
+  m3ApiSuccess();
+}
+
 // Checks a host-side tensor [data, data + bytes) of this type and shape.
 static int tensor_ok(fw *f, uint32_t qtype, uint32_t data, int32_t group, int32_t rows, int32_t cols) {
   if (nk_qtype_of(qtype) == NULL || rows <= 0 || cols <= 0) return 0;
@@ -191,6 +223,8 @@ static const struct { const char *name, *sig; M3RawCall fn; } k_imports[] = {
   { "wRead",       "i(iii)",        h_wread },
   { "wMatvec",     "v(iiiiiiiif)",  h_wmatvec },
   { "wRow",        "v(iiiiiii)",    h_wrow },
+  { "aRead",       "i(iiii)",       h_aread },
+  { "loraApply",   "v(iiiiiiifii)", h_lora_apply },
   { "kvScores",    "v(iiiiiiiif)",  h_kv_scores },
   { "kvMix",       "v(iiiiiiii)",   h_kv_mix },
   { "mqttPublish", "i(iiiii)",      h_mqtt_publish },

@@ -347,3 +347,46 @@ void nk_kv_mix(uint8_t *out, const uint8_t *att, const int8_t *values, const uin
   }
   memcpy(out, o, sizeof(float) * (size_t)hs);
 }
+
+// IEEE half → float, exact (the adapter reader refused infinities and NaNs), as the module's
+// model/lora.ts widen() computes it.
+static float half_at(const uint8_t *p) {
+  uint16_t h;
+  memcpy(&h, p, 2);
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+  float v;
+  if (e == 0) v = (float)man * 5.9604644775390625e-8f; // man · 2^-24
+  else { bits = ((e + 112) << 23) | (man << 13); memcpy(&v, &bits, 4); }
+  memcpy(&bits, &v, 4);
+  bits |= sign;
+  memcpy(&v, &bits, 4);
+  return v;
+}
+
+static float elem(uint32_t storage, const uint8_t *p, size_t i) { return storage == 0 ? ldf(p + 4 * i) : half_at(p + 2 * i); }
+
+// dot(w[n] in storage, v[n] f32, maybe unaligned) in kernels/f32.ts dotF32's order.
+static float dot_order(uint32_t storage, const uint8_t *w, const uint8_t *v, int32_t n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s;
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += elem(storage, w, (size_t)i) * ldf(v + 4 * (size_t)i);
+    s1 += elem(storage, w, (size_t)i + 1) * ldf(v + 4 * (size_t)i + 4);
+    s2 += elem(storage, w, (size_t)i + 2) * ldf(v + 4 * (size_t)i + 8);
+    s3 += elem(storage, w, (size_t)i + 3) * ldf(v + 4 * (size_t)i + 12);
+  }
+  s = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) s += elem(storage, w, (size_t)i) * ldf(v + 4 * (size_t)i);
+  return s;
+}
+
+void nk_lora_apply(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
+                   float k, uint8_t *y, const uint8_t *x) {
+  float u[256]; // the adapter reader bounds rank by 256
+  size_t per = storage == 0 ? 4 : 2;
+  for (int32_t j = 0; j < rank; j++) u[j] = dot_order(storage, a + (size_t)j * in * per, x, in);
+  for (int32_t o = 0; o < out; o++) {
+    float v = ldf(y + 4 * (size_t)o) + k * dot_order(storage, b + (size_t)o * rank * per, (const uint8_t *)u, rank);
+    memcpy(y + 4 * (size_t)o, &v, 4);
+  }
+}

@@ -44,4 +44,10 @@ void nk_kv_scores(uint8_t *att, const uint8_t *q, const int8_t *keys, const uint
                   int32_t hs, int32_t kvDim, int32_t nkv, float sqrtHs);
 void nk_kv_mix(uint8_t *out, const uint8_t *att, const int8_t *values, const uint8_t *vs, int32_t n,
                int32_t hs, int32_t kvDim, int32_t nkv);
+// A host-held adapter on one matrix, as assembly/kernels/lora.ts loraForward computes it:
+// u[rank] = A x, y[out] += k · (B u), each dot in the module's dotF32 order (four partial sums,
+// then the tail). a [rank][in] and b [out][rank] in storage 0 (f32) or 5 (f16), maybe unaligned;
+// y and x are guest buffers (unaligned loads/stores); rank ≤ 256.
+void nk_lora_apply(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
+                   float k, uint8_t *y, const uint8_t *x);
 #endif

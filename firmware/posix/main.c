@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
     .tokenizer = tok.data, .tok_len = tok.size,
     .ctx = (int32_t)(have_ctx ? ctx : steps), .kv_int8 = kv_int8, .host_weights = host_weights,
     .max_memory = (uint32_t)maxmem, .stack_bytes = (uint32_t)stack, .compile_all = COMPILE_ALL,
-    .call_timeout_s = (uint32_t)call_timeout, .n_lora = n_lora,
+    .call_timeout_s = (uint32_t)call_timeout, .n_lora = n_lora, .lora_external = host_weights,
   };
   for (int i = 0; i < n_lora; i++) { c.lora[i].bytes = lora[i].data; c.lora[i].len = lora[i].size; c.lora[i].scale = lora_scale[i]; }
   if (fw_open(&f, &c, err, sizeof err)) goto fail;
