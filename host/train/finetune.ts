@@ -99,17 +99,18 @@ export class LoraTrainer {
   evaluate(rows: Rows): Evaluation {
     const o = this.o, T = this.T, V = this.base.config.vocabSize, id = this.net.id;
     const score = new TeacherForcedScore();
-    const tk = new Int32Array(this.x.memory.buffer, this.tokensPtr, o.batch * T), tg = new Int32Array(this.x.memory.buffer, this.targetsPtr, o.batch * T);
     for (let start = 0; start < rows.n; start += o.batch) {
       const n = Math.min(o.batch, rows.n - start);
+      // Views made anew each batch: a module call may grow (and so detach) its memory.
+      const tk = new Int32Array(this.x.memory.buffer, this.tokensPtr, o.batch * T), tg = new Int32Array(this.x.memory.buffer, this.targetsPtr, o.batch * T);
       tk.fill(1); tg.fill(-1);
       tk.set(rows.tokens.subarray(start * T, (start + n) * T));
       tg.set(rows.targets.subarray(start * T, (start + n) * T));
       this.x.forward(id, this.tokensPtr);
-      const logits = this.net.logits;
+      const logits = this.net.logits, targets = new Int32Array(this.x.memory.buffer, this.targetsPtr, o.batch * T);
       for (let b = 0; b < n; b++) {
         for (let p = 0; p < T; p++) {
-          const y = tg[b * T + p];
+          const y = targets[b * T + p];
           if (y >= 0) score.add(logits.subarray((b * T + p) * V, (b * T + p + 1) * V), y, p + 1 < rows.intentTo[start + b]);
         }
         score.endExample();
