@@ -2,7 +2,7 @@
 // the base's file stores it (host/train/finetune.ts), on SENTENCE<TAB>LABEL lines (loss on the
 // label only) or plain text (every token).
 import { Command } from "commander";
-import { ExampleError, parseExamples, type ExampleFile } from "../commands/examples.js";
+import { readExampleFile } from "./example-file.js";
 import { Engine } from "../engine/engine.js";
 import { writeAdapter } from "../format/adapter-writer.js";
 import { AdapterStorage, MAX_RANK } from "../format/adapter-spec.js";
@@ -20,7 +20,6 @@ import { CheckpointError, finetuneSeries, hasFinetune, loadFinetune, saveFinetun
 import { runMezo } from "./finetune-mezo.js";
 import { loraArg, readAdapters, type LoraArg } from "./lora-option.js";
 import { startProgress } from "./progress.js";
-import { readTextFile } from "./text-input.js";
 
 const TARGET_NAMES = LORA_TARGET_KINDS.map((k) => KIND_NAMES[k]);
 
@@ -32,15 +31,6 @@ function targetList(v: string): Kind[] {
     if (i < 0) throw new UsageError(`--targets: '${n}' is not one of ${TARGET_NAMES.join(",")}`);
     return LORA_TARGET_KINDS[i];
   });
-}
-
-function readExamples(path: string, what: string): ExampleFile {
-  try {
-    return parseExamples(readTextFile(path, what));
-  } catch (e) {
-    if (e instanceof ExampleError) throw new UsageError(`${what} ${path}: ${e.message}`);
-    throw e;
-  }
 }
 
 export function finetuneCommand(): Command {
@@ -84,7 +74,7 @@ export function finetuneCommand(): Command {
       if (base.source !== "edgellm") throw new UsageError(`${basePath}: fine-tuning needs an edgellm model file: convert it first (edgellm convert)`);
       const seq = Math.min(o.seq, base.image.config.seqLen);
       const engine = Engine.load(base.bytes, undefined, { engine: "simd", ctx: 2 });
-      const train = readExamples(o.data, "data file"), val = o.val ? readExamples(o.val, "validation file") : undefined;
+      const train = readExampleFile(o.data, "data file"), val = o.val ? readExampleFile(o.val, "validation file") : undefined;
       const checksumOf = () => new DataView(base.bytes.buffer, base.bytes.byteOffset).getUint32(CHECKSUM_OFFSET, true);
       if (o.method === "mezo") {
         const starts: LoraArg[] = o.lora ?? [];

@@ -47,10 +47,12 @@ export class LoraTrainer {
   private random: () => number;
   private readonly layerSpans: [number, number][]; // [from, count] of each layer's adapter parameters
   stepsDone = 0;
+  private scheduleSteps: number; // the cosine runs over these (o.steps; a federated client's local steps)
 
   constructor(readonly base: ModelImage, readonly baseChecksum: number, readonly T: number, readonly o: FinetuneOptions) {
     const c = base.config;
     if (!c.sharedClassifier) throw new FinetuneError("fine-tuning needs a base whose classifier is tied to its embedding");
+    this.scheduleSteps = o.steps;
     this.x = instantiateTrain();
     const quantized = base.tensors.some((t) => t.rows > 1 && QTYPES[t.qtype].scales !== "none");
     // Frozen, the net's quantization only decides whether activations are int8 (as inference runs a quantized base).
@@ -87,7 +89,7 @@ export class LoraTrainer {
     this.x.loraZeroGrads(id);
     this.x.backward(id, this.tokensPtr);
     this.stepsDone++;
-    const progress = Math.min(1, this.stepsDone / Math.max(1, o.steps));
+    const progress = Math.min(1, this.stepsDone / Math.max(1, this.scheduleSteps));
     const lr = o.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
     const L = this.base.config.nLayers;
     this.layerSpans.forEach(([from, count], l) => {
@@ -139,6 +141,19 @@ export class LoraTrainer {
     this.random = prng(this.o.seed + 1);
     for (let i = 0; i < step * this.o.batch; i++) this.random(); // the batches already drawn
     this.stepsDone = step;
+  }
+
+  // A federated client's local run: from the global parameters (f32 [nLora], the lora layout),
+  // with fresh AdamW moments, its own batch order, and the cosine over its `steps` local steps.
+  beginLocal(params: Float32Array, seed: number, steps: number): void {
+    const id = this.net.id, n = this.nLora, buf = this.x.memory.buffer;
+    if (params.length !== n) throw new FinetuneError(`the global adapter has ${params.length} parameters, this trainer ${n}`);
+    new Float32Array(buf, this.x.loraParams(id), n).set(params);
+    new Float32Array(buf, this.x.loraMoment1(id), n).fill(0);
+    new Float32Array(buf, this.x.loraMoment2(id), n).fill(0);
+    this.random = prng(seed);
+    this.stepsDone = 0;
+    this.scheduleSteps = steps;
   }
 
   // The trained adapter, for the file writer.
