@@ -7,12 +7,12 @@ import { Command } from "commander";
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Engine } from "../engine/engine.js";
-import { AdapterStorage, MAX_RANK } from "../format/adapter-spec.js";
+import { MAX_RANK } from "../format/adapter-spec.js";
 import { readAdapter } from "../format/adapter-reader.js";
-import { writeAdapter } from "../format/adapter-writer.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
 import { Coordinator, CoordinatorError, type CoordinatorState } from "../federated/coordinator.js";
-import { simulateRound, splitClients, type SimRound } from "../federated/simulate.js";
+import { splitClients, type SimRound } from "../federated/simulate.js";
+import { clientExamples, denseMode, labelledExamples, seedScalarMode, type FederationMode } from "./federate-modes.js";
 import { tokenizeRows } from "../train/finetune-data.js";
 import { FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
 import { choice, float, int } from "./args.js";
@@ -48,10 +48,13 @@ export function federateCommand(): Command {
     .option("--delta <float>", "DP δ", float("delta", 1e-30, 0.5), 1e-5)
     .option("--epsilon <float>", "privacy budget: no round starts that would pass it", float("epsilon", 1e-6, 1e6), Infinity)
     .option("--local-dp", "clip and noise each update on the client too (for users who do not trust the gateway)")
+    .option("--method <name>", "client training: backprop (dense updates) or mezo (seed-and-scalar: 8 bytes a step)", choice("method", ["backprop", "mezo"] as const), "backprop")
+    .option("--pool <int>", "mezo: directions shared by every party (seed pool size)", int("pool", 1, 1 << 20), 4096)
+    .option("--eps <float>", "mezo: perturbation size", float("eps", 1e-6, 1), 1e-3)
     .option("--seed <int>", "sampling, initialization and batch order", int("seed", 0, 2 ** 31 - 1), 1)
     .option("--resume", "continue from the state saved beside -o")
     .option("--json", "one JSON line per round")
-    .action((o) => {
+    .action((o, cmd: Command) => {
       const statePath = `${o.output}.federate.json`;
       const inputs: Record<string, string | undefined> = { base: o.base, val: o.val, state: statePath };
       o.data.forEach((d: string, i: number) => { inputs[`data file ${i + 1}`] = d; });
@@ -73,41 +76,46 @@ export function federateCommand(): Command {
         if (e instanceof FinetuneError) throw new UsageError(`${base.path}: ${e.message}`);
         throw e;
       }
+      const mezo = o.method === "mezo";
+      if (mezo && o.dpNoise !== undefined) throw new UsageError("--method mezo (seed-and-scalar clients) has no DP yet: drop --dp-noise");
       const dp = o.dpNoise !== undefined
         ? { clip: o.dpClip, noise: o.dpNoise, delta: o.delta, epsilon: o.epsilon, sampleRate: o.sampleRate ?? Math.min(1, o.clientsPerRound / clients.length) }
         : undefined;
       if (!dp && o.localDp) throw new UsageError("--local-dp needs --dp-noise (and --dp-clip)");
-      const run = { base: checksum, clients: clients.map((c) => `${c.id}:${c.rows.n}`).join(","), rank: o.rank, alpha, lr: o.lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed };
+      const lr: number = mezo && cmd.getOptionValueSource("lr") === "default" ? 1e-3 : o.lr;
+      const run = { method: o.method, base: checksum, clients: clients.map((c) => `${c.id}:${c.rows.n}`).join(","), rank: o.rank, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed, ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
       let saved: FederateState | undefined;
-      let initial = trainer.lora.slice();
+      let start: Uint8Array | undefined;
       if (o.resume && existsSync(statePath)) {
         try { saved = JSON.parse(readFileSync(statePath, "utf8")) as FederateState; } catch (e) { throw new UsageError(`${statePath}: not JSON (${(e as Error).message.split("\n")[0]})`); }
         if (saved?.version !== 1 || typeof saved.coordinator?.round !== "number") throw new UsageError(`${statePath}: damaged`);
         for (const [k, v] of Object.entries(run)) if (JSON.stringify(saved.run?.[k]) !== JSON.stringify(v)) throw new UsageError(`${statePath} was made with ${k} ${JSON.stringify(saved.run?.[k])}, this run has ${JSON.stringify(v)}`);
-        trainer.setAdapter(readAdapter(new Uint8Array(readFileSync(o.output)), o.output));
-        initial = trainer.lora.slice();
+        start = new Uint8Array(readFileSync(o.output));
+        readAdapter(start, o.output);
       }
+      const mode: FederationMode = mezo
+        ? seedScalarMode({ base: base.bytes, ctx: seq, trainer, start, clients: clientExamples(o.data, o.split), val: o.val ? labelledExamples(o.val, "validation file") : undefined, steps: o.localSteps, batch: o.batch, lr, eps: o.eps, pool: o.pool, seed: o.seed })
+        : denseMode({ trainer, start, clients, val, steps: o.localSteps, localDp: o.localDp && dp ? { clip: dp.clip, noise: dp.noise } : undefined, seed: o.seed });
       let coordinator: Coordinator;
       try {
-        coordinator = new Coordinator(initial, { clientsPerRound: o.clientsPerRound, roundMs: 1, server: o.server, dp, seed: o.seed }, saved?.coordinator);
+        coordinator = new Coordinator(mode.initial, { clientsPerRound: o.clientsPerRound, roundMs: 1, server: o.server, dp, seed: o.seed }, saved?.coordinator);
       } catch (e) {
         if (e instanceof CoordinatorError) throw new UsageError(e.message);
         throw e;
       }
       const history = saved?.history ?? [];
       const log = (s: string) => process.stdout.write(s + "\n");
-      log(`federate: ${clients.length} clients (${homes.length} files${o.split > 1 ? ` × ${o.split}` : ""}), ${trainer.nLora} adapter parameters, ${o.rounds} rounds × ${dp ? `q = ${dp.sampleRate}` : `${o.clientsPerRound} clients`} × ${o.localSteps} local steps × ${o.batch}${dp ? `, DP z = ${dp.noise}, S = ${dp.clip}, δ = ${dp.delta}${Number.isFinite(dp.epsilon) ? `, budget ε = ${dp.epsilon}` : ""}` : ""}${coordinator.round ? `; resuming after round ${coordinator.round}` : ""}`);
+      log(`federate: ${clients.length} clients (${homes.length} files${o.split > 1 ? ` × ${o.split}` : ""}), ${mode.describe}, ${o.rounds} rounds × ${dp ? `q = ${dp.sampleRate}` : `${o.clientsPerRound} clients`} × ${o.localSteps} local steps × ${o.batch}${dp ? `, DP z = ${dp.noise}, S = ${dp.clip}, δ = ${dp.delta}${Number.isFinite(dp.epsilon) ? `, budget ε = ${dp.epsilon}` : ""}` : ""}${coordinator.round ? `; resuming after round ${coordinator.round}` : ""}`);
       const bar = startProgress("federate", o.rounds - coordinator.round, " exact {exact}", { piped: false });
       let done = 0;
       for (let r = coordinator.round + 1; r <= o.rounds; r++) {
-        const res: SimRound | null = simulateRound(coordinator, trainer, clients, { steps: o.localSteps, localDp: o.localDp && dp ? { clip: dp.clip, noise: dp.noise } : undefined }, o.seed, r);
+        const res: SimRound | null = mode.round(coordinator, r);
         if (!res) { bar.stop(); log(`federate: stopped before round ${r}: it would take ε past the budget ${o.epsilon}`); break; }
-        trainer.beginLocal(coordinator.global, 0, 1);
-        const v = val ? trainer.evaluate(val) : undefined;
+        const v = mode.evaluate(coordinator);
         const entry = { round: res.round, loss: res.meanLoss, clients: res.accepted, sampled: res.sampled, examples: res.examples, bytesPerClient: res.bytesPerClient,
           ...(res.epsilon !== undefined ? { epsilon: res.epsilon, clipped: res.clipped } : {}), ...(v ? { valLoss: v.loss, valExact: v.exact, valIntent: v.intent } : {}) };
         history.push(entry);
-        writeOutput(o.output, writeAdapter(trainer.adapter(AdapterStorage.F32)), "output");
+        writeOutput(o.output, mode.adapterBytes(coordinator), "output");
         writeOutput(statePath, JSON.stringify({ version: 1, run, coordinator: coordinator.state(), history } satisfies FederateState), "state");
         done++;
         bar.update(done, { exact: v ? `${(100 * v.exact).toFixed(1)} %` : "-" });

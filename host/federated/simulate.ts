@@ -9,6 +9,9 @@ import type { LoraTrainer } from "../train/finetune.js";
 import { localDp } from "../privacy/dp.js";
 import { GaussianRng } from "../privacy/gaussian.js";
 import type { Coordinator, RoundResult } from "./coordinator.js";
+import type { Example } from "../commands/examples.js";
+import type { MezoTrainer } from "../train/mezo.js";
+import { aggregateScalars, localRound, replayAggregate, scalarProblem, type ScalarUpdate, type SeedPool } from "./seed-scalar.js";
 
 export interface SimClient { id: string; rows: Rows }
 
@@ -61,4 +64,34 @@ function hash(s: string): number {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
   return h >>> 0;
+}
+
+export interface SeedScalarSim {
+  clientTrainer: MezoTrainer;   // its engine runs every client in turn
+  globalTrainer: MezoTrainer;   // holds the global adapter; validation runs on it
+  pool: SeedPool;
+  clients: readonly { id: string; examples: readonly Example[] }[];
+  steps: number;                // MeZO steps per client per round
+  lr: number;
+}
+
+// A seed-and-scalar round: the coordinator samples and books (its global is empty: the adapter
+// moves by replay), clients return (index, g) pairs, the server replays their aggregate.
+export function simulateSeedScalarRound(coordinator: Coordinator, sim: SeedScalarSim, seed: number, now: number): SimRound | null {
+  const ann = coordinator.startRound(sim.clients.map((c) => c.id), now);
+  if (!ann) return null;
+  const byId = new Map(sim.clients.map((c) => [c.id, c]));
+  const global = sim.globalTrainer.image().slice();
+  const accepted: ScalarUpdate[] = [];
+  for (const id of ann.clients) {
+    const u = localRound(sim.clientTrainer, global, sim.pool, id, byId.get(id)!.examples, sim.steps, (seed ^ Math.imul(ann.round, 0x27d4eb2d) ^ hash(id)) >>> 0);
+    const problem = scalarProblem(u, sim.pool, sim.steps);
+    const refused = problem ? null : coordinator.submit({ client: id, round: ann.round, examples: u.examples, delta: new Float32Array(0), loss: u.loss });
+    if (!problem && !refused) accepted.push(u);
+  }
+  const r = coordinator.close();
+  const agg = aggregateScalars(accepted);
+  replayAggregate(sim.globalTrainer, sim.pool, agg, sim.lr);
+  // Up: (u32 index, f32 g) a step; down: the round's (u32 index, f32 G) list to replay.
+  return { ...r, bytesPerClient: 8 * sim.steps + 8 * agg.index.length };
 }

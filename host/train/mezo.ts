@@ -34,19 +34,23 @@ export class MezoTrainer {
   private textCap = 0;
   stepsDone = 0;
 
-  constructor(private readonly e: Engine, adapterBytes: number, private readonly examples: readonly Example[], readonly o: MezoOptions) {
+  private imagePtr = 0;
+
+  constructor(private readonly e: Engine, adapterBytes: number, private examples: readonly Example[], readonly o: MezoOptions) {
     this.parameters = e.x.mezoParameters();
     if (this.parameters <= 0) throw new MezoError("no adapter is loaded to train");
     if (e.x.mezoInPlace() !== 1) throw new MezoError("MeZO trains an adapter stored as f32 (this one is f16): start from an f32 adapter");
     if (examples.length === 0) throw new MezoError("no examples");
     this.imageBytes = adapterBytes;
+    this.seed = o.seed;
     this.recordCap = 3 + e.info.ctx;
     this.batchPtr = e.x.alloc(4 * this.recordCap * o.batch);
     this.outPtr = e.x.alloc(16);
   }
 
-  private get seedLo(): number { return Number(this.o.seed & 0xffffffffn); }
-  private get seedHi(): number { return Number((this.o.seed >> 32n) & 0xffffffffn); }
+  private seed: bigint; // example order and, by default, directions
+  private get seedLo(): number { return Number(this.seed & 0xffffffffn); }
+  private get seedHi(): number { return Number((this.seed >> 32n) & 0xffffffffn); }
 
   // Records of the given examples one after another at batchPtr (at most o.batch of them).
   private fill(chosen: readonly Example[]): void {
@@ -69,14 +73,42 @@ export class MezoTrainer {
     return this.textPtr;
   }
 
-  step(): MezoStep {
+  // direction: the (seed, t) z is drawn from, instead of (o.seed, this step): a seed-and-scalar
+  // federated client takes its directions from a pool every party shares.
+  step(direction?: { seed: bigint; t: number }): MezoStep {
     const t = ++this.stepsDone, o = this.o, n = this.examples.length;
     const chosen: Example[] = [];
     for (let b = 0; b < o.batch; b++) chosen.push(this.examples[check(this.e.x.mezoPick(this.seedLo, this.seedHi, t, b, n), "mezo")]);
     this.fill(chosen);
-    check(this.e.x.mezoStep(this.seedLo, this.seedHi, t, o.eps, o.lr, this.batchPtr, o.batch, this.outPtr), "mezo step");
+    const [lo, hi, dt] = direction ? [Number(direction.seed & 0xffffffffn), Number((direction.seed >> 32n) & 0xffffffffn), direction.t] : [this.seedLo, this.seedHi, t];
+    check(this.e.x.mezoStep(lo, hi, dt, o.eps, o.lr, this.batchPtr, o.batch, this.outPtr), "mezo step");
     const r = new Float32Array(this.e.x.memory.buffer, this.outPtr, 3);
     return { lossPlus: r[0], lossMinus: r[1], gradient: r[2] };
+  }
+
+  // θ += c·z(seed, t): a step replayed from its numbers (c = −lr·g).
+  replay(seed: bigint, t: number, c: number): void {
+    check(this.e.x.mezoPerturb(Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn), t, c), "mezo replay");
+  }
+
+  // Another client's data on the same engine (a simulation runs many clients on one module).
+  useExamples(examples: readonly Example[], seed: bigint): void {
+    if (examples.length === 0) throw new MezoError("no examples");
+    this.examples = examples;
+    this.seed = seed;
+    this.stepsDone = 0;
+  }
+
+  // The adapter's file bytes in linear memory, live (its checksum is stale until adapterBytes()).
+  image(): Uint8Array {
+    if (!this.imagePtr) this.imagePtr = check(this.e.x.adapterReseal(), "adapter");
+    return new Uint8Array(this.e.x.memory.buffer, this.imagePtr, this.imageBytes);
+  }
+
+  // Overwrites the adapter with another image of the same layout (the global one, a round's start).
+  setImage(bytes: Uint8Array): void {
+    if (bytes.length !== this.imageBytes) throw new MezoError(`the adapter image has ${bytes.length} bytes, this trainer's ${this.imageBytes}`);
+    this.image().set(bytes);
   }
 
   // After a restart: the adapter is already the checkpoint's, the step counter moves on.
