@@ -72,14 +72,15 @@ export function parameterCount(): i32 {
   return n;
 }
 
-// Cross-entropy of logits[V] at target, in f64 (the same code in every build: exp and log are
-// the module's own, not the host's).
+// Cross-entropy of logits[V] at target: the same code in every build (exp and log are the
+// module's own, not the host's). f32 Mathf, as the sampler's softmax: f64 Math would bring its
+// 6 KB of tables into the device's linear memory.
 function crossEntropy(logits: usize, V: i32, target: i32): f64 {
   let m: f32 = -Infinity;
   for (let v = 0; v < V; v++) m = max(m, load<f32>(logits + (<usize>v << 2)));
   let sum: f64 = 0;
-  for (let v = 0; v < V; v++) sum += Math.exp(<f64>(load<f32>(logits + (<usize>v << 2)) - m));
-  return Math.log(sum) + <f64>m - <f64>load<f32>(logits + (<usize>target << 2));
+  for (let v = 0; v < V; v++) sum += <f64>Mathf.exp(load<f32>(logits + (<usize>v << 2)) - m);
+  return <f64>Mathf.log(<f32>sum) + <f64>m - <f64>load<f32>(logits + (<usize>target << 2));
 }
 
 // Mean loss over the trained tokens of count records at batch (text/example.ts layout, one

@@ -8,15 +8,12 @@ import { AdapterStorage } from "../format/adapter-spec.js";
 import { writeAdapter } from "../format/adapter-writer.js";
 import type { ModelImage } from "../format/writer.js";
 import type { Kind } from "../format/spec.js";
-import { curveSvg } from "../train/curve.js";
 import { LoraTrainer } from "../train/finetune.js";
-import { CheckpointError, finetuneSeries, loadFinetune, saveFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
+import { CheckpointError, loadFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
+import { trainingLoop } from "./finetune-loop.js";
 import { MezoError, MezoTrainer } from "../train/mezo.js";
 import { UsageError } from "./errors.js";
 import { writeOutput } from "./output.js";
-import { startProgress } from "./progress.js";
-import { stopOnSignal } from "./run-control.js";
-import { setImmediate as yieldToEvents } from "node:timers/promises";
 
 export interface MezoRun {
   basePath: string;
@@ -78,46 +75,13 @@ export async function runMezo(r: MezoRun): Promise<void> {
   }
   trainer.resumeAt(first - 1);
   log(`finetune: MeZO (forward only) on ${train.length} labelled examples, ${trainer.parameters} adapter parameters, ${r.steps} steps × ${r.batch}, ε ${r.eps}, lr ${r.lr}`);
-  const lines = r.json || !process.stderr.isTTY;
-  let exact = "-";
-  const report = (step: number, loss: number) => {
-    const v = val ? trainer.evaluate(val) : undefined;
-    if (v) exact = `${(100 * v.exact).toFixed(1)} %`;
-    history.push({ step, loss, ...(v ? { valLoss: v.loss, valExact: v.exact, valIntent: v.intent } : {}) });
-    if (step > 0) {
-      const img = trainer.adapterBytes();
-      saveFinetune(r.checkpointDir, { version: 1, step, run, history }, new Float32Array(img.buffer, img.byteOffset, img.byteLength / 4));
-    }
-    if (!lines && step < r.steps) return;
-    if (r.json) log(JSON.stringify({ step, loss, ...(v ? { valLoss: v.loss, valExact: v.exact, valIntent: v.intent } : {}) }));
-    else log(`step ${step}/${r.steps} loss ${loss.toFixed(4)}${v ? ` val loss ${v.loss.toFixed(4)} exact ${(100 * v.exact).toFixed(1)} % intent ${(100 * v.intent).toFixed(1)} %` : ""}`);
-  };
-  if (val && first === 1) report(0, NaN);
-  const bar = startProgress("finetune (mezo)", r.steps - first + 1, " loss {loss} val exact {exact}");
-  const stop = stopOnSignal(() => log("finetune: stopping after the step in progress (Ctrl-C again to quit at once)"));
-  let recent = history.length ? history[history.length - 1].loss : 0;
-  try {
-    for (let s = first; s <= r.steps; s++) {
-      const st = trainer.step();
-      const loss = (st.lossPlus + st.lossMinus) / 2;
-      recent = s === 1 ? loss : 0.95 * recent + 0.05 * loss;
-      if (stop.signal.aborted) {
-        bar.stop();
-        report(s, recent);
-        log(`finetune: interrupted after step ${s}; checkpoint saved in ${r.checkpointDir}, continue with --resume`);
-        process.exitCode = 130;
-        return;
-      }
-      if (s % r.evalEvery === 0 && s < r.steps) report(s, recent);
-      bar.update(s - first + 1, { loss: recent.toFixed(3), exact });
-      if (s % 20 === 0) await yieldToEvents();
-    }
-  } finally {
-    bar.stop();
-    stop.dispose();
-  }
-  if (first <= r.steps) report(r.steps, recent);
-  writeOutput(r.curve, curveSvg(`edgellm finetune --method mezo: ${r.output}`, finetuneSeries(history)), "curve");
+  const finished = await trainingLoop({
+    label: `edgellm finetune --method mezo: ${r.output}`, steps: r.steps, first, evalEvery: r.evalEvery, json: r.json, checkpointDir: r.checkpointDir, curve: r.curve, run, history, smoothing: 0.05,
+    step: () => { const st = trainer.step(); return (st.lossPlus + st.lossMinus) / 2; },
+    hasVal: !!val, evaluate: () => (val ? trainer.evaluate(val) : undefined),
+    state: () => { const img = trainer.adapterBytes(); return new Float32Array(img.buffer, img.byteOffset, img.byteLength / 4); },
+  }, log);
+  if (!finished) return;
   let bytes = trainer.adapterBytes();
   if (r.storage === "f16") {
     const ad = readAdapter(bytes, r.output);

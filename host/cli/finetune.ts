@@ -13,13 +13,10 @@ import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { loadModel } from "./model-source.js";
 import { checkWritable, checkWritableDir, writeOutput } from "./output.js";
-import { stopOnSignal } from "./run-control.js";
-import { setImmediate as yieldToEvents } from "node:timers/promises";
-import { curveSvg } from "../train/curve.js";
-import { CheckpointError, finetuneSeries, hasFinetune, loadFinetune, saveFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
+import { CheckpointError, hasFinetune, loadFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
 import { runMezo } from "./finetune-mezo.js";
+import { trainingLoop } from "./finetune-loop.js";
 import { loraArg, readAdapters, type LoraArg } from "./lora-option.js";
-import { startProgress } from "./progress.js";
 
 const TARGET_NAMES = LORA_TARGET_KINDS.map((k) => KIND_NAMES[k]);
 
@@ -110,43 +107,11 @@ export function finetuneCommand(): Command {
         throw e;
       }
       log(`finetune: ${rows.n} ${rows.labelled ? "labelled examples (loss on the label)" : "lines (loss on every token)"}, rank ${o.rank}, alpha ${alpha}, ${trainer.nLora} adapter parameters on ${o.targets.map((k: Kind) => KIND_NAMES[k]).join(",")}, ${o.steps} steps × ${o.batch}`);
-      // On a terminal the bar carries the numbers; piped (a log) or --json, a line per evaluation.
-      const lines = o.json || !process.stderr.isTTY;
-      let exact = "-";
-      const report = (step: number, loss: number) => {
-        const v = valRows ? trainer.evaluate(valRows) : undefined;
-        if (v) exact = `${(100 * v.exact).toFixed(1)} %`;
-        history.push({ step, loss, ...(v ? { valLoss: v.loss, valExact: v.exact, valIntent: v.intent } : {}) });
-        if (step > 0) saveFinetune(checkpointDir, { version: 1, step, run, history }, trainer.state());
-        if (!lines && step < o.steps) return;
-        if (o.json) log(JSON.stringify({ step, loss, ...(v ? { valLoss: v.loss, valExact: v.exact, valIntent: v.intent } : {}) }));
-        else log(`step ${step}/${o.steps} loss ${loss.toFixed(4)}${v ? ` val loss ${v.loss.toFixed(4)} exact ${(100 * v.exact).toFixed(1)} % intent ${(100 * v.intent).toFixed(1)} %` : ""}`);
-      };
-      if (valRows && first === 1) report(0, NaN);
-      const bar = startProgress("finetune", o.steps - first + 1, " loss {loss} val exact {exact}");
-      const stop = stopOnSignal(() => log("finetune: stopping after the step in progress (Ctrl-C again to quit at once)"));
-      let recent = history.length ? history[history.length - 1].loss : 0;
-      try {
-        for (let s = first; s <= o.steps; s++) {
-          const loss = trainer.step(rows);
-          recent = s === 1 ? loss : 0.9 * recent + 0.1 * loss;
-          if (stop.signal.aborted) {
-            bar.stop();
-            report(s, recent);
-            log(`finetune: interrupted after step ${s}; checkpoint saved in ${checkpointDir}, continue with --resume`);
-            process.exitCode = 130;
-            return;
-          }
-          if (s % o.evalEvery === 0 && s < o.steps) report(s, recent);
-          bar.update(s - first + 1, { loss: recent.toFixed(3), exact });
-          if (s % 20 === 0) await yieldToEvents(); // let Ctrl-C in
-        }
-      } finally {
-        bar.stop();
-        stop.dispose();
-      }
-      if (first <= o.steps) report(o.steps, recent);
-      writeOutput(curve, curveSvg(`edgellm finetune: ${o.data}`, finetuneSeries(history)), "curve");
+      const finished = await trainingLoop({
+        label: `edgellm finetune: ${o.data}`, steps: o.steps, first, evalEvery: o.evalEvery, json: !!o.json, checkpointDir, curve, run, history, smoothing: 0.1,
+        step: () => trainer.step(rows), hasVal: !!valRows, evaluate: () => (valRows ? trainer.evaluate(valRows) : undefined), state: () => trainer.state(),
+      }, log);
+      if (!finished) return;
       const bytes = writeAdapter(trainer.adapter(o.storage === "f16" ? AdapterStorage.F16 : AdapterStorage.F32));
       writeOutput(o.output, bytes, "output");
       log(`wrote ${o.output} (${bytes.length} bytes, rank ${o.rank}, ${o.storage}), curve ${curve}`);

@@ -17,7 +17,7 @@ import { prng } from "./corpus.js";
 import type { Rows } from "./finetune-data.js";
 import { instantiateTrain, type TrainExports } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
-import { TeacherForcedScore } from "./teacher-forced.js";
+import { TeacherForcedScore, type Evaluation } from "./teacher-forced.js";
 
 // Adapter targets in the training module's order (bit t of its mask).
 export const LORA_TARGET_KINDS: readonly Kind[] = [Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.W1, Kind.W2, Kind.W3];
@@ -34,7 +34,7 @@ export interface FinetuneOptions {
   seed: number;
 }
 
-export interface Evaluation { loss: number; exact: number; intent: number; rows: number }
+export type { Evaluation } from "./teacher-forced.js";
 
 export class FinetuneError extends Error {}
 
