@@ -42,6 +42,8 @@ export function federateCommand(): Command {
     .option("--alpha <float>", "LoRA alpha (default: the rank)", float("alpha", 1e-6, 1e6))
     .option("--seq <int>", "positions per example", int("seq", 8, 4096), 128)
     .option("--server <name>", "server optimizer: fedavg or fedadam", choice("server", ["fedavg", "fedadam"] as const), "fedavg")
+    .option("--server-lr <float>", "server rate: FedAvg θ += η·Δ (default 1), FedAdam's step (default 0.01)", float("server-lr", 1e-6, 1000))
+    .option("--eval-every <int>", "rounds between validations (and the last)", int("eval-every", 1, 100000), 1)
     .option("--dp-noise <float>", "client-level DP: noise multiplier z (σ = z·S on the sum)", float("dp-noise", 0, 1000))
     .option("--dp-clip <float>", "client-level DP: L2 bound S on one client's update", float("dp-clip", 1e-9, 1e9), 1)
     .option("--sample-rate <float>", "client-level DP: Poisson sampling rate q (default: K / clients)", float("sample-rate", 1e-9, 1))
@@ -83,7 +85,7 @@ export function federateCommand(): Command {
         : undefined;
       if (!dp && o.localDp) throw new UsageError("--local-dp needs --dp-noise (and --dp-clip)");
       const lr: number = mezo && cmd.getOptionValueSource("lr") === "default" ? 1e-3 : o.lr;
-      const run = { method: o.method, base: checksum, clients: clients.map((c) => `${c.id}:${c.rows.n}`).join(","), rank: o.rank, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed, ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
+      const run = { method: o.method, base: checksum, clients: clients.map((c) => `${c.id}:${c.rows.n}`).join(","), rank: o.rank, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed, ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
       let saved: FederateState | undefined;
       let start: Uint8Array | undefined;
       if (o.resume && existsSync(statePath)) {
@@ -98,7 +100,7 @@ export function federateCommand(): Command {
         : denseMode({ trainer, start, clients, val, steps: o.localSteps, localDp: o.localDp && dp ? { clip: dp.clip, noise: dp.noise } : undefined, seed: o.seed });
       let coordinator: Coordinator;
       try {
-        coordinator = new Coordinator(mode.initial, { clientsPerRound: o.clientsPerRound, roundMs: 1, server: o.server, dp, seed: o.seed }, saved?.coordinator);
+        coordinator = new Coordinator(mode.initial, { clientsPerRound: o.clientsPerRound, roundMs: 1, server: o.server, serverLr: o.serverLr, dp, seed: o.seed }, saved?.coordinator);
       } catch (e) {
         if (e instanceof CoordinatorError) throw new UsageError(e.message);
         throw e;
@@ -111,7 +113,7 @@ export function federateCommand(): Command {
       for (let r = coordinator.round + 1; r <= o.rounds; r++) {
         const res: SimRound | null = mode.round(coordinator, r);
         if (!res) { bar.stop(); log(`federate: stopped before round ${r}: it would take ε past the budget ${o.epsilon}`); break; }
-        const v = mode.evaluate(coordinator);
+        const v = r % o.evalEvery === 0 || r === o.rounds ? mode.evaluate(coordinator) : undefined;
         const entry = { round: res.round, loss: res.meanLoss, clients: res.accepted, sampled: res.sampled, examples: res.examples, bytesPerClient: res.bytesPerClient,
           ...(res.epsilon !== undefined ? { epsilon: res.epsilon, clipped: res.clipped } : {}), ...(v ? { valLoss: v.loss, valExact: v.exact, valIntent: v.intent } : {}) };
         history.push(entry);

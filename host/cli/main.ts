@@ -16,6 +16,7 @@ import { submitCommand } from "./submit.js";
 import { demoCommand } from "./demo.js";
 import { privacyCommand } from "./privacy.js";
 import { federateCommand } from "./federate.js";
+import { mergeCommand } from "./merge.js";
 
 // Commander's own usage errors read like ours: "edgellm: <what is wrong>".
 const output = { writeErr: (s: string) => process.stderr.write(s.replace(/^error: /, "edgellm: ")) };
@@ -26,7 +27,7 @@ const program = new Command("edgellm")
   .exitOverride()
   .configureOutput(output);
 
-for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), ...compressCommands(), finetuneCommand(), commandsCommand(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand(), privacyCommand(), federateCommand()]) program.addCommand(cmd.exitOverride().configureOutput(output));
+for (const cmd of [runCommand(), convertCommand(), infoCommand(), evalCommand(), benchCommand(), ...compressCommands(), finetuneCommand(), mergeCommand(), commandsCommand(), serveCommand(), gatewayCommand(), peersCommand(), submitCommand(), demoCommand(), privacyCommand(), federateCommand()]) program.addCommand(cmd.exitOverride().configureOutput(output));
 
 // A reader that goes away (`edgellm run | head`) ends the output, quietly, like other tools.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {

@@ -32,6 +32,7 @@ export interface CoordinatorOptions {
   clientsPerRound: number;   // K (without DP; with DP the expected count is q·N)
   roundMs: number;           // deadline after the announcement
   server: ServerOptimizerName;
+  serverLr?: number;         // FedAvg's η_s (1) or FedAdam's rate (1e-2)
   dp?: DpOptions;
   seed: number;
 }
@@ -87,7 +88,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     if (!(Number.isInteger(o.clientsPerRound) && o.clientsPerRound >= 1)) throw new CoordinatorError(`clients per round must be a positive integer, got ${o.clientsPerRound}`);
     if (o.dp && !(o.dp.sampleRate > 0 && o.dp.sampleRate <= 1)) throw new CoordinatorError(`client sample rate must be in (0, 1], got ${o.dp.sampleRate}`);
     this.global = initial.slice();
-    this.optimizer = serverOptimizer(o.server, initial.length, saved?.optimizer);
+    this.optimizer = serverOptimizer(o.server, initial.length, saved?.optimizer, o.serverLr);
     this.accountant = o.dp ? (saved?.privacy ? RdpAccountant.fromJSON(saved.privacy) : new RdpAccountant()) : null;
     this.roundsClosed = saved?.round ?? 0;
   }

@@ -1,5 +1,6 @@
 // The server's step from a round's aggregate (the clients' mean update Δ, a pseudo-gradient):
-// FedAvg takes it as is (θ += Δ); FedAdam (Reddi et al. 2021, "Adaptive federated
+// FedAvg takes it, scaled by a server rate (θ += η_s·Δ; η_s = 1 is McMahan et al.'s FedAvg,
+// more makes up for K clients' updates being averaged rather than chained); FedAdam (Reddi et al. 2021, "Adaptive federated
 // optimization") keeps Adam moments over rounds: m = β₁m + (1−β₁)Δ, v = β₂v + (1−β₂)Δ²,
 // θ += η·m / (√v + τ). State is plain arrays so a coordinator can save and resume it.
 
@@ -15,8 +16,9 @@ export interface ServerOptimizer {
 
 export class FedAvg implements ServerOptimizer {
   readonly name = "fedavg";
+  constructor(private readonly lr = 1) {}
   apply(global: Float32Array, delta: Float32Array): void {
-    for (let i = 0; i < global.length; i++) global[i] += delta[i];
+    for (let i = 0; i < global.length; i++) global[i] += this.lr * delta[i];
   }
   state(): ServerOptimizerState { return { name: "fedavg" }; }
 }
@@ -48,6 +50,9 @@ export class FedAdam implements ServerOptimizer {
   state(): ServerOptimizerState { return { name: "fedadam", m: Array.from(this.m), v: Array.from(this.v) }; }
 }
 
-export function serverOptimizer(name: ServerOptimizerName, size: number, saved?: ServerOptimizerState, adam: FedAdamOptions = DEFAULT_FEDADAM): ServerOptimizer {
-  return name === "fedadam" ? new FedAdam(size, adam, saved?.name === "fedadam" ? saved : undefined) : new FedAvg();
+// lr: FedAvg's server rate (default 1) or FedAdam's (default DEFAULT_FEDADAM.lr).
+export function serverOptimizer(name: ServerOptimizerName, size: number, saved?: ServerOptimizerState, lr?: number): ServerOptimizer {
+  return name === "fedadam"
+    ? new FedAdam(size, { ...DEFAULT_FEDADAM, ...(lr !== undefined ? { lr } : {}) }, saved?.name === "fedadam" ? saved : undefined)
+    : new FedAvg(lr ?? 1);
 }
