@@ -8,7 +8,9 @@ import { writeAdapter } from "../format/adapter-writer.js";
 import { AdapterStorage, MAX_RANK } from "../format/adapter-spec.js";
 import { CHECKSUM_OFFSET, Kind, KIND_NAMES } from "../format/spec.js";
 import { tokenizeRows, type Rows } from "../train/finetune-data.js";
-import { FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
+import { FinetuneError, LORA_TARGET_KINDS, LoraTrainer, type Evaluation } from "../train/finetune.js";
+import { FullTrainer } from "../train/finetune-full.js";
+import { writeModel } from "../format/writer.js";
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { loadModel } from "./model-source.js";
@@ -32,7 +34,7 @@ function targetList(v: string): Kind[] {
 
 export function finetuneCommand(): Command {
   return new Command("finetune")
-    .description("train a LoRA adapter on a frozen base by backpropagation (SENTENCE<TAB>LABEL lines: loss on the label)")
+    .description("train a LoRA adapter on a frozen base (or, --full, every weight) by backpropagation or MeZO (SENTENCE<TAB>LABEL lines: loss on the label)")
     .argument("<base>", "base model (edgellm file; its quantized matrices are used exactly as stored)")
     .requiredOption("--data <file>", "training examples: SENTENCE<TAB>LABEL lines, or plain text")
     .requiredOption("-o, --output <adapter>", "adapter file to write")
@@ -54,6 +56,7 @@ export function finetuneCommand(): Command {
     .option("--resume", "continue from the checkpoint directory")
     .option("--curve <file.svg>", "training-curve plot (default: <output minus extension>.curve.svg)")
     .option("--json", "one JSON line per log point instead of text")
+    .option("--full", "train every weight (quantization-aware in the base's types) and write a model instead of an adapter")
     .option("--method <name>", "backprop (the training module) or mezo (forward only, in the inference module: what a device runs)", choice("method", ["backprop", "mezo"] as const), "backprop")
     .option("--eps <float>", "mezo: perturbation size", float("eps", 1e-6, 1), 1e-3)
     .option("--lora <file>", "mezo: the f32 adapter to start from (default: a fresh one of --rank on --targets)", loraArg)
@@ -74,6 +77,7 @@ export function finetuneCommand(): Command {
       const train = readExampleFile(o.data, "data file"), val = o.val ? readExampleFile(o.val, "validation file") : undefined;
       const checksumOf = () => new DataView(base.bytes.buffer, base.bytes.byteOffset).getUint32(CHECKSUM_OFFSET, true);
       if (o.method === "mezo") {
+        if (o.full) throw new UsageError("--full trains by backprop; --method mezo trains an adapter");
         const starts: LoraArg[] = o.lora ?? [];
         if (starts.length > 1) throw new UsageError("--method mezo trains one adapter: give --lora once");
         const start = starts.length ? { path: starts[0].path, bytes: readAdapters(starts, base.bytes, basePath)[0].bytes } : undefined;
@@ -82,38 +86,68 @@ export function finetuneCommand(): Command {
           storage: o.storage, rank: o.rank, alpha: o.alpha ?? o.rank, targets: o.targets, steps: o.steps, evalEvery: o.evalEvery, lr, eps: o.eps, batch: o.batch, seed: o.seed, ctx: Math.min(o.ctx, base.image.config.seqLen), kvInt8: !!o.kvInt8 });
       }
       if (o.lora) throw new UsageError("--lora is for --method mezo (backprop starts from a fresh adapter)");
+      if (o.full) {
+        for (const opt of ["rank", "alpha", "targets", "storage"]) if (cmd.getOptionValueSource(opt) === "cli") throw new UsageError(`--${opt} is an adapter's option; --full trains every weight and writes a model`);
+      }
       const rows = tokenizeRows(engine, train, seq), valRows: Rows | undefined = val && tokenizeRows(engine, val, seq);
       const log = (s: string) => process.stdout.write(s + "\n");
       if (rows.truncated) log(`finetune: ${rows.truncated} of ${rows.n} training examples are longer than ${seq} positions and were cut`);
-      const checksum = new DataView(base.bytes.buffer, base.bytes.byteOffset).getUint32(CHECKSUM_OFFSET, true);
+      const checksum = checksumOf();
       const alpha: number = o.alpha ?? o.rank;
-      let trainer: LoraTrainer;
+      const common = { lr: o.lr, lrDecay: o.lrDecay, weightDecay: o.weightDecay, batch: o.batch, steps: o.steps, seed: o.seed };
+      let job: FinetuneJob;
       try {
-        trainer = new LoraTrainer(base.image, checksum, seq, { rank: o.rank, alpha, targets: o.targets, lr: o.lr, lrDecay: o.lrDecay, weightDecay: o.weightDecay, batch: o.batch, steps: o.steps, seed: o.seed });
+        job = o.full ? fullJob(new FullTrainer(base.image, seq, common)) : loraJob(new LoraTrainer(base.image, checksum, seq, { ...common, rank: o.rank, alpha, targets: o.targets }), o.storage);
       } catch (e) {
         if (e instanceof FinetuneError) throw new UsageError(`${basePath}: ${e.message}`);
         throw e;
       }
       // What must not change between a run and its resumption.
-      const run = { base: checksum, data: rows.n, rank: o.rank, alpha, targets: o.targets, lr: o.lr, lrDecay: o.lrDecay, batch: o.batch, seq, steps: o.steps, seed: o.seed };
+      const run = { base: checksum, data: rows.n, ...(o.full ? { full: true } : { rank: o.rank, alpha, targets: o.targets }), lr: o.lr, lrDecay: o.lrDecay, batch: o.batch, seq, steps: o.steps, seed: o.seed };
       let history: FinetuneMeta["history"] = [];
       let first = 1;
       try {
         const ck = o.resume ? loadFinetune(checkpointDir, run) : undefined;
-        if (ck) { trainer.restore(ck.state, ck.meta.step); history = ck.meta.history; first = ck.meta.step + 1; }
+        if (ck) { job.restore(ck.state, ck.meta.step); history = ck.meta.history; first = ck.meta.step + 1; }
         if (o.resume) log(ck ? `finetune: resuming from step ${ck.meta.step} of ${o.steps} (${checkpointDir})` : `finetune: no checkpoint in ${checkpointDir} yet; starting at step 0`);
       } catch (e) {
         if (e instanceof CheckpointError || e instanceof FinetuneError) throw new UsageError(e.message);
         throw e;
       }
-      log(`finetune: ${rows.n} ${rows.labelled ? "labelled examples (loss on the label)" : "lines (loss on every token)"}, rank ${o.rank}, alpha ${alpha}, ${trainer.nLora} adapter parameters on ${o.targets.map((k: Kind) => KIND_NAMES[k]).join(",")}, ${o.steps} steps × ${o.batch}`);
+      log(`finetune: ${rows.n} ${rows.labelled ? "labelled examples (loss on the label)" : "lines (loss on every token)"}, ${o.full ? job.describe : `rank ${o.rank}, alpha ${alpha}, ${job.describe} on ${o.targets.map((k: Kind) => KIND_NAMES[k]).join(",")}`}, ${o.steps} steps × ${o.batch}`);
       const finished = await trainingLoop({
         label: `edgellm finetune: ${o.data}`, steps: o.steps, first, evalEvery: o.evalEvery, json: !!o.json, checkpointDir, curve, run, history, smoothing: 0.1,
-        step: () => trainer.step(rows), hasVal: !!valRows, evaluate: () => (valRows ? trainer.evaluate(valRows) : undefined), state: () => trainer.state(),
+        step: () => job.step(rows), hasVal: !!valRows, evaluate: () => (valRows ? job.evaluate(valRows) : undefined), state: () => job.state(),
       }, log);
       if (!finished) return;
-      const bytes = writeAdapter(trainer.adapter(o.storage === "f16" ? AdapterStorage.F16 : AdapterStorage.F32));
+      const bytes = job.output();
       writeOutput(o.output, bytes, "output");
-      log(`wrote ${o.output} (${bytes.length} bytes, rank ${o.rank}, ${o.storage}), curve ${curve}`);
+      log(`wrote ${o.output} (${bytes.length} bytes, ${o.full ? "a model in the base's types" : `rank ${o.rank}, ${o.storage}`}), curve ${curve}`);
     });
+}
+
+// What the loop needs of a trainer, LoRA or full.
+interface FinetuneJob {
+  describe: string;
+  step(rows: Rows): number;
+  evaluate(rows: Rows): Evaluation;
+  state(): Float32Array;
+  restore(state: Float32Array, step: number): void;
+  output(): Uint8Array;
+}
+
+function loraJob(t: LoraTrainer, storage: "f32" | "f16"): FinetuneJob {
+  return {
+    describe: `${t.nLora} adapter parameters`,
+    step: (rows) => t.step(rows), evaluate: (rows) => t.evaluate(rows), state: () => t.state(), restore: (s, k) => t.restore(s, k),
+    output: () => writeAdapter(t.adapter(storage === "f16" ? AdapterStorage.F16 : AdapterStorage.F32)),
+  };
+}
+
+function fullJob(t: FullTrainer): FinetuneJob {
+  return {
+    describe: `full fine-tuning of ${t.parameters} weights`,
+    step: (rows) => t.step(rows), evaluate: (rows) => t.evaluate(rows), state: () => t.state(), restore: (s, k) => t.restore(s, k),
+    output: () => writeModel(t.image()),
+  };
 }

@@ -17,7 +17,8 @@ import { prng } from "./corpus.js";
 import type { Rows } from "./finetune-data.js";
 import { instantiateTrain, type TrainExports } from "./module.js";
 import { isMatrix, TrainNet } from "./net.js";
-import { TeacherForcedScore, type Evaluation } from "./teacher-forced.js";
+import type { Evaluation } from "./teacher-forced.js";
+import { cosineLr, RowFeed } from "./row-feed.js";
 
 // Adapter targets in the training module's order (bit t of its mask).
 export const LORA_TARGET_KINDS: readonly Kind[] = [Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.W1, Kind.W2, Kind.W3];
@@ -42,9 +43,7 @@ export class LoraTrainer {
   readonly x: TrainExports;
   readonly net: TrainNet;
   readonly nLora: number;
-  private readonly tokensPtr: number;
-  private readonly targetsPtr: number;
-  private random: () => number;
+  private readonly feed: RowFeed;
   private readonly layerSpans: [number, number][]; // [from, count] of each layer's adapter parameters
   stepsDone = 0;
   private scheduleSteps: number; // the cosine runs over these (o.steps; a federated client's local steps)
@@ -62,35 +61,27 @@ export class LoraTrainer {
     this.nLora = this.x.loraInit(this.net.id, o.rank, mask, o.alpha / o.rank);
     if (this.nLora < 0) throw new FinetuneError(`the training module refused rank ${o.rank} on ${o.targets.length} targets`);
     this.initA(c, prng(o.seed));
-    this.random = prng(o.seed + 1); // batch order: its own stream, so a resumed run can replay it
+    this.feed = new RowFeed(this.x, o.batch, T, o.seed + 1); // batch order: its own stream, so a resumed run can replay it
     this.layerSpans = [];
     for (let l = 0; l < c.nLayers; l++) {
       const from = this.firstOffset(l), to = l + 1 < c.nLayers ? this.firstOffset(l + 1) : this.nLora;
       this.layerSpans.push([from, to - from]);
     }
-    this.tokensPtr = this.x.alloc(4 * o.batch * T);
-    this.targetsPtr = this.x.alloc(4 * o.batch * T);
   }
 
   get lora(): Float32Array { return new Float32Array(this.x.memory.buffer, this.x.loraParams(this.net.id), this.nLora); }
 
   // One AdamW step on a random batch of rows; returns the batch's loss (mean over trained positions).
   step(rows: Rows): number {
-    const o = this.o, T = this.T;
-    const tk = new Int32Array(this.x.memory.buffer, this.tokensPtr, o.batch * T), tg = new Int32Array(this.x.memory.buffer, this.targetsPtr, o.batch * T);
-    for (let b = 0; b < o.batch; b++) {
-      const i = Math.floor(this.random() * rows.n);
-      tk.set(rows.tokens.subarray(i * T, i * T + T), b * T);
-      tg.set(rows.targets.subarray(i * T, i * T + T), b * T);
-    }
+    const o = this.o;
+    this.feed.fillRandom(rows);
     const id = this.net.id;
-    this.x.forward(id, this.tokensPtr);
-    const loss = this.x.loss(id, -1, this.targetsPtr, 0, 1, 0);
+    this.x.forward(id, this.feed.tokensPtr);
+    const loss = this.x.loss(id, -1, this.feed.targetsPtr, 0, 1, 0);
     this.x.loraZeroGrads(id);
-    this.x.backward(id, this.tokensPtr);
+    this.x.backward(id, this.feed.tokensPtr);
     this.stepsDone++;
-    const progress = Math.min(1, this.stepsDone / Math.max(1, this.scheduleSteps));
-    const lr = o.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
+    const lr = cosineLr(o.lr, this.stepsDone, this.scheduleSteps);
     const L = this.base.config.nLayers;
     this.layerSpans.forEach(([from, count], l) => {
       if (count > 0) this.x.loraAdamw(id, from, count, lr * o.lrDecay ** (L - 1 - l), 0.9, 0.999, 1e-8, o.weightDecay, this.stepsDone);
@@ -98,28 +89,7 @@ export class LoraTrainer {
     return loss;
   }
 
-  evaluate(rows: Rows): Evaluation {
-    const o = this.o, T = this.T, V = this.base.config.vocabSize, id = this.net.id;
-    const score = new TeacherForcedScore();
-    for (let start = 0; start < rows.n; start += o.batch) {
-      const n = Math.min(o.batch, rows.n - start);
-      // Views made anew each batch: a module call may grow (and so detach) its memory.
-      const tk = new Int32Array(this.x.memory.buffer, this.tokensPtr, o.batch * T), tg = new Int32Array(this.x.memory.buffer, this.targetsPtr, o.batch * T);
-      tk.fill(1); tg.fill(-1);
-      tk.set(rows.tokens.subarray(start * T, (start + n) * T));
-      tg.set(rows.targets.subarray(start * T, (start + n) * T));
-      this.x.forward(id, this.tokensPtr);
-      const logits = this.net.logits, targets = new Int32Array(this.x.memory.buffer, this.targetsPtr, o.batch * T);
-      for (let b = 0; b < n; b++) {
-        for (let p = 0; p < T; p++) {
-          const y = targets[b * T + p];
-          if (y >= 0) score.add(logits.subarray((b * T + p) * V, (b * T + p + 1) * V), y, p + 1 < rows.intentTo[start + b]);
-        }
-        score.endExample();
-      }
-    }
-    return score.result();
-  }
+  evaluate(rows: Rows): Evaluation { return this.feed.evaluate(this.net, rows); }
 
   // Everything a resumed run needs beyond the options: adapter parameters and Adam moments,
   // f32 [3][nLora]; with stepsDone, the batch order and the schedule follow.
@@ -138,8 +108,7 @@ export class LoraTrainer {
     new Float32Array(buf, this.x.loraParams(id), n).set(state.subarray(0, n));
     new Float32Array(buf, this.x.loraMoment1(id), n).set(state.subarray(n, 2 * n));
     new Float32Array(buf, this.x.loraMoment2(id), n).set(state.subarray(2 * n));
-    this.random = prng(this.o.seed + 1);
-    for (let i = 0; i < step * this.o.batch; i++) this.random(); // the batches already drawn
+    this.feed.reseed(this.o.seed + 1, step); // the batches already drawn
     this.stepsDone = step;
   }
 
@@ -151,7 +120,7 @@ export class LoraTrainer {
     new Float32Array(buf, this.x.loraParams(id), n).set(params);
     new Float32Array(buf, this.x.loraMoment1(id), n).fill(0);
     new Float32Array(buf, this.x.loraMoment2(id), n).fill(0);
-    this.random = prng(seed);
+    this.feed.reseed(seed);
     this.stepsDone = 0;
     this.scheduleSteps = steps;
   }
