@@ -1,8 +1,9 @@
 // What an adapter costs per token: the default model greedy from BOS with no adapter, a rank-4
 // and a rank-16 adapter on all seven matrices of every layer, in both builds, rounds interleaved
 // (median of rounds), printed side by side with the ratio to no adapter. With --adapter, that
-// adapter file replaces the synthetic ones; each --merged model (`edgellm merge` of MODEL and the
-// adapter) is a row of its own, run without adapter: what merging saves per token.
+// adapter file replaces the synthetic ones and is the reference of the ratios; each --merged
+// model (`edgellm merge` of MODEL and the adapter) is a row of its own, run without adapter:
+// what merging saves per token.
 // Usage: node dist/tools/bench-lora.js [MODEL] [--rounds N] [--steps N] [--adapter FILE] [--merged FILE]...
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -56,10 +57,13 @@ for (let r = 0; r < rounds; r++) {
 }
 process.stdout.write(`${modelPath}: ${steps} positions greedy from BOS, median of ${rounds} interleaved rounds${adapterPath ? "" : "; adapters on wq wk wv wo w1 w2 w3 of every layer"}\n`);
 const width = Math.max(8, ...rows.map((r) => r.label.length));
-process.stdout.write(`engine  ${"adapter".padEnd(width)}    tok/s   × none\n`);
+// Ratios to the unmerged adapter when one is given: the base alone may stop early (a token costs
+// more as the context grows), the adapter and the models it was merged into write 256 positions.
+const reference = adapterPath ? rows[1].label : "none";
+process.stdout.write(`engine  ${"adapter".padEnd(width)}    tok/s   × ${reference}  positions\n`);
 for (const c of cases) {
   const tps = c.positions / median(c.times);
-  const none = cases.find((x) => x.engine === c.engine && x.label === "none")!;
-  const base0 = none.positions / median(none.times);
-  process.stdout.write(`${c.engine.padEnd(7)} ${c.label.padEnd(width)} ${tps.toFixed(0).padStart(7)}   ${(tps / base0).toFixed(3)}\n`);
+  const ref = cases.find((x) => x.engine === c.engine && x.label === reference)!;
+  const base0 = ref.positions / median(ref.times);
+  process.stdout.write(`${c.engine.padEnd(7)} ${c.label.padEnd(width)} ${tps.toFixed(0).padStart(7)}   ${(tps / base0).toFixed(3)}  ${String(c.positions).padStart(9)}\n`);
 }
