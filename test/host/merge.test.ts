@@ -72,11 +72,41 @@ test("a quantized base keeps its types, untouched matrices byte for byte; --quan
   Engine.load(new Uint8Array(readFileSync(int8)), undefined, { ctx: 8 }).forward(1, 0);
 });
 
+test("an int8 base with groups stays int8 in its groups, and runs close to the adapter unmerged", () => {
+  // An int8 base with 32 weights a scale: the default model as f32 (zero-scale merge), quantized.
+  const zero = adapterFor(DEFAULT, [Kind.Wq], 6, "zero-g.ella"), f32 = join(dir, "g-f32.ellm"), g32 = join(dir, "g32.ellm");
+  assert.equal(runCli(["merge", DEFAULT, `${zero}:0`, "-o", f32, "--quant", "f32"]).code, 0);
+  const q = runCli(["quantize", f32, "--quant", "int8", "--group", "32", "--embedding", "int8", "-o", g32]);
+  assert.equal(q.code, 0, q.stderr);
+  const a = adapterFor(g32, [Kind.Wk, Kind.W1, Kind.W3], 7, "g.ella"), out = join(dir, "g32-merged.ellm");
+  const r = runCli(["merge", g32, `${a}:2`, "-o", out]);
+  assert.equal(r.code, 0, r.stderr);
+  const base = readModel(new Uint8Array(readFileSync(g32))), merged = readModel(new Uint8Array(readFileSync(out)));
+  base.tensors.forEach((t, i) => {
+    assert.equal(merged.tensors[i].qtype, t.qtype);
+    assert.equal(merged.tensors[i].group, t.group, `tensor ${i} keeps its group`);
+  });
+  assert.ok(base.tensors.some((t) => t.qtype === QType.Q8 && t.group === 32), "the base has int8 groups of 32");
+  const tokens = [1, 40, 300, 7, 99, 250];
+  const unmerged = logits(new Uint8Array(readFileSync(g32)), [{ bytes: new Uint8Array(readFileSync(a)), scale: 2 }], tokens);
+  const plain = logits(new Uint8Array(readFileSync(g32)), [], tokens);
+  const float = logits(new Uint8Array(readFileSync(f32)), [], tokens);
+  const folded = logits(new Uint8Array(readFileSync(out)), [], tokens);
+  const maxAbs = (x: Float32Array[], y: Float32Array[]) => Math.max(...x.map((row, p) => Math.max(...row.map((v, i) => Math.abs(v - y[p][i])))));
+  assert.ok(folded.every((row) => row.every(Number.isFinite)));
+  // Re-quantizing the folded weights (new group scales, every weight rounded again) errs about as
+  // much as quantizing the f32 base to int8 did, and far less than the adapter moves the logits.
+  const diff = maxAbs(folded, unmerged), effect = maxAbs(unmerged, plain), int8Error = maxAbs(plain, float);
+  assert.ok(effect > 1, `the adapter changes the logits (${effect})`);
+  assert.ok(diff < 0.25 * effect && diff < 3 * int8Error, `re-quantization error ${diff}: the adapter's effect ${effect}, int8's own ${int8Error}`);
+});
+
 test("merge: an adapter for another base, an output that is an input, a bad --quant: one line, nothing written", () => {
   const out = join(dir, "never.ellm");
   const cases: [string[], RegExp][] = [
     [[DEFAULT, join(ROOT, "test", "vectors", "adapter", "tiny-f32.ella"), "-o", out], /was made for a model with checksum .*default\.ellm has checksum/],
     [[DEFAULT, adapterFor(DEFAULT, [Kind.Wq], 5, "x.ella"), "-o", DEFAULT], /it is also the base/],
+    [[DEFAULT, join(dir, "x.ella"), `${join(dir, "x.ella")}:0.5`, "-o", join(dir, "x.ella")], /it is also the adapter 1/],
     [[DEFAULT, join(dir, "x.ella"), "-o", out, "--quant", "int3"], /--quant/],
     [[DEFAULT, join(dir, "missing.ella"), "-o", out], /missing\.ella/],
   ];
