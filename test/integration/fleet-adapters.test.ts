@@ -16,6 +16,7 @@ import { writeAdapter } from "../../host/format/adapter-writer.js";
 import { Gateway } from "../../host/fleet/gateway.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { randomAdapter } from "../host/adapter-helpers.js";
+import { FW_DEVICE } from "./firmware-helpers.js";
 import { captureLog, CLI, FW, haveFirmwarePeer, ROOT, until } from "./fleet-helpers.js";
 
 const skip = skipUnless(haveFirmwarePeer, "firmware/build/edgellm-fw with serve (npm run build)");
@@ -72,11 +73,13 @@ async function localRun(i: number): Promise<Buffer> {
 const PEERS = [
   { kind: "Node", start: (fleet: string, id: string) => spawn(process.execPath, [CLI, "serve", "--broker", mosq.url, "--fleet", fleet, "--id", id, "--model", MODEL, "--adapters", DIR, "--heartbeat", "300"], { stdio: ["ignore", "ignore", "pipe"] }) },
   { kind: "firmware", start: (fleet: string, id: string) => spawn(FW, ["serve", "--broker", mosq.url, "--fleet", fleet, "--id", id, "--model", MODEL, "--adapters", DIR, "--heartbeat", "300"], { stdio: ["ignore", "ignore", "pipe"] }) },
+  // Weights and adapters left in host memory (env.wMatvec, env.loraApply), as on the device.
+  { kind: "firmware --host-weights", start: (fleet: string, id: string) => spawn(FW, ["serve", "--broker", mosq.url, "--fleet", fleet, "--id", id, "--model", MODEL, "--adapters", DIR, "--heartbeat", "300", "--host-weights"], { stdio: ["ignore", "ignore", "pipe"] }) },
 ];
 
 for (const peer of PEERS) {
   test(`a ${peer.kind} peer serves the adapters: submit --adapter equals run --lora byte for byte; an adapter nobody holds fails naming it`, { skip, timeout: 180_000 }, async () => {
-    const fleet = `ad-${peer.kind.toLowerCase()}`, id = `${fleet}-peer`;
+    const fleet = `ad-${peer.kind.toLowerCase().replace(/[^a-z]+/g, "-")}`, id = `${fleet}-peer`;
     const gw = await Gateway.start({ broker: mosq.url, fleet, id: "gw", log: captureLog("gateway").log, scheduler: { placeTimeoutMs: PLACE_TIMEOUT_MS } });
     const p = peer.start(fleet, id);
     procs.push(p);
@@ -106,7 +109,7 @@ for (const peer of PEERS) {
       const exited = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
       p.kill("SIGTERM");
       assert.equal(await exited, 0, err);
-      if (peer.kind === "firmware") {
+      if (peer.kind !== "Node") {
         // The module's heap is flat over the tasks, switches included (one 16-byte probe block).
         const m = /heap top (\d+) \((\d+)\)/.exec(err);
         assert.ok(m, err);
@@ -141,6 +144,10 @@ test("bad adapter directories and names stop a peer at start with one line; subm
     assert.match(f.stderr, fw);
     assert.equal(f.stderr.trim().split("\n").length, 1, f.stderr);
   }
+  // The ESP32 budget has no room for adapters beside the default model: said at start.
+  const device = spawnSync(FW_DEVICE, ["serve", ...common, "--adapters", DIR, "--host-weights", "--kv-int8", "--ctx", "128", "--max-memory", "147456", "--inbox", "4096", "--stack", "8192"], { encoding: "utf8", timeout: 30_000 });
+  assert.equal(device.status, 1, device.stderr);
+  assert.match(device.stderr, /^edgellm-fw: error: --adapters: \S+home\.ella \(211200 bytes\) does not fit in linear memory under --max-memory 147456 \(131072 bytes in use before it\): raise --max-memory or hold fewer adapters\n$/);
   for (const [arg, message] of [["a/b", /'a\/b' is not an adapter id/], ["home:x", /the scale must be a number in \[-100, 100\], got 'x'/], ["home:101", /got '101'/], ["", /'' is not an adapter id/]] as const) {
     const r = await cli(["submit", "--broker", "mqtt://127.0.0.1:1", "--adapter", arg]);
     assert.equal(r.code, 2, r.stderr);
