@@ -10,7 +10,7 @@ import * as genApi from "./gen/api";
 import * as F from "./model/fields";
 import { QT_COUNT, tensorBytes } from "./model/qtypes";
 import { parseAdapter } from "./adapter/file";
-import { clearAdapters, loadAdapter, loadAdapterExternal } from "./model/lora";
+import { clearAdapters, holdAdapter, holdAdapterExternal, loadAdapter, loadAdapterExternal, useHeld } from "./model/lora";
 import * as grammarApi from "./grammar/api";
 import * as mezoApi from "./mezo/api";
 import { encodeExample } from "./text/example";
@@ -64,6 +64,22 @@ export function adapterLoadExternal(index: i32, len: i32, scale: f32): i32 {
 }
 // Detaches every adapter (their memory stays taken: the heap never frees).
 export function adapterClear(): void { clearAdapters(); }
+// Held adapters (a fleet peer's set): checked as adapterLoad and their links built once, but
+// not attached; returns the held index (0, 1, …; at most 32) or an error. adapterUse switches.
+export function adapterHold(ptr: usize, len: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  if (len < 0) return E.E_ARGUMENT;
+  return holdAdapter(rt.weights, rt.config, rt.checksum, ptr, <usize>len);
+}
+export function adapterHoldExternal(index: i32, len: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  if (len < 0 || index < 0) return E.E_ARGUMENT;
+  return holdAdapterExternal(rt.weights, rt.config, rt.checksum, <u32>index, <usize>len);
+}
+// Detaches every adapter and attaches held adapter `index` at `scale` (-1: none); allocates nothing.
+export function adapterUse(index: i32, scale: f32): i32 { return useHeld(index, scale); }
 // Firmware: use the host's native kernels where the module has a call for them (now: attention
 // over an int8 KV cache). Call after modelInit; the Node host never does.
 export function nativeKernels(on: i32): i32 {
@@ -191,6 +207,8 @@ export function agentSetCapabilities(modelId: usize, modelIdLen: i32, impl: usiz
 // The filter to subscribe: edgellm/v1/<fleet>/to/<id>/+ (NUL-terminated when there is room).
 export function agentSetNonce(nonce: usize, n: i32): i32 { return agentApi.setNonce(nonce, n); }
 export function agentSubscription(out: usize, cap: i32): i32 { return agentApi.subscription(out, cap); }
+// Held adapter heldIndex (adapterHold) served as id[idLen]: announced in the status, named by tasks.
+export function agentAddAdapter(id: usize, idLen: i32, heldIndex: i32): i32 { return agentApi.addAdapter(id, idLen, heldIndex); }
 // The last will: topic (NUL-terminated when there is room) and offline status payload;
 // returns (topicLen << 16) | payloadLen.
 export function agentWill(topicOut: usize, topicCap: i32, payloadOut: usize, payloadCap: i32): i32 {

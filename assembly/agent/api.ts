@@ -43,6 +43,14 @@ export function setNonce(nonce: usize, n: i32): i32 {
   return a.setNonce(nonce, n);
 }
 
+// Held adapter `heldIndex` (adapterHold) announced as id[n] (^[A-Za-z0-9_.-]{1,128}$): after
+// init, before connected. Its entry in the agent's list, or E_NAME / E_ARGUMENT / E_OUT_OF_MEMORY.
+export function addAdapter(id: usize, n: i32, heldIndex: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  return a.addAdapter(id, n, heldIndex);
+}
+
 export function subscription(out: usize, cap: i32): i32 {
   const a = agent;
   if (a == null) return E.E_NO_AGENT;

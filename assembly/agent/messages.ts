@@ -6,17 +6,20 @@ import { blockBytes, objectBytes } from "../core/heap";
 import { FlatObject, J_NUMBER, J_STRING, J_TRUE, JSON_NOT_OBJECT, JSON_OK, JSON_SYNTAX } from "./json";
 import { isName, KIND_CANCEL, KIND_TASK, MAX_NAME } from "./topics";
 import { Writer } from "./writer";
+import { AdapterSet, isAdapterId, MAX_ADAPTER_ID } from "./adapters";
 
 export const PROTOCOL_VERSION: i32 = 1;
 export const MAX_PAYLOAD_BYTES: i32 = 65536;   // any message; checked before parsing
 export const MAX_PROMPT_CHARS: i32 = 8192;     // the schema's maxLength (JavaScript code points)
 export const MAX_DATA_CHARS: i32 = 60000;      // base64 characters of generated text in one message
 export const MAX_REASON_CHARS: i32 = 256;      // reject/cancel reason, result error
+export const MAX_ADAPTER_SCALE: f64 = 100;     // |scale| of a task's adapter
 
 // Members of task and cancel, in the schemas' property order (ajv reports the first failing).
 const F_V = 0, F_KIND = 1, F_TASK_ID = 2, F_ATTEMPT = 3, F_LEASE = 4, F_DEADLINE = 5, F_PROMPT = 6,
-  F_STEPS = 7, F_TEMPERATURE = 8, F_TOPP = 9, F_SEED = 10, F_REASON = 11, F_ONLINE = 12, F_NONCE = 13, F_SINCE = 14;
-const FIELD_NAMES: StaticArray<string> = ["v", "kind", "taskId", "attempt", "leaseMs", "deadlineMs", "prompt", "steps", "temperature", "topp", "seed", "reason", "online", "nonce", "since"];
+  F_STEPS = 7, F_TEMPERATURE = 8, F_TOPP = 9, F_SEED = 10, F_REASON = 11, F_ONLINE = 12, F_NONCE = 13, F_SINCE = 14,
+  F_ADAPTER = 15, F_SCALE = 16;
+const FIELD_NAMES: StaticArray<string> = ["v", "kind", "taskId", "attempt", "leaseMs", "deadlineMs", "prompt", "steps", "temperature", "topp", "seed", "reason", "online", "nonce", "since", "adapter", "scale"];
 const KINDS: StaticArray<string> = ["status", "heartbeat", "accept", "reject", "tokens", "result", "task", "cancel", "submit", "gateway", "queued", "reply"];
 const TASK_REQUIRED: StaticArray<i32> = [F_TASK_ID, F_ATTEMPT, F_LEASE, F_DEADLINE, F_PROMPT, F_STEPS, F_TEMPERATURE, F_TOPP, F_SEED];
 
@@ -33,6 +36,9 @@ export class TaskMsg {
   prompt: usize;        // u8 [promptCap] UTF-8
   promptCap: i32;
   promptBytes: i32 = 0; // the whole prompt's UTF-8 length, even when over promptCap (then not all stored)
+  adapter: usize = heap.alloc(<usize>MAX_ADAPTER_ID); // the adapter's id; adapterLen 0: none
+  adapterLen: i32 = 0;
+  scale: f32 = 1;
 
   constructor(promptCap: i32) {
     this.promptCap = promptCap;
@@ -40,7 +46,7 @@ export class TaskMsg {
   }
 
   static heapBytes(promptCap: i32): i64 {
-    return objectBytes(offsetof<TaskMsg>()) + blockBytes(MAX_NAME) + blockBytes(max(promptCap, 1));
+    return objectBytes(offsetof<TaskMsg>()) + blockBytes(MAX_NAME) + blockBytes(MAX_ADAPTER_ID) + blockBytes(max(promptCap, 1));
   }
 }
 
@@ -126,6 +132,7 @@ export class Inbound {
     const o = this.obj;
     for (let i = 0; i < TASK_REQUIRED.length; i++) if (!o.has(TASK_REQUIRED[i])) return missing(why, "task", TASK_REQUIRED[i]);
     if (o.unknown > 0 || o.has(F_REASON) || o.has(F_ONLINE) || o.has(F_NONCE) || o.has(F_SINCE)) { why.ascii(": task: / must NOT have additional properties"); return false; }
+    if (o.has(F_SCALE) && !o.has(F_ADAPTER)) { why.ascii(": task: / must have property adapter when property scale is present"); return false; }
     const t = this.task;
     if (!nameField(why, o, "task", F_TASK_ID, t.taskId)) return false;
     t.taskIdLen = o.strBytes;
@@ -149,6 +156,21 @@ export class Inbound {
       else seed = seed * 10 + <u64>(c - 0x30);
     }
     if (!digitsOk) { why.ascii(": task: /seed must match pattern \"^[0-9]{1,20}$\""); return false; }
+    t.adapterLen = 0;
+    t.scale = 1;
+    if (o.has(F_ADAPTER)) {
+      if (o.type[F_ADAPTER] != J_STRING) return typeError(why, "task", F_ADAPTER, "string");
+      const n = o.stringOf(F_ADAPTER, t.adapter, MAX_ADAPTER_ID);
+      if (n > MAX_ADAPTER_ID || !isAdapterId(t.adapter, n)) { prefix(why, "task", F_ADAPTER).ascii(" must match pattern \"^[A-Za-z0-9_.-]{1,128}$\""); return false; }
+      t.adapterLen = n;
+    }
+    if (o.has(F_SCALE)) {
+      if (o.type[F_SCALE] != J_NUMBER) return typeError(why, "task", F_SCALE, "number");
+      const v = o.numberOf(F_SCALE);
+      if (v < -MAX_ADAPTER_SCALE) { prefix(why, "task", F_SCALE).ascii(" must be >= -").u64(<u64>MAX_ADAPTER_SCALE); return false; }
+      if (v > MAX_ADAPTER_SCALE) { prefix(why, "task", F_SCALE).ascii(" must be <= ").u64(<u64>MAX_ADAPTER_SCALE); return false; }
+      t.scale = <f32>v;
+    }
     t.attempt = <u32>o.numberOf(F_ATTEMPT);
     t.leaseMs = <i32>o.numberOf(F_LEASE);
     t.deadlineMs = <i32>o.numberOf(F_DEADLINE);
@@ -165,7 +187,7 @@ export class Inbound {
     if (!o.has(F_REASON)) return missing(why, "cancel", F_REASON);
     let extra = o.unknown > 0;
     for (let i = F_ATTEMPT; i <= F_SEED; i++) if (o.has(i)) extra = true;
-    for (let i = F_ONLINE; i <= F_SINCE; i++) if (o.has(i)) extra = true;
+    for (let i = F_ONLINE; i <= F_SCALE; i++) if (o.has(i)) extra = true;
     if (extra) { why.ascii(": cancel: / must NOT have additional properties"); return false; }
     const c = this.cancel;
     if (!nameField(why, o, "cancel", F_TASK_ID, c.taskId)) return false;
@@ -316,13 +338,18 @@ export class Capabilities {
   static heapBytes(): i64 { return objectBytes(offsetof<Capabilities>()) + blockBytes(128) + blockBytes(32); }
 }
 
+// The longest online status without its adapter list (ids, impl and model id escaped at worst).
+export const STATUS_BASE_BYTES: i32 = 1536;
+
 export function writeStatusOnline(w: Writer, id: usize, idLen: i32, ts: f64, caps: Capabilities, queue: i32, maxQueue: i32,
-                                  nonce: usize, nonceLen: i32, since: f64): void {
+                                  nonce: usize, nonceLen: i32, since: f64, adapters: AdapterSet | null): void {
   head(w, "status").ascii(",\"id\":").jsonString(id, idLen).ascii(",\"online\":true,\"ts\":").fixed(ts, 3);
   if (nonceLen > 0) w.ascii(",\"nonce\":\"").bytes(nonce, nonceLen).ascii("\",\"since\":").fixed(since, 3);
   if (caps.implLen > 0) w.ascii(",\"impl\":").jsonString(caps.impl, caps.implLen);
   w.ascii(",\"model\":{\"id\":").jsonString(caps.modelId, caps.modelIdLen).ascii(",\"quant\":").jsonAscii(caps.quant)
     .ascii(",\"ctx\":").i32(caps.ctx).ascii(",\"vocab\":").i32(caps.vocab)
     .ascii("},\"tokPerSec\":").fixed(caps.tokPerSec, 1).ascii(",\"freeMem\":").u32(caps.freeMem)
-    .ascii(",\"queue\":").i32(queue).ascii(",\"maxQueue\":").i32(maxQueue).byte(0x7d);
+    .ascii(",\"queue\":").i32(queue).ascii(",\"maxQueue\":").i32(maxQueue);
+  if (adapters != null) adapters.writeJson(w);
+  w.byte(0x7d);
 }

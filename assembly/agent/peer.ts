@@ -18,11 +18,14 @@ import { PromptEncoder, taskOutCap } from "./prompt";
 import { agentLog, mqttPublish, QOS0, QOS1, RETAIN } from "./host";
 import { Utf8Step, utf8Valid } from "./json";
 import {
-  Capabilities, Inbound, MAX_NONCE_BYTES, MAX_REASON_CHARS, PRESENCE_EARLIER, PRESENCE_OTHER, PRESENCE_OURS, writeAccept, writeHeartbeatHead, writeHeartbeatTail, writeHeartbeatTask,
+  Capabilities, Inbound, MAX_NONCE_BYTES, STATUS_BASE_BYTES, MAX_REASON_CHARS, PRESENCE_EARLIER, PRESENCE_OTHER, PRESENCE_OURS, writeAccept, writeHeartbeatHead, writeHeartbeatTail, writeHeartbeatTask,
   writeReject, writeResult, writeStatusOffline, writeStatusOnline, writeTokens,
 } from "./messages";
 import { isName, KIND_TASK, MAX_NAME, MAX_TOPIC_BYTES, parseInbox, writeInboxFilter, writePeerTopic } from "./topics";
 import { Writer } from "./writer";
+import { AdapterSet, MAX_ADAPTERS } from "./adapters";
+import { useHeld } from "../model/lora";
+import { fits } from "../core/memory-cap";
 
 export const MAX_QUEUE: i32 = 64;
 // Tokens are streamed once this many bytes are waiting (or flushMs after the first of them).
@@ -48,6 +51,8 @@ class Slot {
   promptBytes: i32 = 0;    // the prompt's UTF-8 length
   promptTooLong: bool = false; // more than 8·ctx bytes: fails when it would start, as generate() does
   cancelled: bool = false;
+  adapter: i32 = -1;       // entry in the agent's AdapterSet; -1: none
+  scale: f32 = 1;
 
   constructor(ctx: i32) { this.tokens = heap.alloc(<usize>(ctx + 1) << 2); }
 
@@ -87,6 +92,10 @@ export class Agent {
   restoreAt: f64 = 0;          // nowMs before which a restore waits (one a second)
   restorePending: bool = false;
   earlierSeen: i32 = 0;        // presences of an earlier process with our id seen
+  // Adapters held (allocated by the first addAdapter) and the one attached now (entry, scale).
+  adapters: AdapterSet | null = null;
+  activeAdapter: i32 = -1;
+  activeScale: f32 = 1;
   topic: Writer = Writer.alloc(MAX_TOPIC_BYTES);
   msg: Writer;              // the outbound payload being built
   why: Writer = Writer.alloc(TEXT_CAP);  // last rejection reason
@@ -155,6 +164,25 @@ export class Agent {
     return E.OK;
   }
 
+  // Adapter `heldIndex` (model/lora.ts) announced as id[n]: its entry, or an error. Before
+  // agentConnected: the status announces the list. The message buffer grows (once, at start) when
+  // a status with the list would not fit it.
+  addAdapter(id: usize, n: i32, heldIndex: i32): i32 {
+    if (this.adapters == null) {
+      if (!fits(objectBytes(offsetof<AdapterSet>()) + 3 * objectBytes(<i64>MAX_ADAPTERS * 4))) return E.E_OUT_OF_MEMORY;
+      this.adapters = new AdapterSet();
+    }
+    const set = this.adapters!;
+    const r = set.add(id, n, heldIndex);
+    if (r < 0) return r;
+    const need = STATUS_BASE_BYTES + set.jsonBytes();
+    if (need > this.msg.cap) {
+      if (!fits(Writer.heapBytes(need) + 64)) return E.E_OUT_OF_MEMORY;
+      this.msg = Writer.alloc(need);
+    }
+    return r;
+  }
+
   // ---- publishing ---------------------------------------------------------------------
 
   private publish(kind: string, flags: i32): void {
@@ -166,7 +194,7 @@ export class Agent {
   private log(w: Writer): void { agentLog(w.buf, w.n); }
 
   statusOnline(now: f64): void {
-    writeStatusOnline(this.msg.reset(), this.id, this.idLen, now, this.caps, this.held(), this.maxQueue, this.nonce, this.nonceLen, this.since);
+    writeStatusOnline(this.msg.reset(), this.id, this.idLen, now, this.caps, this.held(), this.maxQueue, this.nonce, this.nonceLen, this.since, this.adapters);
     this.publish("status", QOS1 | RETAIN);
   }
 
@@ -301,6 +329,15 @@ export class Agent {
       this.answerReject(this.line.reset().ascii("steps ").i32(t.steps).ascii(" exceed context ").i32(this.ctx), now);
       return;
     }
+    let adapter = -1;
+    if (t.adapterLen > 0) {
+      const set = this.adapters;
+      adapter = set != null ? set.find(t.adapter, t.adapterLen) : -1;
+      if (adapter < 0) {
+        this.answerReject(this.line.reset().ascii("adapter '").bytes(t.adapter, t.adapterLen).ascii("' is not held by this peer"), now);
+        return;
+      }
+    }
     let free = 0;
     while (this.slots[free].used) free++;
     const s = this.slots[free];
@@ -313,6 +350,8 @@ export class Agent {
     s.topp = t.topp;
     s.seed = t.seed;
     s.cancelled = false;
+    s.adapter = adapter;
+    s.scale = t.scale;
     s.promptBytes = t.promptBytes;
     s.promptTooLong = t.promptBytes > t.promptCap;
     s.nTokens = 0;
@@ -441,12 +480,23 @@ export class Agent {
           .i32(cap).ascii(" fit a context of ").i32(this.ctx).ascii(" positions"));
         continue;
       }
+      this.useAdapter(s.adapter, s.scale);
       this.gen.rt.sampler.configure(s.temperature, s.topp, s.seed);
       this.gen.start(s.tokens, s.nTokens, s.steps);
       this.gen.deadlineAt = s.deadlineAt;
       return true;
     }
     return false; // unreachable
+  }
+
+  // The task's adapter attached (or none), unless it already is: the base stays loaded, the
+  // held links are re-pointed (model/lora.ts useHeld), nothing is allocated.
+  private useAdapter(entry: i32, scale: f32): void {
+    if (entry == this.activeAdapter && (entry < 0 || scale == this.activeScale)) return;
+    const held = entry >= 0 ? this.adapters!.held[entry] : -1;
+    useHeld(held, scale); // entries and scales were checked on receipt: it cannot refuse them
+    this.activeAdapter = entry;
+    this.activeScale = scale;
   }
 
   // Streams the output not yet sent as one tokens message (QoS 0: the result carries it all).

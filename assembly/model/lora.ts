@@ -10,7 +10,7 @@ import { LoraLink } from "./lora-link";
 import { Matrix } from "./matrix";
 import { Config } from "./config";
 import { Weights } from "./weights";
-import { AdapterParse, parseAdapter, parseAdapterExternal, ST_F16 } from "../adapter/file";
+import { Adapter, AdapterMatrix, AdapterParse, parseAdapter, parseAdapterExternal, ST_F16 } from "../adapter/file";
 import { loraForward } from "../kernels/lora";
 import { loraApply } from "../kernels/native";
 
@@ -64,42 +64,133 @@ export function loadAdapterExternal(weights: Weights, config: Config, baseChecks
   return attach(weights, parseAdapterExternal(index, n, config, baseChecksum), 0, n, s, index + 1);
 }
 
+// Linear memory one adapter's links take beyond what the heap holds already.
+function linkBytes(ad: Adapter, ext: u32): i64 {
+  const r = ad.rank;
+  let need: i64 = r > scratchRank ? <i64>r * 4 + 64 : 0;
+  for (let i = 0; i < ad.matrices.length; i++) {
+    const m = ad.matrices[i];
+    need += 112; // the link and its place in a list
+    if (m.storage == ST_F16 && ext == 0) need += (<i64>r * <i64>m.inn + <i64>m.out * <i64>r) * 4 + 128;
+  }
+  return need;
+}
+
+// Matrix m's link at k (f16 in linear memory widened to f32 copies once).
+function makeLink(m: AdapterMatrix, r: i32, k: f32, ext: u32): LoraLink {
+  const link = new LoraLink();
+  link.rank = r; link.k = k; link.a = m.a; link.b = m.b; link.inn = m.inn; link.out = m.out;
+  link.ext = ext; link.storage = m.storage;
+  if (m.storage == ST_F16 && ext == 0) {
+    link.a = heap.alloc(<usize>(r * m.inn) << 2); widen(link.a, m.a, r * m.inn);
+    link.b = heap.alloc(<usize>(m.out * r) << 2); widen(link.b, m.b, m.out * r);
+  }
+  return link;
+}
+
+function ensureScratch(r: i32): void {
+  if (r > scratchRank) { scratch = heap.alloc(<usize>r << 2); scratchRank = r; }
+}
+
+// Appended: several adapters add in the order they were loaded.
+function append(target: Matrix, link: LoraLink): void {
+  if (target.lora == null) { target.lora = link; attached.push(target); }
+  else { let l = target.lora!; while (l.next != null) l = l.next!; l.next = link; }
+}
+
 function attach(weights: Weights, res: AdapterParse, p: usize, n: usize, s: f32, ext: u32): i32 {
   if (res.error != E.OK) return res.error;
   const ad = res.adapter, r = ad.rank;
   const k: f32 = ad.alpha / <f32>r * s;
-  let need: i64 = r > scratchRank ? <i64>r * 4 + 64 : 0;
-  for (let i = 0; i < ad.matrices.length; i++) {
-    const m = ad.matrices[i];
-    need += 112; // the link and its place in lastLinks
-    if (m.storage == ST_F16 && ext == 0) need += (<i64>r * <i64>m.inn + <i64>m.out * <i64>r) * 4 + 128;
-  }
-  if (!fits(need)) return E.E_OUT_OF_MEMORY;
-  if (r > scratchRank) { scratch = heap.alloc(<usize>r << 2); scratchRank = r; }
+  if (!fits(linkBytes(ad, ext))) return E.E_OUT_OF_MEMORY;
+  ensureScratch(r);
   lastLinks = new Array<LoraLink>();
   lastImage = p; lastImageBytes = n; lastInPlace = ext == 0;
   for (let i = 0; i < ad.matrices.length; i++) {
     const m = ad.matrices[i];
-    const link = new LoraLink();
-    link.rank = r; link.k = k; link.a = m.a; link.b = m.b; link.inn = m.inn; link.out = m.out;
-    link.ext = ext; link.storage = m.storage;
+    const link = makeLink(m, r, k, ext);
     lastLinks.push(link);
-    if (m.storage == ST_F16 && ext == 0) {
-      lastInPlace = false;
-      link.a = heap.alloc(<usize>(r * m.inn) << 2); widen(link.a, m.a, r * m.inn);
-      link.b = heap.alloc(<usize>(m.out * r) << 2); widen(link.b, m.b, m.out * r);
-    }
-    const target = targetOf(weights, m.kind, m.layer)!;
-    // Appended: several adapters add in the order they were loaded.
-    if (target.lora == null) { target.lora = link; attached.push(target); }
-    else { let l = target.lora!; while (l.next != null) l = l.next!; l.next = link; }
+    if (m.storage == ST_F16 && ext == 0) lastInPlace = false;
+    append(targetOf(weights, m.kind, m.layer)!, link);
   }
   return ad.matrices.length;
 }
 
+// ---- Held adapters: a fleet peer's set, switched per task (assembly/agent/peer.ts) ----------
+// Each is parsed and its links built once (f16 widened once); useHeld() then detaches whatever
+// is attached and attaches one of them at a scale, allocating nothing, so a peer switching
+// adapters for any number of tasks keeps linear memory flat and never reloads the base.
+
+class HeldAdapter {
+  links: StaticArray<LoraLink>;
+  targets: StaticArray<Matrix>;
+  k1: f32;                 // alpha / rank: k at scale 1
+  constructor(n: i32) {
+    this.links = new StaticArray<LoraLink>(n);
+    this.targets = new StaticArray<Matrix>(n);
+  }
+}
+
+export const MAX_HELD: i32 = 32;
+const held = new StaticArray<HeldAdapter | null>(MAX_HELD);
+let heldCount: i32 = 0;
+
+export function heldAdapters(): i32 { return heldCount; }
+
+// The adapter at p[n] (kept in place by the host), or host-held adapter `index` (ext = index + 1),
+// checked against the loaded model and held detached: its index, or an error.
+export function holdAdapter(weights: Weights, config: Config, baseChecksum: u32, p: usize, n: usize): i32 {
+  return hold(weights, parseAdapter(p, n, config, baseChecksum), 0);
+}
+
+export function holdAdapterExternal(weights: Weights, config: Config, baseChecksum: u32, index: u32, n: usize): i32 {
+  if (index >= 0xffff) return E.E_ARGUMENT;
+  return hold(weights, parseAdapterExternal(index, n, config, baseChecksum), index + 1);
+}
+
+function hold(weights: Weights, res: AdapterParse, ext: u32): i32 {
+  if (res.error != E.OK) return res.error;
+  if (heldCount >= MAX_HELD) return E.E_ARGUMENT;
+  const ad = res.adapter, r = ad.rank, count = ad.matrices.length;
+  // The lists, the record, and room in `attached` for every target (so useHeld never grows it).
+  const need = linkBytes(ad, ext) + <i64>count * 8 + 128 + <i64>(attached.length + count) * 4 + 64;
+  if (!fits(need)) return E.E_OUT_OF_MEMORY;
+  ensureScratch(r);
+  const h = new HeldAdapter(count);
+  h.k1 = ad.alpha / <f32>r;
+  const mark = attached.length;
+  for (let i = 0; i < count; i++) {
+    const m = ad.matrices[i];
+    h.links[i] = makeLink(m, r, h.k1, ext);
+    h.targets[i] = targetOf(weights, m.kind, m.layer)!;
+    attached.push(h.targets[i]); // reserves capacity only: the length is restored below
+  }
+  attached.length = mark;
+  held[heldCount] = h;
+  return heldCount++;
+}
+
+// Detaches every adapter, then attaches held adapter `index` at scale s (index -1: none).
+// Allocates nothing. E_ARGUMENT for an index not held or a scale that is not finite.
+export function useHeld(index: i32, s: f32): i32 {
+  if (index < -1 || index >= heldCount || !(s == s) || s == Infinity || s == -Infinity) return E.E_ARGUMENT;
+  for (let i = 0; i < attached.length; i++) unchecked(attached[i]).lora = null;
+  attached.length = 0;
+  if (index < 0) return E.OK;
+  const h = held[index]!;
+  const k = h.k1 * s;
+  for (let i = 0; i < h.links.length; i++) {
+    const link = h.links[i];
+    link.k = k;
+    link.next = null;
+    append(h.targets[i], link);
+  }
+  return E.OK;
+}
+
 export function clearAdapters(): void {
   for (let i = 0; i < attached.length; i++) attached[i].lora = null;
-  attached = new Array<Matrix>();
+  attached.length = 0; // its capacity kept: held adapters reserved room in it
   lastLinks = new Array<LoraLink>();
   lastImage = 0; lastImageBytes = 0; lastInPlace = false;
 }

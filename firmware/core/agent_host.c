@@ -16,7 +16,7 @@
 
 struct agent_host {
   fw *f;
-  IM3Function init, caps, subscription, will, connected, message, tick, shutdown, held, reason, set_nonce;
+  IM3Function init, caps, subscription, will, connected, message, tick, shutdown, held, reason, set_nonce, add_adapter;
   uint32_t topic_buf, payload_buf, inbox_bytes;  // guest offsets / size
   char model_id[161], impl[33];
   char sub[SMALL_CAP], will_topic[SMALL_CAP];
@@ -58,7 +58,7 @@ static int find_all(agent_host *a, char *err, size_t n) {
       fw_find(f, &a->connected, "agentConnected", 1, err, n) || fw_find(f, &a->message, "agentMessage", 1, err, n) ||
       fw_find(f, &a->tick, "agentTick", 1, err, n) || fw_find(f, &a->shutdown, "agentShutdown", 1, err, n) ||
       fw_find(f, &a->held, "agentHeld", 1, err, n) || fw_find(f, &a->reason, "agentReason", 1, err, n) ||
-      fw_find(f, &a->set_nonce, "agentSetNonce", 1, err, n))
+      fw_find(f, &a->set_nonce, "agentSetNonce", 1, err, n) || fw_find(f, &a->add_adapter, "agentAddAdapter", 0, err, n))
     return -1;
   return 0;
 }
@@ -141,6 +141,17 @@ int agent_capabilities(agent_host *a, float tok_per_sec, int32_t free_mem, char 
   if (put(a, mp, a->model_id, ml, "model id", err, n) || put(a, kp, a->impl, kl, "impl", err, n)) return -1;
   const void *ca[] = { &mp, &mn, &kp, &kn, &tok_per_sec, &free_mem };
   return fw_call_checked(a->f, a->caps, "agentSetCapabilities", &r, 6, ca, err, n);
+}
+
+int agent_add_adapter(agent_host *a, const char *id, int32_t held, char *err, size_t n) {
+  if (!a->add_adapter) return fw_failf(err, n, "module: no agentAddAdapter export (rebuild the module)");
+  size_t il = strlen(id);
+  if (il == 0 || il > 128) return fw_failf(err, n, "adapter id '%s': 1-128 characters", id);
+  uint32_t ip = a->payload_buf;
+  int32_t in = (int32_t)il, r;
+  if (put(a, ip, id, il, "adapter id", err, n)) return -1;
+  const void *args[] = { &ip, &in, &held };
+  return fw_call_checked(a->f, a->add_adapter, "agentAddAdapter", &r, 3, args, err, n);
 }
 
 const char *agent_subscription(const agent_host *a) { return a->sub; }

@@ -45,6 +45,9 @@ const char *agent_will_topic(const agent_host *a);    // peer/<id>/status, retai
 const uint8_t *agent_will_payload(const agent_host *a, size_t *len);
 uint32_t agent_inbox_bytes(const agent_host *a);      // largest payload agent_message takes
 
+// Held adapter `held` (fw_adapter_hold) served as `id` (^[A-Za-z0-9_.-]{1,128}$): announced in
+// the status, named by tasks. After agent_open, before agent_connected.
+int agent_add_adapter(agent_host *a, const char *id, int32_t held, char *err, size_t errlen);
 // After every (re)connection, once subscribed: the online status.
 int agent_connected(agent_host *a, double now_ms, char *err, size_t errlen);
 // One received message. *refused: 0 handled; 1 the module rejected it (state unchanged; it

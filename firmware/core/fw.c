@@ -101,6 +101,7 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
       fw_find(f, &f->gen_constrain, "genConstrain", 0, err, n) || fw_find(f, &f->grammar_load, "grammarLoad", 0, err, n) ||
       fw_find(f, &f->grammar_set_input, "grammarSetInput", 0, err, n) || fw_find(f, &f->adapter_load, "adapterLoad", 0, err, n) ||
       fw_find(f, &f->adapter_load_ext, "adapterLoadExternal", 0, err, n) ||
+      fw_find(f, &f->adapter_hold, "adapterHold", 0, err, n) || fw_find(f, &f->adapter_hold_ext, "adapterHoldExternal", 0, err, n) ||
       fw_find(f, &f->native_kernels, "nativeKernels", 0, err, n))
     goto fail;
 
@@ -296,6 +297,42 @@ int fw_speed(fw *f, int32_t positions, double *tok_per_sec, char *err, size_t n)
   if (gen_run(f, (int32_t)f->scratch, 1, positions, NULL, &ran, &stopped, err, n)) return -1;
   uint64_t us = plat_now_us() - t0;
   *tok_per_sec = us ? ran / (us / 1e6) : 0;
+  return 0;
+}
+
+// Linear memory has grown past the cap (a call failed for that reason).
+static int past_cap(fw *f) { return f->max_memory && m3_GetMemorySize(f->rt) > f->max_memory; }
+
+int fw_adapter_hold(fw *f, const uint8_t *bytes, size_t len, int external, int32_t *result, char *err, size_t n) {
+  enum { E_OUT_OF_MEMORY = -14 };
+  *result = 0;
+  if (len > INT32_MAX) return fw_failf(err, n, "adapter: too large");
+  int32_t al = (int32_t)len;
+  if (external) {
+    if (!f->adapter_hold_ext) return fw_failf(err, n, "module: no adapterHoldExternal export (rebuild the module)");
+    if (f->n_adapters == FW_MAX_ADAPTERS) return fw_failf(err, n, "adapter: at most %d host-held adapters", FW_MAX_ADAPTERS);
+    int32_t index = f->n_adapters;
+    f->adapters[index].bytes = bytes;
+    f->adapters[index].len = len;
+    f->n_adapters++;
+    const void *a[] = { &index, &al };
+    int rc = fw_call(f, f->adapter_hold_ext, "adapter", result, 2, a, err, n);
+    if (rc && past_cap(f)) *result = E_OUT_OF_MEMORY, rc = 0;
+    if (!rc && *result < 0) f->n_adapters--; // refused: no link refers to it
+    return rc;
+  }
+  if (!f->adapter_hold) return fw_failf(err, n, "module: no adapterHold export (rebuild the module)");
+  // Refused before copying when the bytes alone would take linear memory past the cap (the
+  // module checks the rest: its links, f16 widened to f32).
+  uint32_t top = fw_heap_top(f);
+  uint64_t end = ((uint64_t)top + len + 64 + 0xffff) & ~(uint64_t)0xffff; // memory grows in 64 KiB pages
+  if (f->max_memory && (!top || end > f->max_memory)) { *result = E_OUT_OF_MEMORY; return 0; }
+  uint32_t p;
+  const void *a[] = { &p, &al };
+  if (copy_in(f, bytes, (uint32_t)len, &p, "adapter", err, n) || fw_call(f, f->adapter_hold, "adapter", result, 2, a, err, n)) {
+    if (!past_cap(f)) return -1;
+    *result = E_OUT_OF_MEMORY; // the module's own estimate let memory grow a page past the cap
+  }
   return 0;
 }
 

@@ -102,6 +102,16 @@ int fw_mezo_run(fw *f, const fw_mezo *m, char *err, size_t errlen);
 // *out points into linear memory until the next call into the module.
 int fw_adapter_image(fw *f, uint32_t len, const uint8_t **out, char *err, size_t errlen);
 
+// Adapters a fleet peer holds (assembly/model/lora.ts adapterHold): checked against the model
+// and their links built once, attached per task by the module's agent. Host-held adapters
+// (external: read from host memory / flash like --host-weights) plus --lora ones: at most this many.
+#define FW_MAX_ADAPTERS 40
+// Holds the adapter file bytes[len] (which must outlive the fw): copied into linear memory, or
+// with `external` left in host memory. 0 with *result = the module's answer: the held index
+// (≥ 0) or a module error code (E_ADAPTER_BASE -19: made for another model; E_OUT_OF_MEMORY
+// -14: it does not fit under max_memory, checked before copying); -1 with err on a trap.
+int fw_adapter_hold(fw *f, const uint8_t *bytes, size_t len, int external, int32_t *result, char *err, size_t errlen);
+
 // Formats an error message into err[n] and returns -1: the one way core functions report.
 int fw_failf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

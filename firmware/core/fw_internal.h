@@ -11,9 +11,9 @@ struct fw {
       sampler_init, encode, set_memory_limit, native_kernels,
       gen_start, gen_next, gen_cancel, gen_output, gen_output_len, gen_position, // gen/generation.ts
       gen_constrain, grammar_load, grammar_set_input,                          // constrained decoding
-      adapter_load, adapter_load_ext;
+      adapter_load, adapter_load_ext, adapter_hold, adapter_hold_ext;
   const uint8_t *model; size_t model_len; // host-side model file (host functions read it)
-  struct { const uint8_t *bytes; size_t len; } adapters[8]; // host-held adapters (env.aRead, env.loraApply)
+  struct { const uint8_t *bytes; size_t len; } adapters[FW_MAX_ADAPTERS]; // host-held adapters (env.aRead, env.loraApply)
   int n_adapters;
   uint32_t max_memory;
   uint32_t call_timeout_s;

@@ -15,6 +15,7 @@
 // log and into the startup error.
 // A fatal error (a trap, memory past --max-memory) exits without a clean disconnect, so the
 // broker publishes the last will.
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <mosquitto.h>
@@ -38,12 +39,16 @@
 #define FLUSH_MS 20         // tokens batched at most this long (protocol §4)
 #define PROBE_POSITIONS 64  // the speed probe for the status message
 #define DROPS_LOGGED_PER_SECOND 10
+#define MAX_ADAPTERS 32     // a peer holds at most this many (host/fleet/schemas.ts MAX_PEER_ADAPTERS)
+#define E_ADAPTER_BASE (-19)
+#define E_OUT_OF_MEMORY (-14)
 
 static const char k_usage[] =
   "usage: edgellm-fw serve --broker mqtt[s]://HOST[:PORT] --model M.ellm [-z TOK] --id ID [--fleet F]\n"
   "                        [--username U] [--password P] [--cafile CA.pem] [--cert C.pem --key K.pem]\n"
   "                        [--connect-timeout MS] [--max-queue N] [--heartbeat MS]\n"
   "                        [--host-weights] [--max-memory BYTES] [--ctx N] [--kv-int8] [--inbox BYTES]\n"
+  "                        [--adapters DIR]\n"
   "                        [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS]\n"
   "       edgellm-fw serve --decode task|cancel [--model M.ellm] [--fleet F] [--id ID] < payload\n";
 
@@ -237,7 +242,7 @@ static void model_id(const char *path, const plat_blob *m, char *out, size_t n) 
 static int takes_value(const char *a) {
   static const char *const k[] = { "--broker", "--model", "-z", "--tokenizer", "--id", "--fleet", "--username", "--password",
                                    "--cafile", "--cert", "--key", "--module", "--decode", "--max-queue", "--connect-timeout",
-                                   "--heartbeat", "--max-memory", "--ctx", "--inbox", "--stack", "--call-timeout" };
+                                   "--heartbeat", "--max-memory", "--ctx", "--inbox", "--stack", "--call-timeout", "--adapters" };
   for (size_t i = 0; i < sizeof k / sizeof *k; i++) if (!strcmp(a, k[i])) return 1;
   return 0;
 }
@@ -253,7 +258,7 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
 }
 
 typedef struct {
-  const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode, *cafile, *cert, *key;
+  const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode, *cafile, *cert, *key, *adapters;
   long max_queue, heartbeat, max_memory, ctx, inbox, stack, connect_timeout, call_timeout;
   int host_weights, kv_int8;
 } serve_opts;
@@ -279,6 +284,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     else if (!strcmp(a, "--key")) o->key = v;
     else if (!strcmp(a, "--module")) o->module = v;
     else if (!strcmp(a, "--decode")) o->decode = v;
+    else if (!strcmp(a, "--adapters")) o->adapters = v;
     else if (!strcmp(a, "--max-queue")) { if (parse_int(v, 1, 64, &o->max_queue)) bad = "max-queue must be an integer in [1, 64]"; }
     else if (!strcmp(a, "--connect-timeout")) { if (parse_int(v, 100, 3600000, &o->connect_timeout)) bad = "connect-timeout must be ms in [100, 3600000]"; }
     else if (!strcmp(a, "--heartbeat")) { if (parse_int(v, 50, 3600000, &o->heartbeat)) bad = "heartbeat must be ms in [50, 3600000]"; }
@@ -329,7 +335,11 @@ static int32_t free_mem(fw *f, const serve_opts *o) {
 }
 
 // One module instance with its agent: the model mapped, the speed measured, agentInit done.
-typedef struct { plat_blob mod, model, tok; fw *f; agent_host *a; double tok_per_sec; char nonce[17]; } peer_engine;
+typedef struct {
+  plat_blob mod, model, tok; fw *f; agent_host *a; double tok_per_sec; char nonce[17];
+  plat_blob adapter[MAX_ADAPTERS]; int n_adapters; // held (mapped for the process's lifetime)
+  char adapter_ids[600];                           // "home kitchen …" for the start line
+} peer_engine;
 
 // This process's presence nonce: 16 hex digits from the OS's randomness (the clock and pid when
 // it has none), telling our status from another process's with the same --id.
@@ -339,6 +349,89 @@ static void make_nonce(char out[17]) {
   if (!r || fread(&v, sizeof v, 1, r) != 1) v = plat_now_us() ^ ((uint64_t)getpid() << 32) ^ plat_wall_ms();
   if (r) fclose(r);
   snprintf(out, 17, "%016llx", (unsigned long long)v);
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// ^[A-Za-z0-9_.-]{1,128}$: the protocol's adapter id.
+static int adapter_id_ok(const char *id, size_t len) {
+  if (len < 1 || len > 128) return 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = id[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return 0;
+  }
+  return 1;
+}
+
+// --adapters DIR: every DIR/*.ella made for the model, held by the module (copied into linear
+// memory once; with --host-weights left in host memory like the weights) and announced under
+// its file name without .ella; the module's agent attaches a task's adapter when it starts.
+// One for another base is skipped with a line; a damaged one, a name that is not an id, more
+// than MAX_ADAPTERS, or linear memory past --max-memory stop the peer here, before it connects.
+static int load_adapters(peer_engine *e, const serve_opts *o, const char *model_path, char *err, size_t n) {
+  const char *dir = o->adapters;
+  DIR *d = opendir(dir);
+  if (!d) return fw_failf(err, n, "--adapters %s: %s", dir, strerror(errno));
+  char **names = NULL;
+  size_t count = 0, cap = 0;
+  int rc = -1, skipped = 0;
+  struct dirent *ent;
+  while ((ent = readdir(d))) {
+    size_t l = strlen(ent->d_name);
+    if (l <= 5 || strcmp(ent->d_name + l - 5, ".ella")) continue;
+    if (count == cap) {
+      char **more = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof *names);
+      if (!more) { fw_failf(err, n, "--adapters %s: out of memory", dir); goto done; }
+      names = more;
+    }
+    if (!(names[count] = strdup(ent->d_name))) { fw_failf(err, n, "--adapters %s: out of memory", dir); goto done; }
+    count++;
+  }
+  if (count) qsort(names, count, sizeof *names, by_name);
+  for (size_t i = 0; i < count; i++) {
+    char path[PATH_MAX], id[129];
+    size_t il = strlen(names[i]) - 5;
+    if (!adapter_id_ok(names[i], il)) {
+      fw_failf(err, n, "--adapters %s: %s: '%.*s' is not an adapter id (1-128 of A-Z a-z 0-9 _ . -); rename the file", dir, names[i], (int)(il > 200 ? 200 : il), names[i]);
+      goto done;
+    }
+    memcpy(id, names[i], il);
+    id[il] = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    plat_blob b = {0};
+    if (plat_map(path, &b, err, n)) goto done;
+    int32_t held = 0;
+    uint32_t in_use = fw_memory_bytes(e->f);
+    if (fw_adapter_hold(e->f, b.data, b.size, o->host_weights, &held, err, n)) { plat_unmap(&b); goto done; }
+    if (held == E_ADAPTER_BASE) {
+      logf_("edgellm-fw serve: --adapters: skipped %s: made for another base model than %s", path, model_path);
+      plat_unmap(&b);
+      skipped++;
+      continue;
+    }
+    if (held < 0 || e->n_adapters == MAX_ADAPTERS) {
+      if (held == E_OUT_OF_MEMORY)
+        fw_failf(err, n, "--adapters: %s (%zu bytes) does not fit in linear memory under --max-memory %ld (%u bytes in use before it): "
+                 "raise --max-memory or hold fewer adapters%s", path, b.size, o->max_memory, in_use,
+                 o->host_weights ? "" : ", or serve with --host-weights (adapters then stay in host memory)");
+      else if (held < 0) fw_failf(err, n, "--adapters: %s: %s", path, fw_module_error(held));
+      else fw_failf(err, n, "--adapters %s: more than %d adapters for this model; a peer holds at most %d", dir, MAX_ADAPTERS, MAX_ADAPTERS);
+      plat_unmap(&b);
+      goto done;
+    }
+    e->adapter[e->n_adapters++] = b; // referenced by the module from now on (in place, or host-held)
+    if (agent_add_adapter(e->a, id, held, err, n)) goto done;
+    size_t k = strlen(e->adapter_ids);
+    snprintf(e->adapter_ids + k, sizeof e->adapter_ids - k, "%s%s", k ? " " : "", id);
+  }
+  if (e->n_adapters == 0)
+    logf_("edgellm-fw serve: --adapters %s: no adapter for %s (%d for other models skipped); serving without adapters", dir, model_path, skipped);
+  rc = 0;
+done:
+  for (size_t i = 0; i < count; i++) free(names[i]);
+  free(names);
+  closedir(d);
+  return rc;
 }
 
 static int engine_open(peer_engine *e, const serve_opts *o, const char *model_path, char *err, size_t n) {
@@ -358,12 +451,14 @@ static int engine_open(peer_engine *e, const serve_opts *o, const char *model_pa
                       .flush_ms = FLUSH_MS, .model_id = mid, .impl = "wasm3", .tok_per_sec = (float)e->tok_per_sec,
                       .free_mem = 0, .inbox_bytes = (uint32_t)o->inbox, .nonce = e->nonce };
   if (agent_open(&e->a, e->f, &ac, err, n)) return -1;
+  if (o->adapters && load_adapters(e, o, model_path, err, n)) return -1;
   return agent_capabilities(e->a, (float)e->tok_per_sec, free_mem(e->f, o), err, n);
 }
 
 static void engine_close(peer_engine *e) {
   agent_close(e->a);
   fw_close(e->f);
+  for (int i = 0; i < e->n_adapters; i++) plat_unmap(&e->adapter[i]);
   plat_unmap(&e->tok);
   plat_unmap(&e->model);
   plat_unmap(&e->mod);
@@ -627,8 +722,8 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   int first = first_connection(t, &o, tls, err, sizeof err);
   if (first == 1) { rc = 0; goto fail; } // stopped while connecting: nothing announced yet
   if (first) goto fail;
-  fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d, linear memory %u bytes) on %s\n", o.id,
-          o.model, e.tok_per_sec, fw_field(e.f, FW_FIELD_CTX), fw_memory_bytes(e.f), o.broker);
+  fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d, linear memory %u bytes%s%s) on %s\n", o.id,
+          o.model, e.tok_per_sec, fw_field(e.f, FW_FIELD_CTX), fw_memory_bytes(e.f), e.n_adapters ? ", adapters " : "", e.adapter_ids, o.broker);
 
   if (serve_loop(t, e.a, e.f, &o, o.model ? o.model : default_model, (float)e.tok_per_sec, err, sizeof err)) goto fail; // fatal: no clean disconnect, the will goes out
   if (agent_shutdown(e.a, err, sizeof err)) goto fail;

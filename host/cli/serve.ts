@@ -16,6 +16,7 @@ export function serveCommand(): Command {
     .option("--heartbeat <ms>", "heartbeat period", int("heartbeat", 50, 600000), 1000)
     .option("--engine <kind>", "simd or mvp", choice("engine", ["simd", "mvp"] as const), "simd")
     .option("--kv-int8", "int8 KV cache")
+    .option("--adapters <dir>", "hold every DIR/*.ella made for the model; tasks name one by its file name without .ella")
     .action(async (modelArg: string | undefined, o) => {
       const c = connectionOptions(o, `peer/${o.id}`);
       const model = loadModel(o.model ?? modelArg, o.tokenizer);
@@ -23,7 +24,9 @@ export function serveCommand(): Command {
       const { DEFAULT_SCHEDULER } = await import("../fleet/scheduler.js");
       const gatewayTimeout = DEFAULT_SCHEDULER.peerTimeoutMs;
       if (o.heartbeat > gatewayTimeout / 2) c.log.warn(`--heartbeat ${o.heartbeat} ms: a gateway with the default --peer-timeout (${gatewayTimeout} ms) will count this peer lost between beats`);
-      const peer = await Peer.start({ ...c, id: o.id, model, engine: o.engine, kvInt8: !!o.kvInt8, maxQueue: o.maxQueue, heartbeatMs: o.heartbeat });
+      const { readAdapterDir } = await import("../fleet/adapter-dir.js");
+      const adapters = o.adapters !== undefined ? readAdapterDir(o.adapters, model.bytes, model.path, c.log) : [];
+      const peer = await Peer.start({ ...c, id: o.id, model, adapters, engine: o.engine, kvInt8: !!o.kvInt8, maxQueue: o.maxQueue, heartbeatMs: o.heartbeat });
       const sig = await Promise.race([untilSignal(), peer.stopped.then((e) => { throw e; })]);
       c.log.info(`${sig}: going offline`);
       await peer.close();

@@ -4,7 +4,18 @@ import { float, int, seed, temperature } from "./args.js";
 import { connectionOptions, withFleetOptions } from "./fleet-options.js";
 import { UsageError } from "./errors.js";
 import { FleetError } from "../fleet/errors.js";
-import { MAX_MODEL_ID_CHARS } from "../fleet/schemas.js";
+import { ADAPTER_ID_PATTERN, MAX_ADAPTER_SCALE, MAX_MODEL_ID_CHARS } from "../fleet/schemas.js";
+
+// --adapter ID[:SCALE]: an adapter id some peer announces (serve --adapters), at a scale.
+export function adapterArg(v: string): { adapter: string; scale?: number } {
+  const colon = v.indexOf(":");
+  const adapter = colon >= 0 ? v.slice(0, colon) : v, tail = colon >= 0 ? v.slice(colon + 1) : undefined;
+  if (!new RegExp(ADAPTER_ID_PATTERN).test(adapter)) throw new UsageError(`--adapter: '${adapter}' is not an adapter id (1-128 of A-Z a-z 0-9 _ . -: the adapter's file name without .ella)`);
+  if (tail === undefined) return { adapter };
+  const scale = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(tail) ? Number(tail) : NaN;
+  if (!(Math.abs(scale) <= MAX_ADAPTER_SCALE)) throw new UsageError(`--adapter ${v}: the scale must be a number in [-${MAX_ADAPTER_SCALE}, ${MAX_ADAPTER_SCALE}], got '${tail}'`);
+  return { adapter, scale };
+}
 
 export function submitCommand(): Command {
   return withFleetOptions(new Command("submit"))
@@ -15,6 +26,7 @@ export function submitCommand(): Command {
     .option("-n, --steps <int>", "positions to run, counting BOS and the prompt (0 = context length)", int("steps", 0, 65536), 256)
     .option("-i, --prompt <text>", "prompt", "")
     .option("--model-id <id>", "only peers serving this model id")
+    .option("--adapter <id[:scale]>", "run with this adapter (a peer's serve --adapters file name without .ella), at a scale (default 1)", adapterArg)
     .option("--deadline <ms>", "give up on the task after this long (0: none)", int("deadline", 0, 86400000), 0)
     .option("--timeout <ms>", "wait at most this long for the reply", int("timeout", 1, 86400000), 300000)
     .option("--json", "print one JSON object (text, status, peer, attempts…) instead of streaming")
@@ -30,6 +42,7 @@ export function submitCommand(): Command {
         const reply = await client.submit({
           prompt: o.prompt, steps: o.steps, temperature: o.temperature, topp: o.topp,
           seed: o.seed ?? BigInt(Math.floor(Date.now() / 1000)), deadlineMs: o.deadline || undefined, model: o.modelId, timeoutMs: o.timeout,
+          ...(o.adapter ?? {}),
         }, o.json ? undefined : (bytes) => out.write(bytes));
         if (o.json) {
           const text = Buffer.from(b64.to(reply.data)).toString("utf8");

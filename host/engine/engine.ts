@@ -123,6 +123,17 @@ export class Engine {
     return check(this.x.adapterLoad(this.copyIn(bytes), bytes.length, scale), "adapter");
   }
 
+  // An adapter held detached for switching (a fleet peer's set): its bytes copied in once and its
+  // links built once; returns its held index for useAdapter.
+  holdAdapter(bytes: Uint8Array): number {
+    return check(this.x.adapterHold(this.copyIn(bytes), bytes.length), "adapter");
+  }
+
+  // Detaches every adapter, then attaches held adapter `index` at `scale` (-1: none); allocates nothing.
+  useAdapter(index: number, scale: number): void {
+    check(this.x.adapterUse(index, scale), "adapter");
+  }
+
   // Forward at pos, then the forced token or a sampled one (one position, outside any
   // generation: tests and probes of the forward pass).
   step(token: number, pos: number, forced: number): number {

@@ -30,6 +30,9 @@ export interface ModuleExports {
   genCancel(): void;
   adapterLoad(ptr: number, len: number, scale: number): number;
   adapterClear(): void;
+  adapterHold(ptr: number, len: number): number;
+  adapterHoldExternal(index: number, len: number): number;
+  adapterUse(index: number, scale: number): number;
   genConstrain(on: number): number;
   genSetDeadline(atMs: number): void;
   genOutput(): number;
@@ -53,6 +56,7 @@ export interface ModuleExports {
   agentSetCapabilities(modelId: number, modelIdLen: number, impl: number, implLen: number, tokPerSec: number, freeMem: number): number;
   agentSetNonce(nonce: number, n: number): number;
   agentSubscription(out: number, cap: number): number;
+  agentAddAdapter(id: number, idLen: number, heldIndex: number): number;
   agentWill(topicOut: number, topicCap: number, payloadOut: number, payloadCap: number): number;
   agentConnected(nowMs: number): number;
   agentMessage(topic: number, topicLen: number, payload: number, payloadLen: number, nowMs: number): number;

@@ -25,6 +25,7 @@ export interface ClientOptions {
 export interface SubmitRequest {
   prompt: string; steps: number; temperature: number; topp: number; seed: bigint;
   deadlineMs?: number; model?: string; timeoutMs?: number; taskId?: string;
+  adapter?: string; scale?: number; // an adapter some peer holds, at a scale (default 1)
 }
 
 interface Waiting {
@@ -64,6 +65,7 @@ export class FleetClient {
     const submit: Draft<Submit> = {
       kind: "submit", taskId, client: this.id, prompt: r.prompt, steps: r.steps, temperature: r.temperature, topp: r.topp, seed: r.seed.toString(),
       ...(r.deadlineMs ? { deadlineMs: r.deadlineMs } : {}), ...(r.model ? { model: r.model } : {}),
+      ...(r.adapter ? { adapter: r.adapter } : {}), ...(r.scale !== undefined ? { scale: r.scale } : {}),
     };
     if (Buffer.byteLength(r.prompt) > 8192) return Promise.reject(new FleetError("E_FLEET_CONFIG", "prompt is longer than 8192 bytes"));
     const problem = draftProblem(submit);

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { basename, extname } from "node:path";
 import type { LoadedModel } from "../format/load.js";
+import type { AdapterFile } from "./adapter-dir.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
 import { FleetError } from "./errors.js";
 import { TypedEmitter } from "./events.js";
@@ -20,6 +21,7 @@ export interface PeerOptions {
   fleet: string;
   id: string;
   model: LoadedModel;
+  adapters?: AdapterFile[];   // held and announced (adapter-dir.ts); a task may name one
   engine?: "simd" | "mvp";
   kvInt8?: boolean;
   maxQueue?: number;          // tasks held at once (running + queued), 1..MAX_PEER_QUEUE
@@ -70,7 +72,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       fleet: opts.fleet, id: opts.id, maxQueue: opts.maxQueue ?? 4, heartbeatMs: opts.heartbeatMs ?? 1000,
       flushMs: opts.flushMs ?? 20, modelId: modelId(opts.model), impl: "node", nonce: randomBytes(8).toString("hex"),
     };
-    const { runner, info } = await Runner.start(opts.model.bytes, opts.engine ?? "simd", !!opts.kvInt8, agent);
+    const adapters = (opts.adapters ?? []).map((a) => ({ id: a.id, bytes: a.bytes }));
+    const { runner, info } = await Runner.start(opts.model.bytes, opts.engine ?? "simd", !!opts.kvInt8, agent, adapters);
     let t: Transport;
     try {
       t = await Transport.connect({
@@ -117,7 +120,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     } finally {
       clearTimeout(timer);
     }
-    opts.log.info(`peer ${opts.id} serving ${agent.modelId} (${info.tokPerSec.toFixed(0)} tok/s, ctx ${info.ctx}) on ${opts.broker}`);
+    const held = adapters.length ? `, adapters ${adapters.map((a) => a.id).join(" ")}` : "";
+    opts.log.info(`peer ${opts.id} serving ${agent.modelId} (${info.tokPerSec.toFixed(0)} tok/s, ctx ${info.ctx}${held}) on ${opts.broker}`);
     return p;
   }
 

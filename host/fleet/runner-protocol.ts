@@ -14,6 +14,7 @@ export interface AgentConfig {
 
 export interface RunnerInit {
   modelBytes: Uint8Array;
+  adapters: { id: string; bytes: Uint8Array }[]; // held by the engine, announced, switched per task
   engine: "simd" | "mvp";
   kvInt8: boolean;
   agent: AgentConfig;

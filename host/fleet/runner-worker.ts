@@ -66,6 +66,12 @@ try {
   const setCaps = () => check(x.agentSetCapabilities(modelPtr, model.length, implPtr, impl.length, tokPerSec, Math.min(freemem(), 0xffffffff) | 0), "agent capabilities");
   setCaps();
   refreshCaps = setCaps;
+  // Adapters: copied in and their links built once; the agent attaches a task's at its start.
+  for (const ad of init.adapters) {
+    const held = engine.holdAdapter(ad.bytes);
+    const id = Buffer.from(ad.id);
+    check(x.agentAddAdapter(engine.copyIn(id), id.length, held), `adapter ${ad.id}`);
+  }
   inbox = x.alloc(INBOX_BYTES);
   topicBuf = x.alloc(TOPIC_BYTES);
   nameBuf = x.alloc(NAME_BYTES);

@@ -7,6 +7,11 @@
 // its next assignment is attempt n+1. The first "done" result completes it; later results,
 // from any attempt, are duplicates and are dropped. Completed replies are kept (bounded) so
 // a client that re-submits gets the same reply again rather than a second run.
+//
+// Placement: a task goes only to a peer that could run it (the model asked for, a context of
+// its steps, the adapter it names among the peer's announced adapters); among those, the one
+// expected to finish it first. A task no online peer could run waits like any other and fails
+// after placeTimeoutMs with the reason (e.g. "no peer holds adapter 'x'").
 import type { Clock, TimerId } from "./clock.js";
 import { TypedEmitter } from "./events.js";
 import type { Logger } from "./log.js";
@@ -65,6 +70,8 @@ export interface SchedulerEvents {
 // Steps assumed for a queued task we know nothing about (another gateway's).
 const UNKNOWN_TASK_STEPS = 64;
 
+const holds = (c: StatusOnline, adapter: string): boolean => c.adapters?.includes(adapter) ?? false;
+
 export class Scheduler extends TypedEmitter<SchedulerEvents> {
   private readonly peers = new Map<string, PeerState>();
   private readonly tasks = new Map<string, TaskState>();
@@ -99,7 +106,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     p.caps = s;
     p.lastSeen = this.clock.now();
     p.reportedQueue = s.queue;
-    if (!p.online) { p.online = true; this.log.info(`peer ${s.id} online (${s.model.id}, ${s.model.quant}, ctx ${s.model.ctx}, ${s.tokPerSec.toFixed(0)} tok/s, queue ${s.queue}/${s.maxQueue})`); this.emit("peerOnline", s.id); }
+    if (!p.online) { p.online = true; this.log.info(`peer ${s.id} online (${s.model.id}, ${s.model.quant}, ctx ${s.model.ctx}, ${s.tokPerSec.toFixed(0)} tok/s, queue ${s.queue}/${s.maxQueue}${s.adapters?.length ? `, adapters ${s.adapters.join(" ")}` : ""})`); this.emit("peerOnline", s.id); }
     this.dispatch();
   }
 
@@ -218,7 +225,9 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     if (online.length === 0) return "no peer is online";
     const serving = s.model ? online.filter((p) => p.caps!.model.id === s.model) : online;
     if (serving.length === 0) return `no online peer serves model '${s.model}'`;
-    const ctx = Math.max(...serving.map((p) => p.caps!.model.ctx));
+    const holding = s.adapter ? serving.filter((p) => holds(p.caps!, s.adapter!)) : serving;
+    if (holding.length === 0) return `no peer holds adapter '${s.adapter}'${s.model ? ` for model '${s.model}'` : ""}`;
+    const ctx = Math.max(...holding.map((p) => p.caps!.model.ctx));
     return s.steps > ctx ? `${s.steps} steps exceed the context of every peer that could run it (largest ${ctx})` : null;
   }
 
@@ -310,6 +319,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     if (!p.online || !c || now < p.avoidUntil) return false;
     if (p.assigned.size >= c.maxQueue) return false;
     if (s.model && s.model !== c.model.id) return false;
+    if (s.adapter && !holds(c, s.adapter)) return false;
     return s.steps <= c.model.ctx;
   }
 
@@ -350,6 +360,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     this.sink.toPeer(p.id, {
       kind: "task", taskId: s.taskId, attempt: t.attempt, leaseMs: this.o.leaseMs, deadlineMs,
       prompt: s.prompt, steps: s.steps, temperature: s.temperature, topp: s.topp, seed: s.seed,
+      ...(s.adapter ? { adapter: s.adapter, ...(s.scale !== undefined ? { scale: s.scale } : {}) } : {}),
     });
     this.renew(t);
     this.log.debug(`task ${s.taskId} attempt ${t.attempt} → peer ${p.id}`);

@@ -6,6 +6,11 @@ export const MAX_PROMPT_BYTES = 8192;     // UTF-8 bytes of a prompt
 export const MAX_DATA_CHARS = 60000;      // base64 characters of generated text in one message
 export const MAX_MODEL_ID_CHARS = 128;
 export const MAX_PEER_QUEUE = 64;         // tasks a peer's agent holds at most (assembly/agent/peer.ts MAX_QUEUE)
+// Adapters (docs/adapter-format.md) a peer holds and announces: ids are file stems with the
+// model ids' characters and length; a peer holds at most MAX_PEER_ADAPTERS (assembly/model/lora.ts MAX_HELD).
+export const MAX_PEER_ADAPTERS = 32;
+export const ADAPTER_ID_PATTERN = "^[A-Za-z0-9_.-]{1,128}$";
+export const MAX_ADAPTER_SCALE = 100;     // |scale| of a task's adapter
 // Whole MQTT packets (payload, topic, headers): the brokers refuse larger ones and MQTT 5
 // clients ask not to be sent any (deploy/mosquitto/mosquitto.conf's max_packet_size).
 export const MAX_PACKET_BYTES = 70000;
@@ -14,6 +19,10 @@ const name = { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" } as const;
 const u32 = { type: "integer", minimum: 0, maximum: 4294967295 } as const;
 const base64 = { type: "string", maxLength: MAX_DATA_CHARS, pattern: "^[A-Za-z0-9+/]*={0,2}$" } as const;
 const seed = { type: "string", pattern: "^[0-9]{1,20}$" } as const; // decimal u64 (JSON numbers lose bits)
+const adapterId = { type: "string", pattern: ADAPTER_ID_PATTERN } as const;
+// A task's adapter (an id the peer announced) and its scale (default 1; only with an adapter).
+const adapterChoice = { adapter: adapterId, scale: { type: "number", minimum: -MAX_ADAPTER_SCALE, maximum: MAX_ADAPTER_SCALE } } as const;
+const scaleNeedsAdapter = { scale: ["adapter"] } as const;
 
 function kind(k: string, props: Record<string, object>, required: string[]): object {
   return {
@@ -54,6 +63,7 @@ export const SCHEMAS = {
       queue: u32,
       maxQueue: { type: "integer", minimum: 1, maximum: 1024 },
       nonce: nonce, since: { type: "number", minimum: 0 },
+      adapters: { type: "array", maxItems: MAX_PEER_ADAPTERS, uniqueItems: true, items: adapterId },
     },
     required: ["v", "kind", "id", "online"],
     if: { properties: { online: { const: true } } },
@@ -69,16 +79,16 @@ export const SCHEMAS = {
     data: base64, tokens: u32, elapsedMs: { type: "number", minimum: 0 },
     error: { type: "string", maxLength: 256 },
   }, ["taskId", "attempt", "status", "data", "tokens", "elapsedMs"]),
-  task: kind("task", {
+  task: { ...kind("task", {
     taskId: name, attempt: u32, leaseMs: { type: "integer", minimum: 1, maximum: 3600000 },
-    deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 }, ...sampling,
-  }, ["taskId", "attempt", "leaseMs", "deadlineMs", ...samplingRequired]),
+    deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 }, ...sampling, ...adapterChoice,
+  }, ["taskId", "attempt", "leaseMs", "deadlineMs", ...samplingRequired]), dependencies: scaleNeedsAdapter },
   cancel: kind("cancel", { taskId: name, reason: { type: "string", maxLength: 256 } }, ["taskId", "reason"]),
-  submit: kind("submit", {
+  submit: { ...kind("submit", {
     taskId: name, client: name, ...sampling,
     deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 },
-    model: { type: "string", maxLength: MAX_MODEL_ID_CHARS },
-  }, ["taskId", "client", ...samplingRequired]),
+    model: { type: "string", maxLength: MAX_MODEL_ID_CHARS }, ...adapterChoice,
+  }, ["taskId", "client", ...samplingRequired]), dependencies: scaleNeedsAdapter },
   gateway: kind("gateway", { id: name, online: { type: "boolean" }, ts: { type: "number", minimum: 0 }, nonce, since: { type: "number", minimum: 0 } }, ["id", "online"]),
   queued: kind("queued", { taskId: name, position: u32 }, ["taskId", "position"]),
   reply: kind("reply", {

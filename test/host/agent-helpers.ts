@@ -87,6 +87,15 @@ export class TestAgent {
   }
 
   connected(): void { if (this.x.agentConnected(this.now) !== 0) throw new Error("agentConnected"); }
+
+  // An adapter held by the engine and served under `id`, as a peer host adds it before
+  // agentConnected: agentAddAdapter's result (its entry, or an error code).
+  addAdapter(id: string, bytes: Uint8Array): number {
+    const held = this.x.adapterHold(this.e.copyIn(bytes), bytes.length);
+    if (held < 0) return held;
+    const b = Buffer.from(id);
+    return this.x.agentAddAdapter(this.e.copyIn(b), b.length, held);
+  }
   tick(maxPositions = 4): number { return this.x.agentTick(this.now, maxPositions); }
 
   // Ticks until the agent has nothing to do right now (time advancing stepMs per tick).

@@ -38,9 +38,14 @@ test("every inbox vector: accepted or rejected by the agent as documented, with 
     if (v.expect === "ok") {
       assert.equal(r.rc, 0, `${v.name}: rejected: ${r.reason}`);
       if (v.kind === "task") {
-        const p = v.payload as { taskId: string; attempt: number; steps: number };
-        // steps 64 fits ctx 64, so each accepted task is answered with accept
+        const p = v.payload as { taskId: string; attempt: number; steps: number; adapter?: string };
         const last = a.pubs.at(-1)!;
+        if (p.adapter) {
+          // A valid task for an adapter this peer does not hold: answered, with a reject naming it.
+          assert.deepEqual(last.msg, { v: 1, kind: "reject", taskId: p.taskId, attempt: p.attempt, reason: `adapter '${p.adapter}' is not held by this peer` }, v.name);
+          continue;
+        }
+        // steps 64 fits ctx 64, so each accepted task is answered with accept
         assert.equal(last.msg.kind, "accept", v.name);
         assert.deepEqual(last.msg, { v: 1, kind: "accept", taskId: p.taskId, attempt: p.attempt }, v.name);
       }
@@ -107,6 +112,14 @@ test("the agent's verdict equals the TS decoder's on JSON, UTF-8 and schema edge
     `{"taskId":"t","prompt":"x",${base},"seed":""}`, `{"taskId":"t","prompt":"x",${base},"reason":"x"}`, `{"taskId":"t","prompt":"x",${base},"x":[[[[]]]]}`,
     `{"taskId":"t","prompt":"x",${base},"v":1.0}`, `{"taskId":"t","prompt":"x",${base},"v":"1"}`, `{"taskId":"t","prompt":"x",${base},"kind":"cancel"}`,
     `{"taskId":"t","prompt":"x",${base},"kind":"status"}`, `{"taskId":"t","prompt":"x",${base},"kind":7}`,
+    // adapters: id pattern and length, scale range and type, scale only with an adapter
+    `{"taskId":"t","prompt":"x",${base},"adapter":"home"}`, `{"taskId":"t","prompt":"x",${base},"adapter":"a.b-c_D9","scale":-100}`,
+    `{"taskId":"t","prompt":"x",${base},"adapter":"${"a".repeat(128)}"}`, `{"taskId":"t","prompt":"x",${base},"adapter":"${"a".repeat(129)}"}`,
+    `{"taskId":"t","prompt":"x",${base},"adapter":"h\u006fme"}`, `{"taskId":"t","prompt":"x",${base},"adapter":"h/me"}`, `{"taskId":"t","prompt":"x",${base},"adapter":"é"}`,
+    `{"taskId":"t","prompt":"x",${base},"adapter":null}`, `{"taskId":"t","prompt":"x",${base},"adapter":"h","scale":1e2}`, `{"taskId":"t","prompt":"x",${base},"adapter":"h","scale":100.0001}`,
+    `{"taskId":"t","prompt":"x",${base},"adapter":"h","scale":-1e-300}`, `{"taskId":"t","prompt":"x",${base},"adapter":"h","scale":true}`, `{"taskId":"t","prompt":"x",${base},"scale":1}`,
+    `{"taskId":"t","prompt":"x",${base},"scale":1,"x":2}`, `{"taskId":"t","scale":1,${base}}`, `{"taskId":"t","prompt":"x",${base},"adapter":"h","scale":1,"steps":-1}`,
+    `{"taskId":"t","prompt":"x",${base},"scale":"y","steps":-1}`,
     ` \r\n\t{"taskId" : "t" , "prompt":"x",${base}} \n`, `{"taskId":"t","prompt":"x",${base}} x`, `{"taskId":"t","prompt":"x",${base},}`,
     `{"taskId":"t","prompt":"x",${base}`, `\ufeff{"taskId":"t","prompt":"x",${base}}`, `{}`, `[]`, `"str"`, `42`, ``, ` `, `{"a":}`,
     `{"t\\u0061skId":"t","prompt":"x",${base}}`, `{"taskId":"t","prompt":"${"é".repeat(8192)}",${base}}`, `{"taskId":"t","prompt":"${"é".repeat(8193)}",${base}}`,
@@ -119,6 +132,7 @@ test("the agent's verdict equals the TS decoder's on JSON, UTF-8 and schema edge
   const cancelCases = [
     `{"v":1,"kind":"cancel","taskId":"t","reason":"${"r".repeat(256)}"}`, `{"v":1,"kind":"cancel","taskId":"t","reason":"${"r".repeat(257)}"}`,
     `{"v":1,"kind":"cancel","taskId":"t","reason":"x","attempt":1}`, `{"v":1,"kind":"cancel","taskId":"t","reason":5}`, `{"v":1,"kind":"cancel","reason":"x"}`,
+    `{"v":1,"kind":"cancel","taskId":"t","reason":"x","adapter":"h"}`, `{"v":1,"kind":"cancel","taskId":"t","reason":"x","scale":1}`,
   ];
   const a = new TestAgent({ maxQueue: 64, ctx: 64 });
   let i = 0, accepted = 0;

@@ -235,6 +235,70 @@ test("a task no online peer could run fails after placeTimeoutMs, naming why; on
   s.close();
 });
 
+const withAdapters = (st: StatusOnline, ...adapters: string[]): StatusOnline => ({ ...st, adapters });
+
+test("adapters: a task naming one goes only to a peer that announced it, with its adapter and scale", () => {
+  const { s, tasksTo } = setup();
+  s.onStatus(status("fast", 5000));                                  // the fastest, but holds no adapter
+  s.onStatus(withAdapters(status("home", 100), "home", "kitchen"));
+  s.onStatus(withAdapters(status("other", 1000), "kitchen"));
+  s.onSubmit(submit("a", 16, { adapter: "home", scale: 0.5 }));
+  s.onSubmit(submit("b", 16, { adapter: "kitchen" }));
+  s.onSubmit(submit("plain", 16));
+  assert.deepEqual(tasksTo("home").map((t) => [t.taskId, t.adapter, t.scale]), [["a", "home", 0.5]]);
+  assert.deepEqual(tasksTo("other").map((t) => [t.taskId, t.adapter, t.scale]), [["b", "kitchen", undefined]], "faster of the two holders; no scale: none sent");
+  assert.deepEqual(tasksTo("fast").map((t) => t.taskId), ["plain"]);
+  assert.ok(!("adapter" in tasksTo("fast")[0]), "a task without an adapter carries none");
+  s.close();
+});
+
+test("adapters: a task for an adapter nobody holds waits, is placed when a holder comes, else fails naming the adapter", () => {
+  const { s, clock, replies, tasksTo } = setup({ placeTimeoutMs: 5000, peerTimeoutMs: 60000, leaseMs: 60000 });
+  s.onStatus(withAdapters(status("p1", 1000), "home"));
+  s.onSubmit(submit("nobody-holds", 16, { adapter: "garage" }));
+  s.onSubmit(submit("comes-later", 16, { adapter: "attic" }));
+  s.onSubmit(submit("wrong-model", 16, { adapter: "home", model: "x" }));
+  clock.advance(3000);
+  assert.equal(replies().length, 0, "unplaceable tasks wait for placeTimeoutMs");
+  s.onStatus(withAdapters(status("p2", 10), "attic"));
+  assert.deepEqual(tasksTo("p2").map((t) => t.taskId), ["comes-later"]);
+  clock.advance(4000); // the sweep (every placeTimeoutMs / 4) notices, then placeTimeoutMs passes
+  const failed = new Map(replies().map((r) => [r.taskId, r]));
+  assert.deepEqual([...failed.keys()].sort(), ["nobody-holds", "wrong-model"]);
+  assert.equal(failed.get("nobody-holds")!.status, "failed");
+  assert.equal(failed.get("nobody-holds")!.error, "no peer can run it: no peer holds adapter 'garage'");
+  assert.match(failed.get("wrong-model")!.error!, /no online peer serves model 'x'/, "the model is the first reason");
+  assert.deepEqual(tasksTo("p1"), [], "never sent to a peer without the adapter");
+  s.close();
+});
+
+test("adapters: the placement timeout runs from when no peer holds it; a holder that goes offline restarts it", () => {
+  const { s, clock, replies, tasksTo } = setup({ placeTimeoutMs: 4000, peerTimeoutMs: 60000, leaseMs: 60000 });
+  s.onStatus(withAdapters(status("p1", 1000, 1), "home"));
+  s.onSubmit(submit("busy", 16, { adapter: "home" }));
+  s.onSubmit(submit("waits", 16, { adapter: "home" }));
+  assert.deepEqual(tasksTo("p1").map((t) => t.taskId), ["busy"]);
+  clock.advance(10000);
+  assert.equal(replies().length, 0, "a task waiting for a busy holder is placeable: it never times out");
+  // the holder re-announces without the adapter: now nobody holds it
+  s.onStatus(status("p1", 1000, 1));
+  clock.advance(2000);
+  assert.equal(replies().length, 0);
+  clock.advance(3500);
+  assert.equal(replies().find((r) => r.taskId === "waits")?.error, "no peer can run it: no peer holds adapter 'home'");
+  s.close();
+});
+
+test("adapters: steps are checked against the holders' context only", () => {
+  const { s, clock, replies } = setup({ placeTimeoutMs: 1000 });
+  s.onStatus(status("big", 1000, 4, 0, 512));
+  s.onStatus(withAdapters(status("small", 1000, 4, 0, 32), "home"));
+  s.onSubmit(submit("long", 100, { adapter: "home" }));
+  clock.advance(1500);
+  assert.match(replies()[0].error!, /100 steps exceed the context of every peer that could run it \(largest 32\)/);
+  s.close();
+});
+
 test("with no peer at all, a task fails after placeTimeoutMs instead of waiting forever", () => {
   const { s, clock, replies } = setup({ placeTimeoutMs: 2000 });
   s.onSubmit(submit("t1"));

@@ -7,34 +7,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Engine } from "../../host/engine/engine.js";
-import type { Adapter } from "../../host/format/adapter.js";
-import { AdapterStorage, baseIdentity, targetShape } from "../../host/format/adapter-spec.js";
+import { AdapterStorage } from "../../host/format/adapter-spec.js";
 import { readAdapter } from "../../host/format/adapter-reader.js";
 import { writeAdapter } from "../../host/format/adapter-writer.js";
 import { convertModel } from "../../host/format/convert.js";
 import { imageToFloat } from "../../host/format/dequantize.js";
 import { tensorKey } from "../../host/format/float-model.js";
 import { readModel } from "../../host/format/reader.js";
-import { CHECKSUM_OFFSET, Kind } from "../../host/format/spec.js";
 import { writeModel } from "../../host/format/writer.js";
-import { rng } from "./helpers.js";
+import { randomAdapter } from "./adapter-helpers.js";
 import { ROOT, runCli } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "edgellm-lora-run-"));
-const TARGETS = [Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.W1, Kind.W2, Kind.W3];
-
-// A random adapter on every target of every layer (B non-zero, so it changes the output).
-function randomAdapter(modelBytes: Uint8Array, rank: number, storage: AdapterStorage, seed: number, bSpan = 0.2): Adapter {
-  const m = readModel(modelBytes), r = rng(seed);
-  const base = baseIdentity(m.config, new DataView(modelBytes.buffer, modelBytes.byteOffset).getUint32(CHECKSUM_OFFSET, true));
-  const matrices: Adapter["matrices"] = [];
-  for (let layer = 0; layer < m.config.nLayers; layer++) for (const kind of TARGETS) {
-    const [out, inn] = targetShape(base, kind);
-    matrices.push({ kind, layer, storage, out, in: inn, a: Float32Array.from({ length: rank * inn }, () => (r() - 0.5) / Math.sqrt(inn)), b: Float32Array.from({ length: out * rank }, () => (r() - 0.5) * bSpan) });
-  }
-  return { base, rank, alpha: rank, matrices };
-}
-
 test("on an f32 base, base + adapter gives the merged model's logits (f32 and f16 storage, both builds)", () => {
   const baseBytes = new Uint8Array(readFileSync(join(ROOT, "test", "vectors", "tiny-f32.ellm")));
   for (const storage of [AdapterStorage.F32, AdapterStorage.F16]) {

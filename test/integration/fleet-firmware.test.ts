@@ -164,7 +164,13 @@ test("the module's agent under wasm3 agrees with the protocol vectors on every m
       assert.ok(d.ok, `${v.name}: the agent published an invalid message: ${d.ok ? "" : d.reason}`);
     }
     if (v.expect === "reject") assert.equal(published.length, 0, `${v.name}: a refused message changed something: ${r.stdout}`);
-    else if (kind === "task") {
+    else if (kind === "task" && (v.payload as { adapter?: string }).adapter) {
+      // A valid task for an adapter this peer does not hold: rejected (QoS 1) naming it.
+      const p = v.payload as { taskId: string; attempt: number; adapter: string };
+      const rej = published.find((m) => m[1] === `edgellm/v1/${fleet}/peer/${id}/reject`);
+      assert.ok(rej && rej[2] === "1" && rej[3] === "0", `${v.name}: no reject in ${r.stdout}`);
+      assert.deepEqual(JSON.parse(rej[4]), { v: 1, kind: "reject", taskId: p.taskId, attempt: p.attempt, reason: `adapter '${p.adapter}' is not held by this peer` });
+    } else if (kind === "task") {
       // A valid task on an idle peer: accepted (QoS 1, not retained) with its attempt.
       const acc = published.find((m) => m[1] === `edgellm/v1/${fleet}/peer/${id}/accept`);
       assert.ok(acc && acc[2] === "1" && acc[3] === "0", `${v.name}: no accept in ${r.stdout}`);
