@@ -1,6 +1,7 @@
 // edgellm finetune: a LoRA adapter trained by backpropagation through a frozen base, exactly as
 // the base's file stores it (host/train/finetune.ts), on SENTENCE<TAB>LABEL lines (loss on the
-// label only) or plain text (every token).
+// label only) or plain text (every token); with --full every weight, written as a model in the
+// base's types (host/train/finetune-full.ts); with --method mezo forward only (finetune-mezo.ts).
 import { Command } from "commander";
 import { readExampleFile } from "./example-file.js";
 import { Engine } from "../engine/engine.js";
@@ -37,7 +38,7 @@ export function finetuneCommand(): Command {
     .description("train a LoRA adapter on a frozen base (or, --full, every weight) by backpropagation or MeZO (SENTENCE<TAB>LABEL lines: loss on the label)")
     .argument("<base>", "base model (edgellm file; its quantized matrices are used exactly as stored)")
     .requiredOption("--data <file>", "training examples: SENTENCE<TAB>LABEL lines, or plain text")
-    .requiredOption("-o, --output <adapter>", "adapter file to write")
+    .requiredOption("-o, --output <file>", "adapter file to write (with --full: a model file)")
     .option("-z, --tokenizer <path>", "llama2.c tokenizer.bin (default: the one in the base file)")
     .option("--val <file>", "validation examples: loss, exact label and intent match as it goes")
     .option("--steps <int>", "optimizer steps", int("steps", 1, 10_000_000), 300)

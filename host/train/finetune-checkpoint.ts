@@ -30,6 +30,11 @@ export function saveFinetune(dir: string, meta: FinetuneMeta, state: Float32Arra
 
 export const hasFinetune = (dir: string): boolean => existsSync(join(dir, META));
 
+// What a run record trains, to name it when a checkpoint of another kind is resumed (their keys
+// differ, so "made with rank undefined" would be the message otherwise).
+const kindOf = (run: Record<string, unknown>): string =>
+  run.full === true ? "a --full run (every weight)" : run.method === "mezo" ? "a --method mezo adapter run" : "a backprop adapter run";
+
 // The checkpoint, checked against this run's options; undefined when there is none.
 // finite: false for a state that is not all numbers (MeZO's is the adapter file image, checked by its reader).
 export function loadFinetune(dir: string, run: Record<string, unknown>, o: { finite?: boolean } = {}): { meta: FinetuneMeta; state: Float32Array } | undefined {
@@ -37,6 +42,7 @@ export function loadFinetune(dir: string, run: Record<string, unknown>, o: { fin
   let meta: FinetuneMeta;
   try { meta = JSON.parse(readFileSync(join(dir, META), "utf8")) as FinetuneMeta; } catch (e) { throw new CheckpointError(`checkpoint ${dir}: ${META} is not JSON (${(e as Error).message.split("\n")[0]})`); }
   if (meta?.version !== 1 || !Number.isInteger(meta.step) || meta.step < 0 || !Array.isArray(meta.history)) throw new CheckpointError(`checkpoint ${dir}: ${META} is damaged`);
+  if (kindOf(meta.run ?? {}) !== kindOf(run)) throw new CheckpointError(`checkpoint ${dir} holds ${kindOf(meta.run ?? {})}, this is ${kindOf(run)}: start over with another --checkpoint`);
   for (const [k, v] of Object.entries(run)) {
     if (JSON.stringify(meta.run?.[k]) !== JSON.stringify(v)) throw new CheckpointError(`checkpoint ${dir} was made with ${k} ${JSON.stringify(meta.run?.[k])}, this run has ${JSON.stringify(v)}: start over with another --checkpoint`);
   }

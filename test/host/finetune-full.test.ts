@@ -1,6 +1,8 @@
 // finetune --full (host/train/finetune-full.ts): starts as the base, lowers the label loss,
-// writes a model in the base's types, resumes bit for bit; adapter options are usage errors.
+// writes a model in the base's types, resumes bit for bit (also after Ctrl-C through the CLI);
+// adapter options, and an adapter run's checkpoint, are usage errors.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +14,7 @@ import { CHECKSUM_OFFSET } from "../../host/format/spec.js";
 import { tokenizeRows } from "../../host/train/finetune-data.js";
 import { FullTrainer } from "../../host/train/finetune-full.js";
 import { LoraTrainer } from "../../host/train/finetune.js";
-import { ROOT, runCli } from "./helpers.js";
+import { CLI, ROOT, runCli } from "./helpers.js";
 
 const DEFAULT = join(ROOT, "models", "default.ellm");
 const dir = mkdtempSync(join(tmpdir(), "edgellm-full-"));
@@ -58,4 +60,31 @@ test("finetune --full writes a model in the base's types that runs; adapter opti
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /--full/);
   }
+});
+
+test("Ctrl-C stops finetune --full with a checkpoint, --resume writes what an uninterrupted run writes, and the other kind of run refuses it", async () => {
+  const data = join(dir, "r.tsv"), out = join(dir, "stopped.ellm"), whole = join(dir, "whole.ellm");
+  writeFileSync(data, DATA);
+  const args = (o: string) => ["finetune", DEFAULT, "--full", "--data", data, "-o", o, "--steps", "60", "--eval-every", "20", "--batch", "4", "--seq", "48", "--json"];
+  const w = runCli(args(whole), 120_000);
+  assert.equal(w.code, 0, w.stderr);
+  const child = spawn(process.execPath, [CLI, ...args(out)], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "", stderr = "";
+  child.stderr.on("data", (d) => { stderr += d; });
+  child.stdout.on("data", (d) => {
+    stdout += d;
+    if (/"step":20,/.test(stdout) && !child.killed) child.kill("SIGINT");
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.equal(code, 130, stderr);
+  const m = /interrupted after step (\d+); checkpoint saved/.exec(stdout);
+  assert.ok(m && Number(m[1]) > 20, stdout + stderr);
+  const resumed = runCli([...args(out), "--resume"], 120_000);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, new RegExp(`resuming from step ${m[1]} of 60`));
+  assert.ok(readFileSync(out).equals(readFileSync(whole)), "the resumed model differs from the uninterrupted one");
+  const lora = runCli(["finetune", DEFAULT, "--data", data, "-o", join(dir, "k.ella"), "--checkpoint", `${out}.ckpt`, "--resume"]);
+  assert.equal(lora.code, 2, lora.stderr);
+  assert.match(lora.stderr, /holds a --full run .*this is a backprop adapter run/);
+  assert.equal(lora.stderr.trim().split("\n").length, 1);
 });
