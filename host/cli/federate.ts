@@ -15,6 +15,7 @@ import { splitClients, type SimRound } from "../federated/simulate.js";
 import { clientExamples, denseMode, labelledExamples, seedScalarMode, type FederationMode } from "./federate-modes.js";
 import { tokenizeRows } from "../train/finetune-data.js";
 import { FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
+import { TARGET_NAMES, targetList } from "./lora-option.js";
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { readExampleFile } from "./example-file.js";
@@ -39,6 +40,7 @@ export function federateCommand(): Command {
     .option("--batch <int>", "examples per local step", int("batch", 1, 4096), 16)
     .option("--lr <float>", "clients' AdamW learning rate (cosine over the local steps)", float("lr", 1e-7, 1), 5e-3)
     .option("--rank <int>", "adapter rank", int("rank", 1, MAX_RANK), 16)
+    .option("--targets <list>", `matrices that carry adapters (${TARGET_NAMES.join(",")})`, targetList, [...LORA_TARGET_KINDS])
     .option("--alpha <float>", "LoRA alpha (default: the rank)", float("alpha", 1e-6, 1e6))
     .option("--seq <int>", "positions per example", int("seq", 8, 4096), 128)
     .option("--server <name>", "server optimizer: fedavg or fedadam", choice("server", ["fedavg", "fedadam"] as const), "fedavg")
@@ -66,26 +68,28 @@ export function federateCommand(): Command {
       if (base.source !== "edgellm") throw new UsageError(`${base.path}: federated fine-tuning needs an edgellm model file`);
       const seq = Math.min(o.seq, base.image.config.seqLen);
       const engine = Engine.load(base.bytes, undefined, { engine: "simd", ctx: 2 });
-      const homes = o.data.map((path: string) => ({ id: basename(path).replace(/\.[^.]*$/, ""), rows: tokenizeRows(engine, readExampleFile(path, "data file"), seq) }));
-      const clients = splitClients(homes, o.split);
-      const val = o.val ? tokenizeRows(engine, readExampleFile(o.val, "validation file"), seq) : undefined;
+      const mezo = o.method === "mezo";
+      // Each mode reads the data its own way: token rows for backprop, examples for MeZO.
+      const clients = mezo ? [] : splitClients(o.data.map((path: string) => ({ id: basename(path).replace(/\.[^.]*$/, ""), rows: tokenizeRows(engine, readExampleFile(path, "data file"), seq) })), o.split);
+      const mezoClients = mezo ? clientExamples(o.data, o.split) : [];
+      const clientSizes = mezo ? mezoClients.map((c) => `${c.id}:${c.examples.length}`) : clients.map((c) => `${c.id}:${c.rows.n}`);
+      const val = o.val && !mezo ? tokenizeRows(engine, readExampleFile(o.val, "validation file"), seq) : undefined;
       const checksum = new DataView(base.bytes.buffer, base.bytes.byteOffset).getUint32(CHECKSUM_OFFSET, true);
       const alpha: number = o.alpha ?? o.rank;
       let trainer: LoraTrainer;
       try {
-        trainer = new LoraTrainer(base.image, checksum, seq, { rank: o.rank, alpha, targets: [...LORA_TARGET_KINDS], lr: o.lr, lrDecay: 1, weightDecay: 0, batch: o.batch, steps: o.localSteps, seed: o.seed });
+        trainer = new LoraTrainer(base.image, checksum, seq, { rank: o.rank, alpha, targets: o.targets, lr: o.lr, lrDecay: 1, weightDecay: 0, batch: o.batch, steps: o.localSteps, seed: o.seed });
       } catch (e) {
         if (e instanceof FinetuneError) throw new UsageError(`${base.path}: ${e.message}`);
         throw e;
       }
-      const mezo = o.method === "mezo";
       if (mezo && o.dpNoise !== undefined) throw new UsageError("--method mezo (seed-and-scalar clients) has no DP yet: drop --dp-noise");
       const dp = o.dpNoise !== undefined
-        ? { clip: o.dpClip, noise: o.dpNoise, delta: o.delta, epsilon: o.epsilon, sampleRate: o.sampleRate ?? Math.min(1, o.clientsPerRound / clients.length) }
+        ? { clip: o.dpClip, noise: o.dpNoise, delta: o.delta, epsilon: o.epsilon, sampleRate: o.sampleRate ?? Math.min(1, o.clientsPerRound / clientSizes.length) }
         : undefined;
       if (!dp && o.localDp) throw new UsageError("--local-dp needs --dp-noise (and --dp-clip)");
       const lr: number = mezo && cmd.getOptionValueSource("lr") === "default" ? 1e-3 : o.lr;
-      const run = { method: o.method, base: checksum, clients: clients.map((c) => `${c.id}:${c.rows.n}`).join(","), rank: o.rank, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed, ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
+      const run = { method: o.method, base: checksum, clients: clientSizes.join(","), rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed, ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
       let saved: FederateState | undefined;
       let start: Uint8Array | undefined;
       if (o.resume && existsSync(statePath)) {
@@ -96,7 +100,7 @@ export function federateCommand(): Command {
         readAdapter(start, o.output);
       }
       const mode: FederationMode = mezo
-        ? seedScalarMode({ base: base.bytes, ctx: seq, trainer, start, clients: clientExamples(o.data, o.split), val: o.val ? labelledExamples(o.val, "validation file") : undefined, steps: o.localSteps, batch: o.batch, lr, eps: o.eps, pool: o.pool, seed: o.seed })
+        ? seedScalarMode({ base: base.bytes, ctx: seq, trainer, start, clients: mezoClients, val: o.val ? labelledExamples(o.val, "validation file") : undefined, steps: o.localSteps, batch: o.batch, lr, eps: o.eps, pool: o.pool, seed: o.seed })
         : denseMode({ trainer, start, clients, val, steps: o.localSteps, localDp: o.localDp && dp ? { clip: dp.clip, noise: dp.noise } : undefined, seed: o.seed });
       let coordinator: Coordinator;
       try {
@@ -107,7 +111,7 @@ export function federateCommand(): Command {
       }
       const history = saved?.history ?? [];
       const log = (s: string) => process.stdout.write(s + "\n");
-      log(`federate: ${clients.length} clients (${homes.length} files${o.split > 1 ? ` × ${o.split}` : ""}), ${mode.describe}, ${o.rounds} rounds × ${dp ? `q = ${dp.sampleRate}` : `${o.clientsPerRound} clients`} × ${o.localSteps} local steps × ${o.batch}${dp ? `, DP z = ${dp.noise}, S = ${dp.clip}, δ = ${dp.delta}${Number.isFinite(dp.epsilon) ? `, budget ε = ${dp.epsilon}` : ""}` : ""}${coordinator.round ? `; resuming after round ${coordinator.round}` : ""}`);
+      log(`federate: ${clientSizes.length} clients (${o.data.length} files${o.split > 1 ? ` × ${o.split}` : ""}), ${mode.describe}, ${o.rounds} rounds × ${dp ? `q = ${dp.sampleRate}` : `${o.clientsPerRound} clients`} × ${o.localSteps} local steps × ${o.batch}${dp ? `, DP z = ${dp.noise}, S = ${dp.clip}, δ = ${dp.delta}${Number.isFinite(dp.epsilon) ? `, budget ε = ${dp.epsilon}` : ""}` : ""}${coordinator.round ? `; resuming after round ${coordinator.round}` : ""}`);
       const bar = startProgress("federate", o.rounds - coordinator.round, " exact {exact}", { piped: false });
       let done = 0;
       for (let r = coordinator.round + 1; r <= o.rounds; r++) {

@@ -19,19 +19,8 @@ import { checkWritable, checkWritableDir, writeOutput } from "./output.js";
 import { CheckpointError, hasFinetune, loadFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
 import { runMezo } from "./finetune-mezo.js";
 import { trainingLoop } from "./finetune-loop.js";
-import { loraArg, readAdapters, type LoraArg } from "./lora-option.js";
+import { loraArg, readAdapters, TARGET_NAMES, targetList, type LoraArg } from "./lora-option.js";
 
-const TARGET_NAMES = LORA_TARGET_KINDS.map((k) => KIND_NAMES[k]);
-
-function targetList(v: string): Kind[] {
-  const names = v.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
-  if (names.length === 0) throw new UsageError("--targets needs at least one of " + TARGET_NAMES.join(","));
-  return names.map((n) => {
-    const i = TARGET_NAMES.indexOf(n);
-    if (i < 0) throw new UsageError(`--targets: '${n}' is not one of ${TARGET_NAMES.join(",")}`);
-    return LORA_TARGET_KINDS[i];
-  });
-}
 
 export function finetuneCommand(): Command {
   return new Command("finetune")

@@ -3,6 +3,8 @@
 import { modelBase, readAdapter } from "../format/adapter-reader.js";
 import { FormatError } from "../format/errors.js";
 import { readFileChecked } from "../format/load.js";
+import { Kind, KIND_NAMES } from "../format/spec.js";
+import { LORA_TARGET_KINDS } from "../train/finetune.js";
 import { UsageError } from "./errors.js";
 
 export interface LoraArg { path: string; scale: number }
@@ -24,5 +26,18 @@ export function readAdapters(args: LoraArg[], modelBytes: Uint8Array, modelPath:
     const bytes = readFileChecked(a.path, "adapter");
     try { readAdapter(bytes, a.path, base); } catch (e) { if (e instanceof FormatError) throw new UsageError(e.message); throw e; }
     return { bytes, scale: a.scale };
+  });
+}
+
+// --targets wq,wv,…: the matrices that carry adapters, by the names `info` prints.
+export const TARGET_NAMES = LORA_TARGET_KINDS.map((k) => KIND_NAMES[k]);
+
+export function targetList(v: string): Kind[] {
+  const names = v.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (names.length === 0) throw new UsageError("--targets needs at least one of " + TARGET_NAMES.join(","));
+  return names.map((n) => {
+    const i = TARGET_NAMES.indexOf(n);
+    if (i < 0) throw new UsageError(`--targets: '${n}' is not one of ${TARGET_NAMES.join(",")}`);
+    return LORA_TARGET_KINDS[i];
   });
 }
