@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { readExampleFile } from "./example-file.js";
 import { Engine } from "../engine/engine.js";
+import { readAdapter } from "../format/adapter-reader.js";
 import { writeAdapter } from "../format/adapter-writer.js";
 import { AdapterStorage, MAX_RANK } from "../format/adapter-spec.js";
 import { CHECKSUM_OFFSET, Kind, KIND_NAMES } from "../format/spec.js";
@@ -49,7 +50,7 @@ export function finetuneCommand(): Command {
     .option("--full", "train every weight (quantization-aware in the base's types) and write a model instead of an adapter")
     .option("--method <name>", "backprop (the training module) or mezo (forward only, in the inference module: what a device runs)", choice("method", ["backprop", "mezo"] as const), "backprop")
     .option("--eps <float>", "mezo: perturbation size", float("eps", 1e-6, 1), 1e-3)
-    .option("--lora <file>", "mezo: the f32 adapter to start from (default: a fresh one of --rank on --targets)", loraArg)
+    .option("--lora <file>", "the adapter to start from (its rank, alpha and targets; mezo: an f32 one) instead of a fresh one of --rank on --targets", loraArg)
     .option("--ctx <int>", "mezo: positions of the inference context (longer examples are cut)", int("ctx", 8, 4096), 128)
     .option("--kv-int8", "mezo: int8 KV cache, as the device profile runs")
     .action(async (basePath: string, o, cmd: Command) => {
@@ -75,7 +76,15 @@ export function finetuneCommand(): Command {
         return runMezo({ basePath, base, checksum: checksumOf(), train, val, start, output: o.output, curve, checkpointDir, resume: !!o.resume, json: !!o.json,
           storage: o.storage, rank: o.rank, alpha: o.alpha ?? o.rank, targets: o.targets, steps: o.steps, evalEvery: o.evalEvery, lr, eps: o.eps, batch: o.batch, seed: o.seed, ctx: Math.min(o.ctx, base.image.config.seqLen), kvInt8: !!o.kvInt8 });
       }
-      if (o.lora) throw new UsageError("--lora is for --method mezo (backprop starts from a fresh adapter)");
+      const starts: LoraArg[] = o.lora ?? [];
+      if (starts.length > 1) throw new UsageError("finetune trains one adapter: give --lora once");
+      if (starts.length && o.full) throw new UsageError("--full trains the base's weights; --lora starts an adapter run");
+      const start = starts.length ? { path: starts[0].path, adapter: readAdapter(readAdapters(starts, base.bytes, basePath)[0].bytes, starts[0].path) } : undefined;
+      if (start) {
+        for (const opt of ["rank", "alpha", "targets"]) if (cmd.getOptionValueSource(opt) === "cli") throw new UsageError(`--${opt} comes from the --lora adapter (${start.path}); drop it`);
+        o.rank = start.adapter.rank; o.alpha = start.adapter.alpha;
+        o.targets = LORA_TARGET_KINDS.filter((k) => start.adapter.matrices.some((m) => m.kind === k));
+      }
       if (o.full) {
         for (const opt of ["rank", "alpha", "targets", "storage"]) if (cmd.getOptionValueSource(opt) === "cli") throw new UsageError(`--${opt} is an adapter's option; --full trains every weight and writes a model`);
       }
@@ -87,13 +96,18 @@ export function finetuneCommand(): Command {
       const common = { lr: o.lr, lrDecay: o.lrDecay, weightDecay: o.weightDecay, batch: o.batch, steps: o.steps, seed: o.seed };
       let job: FinetuneJob;
       try {
-        job = o.full ? fullJob(new FullTrainer(base.image, seq, common)) : loraJob(new LoraTrainer(base.image, checksum, seq, { ...common, rank: o.rank, alpha, targets: o.targets }), o.storage);
+        if (o.full) job = fullJob(new FullTrainer(base.image, seq, common));
+        else {
+          const t = new LoraTrainer(base.image, checksum, seq, { ...common, rank: o.rank, alpha, targets: o.targets });
+          if (start) t.setAdapter(start.adapter);
+          job = loraJob(t, o.storage);
+        }
       } catch (e) {
         if (e instanceof FinetuneError) throw new UsageError(`${basePath}: ${e.message}`);
         throw e;
       }
       // What must not change between a run and its resumption.
-      const run = { base: checksum, data: rows.n, ...(o.full ? { full: true } : { rank: o.rank, alpha, targets: o.targets }), lr: o.lr, lrDecay: o.lrDecay, batch: o.batch, seq, steps: o.steps, seed: o.seed };
+      const run = { base: checksum, data: rows.n, ...(o.full ? { full: true } : { rank: o.rank, alpha, targets: o.targets, ...(start ? { start: start.path } : {}) }), lr: o.lr, lrDecay: o.lrDecay, batch: o.batch, seq, steps: o.steps, seed: o.seed };
       let history: FinetuneMeta["history"] = [];
       let first = 1;
       try {

@@ -102,3 +102,23 @@ test("edgellm finetune writes an adapter that belongs to its base; bad input is 
   const e3 = runCli(["finetune", DEFAULT, "--data", data, "-o", join(dir, "d.ella"), "--rank", "0"]);
   assert.notEqual(e3.code, 0);
 });
+
+test("finetune --lora continues an adapter: step 0 is that adapter, its shape is kept, conflicting shape options are refused", () => {
+  const data = join(dir, "train-start.tsv"), first = join(dir, "start.ella"), next = join(dir, "next.ella");
+  writeFileSync(data, DATA);
+  const valLosses = (stdout: string) => stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => (JSON.parse(l) as { valLoss: number }).valLoss);
+  const a = runCli(["finetune", DEFAULT, "--data", data, "--val", data, "-o", first, "--steps", "20", "--batch", "6", "--rank", "2", "--targets", "wq,wv", "--lr", "1e-2", "--json"], 120_000);
+  assert.equal(a.code, 0, a.stderr);
+  const b = runCli(["finetune", DEFAULT, "--data", data, "--val", data, "-o", next, "--lora", first, "--steps", "10", "--batch", "6", "--json"], 120_000);
+  assert.equal(b.code, 0, b.stderr);
+  const [ended, began] = [valLosses(a.stdout).at(-1)!, valLosses(b.stdout)[0]];
+  assert.ok(ended < valLosses(a.stdout)[0] - 0.3, "the first run learned something");
+  assert.ok(Math.abs(began - ended) < 1e-4, `the second run begins where the first ended (${began} vs ${ended})`);
+  const bytes = new Uint8Array(readFileSync(DEFAULT));
+  const ad = readAdapter(new Uint8Array(readFileSync(next)), next, modelBase(bytes, DEFAULT));
+  assert.equal(ad.rank, 2);
+  assert.deepEqual([...new Set(ad.matrices.map((m) => m.kind))].sort(), [...new Set(readAdapter(new Uint8Array(readFileSync(first)), first).matrices.map((m) => m.kind))].sort());
+  const e = runCli(["finetune", DEFAULT, "--data", data, "-o", join(dir, "x.ella"), "--lora", first, "--rank", "4"]);
+  assert.equal(e.code, 2);
+  assert.match(e.stderr, /--rank comes from the --lora adapter/);
+});
