@@ -7,7 +7,8 @@ import { Command } from "commander";
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Engine } from "../engine/engine.js";
-import { MAX_RANK } from "../format/adapter-spec.js";
+import { AdapterStorage, MAX_RANK } from "../format/adapter-spec.js";
+import { writeAdapter } from "../format/adapter-writer.js";
 import { readAdapter } from "../format/adapter-reader.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
 import { Coordinator, CoordinatorError, type CoordinatorState } from "../federated/coordinator.js";
@@ -15,7 +16,7 @@ import { splitClients, type SimRound } from "../federated/simulate.js";
 import { clientExamples, denseMode, labelledExamples, seedScalarMode, type FederationMode } from "./federate-modes.js";
 import { tokenizeRows } from "../train/finetune-data.js";
 import { FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
-import { TARGET_NAMES, targetList } from "./lora-option.js";
+import { loraArg, readAdapters, TARGET_NAMES, targetList, type LoraArg } from "./lora-option.js";
 import { choice, float, int } from "./args.js";
 import { UsageError } from "./errors.js";
 import { readExampleFile } from "./example-file.js";
@@ -41,6 +42,7 @@ export function federateCommand(): Command {
     .option("--lr <float>", "clients' AdamW learning rate (cosine over the local steps)", float("lr", 1e-7, 1), 5e-3)
     .option("--rank <int>", "adapter rank", int("rank", 1, MAX_RANK), 16)
     .option("--targets <list>", `matrices that carry adapters (${TARGET_NAMES.join(",")})`, targetList, [...LORA_TARGET_KINDS])
+    .option("--lora <file>", "the global adapter to start from (its rank, alpha and targets) instead of a fresh one", loraArg)
     .option("--alpha <float>", "LoRA alpha (default: the rank)", float("alpha", 1e-6, 1e6))
     .option("--seq <int>", "positions per example", int("seq", 8, 4096), 128)
     .option("--server <name>", "server optimizer: fedavg or fedadam", choice("server", ["fedavg", "fedadam"] as const), "fedavg")
@@ -75,6 +77,14 @@ export function federateCommand(): Command {
       const clientSizes = mezo ? mezoClients.map((c) => `${c.id}:${c.examples.length}`) : clients.map((c) => `${c.id}:${c.rows.n}`);
       const val = o.val && !mezo ? tokenizeRows(engine, readExampleFile(o.val, "validation file"), seq) : undefined;
       const checksum = new DataView(base.bytes.buffer, base.bytes.byteOffset).getUint32(CHECKSUM_OFFSET, true);
+      const starts: LoraArg[] = o.lora ?? [];
+      if (starts.length > 1) throw new UsageError("federate trains one adapter: give --lora once");
+      const startAdapter = starts.length ? readAdapter(readAdapters(starts, base.bytes, base.path)[0].bytes, starts[0].path) : undefined;
+      if (startAdapter) {
+        for (const opt of ["rank", "alpha", "targets"]) if (cmd.getOptionValueSource(opt) === "cli") throw new UsageError(`--${opt} comes from the --lora adapter (${starts[0].path}); drop it`);
+        o.rank = startAdapter.rank; o.alpha = startAdapter.alpha;
+        o.targets = LORA_TARGET_KINDS.filter((k) => startAdapter.matrices.some((m) => m.kind === k));
+      }
       const alpha: number = o.alpha ?? o.rank;
       let trainer: LoraTrainer;
       try {
@@ -89,9 +99,10 @@ export function federateCommand(): Command {
         : undefined;
       if (!dp && o.localDp) throw new UsageError("--local-dp needs --dp-noise (and --dp-clip)");
       const lr: number = mezo && cmd.getOptionValueSource("lr") === "default" ? 1e-3 : o.lr;
-      const run = { method: o.method, base: checksum, clients: clientSizes.join(","), rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed, ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
+      const run = { method: o.method, base: checksum, clients: clientSizes.join(","), rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed, ...(startAdapter ? { start: starts[0].path } : {}), ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
       let saved: FederateState | undefined;
       let start: Uint8Array | undefined;
+      if (startAdapter) { trainer.setAdapter(startAdapter); start = writeAdapter(trainer.adapter(AdapterStorage.F32)); } // f32 whatever it was stored as
       if (o.resume && existsSync(statePath)) {
         try { saved = JSON.parse(readFileSync(statePath, "utf8")) as FederateState; } catch (e) { throw new UsageError(`${statePath}: not JSON (${(e as Error).message.split("\n")[0]})`); }
         if (saved?.version !== 1 || typeof saved.coordinator?.round !== "number") throw new UsageError(`${statePath}: damaged`);

@@ -13,19 +13,12 @@ import { readModel } from "../../host/format/reader.js";
 import { CHECKSUM_OFFSET } from "../../host/format/spec.js";
 import { tokenizeRows } from "../../host/train/finetune-data.js";
 import { LoraTrainer } from "../../host/train/finetune.js";
+import { COMMAND_DATA } from "./command-lines.js";
 import { ROOT, runCli } from "./helpers.js";
 
 const DEFAULT = join(ROOT, "models", "default.ellm");
 const dir = mkdtempSync(join(tmpdir(), "edgellm-finetune-"));
-// A few hand-written commands in the data's format (the shared data is for the slow runs).
-const DATA = [
-  "turn off the porch light\tHassTurnOff ; name=porch light",
-  "switch on the kitchen lights\tHassTurnOn ; area=kitchen ; domain=light",
-  "set the bedroom to 40% brightness\tHassLightSet ; area=bedroom ; brightness=40",
-  "start a timer for 5 minutes\tHassStartTimer ; minutes=5",
-  "what time is it\tHassGetCurrentTime",
-  "pause the music\tHassMediaPause",
-].join("\n") + "\n";
+const DATA = COMMAND_DATA;
 
 const opts = { rank: 4, alpha: 4, lr: 1e-2, lrDecay: 1, weightDecay: 0, batch: 6, steps: 60, seed: 3 } as const;
 
