@@ -10,7 +10,7 @@ import { AdapterStorage } from "../format/adapter-spec.js";
 import { writeAdapter } from "../format/adapter-writer.js";
 import type { Coordinator } from "../federated/coordinator.js";
 import { SeedPool } from "../federated/seed-scalar.js";
-import { simulateRound, simulateSeedScalarRound, type SimClient, type SimRound } from "../federated/simulate.js";
+import { simulateRound, simulateSeedScalarRound, type LocalRecipe, type SimClient, type SimRound } from "../federated/simulate.js";
 import type { Rows } from "../train/finetune-data.js";
 import type { Evaluation, LoraTrainer } from "../train/finetune.js";
 import { MezoTrainer } from "../train/mezo.js";
@@ -25,13 +25,13 @@ export interface FederationMode {
   adapterBytes(c: Coordinator): Uint8Array;     // the global adapter file
 }
 
-export function denseMode(o: { trainer: LoraTrainer; start?: Uint8Array; clients: SimClient[]; val?: Rows; steps: number; localDp?: { clip: number; noise: number }; seed: number }): FederationMode {
+export function denseMode(o: { trainer: LoraTrainer; start?: Uint8Array; clients: SimClient[]; val?: Rows; steps: number; localDp?: { clip: number; noise: number }; kept?: LocalRecipe["kept"]; seed: number }): FederationMode {
   const t = o.trainer;
   if (o.start) t.setAdapter(readAdapter(o.start));
   return {
     describe: `backprop clients, ${t.nLora} adapter parameters`,
     initial: t.lora.slice(),
-    round: (c, r) => simulateRound(c, t, o.clients, { steps: o.steps, localDp: o.localDp }, o.seed, r),
+    round: (c, r) => simulateRound(c, t, o.clients, { steps: o.steps, localDp: o.localDp, kept: o.kept }, o.seed, r),
     evaluate: (c) => { if (!o.val) return undefined; t.beginLocal(c.global, 0, 1); return t.evaluate(o.val); },
     adapterBytes: (c) => { t.beginLocal(c.global, 0, 1); return writeAdapter(t.adapter(AdapterStorage.F32)); },
   };

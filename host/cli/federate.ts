@@ -53,6 +53,7 @@ export function federateCommand(): Command {
     .option("--sample-rate <float>", "client-level DP: Poisson sampling rate q (default: K / clients)", float("sample-rate", 1e-9, 1))
     .option("--delta <float>", "DP δ", float("delta", 1e-30, 0.5), 1e-5)
     .option("--epsilon <float>", "privacy budget: no round starts that would pass it", float("epsilon", 1e-6, 1e6), Infinity)
+    .option("--keep-client-state", "backprop clients keep their AdamW moments between rounds and follow one cosine over the run (not with --resume in a simulation)")
     .option("--local-dp", "clip and noise each update on the client too (for users who do not trust the gateway)")
     .option("--method <name>", "client training: backprop (dense updates) or mezo (seed-and-scalar: 8 bytes a step)", choice("method", ["backprop", "mezo"] as const), "backprop")
     .option("--pool <int>", "mezo: directions shared by every party (seed pool size)", int("pool", 1, 1 << 20), 4096)
@@ -93,13 +94,15 @@ export function federateCommand(): Command {
         if (e instanceof FinetuneError) throw new UsageError(`${base.path}: ${e.message}`);
         throw e;
       }
+      if (o.keepClientState && mezo) throw new UsageError("--keep-client-state keeps AdamW moments: backprop clients only (MeZO has none)");
+      if (o.keepClientState && o.resume) throw new UsageError("--keep-client-state: the simulated clients' optimizer states are not saved, so this run cannot resume");
       if (mezo && o.dpNoise !== undefined) throw new UsageError("--method mezo (seed-and-scalar clients) has no DP yet: drop --dp-noise");
       const dp = o.dpNoise !== undefined
         ? { clip: o.dpClip, noise: o.dpNoise, delta: o.delta, epsilon: o.epsilon, sampleRate: o.sampleRate ?? Math.min(1, o.clientsPerRound / clientSizes.length) }
         : undefined;
       if (!dp && o.localDp) throw new UsageError("--local-dp needs --dp-noise (and --dp-clip)");
       const lr: number = mezo && cmd.getOptionValueSource("lr") === "default" ? 1e-3 : o.lr;
-      const run = { method: o.method, base: checksum, clients: clientSizes.join(","), rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed, ...(startAdapter ? { start: starts[0].path } : {}), ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
+      const run = { method: o.method, base: checksum, clients: clientSizes.join(","), rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, keepClientState: !!o.keepClientState, seed: o.seed, ...(startAdapter ? { start: starts[0].path } : {}), ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
       let saved: FederateState | undefined;
       let start: Uint8Array | undefined;
       if (startAdapter) { trainer.setAdapter(startAdapter); start = writeAdapter(trainer.adapter(AdapterStorage.F32)); } // f32 whatever it was stored as
@@ -112,7 +115,7 @@ export function federateCommand(): Command {
       }
       const mode: FederationMode = mezo
         ? seedScalarMode({ base: base.bytes, ctx: seq, trainer, start, clients: mezoClients, val: o.val ? labelledExamples(o.val, "validation file") : undefined, steps: o.localSteps, batch: o.batch, lr, eps: o.eps, pool: o.pool, seed: o.seed })
-        : denseMode({ trainer, start, clients, val, steps: o.localSteps, localDp: o.localDp && dp ? { clip: dp.clip, noise: dp.noise } : undefined, seed: o.seed });
+        : denseMode({ trainer, start, clients, val, steps: o.localSteps, localDp: o.localDp && dp ? { clip: dp.clip, noise: dp.noise } : undefined, kept: o.keepClientState ? { rounds: o.rounds, clients: new Map() } : undefined, seed: o.seed });
       let coordinator: Coordinator;
       try {
         coordinator = new Coordinator(mode.initial, { clientsPerRound: o.clientsPerRound, roundMs: 1, server: o.server, serverLr: o.serverLr, dp, seed: o.seed }, saved?.coordinator);

@@ -5,7 +5,7 @@
 //
 //   simulateRound(...) → the coordinator's RoundResult, plus bytes a client would move.
 import type { Rows } from "../train/finetune-data.js";
-import type { LoraTrainer } from "../train/finetune.js";
+import type { KeptClient, LoraTrainer } from "../train/finetune.js";
 import { localDp } from "../privacy/dp.js";
 import { GaussianRng } from "../privacy/gaussian.js";
 import type { Coordinator, RoundResult } from "./coordinator.js";
@@ -18,6 +18,9 @@ export interface SimClient { id: string; rows: Rows }
 export interface LocalRecipe {
   steps: number;              // local optimizer steps per round
   localDp?: { clip: number; noise: number }; // clip and noise on the device before the update leaves
+  // Clients keep their AdamW state between rounds, and the rate follows one cosine over the run's
+  // rounds × steps: a client's run is then a piece of one continuous optimization.
+  kept?: { rounds: number; clients: Map<string, KeptClient> };
 }
 
 export interface SimRound extends RoundResult { bytesPerClient: number }
@@ -46,9 +49,12 @@ export function simulateRound(coordinator: Coordinator, trainer: LoraTrainer, cl
   const global = coordinator.global;
   for (const id of ann.clients) {
     const c = byId.get(id)!;
-    trainer.beginLocal(global, (seed ^ Math.imul(ann.round, 0x27d4eb2d) ^ hash(id)) >>> 0, recipe.steps);
+    const schedule = { done: (ann.round - 1) * recipe.steps, total: (recipe.kept?.rounds ?? 1) * recipe.steps };
+    const kept = recipe.kept && (recipe.kept.clients.get(id) ?? { moments: new Float32Array(2 * global.length), adamSteps: 0, schedule });
+    trainer.beginLocal(global, (seed ^ Math.imul(ann.round, 0x27d4eb2d) ^ hash(id)) >>> 0, recipe.steps, kept && { ...kept, schedule });
     let loss = 0;
     for (let s = 0; s < recipe.steps; s++) loss += trainer.step(c.rows);
+    if (recipe.kept) recipe.kept.clients.set(id, trainer.keptState(schedule));
     const local = trainer.lora;
     let delta: Float32Array = new Float32Array(global.length);
     for (let i = 0; i < delta.length; i++) delta[i] = local[i] - global[i];

@@ -23,6 +23,13 @@ import { cosineLr, RowFeed } from "./row-feed.js";
 // Adapter targets in the training module's order (bit t of its mask).
 export const LORA_TARGET_KINDS: readonly Kind[] = [Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.W1, Kind.W2, Kind.W3];
 
+// A federated client's optimizer state kept on the client between rounds (it never leaves it).
+export interface KeptClient {
+  moments: Float32Array;                        // f32 [2][nLora]: AdamW m, then v
+  adamSteps: number;                            // AdamW steps taken so far (bias correction)
+  schedule: { done: number; total: number };    // the run's cosine: steps before this round, all steps
+}
+
 export interface FinetuneOptions {
   rank: number;
   alpha: number;
@@ -47,6 +54,8 @@ export class LoraTrainer {
   private readonly layerSpans: [number, number][]; // [from, count] of each layer's adapter parameters
   stepsDone = 0;
   private scheduleSteps: number; // the cosine runs over these (o.steps; a federated client's local steps)
+  private scheduleDone = 0;      // steps of the cosine already behind this run (a kept federated client)
+  private adamSteps = 0;         // AdamW's bias-correction count before this run (a kept federated client)
 
   constructor(readonly base: ModelImage, readonly baseChecksum: number, readonly T: number, readonly o: FinetuneOptions) {
     const c = base.config;
@@ -81,10 +90,10 @@ export class LoraTrainer {
     this.x.loraZeroGrads(id);
     this.x.backward(id, this.feed.tokensPtr);
     this.stepsDone++;
-    const lr = cosineLr(o.lr, this.stepsDone, this.scheduleSteps);
+    const lr = cosineLr(o.lr, this.scheduleDone + this.stepsDone, this.scheduleSteps);
     const L = this.base.config.nLayers;
     this.layerSpans.forEach(([from, count], l) => {
-      if (count > 0) this.x.loraAdamw(id, from, count, lr * o.lrDecay ** (L - 1 - l), 0.9, 0.999, 1e-8, o.weightDecay, this.stepsDone);
+      if (count > 0) this.x.loraAdamw(id, from, count, lr * o.lrDecay ** (L - 1 - l), 0.9, 0.999, 1e-8, o.weightDecay, this.adamSteps + this.stepsDone);
     });
     return loss;
   }
@@ -113,16 +122,30 @@ export class LoraTrainer {
   }
 
   // A federated client's local run: from the global parameters (f32 [nLora], the lora layout),
-  // with fresh AdamW moments, its own batch order, and the cosine over its `steps` local steps.
-  beginLocal(params: Float32Array, seed: number, steps: number): void {
+  // its own batch order, and either fresh AdamW moments and the cosine over its `steps` local
+  // steps, or — a client that keeps its optimizer between rounds — its own moments and AdamW
+  // count back (`kept`) and the rate at its place on one cosine over the whole run.
+  beginLocal(params: Float32Array, seed: number, steps: number, kept?: KeptClient): void {
     const id = this.net.id, n = this.nLora, buf = this.x.memory.buffer;
     if (params.length !== n) throw new FinetuneError(`the global adapter has ${params.length} parameters, this trainer ${n}`);
+    if (kept && kept.moments.length !== 2 * n) throw new FinetuneError(`the client's optimizer state holds ${kept.moments.length / 2} parameters, this trainer ${n}`);
     new Float32Array(buf, this.x.loraParams(id), n).set(params);
-    new Float32Array(buf, this.x.loraMoment1(id), n).fill(0);
-    new Float32Array(buf, this.x.loraMoment2(id), n).fill(0);
+    new Float32Array(buf, this.x.loraMoment1(id), n).set(kept ? kept.moments.subarray(0, n) : new Float32Array(n));
+    new Float32Array(buf, this.x.loraMoment2(id), n).set(kept ? kept.moments.subarray(n) : new Float32Array(n));
     this.feed.reseed(seed);
     this.stepsDone = 0;
-    this.scheduleSteps = steps;
+    this.adamSteps = kept?.adamSteps ?? 0;
+    this.scheduleDone = kept?.schedule.done ?? 0;
+    this.scheduleSteps = kept?.schedule.total ?? steps;
+  }
+
+  // What a kept client stores after its local run: AdamW moments f32 [2][nLora] and count.
+  keptState(schedule: KeptClient["schedule"]): KeptClient {
+    const id = this.net.id, n = this.nLora, buf = this.x.memory.buffer;
+    const moments = new Float32Array(2 * n);
+    moments.set(new Float32Array(buf, this.x.loraMoment1(id), n), 0);
+    moments.set(new Float32Array(buf, this.x.loraMoment2(id), n), n);
+    return { moments, adamSteps: this.adamSteps + this.stepsDone, schedule };
   }
 
   // The trained adapter, for the file writer.
