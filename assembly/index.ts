@@ -209,6 +209,8 @@ export function agentSetNonce(nonce: usize, n: i32): i32 { return agentApi.setNo
 export function agentSubscription(out: usize, cap: i32): i32 { return agentApi.subscription(out, cap); }
 // Held adapter heldIndex (adapterHold) served as id[idLen]: announced in the status, named by tasks.
 export function agentAddAdapter(id: usize, idLen: i32, heldIndex: i32): i32 { return agentApi.addAdapter(id, idLen, heldIndex); }
+// Serve commands tasks (docs/protocol.md §3 task types) with the grammar grammarLoad loaded.
+export function agentServeCommands(): i32 { return agentApi.serveCommands(); }
 // The last will: topic (NUL-terminated when there is room) and offline status payload;
 // returns (topicLen << 16) | payloadLen.
 export function agentWill(topicOut: usize, topicCap: i32, payloadOut: usize, payloadCap: i32): i32 {

@@ -158,27 +158,37 @@ export class Matcher {
   // The copy input: ASCII lower-cased; words are runs of a-z 0-9 ' and bytes >= 0x80, and a "."
   // between two digits (57.5).
   normalize(p: usize, len: i32): i32 {
-    let out = 0, words = 0, inWord = false;
-    for (let i = 0; i < len; i++) {
-      let b = load<u8>(p + <usize>i);
-      if (b >= 0x41 && b <= 0x5a) b += 0x20;
-      const word = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x27 || b >= 0x80 ||
-        (b == 0x2e && inWord && out > 0 && isDigit(<u32>load<u8>(this.input + <usize>(out - 1))) && i + 1 < len && isDigit(<u32>load<u8>(p + <usize>(i + 1))));
-      if (!word) { inWord = false; continue; }
-      if (!inWord) {
-        if (out > 0) { if (out >= INPUT_CAP) return E.E_ARGUMENT; store<u8>(this.input + <usize>out, 0x20); out++; }
-        if (out >= INPUT_CAP) return E.E_ARGUMENT;
-        store<i32>(this.wordStart + (<usize>words << 2), out);
-        words++;
-        inWord = true;
-      }
-      if (out >= INPUT_CAP) return E.E_ARGUMENT;
-      store<u8>(this.input + <usize>out, b);
-      out++;
-    }
-    this.len = out; this.nWords = words;
+    const r = normalizeCopyInput(p, len, this.input, this.wordStart);
+    if (r < 0) return r;
+    this.len = r & 0xffff; this.nWords = r >>> 16;
     return E.OK;
   }
+}
+
+// Normalizes the copy input p[len] into out[INPUT_CAP] (docs/grammar.md: lower-cased words joined
+// by single spaces) and, when wordStart is not 0, each word's offset into wordStart (i32
+// [INPUT_CAP]); returns (words << 16) | bytes, or E_ARGUMENT past INPUT_CAP bytes. Normalizing a
+// normalized text gives it back: the fleet agent keeps a queued sentence's copy input this way.
+export function normalizeCopyInput(p: usize, len: i32, out: usize, wordStart: usize): i32 {
+  let n = 0, words = 0, inWord = false;
+  for (let i = 0; i < len; i++) {
+    let b = load<u8>(p + <usize>i);
+    if (b >= 0x41 && b <= 0x5a) b += 0x20;
+    const word = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x27 || b >= 0x80 ||
+      (b == 0x2e && inWord && n > 0 && isDigit(<u32>load<u8>(out + <usize>(n - 1))) && i + 1 < len && isDigit(<u32>load<u8>(p + <usize>(i + 1))));
+    if (!word) { inWord = false; continue; }
+    if (!inWord) {
+      if (n > 0) { if (n >= INPUT_CAP) return E.E_ARGUMENT; store<u8>(out + <usize>n, 0x20); n++; }
+      if (n >= INPUT_CAP) return E.E_ARGUMENT;
+      if (wordStart != 0) store<i32>(wordStart + (<usize>words << 2), n);
+      words++;
+      inWord = true;
+    }
+    if (n >= INPUT_CAP) return E.E_ARGUMENT;
+    store<u8>(out + <usize>n, b);
+    n++;
+  }
+  return (words << 16) | n;
 }
 
 export class MatcherResult {
