@@ -237,6 +237,8 @@ export function agentRunning(out: usize, cap: i32): i32 { return agentApi.runnin
 // model file); the copy input (a sentence, UTF-8); then per step the mask of allowed tokens
 // (out: u8[vocab], returns how many), advance by the chosen token, and whether output may end.
 export function grammarLoad(ptr: usize, len: i32): i32 { return len < 0 ? E.E_ARGUMENT : grammarApi.grammarLoad(ptr, <usize>len); }
+// The same for a grammar file of len bytes the host holds (flash), read through env.gRead.
+export function grammarLoadExternal(len: i32): i32 { return len < 0 ? E.E_ARGUMENT : grammarApi.grammarLoadExternal(<usize>len); }
 export function grammarSetInput(ptr: usize, len: i32): i32 { return grammarApi.grammarSetInput(ptr, len); }
 export function grammarReset(): i32 { return grammarApi.grammarReset(); }
 export function grammarMask(out: usize): i32 { return grammarApi.grammarMask(out); }

@@ -125,7 +125,7 @@ export class Agent {
     const gen = new Generation(rt, ctx, taskOutCap(ctx, rt.tokenizer!.maxTokenLength), false);
     this.gen = gen;
     this.prompts = new PromptEncoder(rt, ctx);
-    const cap = Agent.messageCap(gen.outCap, maxQueue);
+    const cap = Agent.messageCap(gen.outCap, maxQueue, ctx);
     this.msg = Writer.alloc(cap);
     memory.copy(this.fleet, fleet, <usize>fleetLen);
     memory.copy(this.id, id, <usize>idLen);
@@ -136,11 +136,12 @@ export class Agent {
   }
 
   // The largest payload: a result carrying the whole output (base64) and an escaped error,
-  // or a heartbeat listing maxQueue task ids.
-  static messageCap(outCap: i32, maxQueue: i32): i32 {
+  // or a heartbeat listing maxQueue task ids; at least the tokenizer's scratch for the longest
+  // prompt (PromptEncoder borrows this buffer while a received task is tokenized).
+  static messageCap(outCap: i32, maxQueue: i32, ctx: i32): i32 {
     const resultBytes = base64Len(outCap) + 512 + 6 * MAX_REASON_CHARS;
     const beatBytes = 256 + maxQueue * (MAX_NAME + 3);
-    return max(resultBytes, max(beatBytes, 2048));
+    return max(max(resultBytes, PromptEncoder.scratchBytes(ctx)), max(beatBytes, 2048));
   }
 
   // Exactly what the constructor allocates (agentInit checks it against the memory cap first).
@@ -150,8 +151,8 @@ export class Agent {
       + Writer.heapBytes(MAX_TOPIC_BYTES) + 2 * Writer.heapBytes(TEXT_CAP) + objectBytes(offsetof<Utf8Step>())
       + Inbound.heapBytes(Generation.promptCap(ctx))
       + objectBytes(<i64>maxQueue * 4) + <i64>maxQueue * Slot.heapBytes(ctx)
-      + Generation.heapBytes(outCap) + PromptEncoder.heapBytes(ctx)
-      + Writer.heapBytes(Agent.messageCap(outCap, maxQueue));
+      + Generation.heapBytes(outCap) + PromptEncoder.heapBytes()
+      + Writer.heapBytes(Agent.messageCap(outCap, maxQueue, ctx));
   }
 
   held(): i32 {
@@ -391,7 +392,7 @@ export class Agent {
     let promptLen = t.promptBytes;
     if (t.commands && !s.promptTooLong) promptLen = this.commandPrompt(t.prompt, t.promptBytes, t.promptCap, s, free);
     if (!s.promptTooLong) {
-      const n = this.prompts.encode(t.prompt, promptLen, s.tokens);
+      const n = this.prompts.encode(t.prompt, promptLen, s.tokens, this.msg.buf, this.msg.cap); // msg is free until the answer
       if (n < 1) { // no tokenizer (agentInit checks it): answer instead of holding a task it cannot run
         this.answerReject(this.line.reset().ascii("cannot tokenize the prompt (error ").i32(n).byte(0x29), now);
         return;

@@ -67,6 +67,7 @@ export interface ModuleExports {
   agentHeld(): number;
   agentRunning(out: number, cap: number): number;
   grammarLoad(ptr: number, len: number): number;
+  grammarLoadExternal(len: number): number;
   grammarSetInput(ptr: number, len: number): number;
   grammarReset(): number;
   grammarMask(out: number): number;
