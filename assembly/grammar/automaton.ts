@@ -16,7 +16,7 @@ const VERSION: u32 = 1;
 const HEADER: usize = 32;
 const MAX_STATES: u32 = 1 << 20;
 // Table entries (8 bytes) one env.gRead brings in: the matcher's chunk buffer holds CHUNK·8 bytes.
-export const CHUNK: u32 = 64;
+export const CHUNK: u32 = 32;
 const CHUNK_BYTES: usize = <usize>CHUNK << 3;
 
 // Copies grammar-file bytes [off, off + len) to dst in linear memory; 0 on success (the host

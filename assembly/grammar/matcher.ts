@@ -1,7 +1,8 @@
 // Runs a compiled grammar over bytes with a set of positions (docs/grammar.md, "Matching"):
 // a position is an automaton state s < n, or a place in the copied input, n + k*(L+1) + p for
-// the k-th copy state and input byte p. Sets are dense lists (at most LIVE_CAP positions)
-// deduplicated by a bitset over every position. The automaton's tables are read per state
+// the k-th copy state and input byte p. Sets are dense lists (at most LIVE_CAP positions),
+// deduplicated by a bitset over the states and, for the few copy positions, by the list itself.
+// The automaton's tables are read per state
 // (automaton.ts span: in place, or in chunks from the host).
 import * as E from "../core/errors";
 import { fits } from "../core/memory-cap";
@@ -10,6 +11,7 @@ import { Automaton, CHUNK, COPY_NUMBER, COPY_TARGET } from "./automaton";
 @inline function isDigit(b: u32): bool { return b >= 0x30 && b <= 0x39; }
 
 export const INPUT_CAP: i32 = 256; // bytes of the normalized copy input
+const MAX_WORDS: i32 = INPUT_CAP / 2; // a word and its space take two bytes at least
 // Positions one set may hold: the live set, not the state count (all of the val sentences'
 // labels and their masks stay under 48: docs/grammar.md); past it matching stops with
 // E_GRAMMAR_LIVE rather than give a wrong mask.
@@ -19,9 +21,9 @@ export class Matcher {
   a: Automaton;
   input: usize;      // u8[INPUT_CAP]: lower-cased words joined by single spaces
   len: i32 = 0;
-  wordStart: usize;  // u8[INPUT_CAP]: offsets of the words (< INPUT_CAP)
+  wordStart: usize;  // u8[MAX_WORDS]: offsets of the words (< INPUT_CAP)
   nWords: i32 = 0;
-  mark: usize;       // u32[span/32 + 1], all zero between calls; span = n + nCopy*(INPUT_CAP+1)
+  mark: usize;       // u32[n/32 + 1]: automaton states in the set being built, all zero between calls
   cur: usize; curN: i32 = 0;   // i32[LIVE_CAP]: the state
   tmpA: usize; tmpB: usize;    // i32[LIVE_CAP] each: scratch for walks
   overflow: bool = false;      // a set would have held more than LIVE_CAP positions
@@ -30,26 +32,38 @@ export class Matcher {
     this.a = a;
     this.input = mem;
     this.wordStart = mem + <usize>INPUT_CAP;
-    this.mark = this.wordStart + <usize>INPUT_CAP;
+    this.mark = this.wordStart + <usize>MAX_WORDS;
     this.cur = this.mark + (<usize>markWords << 2);
     this.tmpA = this.cur + (<usize>LIVE_CAP << 2);
     this.tmpB = this.tmpA + (<usize>LIVE_CAP << 2);
   }
 
-  static bytes(markWords: i64): i64 { return <i64>INPUT_CAP * 2 + markWords * 4 + <i64>LIVE_CAP * 12; }
+  static bytes(markWords: i64): i64 { return <i64>INPUT_CAP + <i64>MAX_WORDS + markWords * 4 + <i64>LIVE_CAP * 12; }
 
+  // Appends x to list[count] unless it is there: automaton states are marked in a bitset over the
+  // n states; copy positions (few at a time) are looked for in the list itself, so no bitset
+  // spans the n + nCopy·257 positions.
   @inline add(list: usize, count: i32, x: i32): i32 {
-    const w = this.mark + (<usize>(x >> 5) << 2), bit: u32 = 1 << (x & 31);
-    const m = load<u32>(w);
-    if (m & bit) return count;
-    if (count >= LIVE_CAP) { this.overflow = true; return count; }
-    store<u32>(w, m | bit);
+    if (x < this.a.n) {
+      const w = this.mark + (<usize>(x >> 5) << 2), bit: u32 = 1 << (x & 31);
+      const m = load<u32>(w);
+      if (m & bit) return count;
+      if (count >= LIVE_CAP) { this.overflow = true; return count; }
+      store<u32>(w, m | bit);
+    } else {
+      for (let i = 0; i < count; i++) if (load<i32>(list + (<usize>i << 2)) == x) return count;
+      if (count >= LIVE_CAP) { this.overflow = true; return count; }
+    }
     store<i32>(list + (<usize>count << 2), x);
     return count + 1;
   }
 
   clearMarks(list: usize, count: i32): void {
-    for (let i = 0; i < count; i++) store<u32>(this.mark + (<usize>(load<i32>(list + (<usize>i << 2)) >> 5) << 2), 0);
+    const n = this.a.n;
+    for (let i = 0; i < count; i++) {
+      const x = load<i32>(list + (<usize>i << 2));
+      if (x < n) store<u32>(this.mark + (<usize>(x >> 5) << 2), 0);
+    }
   }
 
   // Adds every position reachable without a byte; marks stay set for the caller to clear.
@@ -186,7 +200,7 @@ export class Matcher {
 
 // Normalizes the copy input p[len] into out[INPUT_CAP] (docs/grammar.md: lower-cased words joined
 // by single spaces) and, when wordStart is not 0, each word's offset into wordStart (i32
-// [INPUT_CAP], u8); returns (words << 16) | bytes, or E_ARGUMENT past INPUT_CAP bytes. Normalizing a
+// [INPUT_CAP / 2], u8); returns (words << 16) | bytes, or E_ARGUMENT past INPUT_CAP bytes. Normalizing a
 // normalized text gives it back: the fleet agent keeps a queued sentence's copy input this way.
 export function normalizeCopyInput(p: usize, len: i32, out: usize, wordStart: usize): i32 {
   let n = 0, words = 0, inWord = false;
@@ -215,9 +229,9 @@ export class MatcherResult {
 }
 
 export function newMatcher(a: Automaton): MatcherResult {
-  const span: i64 = <i64>a.n + <i64>a.nCopy * (<i64>INPUT_CAP + 1);
+  const span: i64 = <i64>a.n + <i64>a.nCopy * (<i64>INPUT_CAP + 1); // positions are numbered below this
   if (span > 0x7fffffff) return new MatcherResult(null, E.E_OUT_OF_MEMORY);
-  const markWords = <i32>(span >> 5) + 1;
+  const markWords = (a.n >> 5) + 1;
   const bytes = Matcher.bytes(<i64>markWords);
   if (!fits(bytes + 64)) return new MatcherResult(null, E.E_OUT_OF_MEMORY);
   const mem = heap.alloc(<usize>bytes);

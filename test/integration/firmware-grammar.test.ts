@@ -47,7 +47,7 @@ test("the home-command grammar under wasm3 at 144 KiB gives V8's labels", { skip
   for (const sentence of sample) {
     const v8 = spawnSync(process.execPath, [CLI, "commands", "-i", sentence], { encoding: "utf8" });
     assert.equal(v8.status, 0, v8.stderr);
-    const dev = fw(["run", MODEL, "--lora", join(ROOT, "models", "home.ella"), "-i", `${sentence}\n`, "-t", "0", "--ctx", "80", "--kv-int8", "--host-weights",
+    const dev = fw(["run", MODEL, "--lora", join(ROOT, "models", "home.ella"), "-i", `${sentence}\n`, "-t", "0", "--ctx", "96", "--kv-int8", "--host-weights",
       "--max-memory", "147456", "--stack", "8192", "--grammar", compiled], FW_DEVICE);
     assert.equal(dev.status, 0, dev.stderr.toString());
     const label = dev.stdout.toString("utf8").split("\n")[1].trim();

@@ -76,7 +76,7 @@ const PEERS = [
   {
     kind: "firmware device 144 KiB",
     start: (fleet: string, id: string) => spawn(FW_DEVICE, ["serve", ...common(fleet, id), "--model", MODEL, "--adapters", ADAPTERS, "--commands", GRAMMAR,
-      "--host-weights", "--kv-int8", "--ctx", "80", "--max-memory", "147456", "--inbox", "4096", "--stack", "8192"], { stdio: ["ignore", "ignore", "pipe"] }),
+      "--host-weights", "--kv-int8", "--ctx", "96", "--max-memory", "147456", "--inbox", "4096", "--stack", "8192"], { stdio: ["ignore", "ignore", "pipe"] }),
   },
 ];
 
