@@ -51,6 +51,12 @@ export class Automaton {
     return this.chunk;
   }
 
+  // Entries [lo, hi) of state s in an offsets table (edgeOff, closureOff), as lo | hi << 32.
+  @inline range(offsets: usize, s: i32): u64 {
+    const o = this.span(offsets, <usize>s << 2, 8);
+    return <u64>load<u32>(o) | (<u64>load<u32>(o, 4) << 32);
+  }
+
   @inline isCopy(s: i32): bool { return (load<u32>(this.copyBits + (<usize>(s >> 5) << 2)) & (1 << (s & 31))) != 0; }
   @inline accepts(s: i32): bool { return (load<u32>(this.acceptBits + (<usize>(s >> 5) << 2)) & (1 << (s & 31))) != 0; }
 

@@ -72,9 +72,8 @@ export class Matcher {
     for (let i = 0; i < count; i++) {
       const x = load<i32>(list + (<usize>i << 2));
       if (x < n) {
-        const o = a.span(a.closureOff, <usize>x << 2, 8);
-        const c0 = load<u32>(o), c1 = load<u32>(o, 4);
-        for (let c = c0; c < c1; c += CHUNK) {
+        const r = a.range(a.closureOff, x), c1 = <u32>(r >> 32);
+        for (let c = <u32>r; c < c1; c += CHUNK) {
           const m = min(c1 - c, CHUNK);
           const p = a.span(a.closure, <usize>c << 2, <usize>m << 2);
           for (let j: u32 = 0; j < m; j++) {
@@ -107,9 +106,8 @@ export class Matcher {
     for (let i = 0; i < srcN; i++) {
       const x = load<i32>(src + (<usize>i << 2));
       if (x < n) {
-        const o = a.span(a.edgeOff, <usize>x << 2, 8);
-        const e0 = load<u32>(o), e1 = load<u32>(o, 4);
-        for (let e = e0; e < e1; e += CHUNK) {
+        const r = a.range(a.edgeOff, x), e1 = <u32>(r >> 32);
+        for (let e = <u32>r; e < e1; e += CHUNK) {
           const m = min(e1 - e, CHUNK);
           const p = a.span(a.edges, <usize>e << 3, <usize>m << 3);
           for (let j: u32 = 0; j < m; j++) {
@@ -152,9 +150,8 @@ export class Matcher {
     for (let i = 0; i < this.curN; i++) {
       const x = load<i32>(this.cur + (<usize>i << 2));
       if (x < n) {
-        const o = a.span(a.edgeOff, <usize>x << 2, 8);
-        const e0 = load<u32>(o), e1 = load<u32>(o, 4);
-        for (let e = e0; e < e1; e += CHUNK) {
+        const r = a.range(a.edgeOff, x), e1 = <u32>(r >> 32);
+        for (let e = <u32>r; e < e1; e += CHUNK) {
           const m = min(e1 - e, CHUNK);
           const p = a.span(a.edges, <usize>e << 3, <usize>m << 3);
           for (let j: u32 = 0; j < m; j++) {

@@ -13,10 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { compiledCommandGrammar } from "../../host/commands/compiled.js";
-import { Gateway } from "../../host/fleet/gateway.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { FW_DEVICE } from "./firmware-helpers.js";
-import { captureLog, CLI, FW, haveFirmwarePeer, ROOT, SHARED, until } from "./fleet-helpers.js";
+import { CLI, cliAsync, FW, gatewayAndPeer, haveFirmwarePeer, ROOT, SHARED } from "./fleet-helpers.js";
 
 const VAL = join(SHARED, "data", "home-commands", "val-home00.tsv");
 const skip = skipUnless(haveFirmwarePeer, "firmware/build/edgellm-fw with serve (npm run build)") || skipUnless(existsSync(VAL), "../shared/data/home-commands");
@@ -44,17 +43,10 @@ before(async () => {
 });
 after(async () => { for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL"); await mosq?.stop(); });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const t0 = Date.now();
-  const c = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const out: Buffer[] = [], err: Buffer[] = [];
-  c.stdout.on("data", (d: Buffer) => out.push(d));
-  c.stderr.on("data", (d: Buffer) => err.push(d));
-  const timer = setTimeout(() => c.kill("SIGKILL"), 60_000);
-  return new Promise((resolve) => c.once("close", (code) => {
-    clearTimeout(timer);
-    resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), ms: Date.now() - t0 });
-  }));
+// The CLI, awaited, its stdout as text.
+async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const r = await cliAsync(args);
+  return { ...r, stdout: r.stdout.toString("utf8") };
 }
 
 const local = new Map<string, string>();
@@ -83,13 +75,8 @@ const PEERS = [
 for (const peer of PEERS) {
   test(`a ${peer.kind} peer serves commands: submit --task commands prints what commands prints`, { skip, timeout: 240_000 }, async () => {
     const fleet = `cmd-${peer.kind.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`, id = `${fleet}-peer`;
-    const gw = await Gateway.start({ broker: mosq.url, fleet, id: "gw", log: captureLog("gateway").log, scheduler: { placeTimeoutMs: PLACE_TIMEOUT_MS } });
-    const p = peer.start(fleet, id);
-    procs.push(p);
-    let err = "";
-    p.stderr!.on("data", (d) => { err += d; });
+    const { gw, p, err: stderr } = await gatewayAndPeer(mosq.url, fleet, id, PLACE_TIMEOUT_MS, () => peer.start(fleet, id), procs);
     try {
-      await until(() => gw.scheduler.peerIds().includes(id), 30_000, `the ${peer.kind} peer online (${err})`);
       const listed = JSON.parse((await cli(["peers", "--broker", mosq.url, "--fleet", fleet, "--json", "--wait", "300"])).stdout) as { id: string; adapters: string[]; taskTypes?: string[] }[];
       assert.deepEqual(listed.map((r) => [r.id, r.adapters, r.taskTypes]), [[id, ["home"], ["commands"]]]);
       const all = sentences();
@@ -98,7 +85,7 @@ for (const peer of PEERS) {
         const want = await localCommands(s, false);
         distinct.add(want);
         const sub = await cli(["submit", "--broker", mosq.url, "--fleet", fleet, "--task", "commands", "-i", s]);
-        assert.equal(sub.code, 0, `${s}: ${sub.stderr} ${err}`);
+        assert.equal(sub.code, 0, `${s}: ${sub.stderr} ${stderr()}`);
         assert.equal(sub.stdout, want, `${peer.kind}: ${s}`);
       }
       assert.ok(distinct.size >= all.length - 1, "the sentences give different labels (else equality proves little)");
@@ -112,7 +99,8 @@ for (const peer of PEERS) {
 
       const exited = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
       p.kill("SIGTERM");
-      assert.equal(await exited, 0, err);
+      assert.equal(await exited, 0, stderr());
+      const err = stderr();
       if (peer.kind !== "Node") {
         const m = /heap top (\d+) \((\d+)\)/.exec(err);
         assert.ok(m, err);
@@ -128,11 +116,9 @@ for (const peer of PEERS) {
 
 test("no peer serves commands: the task fails after the placement timeout, naming why", { skip, timeout: 60_000 }, async () => {
   const fleet = "cmd-none", id = "text-only";
-  const gw = await Gateway.start({ broker: mosq.url, fleet, id: "gw", log: captureLog("gateway").log, scheduler: { placeTimeoutMs: PLACE_TIMEOUT_MS } });
-  const p = spawn(process.execPath, [CLI, "serve", ...common(fleet, id), "--model", MODEL, "--adapters", ADAPTERS], { stdio: ["ignore", "ignore", "pipe"] });
-  procs.push(p);
+  const { gw, p } = await gatewayAndPeer(mosq.url, fleet, id, PLACE_TIMEOUT_MS,
+    () => spawn(process.execPath, [CLI, "serve", ...common(fleet, id), "--model", MODEL, "--adapters", ADAPTERS], { stdio: ["ignore", "ignore", "pipe"] }), procs);
   try {
-    await until(() => gw.scheduler.peerIds().includes(id), 30_000, "the text-only peer online");
     const r = await cli(["submit", "--broker", mosq.url, "--fleet", fleet, "--task", "commands", "-i", "turn off the porch light", "--timeout", "30000"]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^edgellm: task \S+ failed: no peer can run it: no peer serves commands tasks\n$/);
