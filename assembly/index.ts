@@ -209,6 +209,8 @@ export function agentSetNonce(nonce: usize, n: i32): i32 { return agentApi.setNo
 export function agentSubscription(out: usize, cap: i32): i32 { return agentApi.subscription(out, cap); }
 // Held adapter heldIndex (adapterHold) served as id[idLen]: announced in the status, named by tasks.
 export function agentAddAdapter(id: usize, idLen: i32, heldIndex: i32): i32 { return agentApi.addAdapter(id, idLen, heldIndex); }
+// Serve commands tasks (docs/protocol.md §3 task types) with the grammar grammarLoad loaded.
+export function agentServeCommands(): i32 { return agentApi.serveCommands(); }
 // The last will: topic (NUL-terminated when there is room) and offline status payload;
 // returns (topicLen << 16) | payloadLen.
 export function agentWill(topicOut: usize, topicCap: i32, payloadOut: usize, payloadCap: i32): i32 {
@@ -235,6 +237,8 @@ export function agentRunning(out: usize, cap: i32): i32 { return agentApi.runnin
 // model file); the copy input (a sentence, UTF-8); then per step the mask of allowed tokens
 // (out: u8[vocab], returns how many), advance by the chosen token, and whether output may end.
 export function grammarLoad(ptr: usize, len: i32): i32 { return len < 0 ? E.E_ARGUMENT : grammarApi.grammarLoad(ptr, <usize>len); }
+// The same for a grammar file of len bytes the host holds (flash), read through env.gRead.
+export function grammarLoadExternal(len: i32): i32 { return len < 0 ? E.E_ARGUMENT : grammarApi.grammarLoadExternal(<usize>len); }
 export function grammarSetInput(ptr: usize, len: i32): i32 { return grammarApi.grammarSetInput(ptr, len); }
 export function grammarReset(): i32 { return grammarApi.grammarReset(); }
 export function grammarMask(out: usize): i32 { return grammarApi.grammarMask(out); }

@@ -1,13 +1,22 @@
 // Compiles a grammar (docs/grammar.md) to the file the module loads, or prints the one-line
 // error that stops it. Usage: node dist/tools/compile-grammar.js GRAMMAR [OUT.egrm]
+// `--commands [OUT.egrm]` compiles the home-command grammar (host/commands/compiled.ts), what
+// `edgellm-fw serve --commands FILE` holds.
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { CodedError } from "../host/coded-error.js";
 import { compileGrammar } from "../host/grammar/compile.js";
 import { writeGrammar } from "../host/grammar/binary.js";
+import { compiledCommandGrammar } from "../host/commands/compiled.js";
 
 const [src, out] = process.argv.slice(2);
-if (!src) { process.stderr.write("usage: compile-grammar GRAMMAR [OUT.egrm]\n"); process.exit(2); }
+if (src === "--commands") {
+  const bytes = compiledCommandGrammar();
+  if (out) writeFileSync(out, bytes);
+  process.stdout.write(`home-command grammar: ${bytes.length} bytes${out ? ` -> ${out}` : ""}\n`);
+  process.exit(0);
+}
+if (!src) { process.stderr.write("usage: compile-grammar GRAMMAR [OUT.egrm] | --commands [OUT.egrm]\n"); process.exit(2); }
 try {
   const auto = compileGrammar(readFileSync(src, "utf8"), basename(src));
   const bytes = writeGrammar(auto);

@@ -51,6 +51,14 @@ export function addAdapter(id: usize, n: i32, heldIndex: i32): i32 {
   return a.addAdapter(id, n, heldIndex);
 }
 
+// Serve commands tasks with the grammar loaded by grammarLoad: after init, before connected.
+// E_NO_GRAMMAR (none loaded), E_OUT_OF_MEMORY.
+export function serveCommands(): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  return a.serveCommands();
+}
+
 export function subscription(out: usize, cap: i32): i32 {
   const a = agent;
   if (a == null) return E.E_NO_AGENT;

@@ -18,8 +18,8 @@ export const MAX_ADAPTER_SCALE: f64 = 100;     // |scale| of a task's adapter
 // Members of task and cancel, in the schemas' property order (ajv reports the first failing).
 const F_V = 0, F_KIND = 1, F_TASK_ID = 2, F_ATTEMPT = 3, F_LEASE = 4, F_DEADLINE = 5, F_PROMPT = 6,
   F_STEPS = 7, F_TEMPERATURE = 8, F_TOPP = 9, F_SEED = 10, F_REASON = 11, F_ONLINE = 12, F_NONCE = 13, F_SINCE = 14,
-  F_ADAPTER = 15, F_SCALE = 16;
-const FIELD_NAMES: StaticArray<string> = ["v", "kind", "taskId", "attempt", "leaseMs", "deadlineMs", "prompt", "steps", "temperature", "topp", "seed", "reason", "online", "nonce", "since", "adapter", "scale"];
+  F_ADAPTER = 15, F_SCALE = 16, F_TASK = 17;
+const FIELD_NAMES: StaticArray<string> = ["v", "kind", "taskId", "attempt", "leaseMs", "deadlineMs", "prompt", "steps", "temperature", "topp", "seed", "reason", "online", "nonce", "since", "adapter", "scale", "task"];
 const KINDS: StaticArray<string> = ["status", "heartbeat", "accept", "reject", "tokens", "result", "task", "cancel", "submit", "gateway", "queued", "reply"];
 const TASK_REQUIRED: StaticArray<i32> = [F_TASK_ID, F_ATTEMPT, F_LEASE, F_DEADLINE, F_PROMPT, F_STEPS, F_TEMPERATURE, F_TOPP, F_SEED];
 
@@ -39,6 +39,7 @@ export class TaskMsg {
   adapter: usize = heap.alloc(<usize>MAX_ADAPTER_ID); // the adapter's id; adapterLen 0: none
   adapterLen: i32 = 0;
   scale: f32 = 1;
+  commands: bool = false; // task "commands": the prompt is a sentence to label (docs/protocol.md §3)
 
   constructor(promptCap: i32) {
     this.promptCap = promptCap;
@@ -171,6 +172,14 @@ export class Inbound {
       if (v > MAX_ADAPTER_SCALE) { prefix(why, "task", F_SCALE).ascii(" must be <= ").u64(<u64>MAX_ADAPTER_SCALE); return false; }
       t.scale = <f32>v;
     }
+    t.commands = false;
+    if (o.has(F_TASK)) {
+      // host/fleet/schemas.ts TASK_TYPES: "text" (the default) or "commands".
+      const k = o.type[F_TASK] == J_STRING ? o.stringOf(F_TASK, this.kindBuf, 16) : -1;
+      const isText = k >= 0 && k <= 16 && bytesEq(this.kindBuf, k, "text"), isCommands = k >= 0 && k <= 16 && bytesEq(this.kindBuf, k, "commands");
+      if (!isText && !isCommands) { prefix(why, "task", F_TASK).ascii(" must be equal to one of the allowed values"); return false; }
+      t.commands = isCommands;
+    }
     t.attempt = <u32>o.numberOf(F_ATTEMPT);
     t.leaseMs = <i32>o.numberOf(F_LEASE);
     t.deadlineMs = <i32>o.numberOf(F_DEADLINE);
@@ -187,7 +196,7 @@ export class Inbound {
     if (!o.has(F_REASON)) return missing(why, "cancel", F_REASON);
     let extra = o.unknown > 0;
     for (let i = F_ATTEMPT; i <= F_SEED; i++) if (o.has(i)) extra = true;
-    for (let i = F_ONLINE; i <= F_SCALE; i++) if (o.has(i)) extra = true;
+    for (let i = F_ONLINE; i <= F_TASK; i++) if (o.has(i)) extra = true;
     if (extra) { why.ascii(": cancel: / must NOT have additional properties"); return false; }
     const c = this.cancel;
     if (!nameField(why, o, "cancel", F_TASK_ID, c.taskId)) return false;
@@ -339,10 +348,10 @@ export class Capabilities {
 }
 
 // The longest online status without its adapter list (ids, impl and model id escaped at worst).
-export const STATUS_BASE_BYTES: i32 = 1536;
+export const STATUS_BASE_BYTES: i32 = 1600;
 
 export function writeStatusOnline(w: Writer, id: usize, idLen: i32, ts: f64, caps: Capabilities, queue: i32, maxQueue: i32,
-                                  nonce: usize, nonceLen: i32, since: f64, adapters: AdapterSet | null): void {
+                                  nonce: usize, nonceLen: i32, since: f64, adapters: AdapterSet | null, commands: bool): void {
   head(w, "status").ascii(",\"id\":").jsonString(id, idLen).ascii(",\"online\":true,\"ts\":").fixed(ts, 3);
   if (nonceLen > 0) w.ascii(",\"nonce\":\"").bytes(nonce, nonceLen).ascii("\",\"since\":").fixed(since, 3);
   if (caps.implLen > 0) w.ascii(",\"impl\":").jsonString(caps.impl, caps.implLen);
@@ -351,5 +360,6 @@ export function writeStatusOnline(w: Writer, id: usize, idLen: i32, ts: f64, cap
     .ascii("},\"tokPerSec\":").fixed(caps.tokPerSec, 1).ascii(",\"freeMem\":").u32(caps.freeMem)
     .ascii(",\"queue\":").i32(queue).ascii(",\"maxQueue\":").i32(maxQueue);
   if (adapters != null) adapters.writeJson(w);
+  if (commands) w.ascii(",\"taskTypes\":[\"commands\"]");
   w.byte(0x7d);
 }

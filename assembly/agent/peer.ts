@@ -26,6 +26,8 @@ import { Writer } from "./writer";
 import { AdapterSet, MAX_ADAPTERS } from "./adapters";
 import { useHeld } from "../model/lora";
 import { fits } from "../core/memory-cap";
+import { grammarAccepting, grammarMask, grammarSetInput } from "../grammar/api";
+import { INPUT_CAP, normalizeCopyInput } from "../grammar/matcher";
 
 export const MAX_QUEUE: i32 = 64;
 // Tokens are streamed once this many bytes are waiting (or flushMs after the first of them).
@@ -51,6 +53,8 @@ class Slot {
   promptBytes: i32 = 0;    // the prompt's UTF-8 length
   promptTooLong: bool = false; // more than 8·ctx bytes: fails when it would start, as generate() does
   cancelled: bool = false;
+  commands: bool = false;  // a commands task: greedy, the grammar, output past the prompt only
+  copyLen: i32 = -1;       // its copy input's length in the agent's copy buffer; -1: over INPUT_CAP
   adapter: i32 = -1;       // entry in the agent's AdapterSet; -1: none
   scale: f32 = 1;
 
@@ -76,6 +80,7 @@ export class Agent {
   gen: Generation;
   prompts: PromptEncoder;
   running: i32 = -1;        // slot index of the running task, -1: idle
+  genStarted: bool = false; // the running task's generation began (a task failed before it has no output)
   startedAt: f64 = 0;
   sent: i32 = 0;            // output bytes already streamed as tokens
   pendingSince: f64 = -1;   // nowMs when the first unsent byte appeared; -1: none
@@ -96,6 +101,10 @@ export class Agent {
   adapters: AdapterSet | null = null;
   activeAdapter: i32 = -1;
   activeScale: f32 = 1;
+  // Commands tasks (serveCommands): the loaded grammar, and each slot's copy input
+  // (u8 [maxQueue][INPUT_CAP], normalized on receipt: the grammar holds one input at a time).
+  commands: bool = false;
+  copyInputs: usize = 0;
   topic: Writer = Writer.alloc(MAX_TOPIC_BYTES);
   msg: Writer;              // the outbound payload being built
   why: Writer = Writer.alloc(TEXT_CAP);  // last rejection reason
@@ -116,7 +125,7 @@ export class Agent {
     const gen = new Generation(rt, ctx, taskOutCap(ctx, rt.tokenizer!.maxTokenLength), false);
     this.gen = gen;
     this.prompts = new PromptEncoder(rt, ctx);
-    const cap = Agent.messageCap(gen.outCap, maxQueue);
+    const cap = Agent.messageCap(gen.outCap, maxQueue, ctx);
     this.msg = Writer.alloc(cap);
     memory.copy(this.fleet, fleet, <usize>fleetLen);
     memory.copy(this.id, id, <usize>idLen);
@@ -127,11 +136,12 @@ export class Agent {
   }
 
   // The largest payload: a result carrying the whole output (base64) and an escaped error,
-  // or a heartbeat listing maxQueue task ids.
-  static messageCap(outCap: i32, maxQueue: i32): i32 {
+  // or a heartbeat listing maxQueue task ids; at least the tokenizer's scratch for the longest
+  // prompt (PromptEncoder borrows this buffer while a received task is tokenized).
+  static messageCap(outCap: i32, maxQueue: i32, ctx: i32): i32 {
     const resultBytes = base64Len(outCap) + 512 + 6 * MAX_REASON_CHARS;
     const beatBytes = 256 + maxQueue * (MAX_NAME + 3);
-    return max(resultBytes, max(beatBytes, 2048));
+    return max(max(resultBytes, PromptEncoder.scratchBytes(ctx)), max(beatBytes, 2048));
   }
 
   // Exactly what the constructor allocates (agentInit checks it against the memory cap first).
@@ -141,8 +151,8 @@ export class Agent {
       + Writer.heapBytes(MAX_TOPIC_BYTES) + 2 * Writer.heapBytes(TEXT_CAP) + objectBytes(offsetof<Utf8Step>())
       + Inbound.heapBytes(Generation.promptCap(ctx))
       + objectBytes(<i64>maxQueue * 4) + <i64>maxQueue * Slot.heapBytes(ctx)
-      + Generation.heapBytes(outCap) + PromptEncoder.heapBytes(ctx)
-      + Writer.heapBytes(Agent.messageCap(outCap, maxQueue));
+      + Generation.heapBytes(outCap) + PromptEncoder.heapBytes()
+      + Writer.heapBytes(Agent.messageCap(outCap, maxQueue, ctx));
   }
 
   held(): i32 {
@@ -183,6 +193,25 @@ export class Agent {
     return r;
   }
 
+  // Serves commands tasks with the loaded grammar (grammarLoad first): the status announces
+  // taskTypes ["commands"]. Before agentConnected. Allocates, once, a copy input per slot, the
+  // generation's mask and the grammar's token pieces (built here by one mask, not while serving).
+  serveCommands(): i32 {
+    if (this.commands) return E.OK;
+    const g = grammarAccepting();
+    if (g < 0) return g; // no grammar loaded
+    const rt = this.gen.rt, t = rt.tokenizer!;
+    const need = <i64>this.maxQueue * INPUT_CAP + <i64>t.vocabSize * (6 + <i64>t.maxTokenLength) + 1024;
+    if (!fits(need)) return E.E_OUT_OF_MEMORY;
+    this.copyInputs = heap.alloc(<usize>this.maxQueue * <usize>INPUT_CAP);
+    let r = this.gen.constrain(true);
+    if (r >= 0) r = grammarMask(this.gen.mask);
+    this.gen.constrain(false);
+    if (r < 0) return r;
+    this.commands = true;
+    return E.OK;
+  }
+
   // ---- publishing ---------------------------------------------------------------------
 
   private publish(kind: string, flags: i32): void {
@@ -194,7 +223,7 @@ export class Agent {
   private log(w: Writer): void { agentLog(w.buf, w.n); }
 
   statusOnline(now: f64): void {
-    writeStatusOnline(this.msg.reset(), this.id, this.idLen, now, this.caps, this.held(), this.maxQueue, this.nonce, this.nonceLen, this.since, this.adapters);
+    writeStatusOnline(this.msg.reset(), this.id, this.idLen, now, this.caps, this.held(), this.maxQueue, this.nonce, this.nonceLen, this.since, this.adapters, this.commands);
     this.publish("status", QOS1 | RETAIN);
   }
 
@@ -338,6 +367,10 @@ export class Agent {
         return;
       }
     }
+    if (t.commands && !this.commands) {
+      this.answerReject(this.line.reset().ascii("commands tasks are not served by this peer"), now);
+      return;
+    }
     let free = 0;
     while (this.slots[free].used) free++;
     const s = this.slots[free];
@@ -355,8 +388,11 @@ export class Agent {
     s.promptBytes = t.promptBytes;
     s.promptTooLong = t.promptBytes > t.promptCap;
     s.nTokens = 0;
+    s.commands = t.commands;
+    let promptLen = t.promptBytes;
+    if (t.commands && !s.promptTooLong) promptLen = this.commandPrompt(t.prompt, t.promptBytes, t.promptCap, s, free);
     if (!s.promptTooLong) {
-      const n = this.prompts.encode(t.prompt, t.promptBytes, s.tokens);
+      const n = this.prompts.encode(t.prompt, promptLen, s.tokens, this.msg.buf, this.msg.cap); // msg is free until the answer
       if (n < 1) { // no tokenizer (agentInit checks it): answer instead of holding a task it cannot run
         this.answerReject(this.line.reset().ascii("cannot tokenize the prompt (error ").i32(n).byte(0x29), now);
         return;
@@ -367,6 +403,25 @@ export class Agent {
     s.seq = ++this.seq;
     writeAccept(this.msg.reset(), t.taskId, t.taskIdLen, t.attempt);
     this.publish("accept", QOS1);
+  }
+
+  // A commands task's prompt, as host/commands/prompt.ts writes it: the sentence trimmed of
+  // ASCII white space, then "\n", rewritten in place in p[cap]; its length. The sentence's copy
+  // input goes to slot `index`'s buffer (copyLen -1: over INPUT_CAP; 0 words: an empty sentence,
+  // both failed when the task would start). A prompt with no room for the "\n" is too long.
+  private commandPrompt(p: usize, n: i32, cap: i32, s: Slot, index: i32): i32 {
+    let a = 0, b = n;
+    while (a < b && isSpace(load<u8>(p + <usize>a))) a++;
+    while (b > a && isSpace(load<u8>(p + <usize>(b - 1)))) b--;
+    const len = b - a;
+    if (a > 0) memory.copy(p, p + <usize>a, <usize>len);
+    const r = normalizeCopyInput(p, len, this.copyInputs + <usize>index * <usize>INPUT_CAP, 0);
+    s.copyLen = r < 0 ? -1 : r & 0xffff;
+    if (len == 0) s.copyLen = 0;
+    if (len + 1 > cap) { s.promptTooLong = true; s.promptBytes = len + 1; return 0; }
+    store<u8>(p + <usize>len, 0x0a);
+    s.promptBytes = len + 1;
+    return len + 1;
   }
 
   private answerReject(reason: Writer, now: f64): void {
@@ -474,15 +529,30 @@ export class Agent {
       this.startedAt = now;
       this.sent = 0;
       this.pendingSince = -1;
+      this.genStarted = false;
       if (s.promptTooLong) {
         const cap = this.inbound.task.promptCap;
         this.finish(now, "failed", this.line.reset().ascii("prompt is ").i32(s.promptBytes).ascii(" bytes; at most ")
           .i32(cap).ascii(" fit a context of ").i32(this.ctx).ascii(" positions"));
         continue;
       }
+      if (s.commands && s.copyLen <= 0) {
+        this.finish(now, "failed", s.copyLen == 0 ? this.line.reset().ascii("empty sentence")
+          : this.line.reset().ascii("the sentence's words are over the ").i32(INPUT_CAP).ascii(" bytes the command grammar copies from"));
+        continue;
+      }
       this.useAdapter(s.adapter, s.scale);
-      this.gen.rt.sampler.configure(s.temperature, s.topp, s.seed);
+      if (s.commands) {
+        // As `edgellm commands`: greedy, the grammar copying from the sentence, ending at the newline.
+        this.gen.rt.sampler.configure(0, 1, 0);
+        grammarSetInput(this.copyInputs + <usize>best * <usize>INPUT_CAP, s.copyLen); // normalized on receipt: fits
+      } else {
+        this.gen.rt.sampler.configure(s.temperature, s.topp, s.seed);
+      }
+      this.gen.constrain(s.commands);
+      this.gen.echoPrompt = !s.commands;
       this.gen.start(s.tokens, s.nTokens, s.steps);
+      this.genStarted = true;
       this.gen.deadlineAt = s.deadlineAt;
       return true;
     }
@@ -513,7 +583,7 @@ export class Agent {
   private finish(now: f64, status: string, error: Writer | null): void {
     const s = this.slots[this.running];
     const g = this.gen;
-    const started = !s.promptTooLong;
+    const started = this.genStarted;
     if (started) this.flush();
     const n = started ? g.outLen : 0;
     this.result(s, status, g.out, n, started ? g.pos : 0, now - this.startedAt, error);
@@ -550,3 +620,6 @@ export class Agent {
 export function namesOk(fleet: usize, fleetLen: i32, id: usize, idLen: i32): bool {
   return isName(fleet, fleetLen) && isName(id, idLen);
 }
+
+// ASCII white space, as the label tools trim it.
+@inline function isSpace(c: u8): bool { return c == 0x20 || (c >= 0x09 && c <= 0x0d); }

@@ -23,3 +23,5 @@ export const E_ADAPTER_BASE: i32 = -19;   // adapter made for another base model
 export const E_GRAMMAR: i32 = -20;          // compiled grammar malformed (magic, version, size, tables)
 export const E_NO_GRAMMAR: i32 = -21;       // call needs grammarLoad
 export const E_GRAMMAR_REFUSED: i32 = -22;  // grammarAdvance: the grammar does not allow that token
+// Codes from -40 on (-23..-39 are left to other work in progress; append-only either way).
+export const E_GRAMMAR_LIVE: i32 = -40;     // a grammar match would hold more positions at once than the matcher's cap

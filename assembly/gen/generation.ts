@@ -56,6 +56,7 @@ export class Generation {
   constrained: bool = false;
   mask: usize = 0;     // u8 [vocab] the grammar's allowed tokens (constrain)
   newline: i32 = -1;   // the token whose piece is "\n" (an end token when constrained)
+  echoPrompt: bool = true; // false: forced prompt tokens output nothing (the agent's commands tasks)
 
   constructor(rt: Runtime, ctx: i32, outCap: i32, streaming: bool) {
     this.rt = rt;
@@ -126,7 +127,7 @@ export class Generation {
       if (r < 0) return r;
     }
     const t = this.rt.tokenizer; // without one (a bare checkpoint's speed run): tokens, no text
-    if (t != null) {
+    if (t != null && (forced < 0 || this.echoPrompt)) {
       const n = decode(t, this.token, next, this.out + <usize>this.outLen, this.outCap - this.outLen);
       if (n == E.E_ARGUMENT) return GEN_OVERFLOW;
       if (n < 0) return n;

@@ -14,9 +14,14 @@ let firstTable: usize = 0; // u8[256]
 
 const PIECE_CAP: i32 = 64;
 
-export function grammarLoad(p: usize, len: usize): i32 {
+export function grammarLoad(p: usize, len: usize): i32 { return loadGrammar(p, len, false); }
+
+// The grammar file of len bytes stays with the host (flash), read through env.gRead.
+export function grammarLoadExternal(len: usize): i32 { return loadGrammar(0, len, true); }
+
+function loadGrammar(p: usize, len: usize, external: bool): i32 {
   matcher = null;
-  const r = parseAutomaton(p, len);
+  const r = parseAutomaton(p, len, external);
   const a = r.automaton;
   if (a == null) return r.error;
   const m = newMatcher(a);
@@ -30,14 +35,21 @@ export function grammarSetInput(p: usize, len: i32): i32 {
   const m = matcher;
   if (m == null) return E.E_NO_GRAMMAR;
   if (len < 0) return E.E_ARGUMENT;
-  return m.setInput(p, len);
+  return live(m, m.setInput(p, len));
 }
 
 export function grammarReset(): i32 {
   const m = matcher;
   if (m == null) return E.E_NO_GRAMMAR;
   m.reset();
-  return E.OK;
+  return live(m, E.OK);
+}
+
+// E_GRAMMAR_LIVE when a set overflowed since the last check (the result is then not used).
+function live(m: Matcher, r: i32): i32 {
+  if (!m.overflow) return r;
+  m.overflow = false;
+  return E.E_GRAMMAR_LIVE;
 }
 
 // Each token's bytes as it continues text (not after BOS), decoded once per tokenizer.
@@ -82,7 +94,7 @@ export function grammarMask(out: usize): i32 {
     store<u8>(out + <usize>tok, ok);
     allowed += ok;
   }
-  return allowed;
+  return live(m, allowed);
 }
 
 // Moves the state past `token`; a token the grammar refuses leaves it unchanged.
@@ -94,6 +106,7 @@ export function grammarAdvance(token: i32): i32 {
   if (token < 0 || token >= pieceVocab) return E.E_ARGUMENT;
   const p0 = load<u32>(pieceOff + (<usize>token << 2)), p1 = load<u32>(pieceOff + (<usize>(token + 1) << 2));
   const n = p1 > p0 ? m.walk(pieces + <usize>p0, <i32>(p1 - p0)) : 0;
+  if (m.overflow) return live(m, 0);
   if (n == 0) return E.E_GRAMMAR_REFUSED;
   memory.copy(m.cur, m.tmpA, <usize>n << 2);
   m.curN = n;

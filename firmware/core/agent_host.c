@@ -16,7 +16,7 @@
 
 struct agent_host {
   fw *f;
-  IM3Function init, caps, subscription, will, connected, message, tick, shutdown, held, reason, set_nonce, add_adapter;
+  IM3Function init, caps, subscription, will, connected, message, tick, shutdown, held, reason, set_nonce, add_adapter, serve_commands;
   uint32_t topic_buf, payload_buf, inbox_bytes;  // guest offsets / size
   char model_id[161], impl[33];
   char sub[SMALL_CAP], will_topic[SMALL_CAP];
@@ -58,7 +58,8 @@ static int find_all(agent_host *a, char *err, size_t n) {
       fw_find(f, &a->connected, "agentConnected", 1, err, n) || fw_find(f, &a->message, "agentMessage", 1, err, n) ||
       fw_find(f, &a->tick, "agentTick", 1, err, n) || fw_find(f, &a->shutdown, "agentShutdown", 1, err, n) ||
       fw_find(f, &a->held, "agentHeld", 1, err, n) || fw_find(f, &a->reason, "agentReason", 1, err, n) ||
-      fw_find(f, &a->set_nonce, "agentSetNonce", 1, err, n) || fw_find(f, &a->add_adapter, "agentAddAdapter", 0, err, n))
+      fw_find(f, &a->set_nonce, "agentSetNonce", 1, err, n) || fw_find(f, &a->add_adapter, "agentAddAdapter", 0, err, n) ||
+      fw_find(f, &a->serve_commands, "agentServeCommands", 0, err, n))
     return -1;
   return 0;
 }
@@ -152,6 +153,16 @@ int agent_add_adapter(agent_host *a, const char *id, int32_t held, char *err, si
   if (put(a, ip, id, il, "adapter id", err, n)) return -1;
   const void *args[] = { &ip, &in, &held };
   return fw_call_checked(a->f, a->add_adapter, "agentAddAdapter", &r, 3, args, err, n);
+}
+
+int agent_serve_commands(agent_host *a, const uint8_t *grammar, size_t len, int external, char *err, size_t n) {
+  if (!a->serve_commands) return fw_failf(err, n, "module: no agentServeCommands export (rebuild the module)");
+  if (fw_grammar_hold(a->f, grammar, len, external, err, n)) return -1;
+  int32_t r;
+  if (fw_call(a->f, a->serve_commands, "agentServeCommands", &r, 0, NULL, err, n)) return -1;
+  if (r == E_OUT_OF_MEMORY) return fw_failf(err, n, "commands: the grammar's tables do not fit in linear memory: raise --max-memory");
+  if (r < 0) return fw_failf(err, n, "commands: %s", fw_module_error(r));
+  return 0;
 }
 
 const char *agent_subscription(const agent_host *a) { return a->sub; }

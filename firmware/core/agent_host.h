@@ -48,6 +48,10 @@ uint32_t agent_inbox_bytes(const agent_host *a);      // largest payload agent_m
 // Held adapter `held` (fw_adapter_hold) served as `id` (^[A-Za-z0-9_.-]{1,128}$): announced in
 // the status, named by tasks. After agent_open, before agent_connected.
 int agent_add_adapter(agent_host *a, const char *id, int32_t held, char *err, size_t errlen);
+// Serve commands tasks (docs/protocol.md §3) with the compiled home-command grammar grammar[len]
+// (kept by the caller: copied into linear memory, or with `external` read from it through
+// env.gRead). After agent_open, before agent_connected.
+int agent_serve_commands(agent_host *a, const uint8_t *grammar, size_t len, int external, char *err, size_t errlen);
 // After every (re)connection, once subscribed: the online status.
 int agent_connected(agent_host *a, double now_ms, char *err, size_t errlen);
 // One received message. *refused: 0 handled; 1 the module rejected it (state unchanged; it

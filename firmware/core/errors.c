@@ -27,8 +27,14 @@ static const char *const k_msgs[] = {
   "the grammar does not allow that token",
 };
 
+// Codes from -40 on (-23..-39: other work's).
+static const char *const k_msgs40[] = {
+  "the grammar match holds more than 256 positions at once (a sentence with too many words for the grammar's copies)",
+};
+
 const char *fw_module_error(int32_t code) {
   int32_t i = -code;
+  if (i >= 40 && i - 40 < (int32_t)(sizeof k_msgs40 / sizeof k_msgs40[0])) return k_msgs40[i - 40];
   if (i < 0 || i >= (int32_t)(sizeof k_msgs / sizeof k_msgs[0])) return "unknown module error";
   return k_msgs[i];
 }

@@ -77,6 +77,7 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
   f->model_len = c->model_len;
   f->max_memory = c->max_memory;
   f->call_timeout_s = c->call_timeout_s;
+  f->host_weights = c->host_weights;
   M3Result r;
   if (c->module_len > UINT32_MAX || c->model_len > INT32_MAX) { fw_failf(err, n, "input too large"); goto fail; }
   if (fw_check_seal(c->module, c->module_len, err, n)) goto fail;
@@ -99,6 +100,7 @@ int fw_open(fw **out, const fw_config *c, char *err, size_t n) {
       fw_find(f, &f->gen_cancel, "genCancel", 1, err, n) || fw_find(f, &f->gen_output, "genOutput", 1, err, n) ||
       fw_find(f, &f->gen_output_len, "genOutputLen", 1, err, n) || fw_find(f, &f->gen_position, "genPosition", 1, err, n) ||
       fw_find(f, &f->gen_constrain, "genConstrain", 0, err, n) || fw_find(f, &f->grammar_load, "grammarLoad", 0, err, n) ||
+      fw_find(f, &f->grammar_load_ext, "grammarLoadExternal", 0, err, n) ||
       fw_find(f, &f->grammar_set_input, "grammarSetInput", 0, err, n) || fw_find(f, &f->adapter_load, "adapterLoad", 0, err, n) ||
       fw_find(f, &f->adapter_load_ext, "adapterLoadExternal", 0, err, n) ||
       fw_find(f, &f->adapter_hold, "adapterHold", 0, err, n) || fw_find(f, &f->adapter_hold_ext, "adapterHoldExternal", 0, err, n) ||
@@ -205,19 +207,32 @@ static int gen_run(fw *f, int32_t tokens, int32_t count, int32_t steps, const fw
   return fw_call(f, f->gen_position, "generation", positions, 0, NULL, err, n);
 }
 
+int fw_grammar_hold(fw *f, const uint8_t *bytes, size_t len, int external, char *err, size_t n) {
+  if (!f->grammar_load) return fw_failf(err, n, "module: no constrained decoding (rebuild the module)");
+  if (len > INT32_MAX) return fw_failf(err, n, "grammar: too large");
+  int32_t gl = (int32_t)len, res;
+  if (external) {
+    if (!f->grammar_load_ext) return fw_failf(err, n, "module: no grammarLoadExternal export (rebuild the module)");
+    f->grammar = bytes;
+    f->grammar_len = len;
+    const void *a[] = { &gl };
+    if (fw_call_checked(f, f->grammar_load_ext, "grammar", &res, 1, a, err, n)) return -1;
+  } else {
+    uint32_t p;
+    if (copy_in(f, bytes, (uint32_t)len, &p, "grammar", err, n)) return -1;
+    const void *a[] = { &p, &gl };
+    if (fw_call_checked(f, f->grammar_load, "grammar", &res, 2, a, err, n)) return -1;
+  }
+  f->grammar_loaded = 1;
+  return 0;
+}
+
 // Loads the compiled grammar once, gives it the prompt (still at text in the scratch) for its
 // copy terminal, and constrains the next generation by it.
 static int constrain(fw *f, const fw_gen *g, uint32_t text, int32_t len, char *err, size_t n) {
   if (!f->gen_constrain || !f->grammar_load || !f->grammar_set_input) return fw_failf(err, n, "module: no constrained decoding (rebuild the module)");
   if (g->grammar_len > INT32_MAX) return fw_failf(err, n, "grammar: too large");
-  if (!f->grammar_loaded) {
-    uint32_t p;
-    int32_t gl = (int32_t)g->grammar_len, res;
-    if (copy_in(f, g->grammar, (uint32_t)g->grammar_len, &p, "grammar", err, n)) return -1;
-    const void *a[] = { &p, &gl };
-    if (fw_call_checked(f, f->grammar_load, "grammar", &res, 2, a, err, n)) return -1;
-    f->grammar_loaded = 1;
-  }
+  if (!f->grammar_loaded && fw_grammar_hold(f, g->grammar, g->grammar_len, f->host_weights, err, n)) return -1;
   int32_t res, on = 1;
   const void *ia[] = { &text, &len };
   if (fw_call_checked(f, f->grammar_set_input, "grammar input", &res, 2, ia, err, n)) return -1;

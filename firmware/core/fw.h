@@ -112,6 +112,11 @@ int fw_adapter_image(fw *f, uint32_t len, const uint8_t **out, char *err, size_t
 // -14: it does not fit under max_memory, checked before copying); -1 with err on a trap.
 int fw_adapter_hold(fw *f, const uint8_t *bytes, size_t len, int external, int32_t *result, char *err, size_t errlen);
 
+// Loads a compiled grammar (docs/grammar.md) as the module's one grammar: copied into linear
+// memory, or with `external` left in host memory (flash), its tables read through env.gRead
+// (bytes must then outlive the fw). fw_generate with a grammar loads its own this way once.
+int fw_grammar_hold(fw *f, const uint8_t *bytes, size_t len, int external, char *err, size_t errlen);
+
 // Formats an error message into err[n] and returns -1: the one way core functions report.
 int fw_failf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -10,7 +10,7 @@ struct fw {
   IM3Function alloc, model_load, model_load_ext, tokenizer_load, model_init, model_field,
       sampler_init, encode, set_memory_limit, native_kernels,
       gen_start, gen_next, gen_cancel, gen_output, gen_output_len, gen_position, // gen/generation.ts
-      gen_constrain, grammar_load, grammar_set_input,                          // constrained decoding
+      gen_constrain, grammar_load, grammar_load_ext, grammar_set_input,        // constrained decoding
       adapter_load, adapter_load_ext, adapter_hold, adapter_hold_ext;
   const uint8_t *model; size_t model_len; // host-side model file (host functions read it)
   struct { const uint8_t *bytes; size_t len; } adapters[FW_MAX_ADAPTERS]; // host-held adapters (env.aRead, env.loraApply)
@@ -19,6 +19,8 @@ struct fw {
   uint32_t call_timeout_s;
   uint32_t scratch, scratch_cap; // guest buffer for prompts, reused: the module's heap cannot free
   int grammar_loaded;
+  int host_weights;     // weights (and so grammars) stay in host memory
+  const uint8_t *grammar; size_t grammar_len; // a host-held grammar file (env.gRead)
   char trap[192];       // detail left by a host function that refused a call
 };
 

@@ -90,6 +90,17 @@ static m3ApiRawFunction(h_aread) {
   m3ApiReturn(0);
 }
 
+// env.gRead(dst, off, len): copy bytes [off, off+len) of the host-held grammar file
+// (grammarLoadExternal: the tables the matcher reads per state, in chunks).
+static m3ApiRawFunction(h_gread) {
+  m3ApiReturnType(int32_t)
+  m3ApiGetArg(uint32_t, dst) m3ApiGetArg(uint32_t, off) m3ApiGetArg(uint32_t, len)
+  if (!guest_ok(runtime, dst, len)) REFUSE(k_trap_guest, "gRead(dst=%u, len=%u)", dst, len);
+  if (!FW->grammar || (uint64_t)off + len > (uint64_t)FW->grammar_len) REFUSE(k_trap_host, "gRead(off=%u, len=%u)", off, len);
+  memcpy((uint8_t *)_mem + dst, FW->grammar + off, len);
+  m3ApiReturn(0);
+}
+
 // env.loraApply(adapter, storage, aOff, bOff, rank, in, out, k, y, x): y += k·B(A x), host-held A, B.
 static m3ApiRawFunction(h_lora_apply) {
   m3ApiGetArg(uint32_t, index) m3ApiGetArg(uint32_t, storage) m3ApiGetArg(uint32_t, a_off) m3ApiGetArg(uint32_t, b_off)
@@ -224,6 +235,7 @@ static const struct { const char *name, *sig; M3RawCall fn; } k_imports[] = {
   { "wMatvec",     "v(iiiiiiiif)",  h_wmatvec },
   { "wRow",        "v(iiiiiii)",    h_wrow },
   { "aRead",       "i(iiii)",       h_aread },
+  { "gRead",       "i(iii)",        h_gread },
   { "loraApply",   "v(iiiiiiifii)", h_lora_apply },
   { "kvScores",    "v(iiiiiiiif)",  h_kv_scores },
   { "kvMix",       "v(iiiiiiii)",   h_kv_mix },

@@ -48,7 +48,7 @@ static const char k_usage[] =
   "                        [--username U] [--password P] [--cafile CA.pem] [--cert C.pem --key K.pem]\n"
   "                        [--connect-timeout MS] [--max-queue N] [--heartbeat MS]\n"
   "                        [--host-weights] [--max-memory BYTES] [--ctx N] [--kv-int8] [--inbox BYTES]\n"
-  "                        [--adapters DIR]\n"
+  "                        [--adapters DIR] [--commands GRAMMAR.egrm]\n"
   "                        [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS]\n"
   "       edgellm-fw serve --decode task|cancel [--model M.ellm] [--fleet F] [--id ID] < payload\n";
 
@@ -242,7 +242,7 @@ static void model_id(const char *path, const plat_blob *m, char *out, size_t n) 
 static int takes_value(const char *a) {
   static const char *const k[] = { "--broker", "--model", "-z", "--tokenizer", "--id", "--fleet", "--username", "--password",
                                    "--cafile", "--cert", "--key", "--module", "--decode", "--max-queue", "--connect-timeout",
-                                   "--heartbeat", "--max-memory", "--ctx", "--inbox", "--stack", "--call-timeout", "--adapters" };
+                                   "--heartbeat", "--max-memory", "--ctx", "--inbox", "--stack", "--call-timeout", "--adapters", "--commands" };
   for (size_t i = 0; i < sizeof k / sizeof *k; i++) if (!strcmp(a, k[i])) return 1;
   return 0;
 }
@@ -258,7 +258,7 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
 }
 
 typedef struct {
-  const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode, *cafile, *cert, *key, *adapters;
+  const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode, *cafile, *cert, *key, *adapters, *commands;
   long max_queue, heartbeat, max_memory, ctx, inbox, stack, connect_timeout, call_timeout;
   int host_weights, kv_int8;
 } serve_opts;
@@ -285,6 +285,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     else if (!strcmp(a, "--module")) o->module = v;
     else if (!strcmp(a, "--decode")) o->decode = v;
     else if (!strcmp(a, "--adapters")) o->adapters = v;
+    else if (!strcmp(a, "--commands")) o->commands = v;
     else if (!strcmp(a, "--max-queue")) { if (parse_int(v, 1, 64, &o->max_queue)) bad = "max-queue must be an integer in [1, 64]"; }
     else if (!strcmp(a, "--connect-timeout")) { if (parse_int(v, 100, 3600000, &o->connect_timeout)) bad = "connect-timeout must be ms in [100, 3600000]"; }
     else if (!strcmp(a, "--heartbeat")) { if (parse_int(v, 50, 3600000, &o->heartbeat)) bad = "heartbeat must be ms in [50, 3600000]"; }
@@ -338,6 +339,7 @@ static int32_t free_mem(fw *f, const serve_opts *o) {
 typedef struct {
   plat_blob mod, model, tok; fw *f; agent_host *a; double tok_per_sec; char nonce[17];
   plat_blob adapter[MAX_ADAPTERS]; int n_adapters; // held (mapped for the process's lifetime)
+  plat_blob grammar;                               // --commands: the compiled home-command grammar
   char adapter_ids[600];                           // "home kitchen …" for the start line
 } peer_engine;
 
@@ -452,6 +454,17 @@ static int engine_open(peer_engine *e, const serve_opts *o, const char *model_pa
                       .free_mem = 0, .inbox_bytes = (uint32_t)o->inbox, .nonce = e->nonce };
   if (agent_open(&e->a, e->f, &ac, err, n)) return -1;
   if (o->adapters && load_adapters(e, o, model_path, err, n)) return -1;
+  // --commands: the grammar stays mapped; with --host-weights in host memory (flash), read by env.gRead.
+  if (o->commands) {
+    uint32_t in_use = fw_memory_bytes(e->f);
+    if (plat_map(o->commands, &e->grammar, err, n)) return -1;
+    if (agent_serve_commands(e->a, e->grammar.data, e->grammar.size, o->host_weights, err, n)) {
+      char why[400];
+      snprintf(why, sizeof why, "%s", err);
+      return fw_failf(err, n, "--commands %s: %s (%u bytes of linear memory in use before it%s)", o->commands, why, in_use,
+                      o->host_weights ? "" : "; --host-weights leaves the grammar in host memory");
+    }
+  }
   return agent_capabilities(e->a, (float)e->tok_per_sec, free_mem(e->f, o), err, n);
 }
 
@@ -459,6 +472,7 @@ static void engine_close(peer_engine *e) {
   agent_close(e->a);
   fw_close(e->f);
   for (int i = 0; i < e->n_adapters; i++) plat_unmap(&e->adapter[i]);
+  plat_unmap(&e->grammar);
   plat_unmap(&e->tok);
   plat_unmap(&e->model);
   plat_unmap(&e->mod);
@@ -722,8 +736,9 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   int first = first_connection(t, &o, tls, err, sizeof err);
   if (first == 1) { rc = 0; goto fail; } // stopped while connecting: nothing announced yet
   if (first) goto fail;
-  fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d, linear memory %u bytes%s%s) on %s\n", o.id,
-          o.model, e.tok_per_sec, fw_field(e.f, FW_FIELD_CTX), fw_memory_bytes(e.f), e.n_adapters ? ", adapters " : "", e.adapter_ids, o.broker);
+  fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d, linear memory %u bytes, heap top %u%s%s%s) on %s\n", o.id,
+          o.model, e.tok_per_sec, fw_field(e.f, FW_FIELD_CTX), fw_memory_bytes(e.f), fw_heap_top(e.f), e.n_adapters ? ", adapters " : "", e.adapter_ids,
+          o.commands ? ", commands" : "", o.broker);
 
   if (serve_loop(t, e.a, e.f, &o, o.model ? o.model : default_model, (float)e.tok_per_sec, err, sizeof err)) goto fail; // fatal: no clean disconnect, the will goes out
   if (agent_shutdown(e.a, err, sizeof err)) goto fail;

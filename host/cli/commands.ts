@@ -7,16 +7,13 @@ import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { parseHome, type Home } from "../commands/home.js";
-import { commandGrammar } from "../commands/grammar.js";
-import { parseLabel } from "../commands/labels.js";
-import { loadInventory } from "../commands/load-inventory.js";
+import { compiledCommandGrammar } from "../commands/compiled.js";
+import { labelJson } from "../commands/labels.js";
 import { commandPrompt } from "../commands/prompt.js";
 import { Engine } from "../engine/engine.js";
 import { check } from "../engine/errors.js";
 import { GEN_MORE } from "../engine/generate.js";
 import { PROJECT_ROOT } from "../engine/module.js";
-import { writeGrammar } from "../grammar/binary.js";
-import { compileGrammar } from "../grammar/compile.js";
 import { ModuleGrammar } from "../grammar/module-grammar.js";
 import { UsageError } from "./errors.js";
 import { loraArg, readAdapters, type LoraArg } from "./lora-option.js";
@@ -44,7 +41,7 @@ export function commandsCommand(): Command {
       const adapters = readAdapters(loras, model.bytes, model.path);
       const engine = Engine.load(model.bytes, undefined, { engine: o.engine, ctx: 0 });
       for (const a of adapters) engine.loadAdapter(a.bytes, a.scale);
-      const grammar = o.grammar ? new ModuleGrammar(engine, writeGrammar(compileGrammar(commandGrammar(loadInventory(), home), "home-command grammar"))) : null;
+      const grammar = o.grammar ? new ModuleGrammar(engine, compiledCommandGrammar(home)) : null;
       if (grammar) check(engine.x.genConstrain(1), "grammar");
       const maxBytes = check(engine.x.genMaxPromptBytes(), "generation");
       const label = (sentence: string): string => {
@@ -60,11 +57,7 @@ export function commandsCommand(): Command {
         }
         return Buffer.concat(parts).toString("utf8").split("\n")[0].trim();
       };
-      const show = (text: string): string => {
-        if (!o.json) return text;
-        const l = parseLabel(text);
-        return JSON.stringify(l ? { intent: l.intent, slots: l.slots } : { intent: null, slots: {}, text });
-      };
+      const show = (text: string): string => (o.json ? labelJson(text) : text);
       const one = (line: string, where: string): string => {
         const sentence = line.trim();
         if (sentence.length === 0) throw new UsageError(`${where}: empty sentence`);

@@ -17,6 +17,7 @@ export function serveCommand(): Command {
     .option("--engine <kind>", "simd or mvp", choice("engine", ["simd", "mvp"] as const), "simd")
     .option("--kv-int8", "int8 KV cache")
     .option("--adapters <dir>", "hold every DIR/*.ella made for the model; tasks name one by its file name without .ella")
+    .option("--commands", "serve commands tasks (submit --task commands) with the home-command grammar; hold the home adapter with --adapters")
     .action(async (modelArg: string | undefined, o) => {
       const c = connectionOptions(o, `peer/${o.id}`);
       const model = loadModel(o.model ?? modelArg, o.tokenizer);
@@ -26,7 +27,8 @@ export function serveCommand(): Command {
       if (o.heartbeat > gatewayTimeout / 2) c.log.warn(`--heartbeat ${o.heartbeat} ms: a gateway with the default --peer-timeout (${gatewayTimeout} ms) will count this peer lost between beats`);
       const { readAdapterDir } = await import("../fleet/adapter-dir.js");
       const adapters = o.adapters !== undefined ? readAdapterDir(o.adapters, model.bytes, model.path, c.log) : [];
-      const peer = await Peer.start({ ...c, id: o.id, model, adapters, engine: o.engine, kvInt8: !!o.kvInt8, maxQueue: o.maxQueue, heartbeatMs: o.heartbeat });
+      const commandGrammar = o.commands ? (await import("../commands/compiled.js")).compiledCommandGrammar() : undefined;
+      const peer = await Peer.start({ ...c, id: o.id, model, adapters, commandGrammar, engine: o.engine, kvInt8: !!o.kvInt8, maxQueue: o.maxQueue, heartbeatMs: o.heartbeat });
       const sig = await Promise.race([untilSignal(), peer.stopped.then((e) => { throw e; })]);
       c.log.info(`${sig}: going offline`);
       await peer.close();

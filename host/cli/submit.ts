@@ -1,10 +1,16 @@
 // edgellm submit: run one task on the fleet; prints exactly what `edgellm run` prints, streamed.
 import { Command } from "commander";
-import { float, int, seed, temperature } from "./args.js";
+import { choice, float, int, seed, temperature } from "./args.js";
+import { sentenceProblem } from "../commands/compiled.js";
+import { labelJson } from "../commands/labels.js";
 import { connectionOptions, withFleetOptions } from "./fleet-options.js";
 import { UsageError } from "./errors.js";
 import { FleetError } from "../fleet/errors.js";
-import { ADAPTER_ID_PATTERN, MAX_ADAPTER_SCALE, MAX_MODEL_ID_CHARS } from "../fleet/schemas.js";
+import { ADAPTER_ID_PATTERN, MAX_ADAPTER_SCALE, MAX_MODEL_ID_CHARS, MAX_PROMPT_BYTES, TASK_TYPES } from "../fleet/schemas.js";
+
+// A commands task runs with the shipped home adapter unless --adapter names another, as
+// `edgellm commands` does with the default model (peers hold it: serve --adapters DIR with home.ella).
+export const COMMANDS_ADAPTER = "home";
 
 // --adapter ID[:SCALE]: an adapter id some peer announces (serve --adapters), at a scale.
 export function adapterArg(v: string): { adapter: string; scale?: number } {
@@ -29,9 +35,17 @@ export function submitCommand(): Command {
     .option("--adapter <id[:scale]>", "run with this adapter (a peer's serve --adapters file name without .ella), at a scale (default 1)", adapterArg)
     .option("--deadline <ms>", "give up on the task after this long (0: none)", int("deadline", 0, 86400000), 0)
     .option("--timeout <ms>", "wait at most this long for the reply", int("timeout", 1, 86400000), 300000)
-    .option("--json", "print one JSON object (text, status, peer, attempts…) instead of streaming")
+    .option("--task <type>", "text (continue the prompt, as run) or commands (-i is a sentence; prints its label, as `edgellm commands -i`)", choice("task", TASK_TYPES), "text")
+    .option("--json", "print one JSON object (text, status, peer, attempts…) instead of streaming; with --task commands {\"intent\": …, \"slots\": {…}} as `commands --json`")
     .action(async (o) => {
       if (o.modelId !== undefined && (o.modelId.length < 1 || o.modelId.length > MAX_MODEL_ID_CHARS)) throw new UsageError(`--model-id must be 1-${MAX_MODEL_ID_CHARS} characters, got ${o.modelId.length}`);
+      const commands = o.task === "commands";
+      if (commands) {
+        // As `edgellm commands -i`: the sentence checked here, run greedy with the home adapter.
+        const problem = sentenceProblem(o.prompt);
+        if (problem) throw new UsageError(`-i: ${problem}`);
+        if (Buffer.byteLength(o.prompt.trim()) + 1 > MAX_PROMPT_BYTES) throw new UsageError(`-i: longer than the ${MAX_PROMPT_BYTES - 1} bytes a task's sentence may have`);
+      }
       const c = connectionOptions(o, "submit");
       const { FleetClient } = await import("../fleet/client.js"); // loaded only when used
       const { b64 } = await import("../fleet/messages.js");
@@ -39,12 +53,17 @@ export function submitCommand(): Command {
       const out = process.stdout;
       try {
         await client.waitForGateway(c.connectTimeoutMs);
-        const reply = await client.submit({
-          prompt: o.prompt, steps: o.steps, temperature: o.temperature, topp: o.topp,
-          seed: o.seed ?? BigInt(Math.floor(Date.now() / 1000)), deadlineMs: o.deadline || undefined, model: o.modelId, timeoutMs: o.timeout,
-          ...(o.adapter ?? {}),
-        }, o.json ? undefined : (bytes) => out.write(bytes));
-        if (o.json) {
+        const request = commands
+          ? { prompt: o.prompt.trim(), steps: 0, temperature: 0, topp: 1, seed: 0n, task: "commands" as const, ...(o.adapter ?? { adapter: COMMANDS_ADAPTER }) }
+          : { prompt: o.prompt, steps: o.steps, temperature: o.temperature, topp: o.topp, seed: o.seed ?? BigInt(Math.floor(Date.now() / 1000)), ...(o.adapter ?? {}) };
+        const reply = await client.submit({ ...request, deadlineMs: o.deadline || undefined, model: o.modelId, timeoutMs: o.timeout },
+          o.json || commands ? undefined : (bytes) => out.write(bytes));
+        if (commands) {
+          if (reply.status === "done") {
+            const label = Buffer.from(b64.to(reply.data)).toString("utf8").split("\n")[0].trim();
+            out.write((o.json ? labelJson(label) : label) + "\n");
+          }
+        } else if (o.json) {
           const text = Buffer.from(b64.to(reply.data)).toString("utf8");
           out.write(JSON.stringify({ taskId: reply.taskId, status: reply.status, text, tokens: reply.tokens, elapsedMs: reply.elapsedMs, peer: reply.peer ?? null, attempts: reply.attempts, ...(reply.error ? { error: reply.error } : {}) }) + "\n");
         } else {

@@ -36,6 +36,13 @@ export function parseLabel(text: string): Label | null {
   return { intent, slots };
 }
 
+// `commands --json`'s line for an output: {"intent": …, "slots": {…}}, or intent null with the
+// text when the output is not a label (unconstrained decoding may write anything).
+export function labelJson(text: string): string {
+  const l = parseLabel(text);
+  return JSON.stringify(l ? { intent: l.intent, slots: l.slots } : { intent: null, slots: {}, text });
+}
+
 // The data's rule: equal after lower-casing and collapsing runs of white space.
 export function normalizeLabel(text: string): string {
   return text.toLowerCase().replace(/\s+/g, " ").trim();

@@ -57,6 +57,7 @@ export interface ModuleExports {
   agentSetNonce(nonce: number, n: number): number;
   agentSubscription(out: number, cap: number): number;
   agentAddAdapter(id: number, idLen: number, heldIndex: number): number;
+  agentServeCommands(): number;
   agentWill(topicOut: number, topicCap: number, payloadOut: number, payloadCap: number): number;
   agentConnected(nowMs: number): number;
   agentMessage(topic: number, topicLen: number, payload: number, payloadLen: number, nowMs: number): number;
@@ -66,6 +67,7 @@ export interface ModuleExports {
   agentHeld(): number;
   agentRunning(out: number, cap: number): number;
   grammarLoad(ptr: number, len: number): number;
+  grammarLoadExternal(len: number): number;
   grammarSetInput(ptr: number, len: number): number;
   grammarReset(): number;
   grammarMask(out: number): number;

@@ -8,6 +8,7 @@ import { realClock, type Clock, type TimerId } from "./clock.js";
 import { FleetError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { b64, draftProblem, type Draft, type Message, type Reply, type Status, type Submit } from "./messages.js";
+import type { TaskType } from "./schemas.js";
 import { checkName, topics, type Route } from "./topics.js";
 import { Transport, type TransportOptions } from "./transport.js";
 
@@ -26,6 +27,7 @@ export interface SubmitRequest {
   prompt: string; steps: number; temperature: number; topp: number; seed: bigint;
   deadlineMs?: number; model?: string; timeoutMs?: number; taskId?: string;
   adapter?: string; scale?: number; // an adapter some peer holds, at a scale (default 1)
+  task?: TaskType;                   // "commands": the prompt is a sentence, the output its label
 }
 
 interface Waiting {
@@ -66,6 +68,7 @@ export class FleetClient {
       kind: "submit", taskId, client: this.id, prompt: r.prompt, steps: r.steps, temperature: r.temperature, topp: r.topp, seed: r.seed.toString(),
       ...(r.deadlineMs ? { deadlineMs: r.deadlineMs } : {}), ...(r.model ? { model: r.model } : {}),
       ...(r.adapter ? { adapter: r.adapter } : {}), ...(r.scale !== undefined ? { scale: r.scale } : {}),
+      ...(r.task ? { task: r.task } : {}),
     };
     if (Buffer.byteLength(r.prompt) > 8192) return Promise.reject(new FleetError("E_FLEET_CONFIG", "prompt is longer than 8192 bytes"));
     const problem = draftProblem(submit);

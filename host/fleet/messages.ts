@@ -1,6 +1,6 @@
 // Message types and the one encoder/decoder: size, JSON, version, kind, schema and topic checks.
 import { Ajv, type ValidateFunction } from "ajv";
-import { MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, SCHEMAS, type MessageKind } from "./schemas.js";
+import { MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, SCHEMAS, type MessageKind, type TaskType } from "./schemas.js";
 import { parseTopic, type Route } from "./topics.js";
 
 export type TaskStatus = "done" | "cancelled" | "expired" | "failed";
@@ -9,12 +9,15 @@ export interface ModelCaps { id: string; quant: string; ctx: number; vocab: numb
 export interface Sampling { prompt: string; steps: number; temperature: number; topp: number; seed: string }
 // A task's adapter: an id its peer announced, at a scale (default 1).
 export interface AdapterChoice { adapter?: string; scale?: number }
+// What a task asks for: text (the default) or a home-command label of the prompt (schemas.ts TASK_TYPES).
+export interface TaskTypeChoice { task?: TaskType }
 
 export interface StatusOnline {
   v: 1; kind: "status"; id: string; online: true; ts: number; impl?: string; model: ModelCaps;
   tokPerSec: number; freeMem: number; queue: number; maxQueue: number;
   nonce?: string; since?: number; // this process's presence nonce and when it first connected
   adapters?: string[];             // ids of the adapters it holds (a task may name one)
+  taskTypes?: TaskType[];          // task types beyond "text" it serves ("commands")
 }
 export interface StatusOffline { v: 1; kind: "status"; id: string; online: false }
 export type Status = StatusOnline | StatusOffline;
@@ -26,9 +29,9 @@ export interface Result {
   v: 1; kind: "result"; taskId: string; attempt: number; status: TaskStatus; data: string;
   tokens: number; elapsedMs: number; error?: string;
 }
-export interface Task extends Sampling, AdapterChoice { v: 1; kind: "task"; taskId: string; attempt: number; leaseMs: number; deadlineMs: number }
+export interface Task extends Sampling, AdapterChoice, TaskTypeChoice { v: 1; kind: "task"; taskId: string; attempt: number; leaseMs: number; deadlineMs: number }
 export interface Cancel { v: 1; kind: "cancel"; taskId: string; reason: string }
-export interface Submit extends Sampling, AdapterChoice { v: 1; kind: "submit"; taskId: string; client: string; deadlineMs?: number; model?: string }
+export interface Submit extends Sampling, AdapterChoice, TaskTypeChoice { v: 1; kind: "submit"; taskId: string; client: string; deadlineMs?: number; model?: string }
 export interface GatewayPresence { v: 1; kind: "gateway"; id: string; online: boolean; ts?: number; nonce?: string; since?: number }
 export interface Queued { v: 1; kind: "queued"; taskId: string; position: number }
 export interface Reply {

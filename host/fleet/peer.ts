@@ -22,6 +22,7 @@ export interface PeerOptions {
   id: string;
   model: LoadedModel;
   adapters?: AdapterFile[];   // held and announced (adapter-dir.ts); a task may name one
+  commandGrammar?: Uint8Array; // compiled home-command grammar (commands/compiled.ts): serve commands tasks
   engine?: "simd" | "mvp";
   kvInt8?: boolean;
   maxQueue?: number;          // tasks held at once (running + queued), 1..MAX_PEER_QUEUE
@@ -73,7 +74,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       flushMs: opts.flushMs ?? 20, modelId: modelId(opts.model), impl: "node", nonce: randomBytes(8).toString("hex"),
     };
     const adapters = (opts.adapters ?? []).map((a) => ({ id: a.id, bytes: a.bytes }));
-    const { runner, info } = await Runner.start(opts.model.bytes, opts.engine ?? "simd", !!opts.kvInt8, agent, adapters);
+    const { runner, info } = await Runner.start(opts.model.bytes, opts.engine ?? "simd", !!opts.kvInt8, agent, adapters, opts.commandGrammar);
     let t: Transport;
     try {
       t = await Transport.connect({
@@ -120,7 +121,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     } finally {
       clearTimeout(timer);
     }
-    const held = adapters.length ? `, adapters ${adapters.map((a) => a.id).join(" ")}` : "";
+    const held = (adapters.length ? `, adapters ${adapters.map((a) => a.id).join(" ")}` : "") + (opts.commandGrammar ? ", commands" : "");
     opts.log.info(`peer ${opts.id} serving ${agent.modelId} (${info.tokPerSec.toFixed(0)} tok/s, ctx ${info.ctx}${held}) on ${opts.broker}`);
     return p;
   }

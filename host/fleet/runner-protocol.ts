@@ -15,6 +15,7 @@ export interface AgentConfig {
 export interface RunnerInit {
   modelBytes: Uint8Array;
   adapters: { id: string; bytes: Uint8Array }[]; // held by the engine, announced, switched per task
+  commandGrammar?: Uint8Array;                   // compiled home-command grammar: serve commands tasks
   engine: "simd" | "mvp";
   kvInt8: boolean;
   agent: AgentConfig;

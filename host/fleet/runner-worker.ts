@@ -72,6 +72,12 @@ try {
     const id = Buffer.from(ad.id);
     check(x.agentAddAdapter(engine.copyIn(id), id.length, held), `adapter ${ad.id}`);
   }
+  // Commands tasks: the compiled grammar stays in linear memory; the agent prepares its tables once.
+  if (init.commandGrammar) {
+    const g = init.commandGrammar;
+    check(x.grammarLoad(engine.copyIn(g), g.length), "command grammar");
+    check(x.agentServeCommands(), "commands");
+  }
   inbox = x.alloc(INBOX_BYTES);
   topicBuf = x.alloc(TOPIC_BYTES);
   nameBuf = x.alloc(NAME_BYTES);

@@ -28,8 +28,9 @@ export class Runner extends TypedEmitter<RunnerEvents> {
     this.worker = worker;
   }
 
-  static start(modelBytes: Uint8Array, engine: "simd" | "mvp", kvInt8: boolean, agent: AgentConfig, adapters: RunnerInit["adapters"] = []): Promise<{ runner: Runner; info: RunnerInfo }> {
-    const init: RunnerInit = { modelBytes, engine, kvInt8, agent, adapters };
+  static start(modelBytes: Uint8Array, engine: "simd" | "mvp", kvInt8: boolean, agent: AgentConfig, adapters: RunnerInit["adapters"] = [],
+    commandGrammar?: Uint8Array): Promise<{ runner: Runner; info: RunnerInfo }> {
+    const init: RunnerInit = { modelBytes, engine, kvInt8, agent, adapters, commandGrammar };
     const worker = new Worker(new URL("./runner-worker.js", import.meta.url), { workerData: init });
     const runner = new Runner(worker);
     return new Promise((resolve, reject) => {

@@ -9,7 +9,8 @@
 // a client that re-submits gets the same reply again rather than a second run.
 //
 // Placement: a task goes only to a peer that could run it (the model asked for, a context of
-// its steps, the adapter it names among the peer's announced adapters); among those, the one
+// its steps, the adapter it names among the peer's announced adapters, its task type among the
+// peer's announced taskTypes when it is not plain text); among those, the one
 // expected to finish it first. A task no online peer could run waits like any other and fails
 // after placeTimeoutMs with the reason (e.g. "no peer holds adapter 'x'").
 import type { Clock, TimerId } from "./clock.js";
@@ -71,6 +72,8 @@ export interface SchedulerEvents {
 const UNKNOWN_TASK_STEPS = 64;
 
 const holds = (c: StatusOnline, adapter: string): boolean => c.adapters?.includes(adapter) ?? false;
+// Every peer runs text tasks; other types only a peer that announces them.
+const serves = (c: StatusOnline, s: Submit): boolean => !s.task || s.task === "text" || (c.taskTypes?.includes(s.task) ?? false);
 
 export class Scheduler extends TypedEmitter<SchedulerEvents> {
   private readonly peers = new Map<string, PeerState>();
@@ -106,7 +109,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     p.caps = s;
     p.lastSeen = this.clock.now();
     p.reportedQueue = s.queue;
-    if (!p.online) { p.online = true; this.log.info(`peer ${s.id} online (${s.model.id}, ${s.model.quant}, ctx ${s.model.ctx}, ${s.tokPerSec.toFixed(0)} tok/s, queue ${s.queue}/${s.maxQueue}${s.adapters?.length ? `, adapters ${s.adapters.join(" ")}` : ""})`); this.emit("peerOnline", s.id); }
+    if (!p.online) { p.online = true; this.log.info(`peer ${s.id} online (${s.model.id}, ${s.model.quant}, ctx ${s.model.ctx}, ${s.tokPerSec.toFixed(0)} tok/s, queue ${s.queue}/${s.maxQueue}${s.adapters?.length ? `, adapters ${s.adapters.join(" ")}` : ""}${s.taskTypes?.length ? `, serves ${s.taskTypes.join(" ")}` : ""})`); this.emit("peerOnline", s.id); }
     this.dispatch();
   }
 
@@ -225,8 +228,10 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     if (online.length === 0) return "no peer is online";
     const serving = s.model ? online.filter((p) => p.caps!.model.id === s.model) : online;
     if (serving.length === 0) return `no online peer serves model '${s.model}'`;
-    const holding = s.adapter ? serving.filter((p) => holds(p.caps!, s.adapter!)) : serving;
-    if (holding.length === 0) return `no peer holds adapter '${s.adapter}'${s.model ? ` for model '${s.model}'` : ""}`;
+    const typed = serving.filter((p) => serves(p.caps!, s));
+    if (typed.length === 0) return `no peer serves ${s.task} tasks${s.model ? ` with model '${s.model}'` : ""}`;
+    const holding = s.adapter ? typed.filter((p) => holds(p.caps!, s.adapter!)) : typed;
+    if (holding.length === 0) return `no peer holds adapter '${s.adapter}'${s.task && s.task !== "text" ? ` and serves ${s.task} tasks` : ""}${s.model ? ` for model '${s.model}'` : ""}`;
     const ctx = Math.max(...holding.map((p) => p.caps!.model.ctx));
     return s.steps > ctx ? `${s.steps} steps exceed the context of every peer that could run it (largest ${ctx})` : null;
   }
@@ -320,6 +325,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
     if (p.assigned.size >= c.maxQueue) return false;
     if (s.model && s.model !== c.model.id) return false;
     if (s.adapter && !holds(c, s.adapter)) return false;
+    if (!serves(c, s)) return false;
     return s.steps <= c.model.ctx;
   }
 
@@ -361,6 +367,7 @@ export class Scheduler extends TypedEmitter<SchedulerEvents> {
       kind: "task", taskId: s.taskId, attempt: t.attempt, leaseMs: this.o.leaseMs, deadlineMs,
       prompt: s.prompt, steps: s.steps, temperature: s.temperature, topp: s.topp, seed: s.seed,
       ...(s.adapter ? { adapter: s.adapter, ...(s.scale !== undefined ? { scale: s.scale } : {}) } : {}),
+      ...(s.task ? { task: s.task } : {}),
     });
     this.renew(t);
     this.log.debug(`task ${s.taskId} attempt ${t.attempt} → peer ${p.id}`);

@@ -23,6 +23,13 @@ const adapterId = { type: "string", pattern: ADAPTER_ID_PATTERN } as const;
 // A task's adapter (an id the peer announced) and its scale (default 1; only with an adapter).
 const adapterChoice = { adapter: adapterId, scale: { type: "number", minimum: -MAX_ADAPTER_SCALE, maximum: MAX_ADAPTER_SCALE } } as const;
 const scaleNeedsAdapter = { scale: ["adapter"] } as const;
+// What a task asks for (docs/protocol.md §3 "Task types"): "text" (the default: the prompt is
+// continued as by `edgellm run`) or "commands" (the prompt is a sentence; the output is its
+// home-command label, as `edgellm commands` prints it). Peers announce the types beyond "text"
+// they serve in their status (`taskTypes`).
+export const TASK_TYPES = ["text", "commands"] as const;
+export type TaskType = typeof TASK_TYPES[number];
+const taskType = { enum: [...TASK_TYPES] } as const;
 
 function kind(k: string, props: Record<string, object>, required: string[]): object {
   return {
@@ -64,6 +71,7 @@ export const SCHEMAS = {
       maxQueue: { type: "integer", minimum: 1, maximum: 1024 },
       nonce: nonce, since: { type: "number", minimum: 0 },
       adapters: { type: "array", maxItems: MAX_PEER_ADAPTERS, uniqueItems: true, items: adapterId },
+      taskTypes: { type: "array", maxItems: TASK_TYPES.length, uniqueItems: true, items: taskType },
     },
     required: ["v", "kind", "id", "online"],
     if: { properties: { online: { const: true } } },
@@ -81,13 +89,13 @@ export const SCHEMAS = {
   }, ["taskId", "attempt", "status", "data", "tokens", "elapsedMs"]),
   task: { ...kind("task", {
     taskId: name, attempt: u32, leaseMs: { type: "integer", minimum: 1, maximum: 3600000 },
-    deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 }, ...sampling, ...adapterChoice,
+    deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 }, ...sampling, ...adapterChoice, task: taskType,
   }, ["taskId", "attempt", "leaseMs", "deadlineMs", ...samplingRequired]), dependencies: scaleNeedsAdapter },
   cancel: kind("cancel", { taskId: name, reason: { type: "string", maxLength: 256 } }, ["taskId", "reason"]),
   submit: { ...kind("submit", {
     taskId: name, client: name, ...sampling,
     deadlineMs: { type: "integer", minimum: 0, maximum: 86400000 },
-    model: { type: "string", maxLength: MAX_MODEL_ID_CHARS }, ...adapterChoice,
+    model: { type: "string", maxLength: MAX_MODEL_ID_CHARS }, ...adapterChoice, task: taskType,
   }, ["taskId", "client", ...samplingRequired]), dependencies: scaleNeedsAdapter },
   gateway: kind("gateway", { id: name, online: { type: "boolean" }, ts: { type: "number", minimum: 0 }, nonce, since: { type: "number", minimum: 0 } }, ["id", "online"]),
   queued: kind("queued", { taskId: name, position: u32 }, ["taskId", "position"]),

@@ -38,8 +38,13 @@ test("every inbox vector: accepted or rejected by the agent as documented, with 
     if (v.expect === "ok") {
       assert.equal(r.rc, 0, `${v.name}: rejected: ${r.reason}`);
       if (v.kind === "task") {
-        const p = v.payload as { taskId: string; attempt: number; steps: number; adapter?: string };
+        const p = v.payload as { taskId: string; attempt: number; steps: number; adapter?: string; task?: string };
         const last = a.pubs.at(-1)!;
+        if (p.task === "commands") {
+          // A valid commands task on a peer that does not serve them: answered, with a reject saying so.
+          assert.deepEqual(last.msg, { v: 1, kind: "reject", taskId: p.taskId, attempt: p.attempt, reason: "commands tasks are not served by this peer" }, v.name);
+          continue;
+        }
         if (p.adapter) {
           // A valid task for an adapter this peer does not hold: answered, with a reject naming it.
           assert.deepEqual(last.msg, { v: 1, kind: "reject", taskId: p.taskId, attempt: p.attempt, reason: `adapter '${p.adapter}' is not held by this peer` }, v.name);

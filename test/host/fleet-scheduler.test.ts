@@ -299,6 +299,43 @@ test("adapters: steps are checked against the holders' context only", () => {
   s.close();
 });
 
+const serving = (st: StatusOnline, ...taskTypes: ("text" | "commands")[]): StatusOnline => ({ ...st, taskTypes });
+
+test("task types: a commands task goes only to a peer announcing commands, with its type; text tasks go anywhere", () => {
+  const { s, tasksTo } = setup();
+  s.onStatus(status("fast", 5000));                                             // the fastest, serves text only
+  s.onStatus(serving(withAdapters(status("cmd", 100), "home"), "commands"));
+  s.onStatus(serving(status("cmd-no-home", 1000), "commands"));                 // commands, but no home adapter
+  s.onSubmit(submit("c1", 0, { task: "commands", adapter: "home" }));
+  s.onSubmit(submit("c2", 0, { task: "commands" }));
+  s.onSubmit(submit("t1", 16, { task: "text" }));
+  s.onSubmit(submit("t2", 16));
+  assert.deepEqual(tasksTo("cmd").map((t) => [t.taskId, t.task, t.adapter]), [["c1", "commands", "home"]]);
+  assert.deepEqual(tasksTo("cmd-no-home").map((t) => [t.taskId, t.task]), [["c2", "commands"]], "the faster commands peer");
+  assert.deepEqual(tasksTo("fast").map((t) => [t.taskId, t.task]), [["t1", "text"], ["t2", undefined]]);
+  assert.ok(!("task" in tasksTo("fast")[1]), "a task without a type carries none");
+  s.close();
+});
+
+test("task types: a commands task nobody serves fails after placeTimeoutMs with the reason; one that arrives in time is placed", () => {
+  const { s, clock, replies, tasksTo } = setup({ placeTimeoutMs: 4000, peerTimeoutMs: 60000, leaseMs: 60000 });
+  s.onStatus(withAdapters(status("text-only", 1000), "home"));
+  s.onSubmit(submit("nobody", 0, { task: "commands", adapter: "home" }));
+  s.onSubmit(submit("later", 0, { task: "commands" }));
+  clock.advance(2000);
+  assert.equal(replies().length, 0, "waits for placeTimeoutMs");
+  assert.deepEqual(tasksTo("text-only"), [], "never sent to a peer that does not serve commands");
+  s.onStatus(serving(status("late", 10), "commands"));
+  assert.deepEqual(tasksTo("late").map((t) => t.taskId), ["later"], "placed when a capable peer comes");
+  clock.advance(4000);
+  assert.equal(replies().find((r) => r.taskId === "nobody")?.error, "no peer can run it: no peer holds adapter 'home' and serves commands tasks");
+  s.onStatus({ v: 1, kind: "status", id: "late", online: false });
+  s.onSubmit(submit("none", 0, { task: "commands" }));
+  clock.advance(6000);
+  assert.equal(replies().find((r) => r.taskId === "none")?.error, "no peer can run it: no peer serves commands tasks");
+  s.close();
+});
+
 test("with no peer at all, a task fails after placeTimeoutMs instead of waiting forever", () => {
   const { s, clock, replies } = setup({ placeTimeoutMs: 2000 });
   s.onSubmit(submit("t1"));

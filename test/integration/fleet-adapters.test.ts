@@ -13,11 +13,10 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { AdapterStorage } from "../../host/format/adapter-spec.js";
 import { writeAdapter } from "../../host/format/adapter-writer.js";
-import { Gateway } from "../../host/fleet/gateway.js";
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { randomAdapter } from "../host/adapter-helpers.js";
 import { FW_DEVICE } from "./firmware-helpers.js";
-import { captureLog, CLI, FW, haveFirmwarePeer, ROOT, until } from "./fleet-helpers.js";
+import { CLI, cliAsync, FW, gatewayAndPeer, haveFirmwarePeer, ROOT } from "./fleet-helpers.js";
 
 const skip = skipUnless(haveFirmwarePeer, "firmware/build/edgellm-fw with serve (npm run build)");
 const MODEL = join(ROOT, "models", "default.ellm");
@@ -36,19 +35,7 @@ const procs: ChildProcess[] = [];
 before(async () => { if (!skip) mosq = await startMosquitto(); });
 after(async () => { for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL"); await mosq?.stop(); });
 
-// The CLI as a child process, awaited (the gateway runs in this process: its event loop must turn).
-function cli(args: string[]): Promise<{ code: number | null; stdout: Buffer; stderr: string; ms: number }> {
-  const t0 = Date.now();
-  const c = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const out: Buffer[] = [], err: Buffer[] = [];
-  c.stdout.on("data", (d: Buffer) => out.push(d));
-  c.stderr.on("data", (d: Buffer) => err.push(d));
-  const timer = setTimeout(() => c.kill("SIGKILL"), 60_000);
-  return new Promise((resolve) => c.once("close", (code) => {
-    clearTimeout(timer);
-    resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), ms: Date.now() - t0 });
-  }));
-}
+const cli = cliAsync;
 
 // [submit's --adapter (none: undefined), run's --lora, sampling flags]
 const CASES: [string | undefined, string | undefined, string[]][] = [
@@ -80,13 +67,9 @@ const PEERS = [
 for (const peer of PEERS) {
   test(`a ${peer.kind} peer serves the adapters: submit --adapter equals run --lora byte for byte; an adapter nobody holds fails naming it`, { skip, timeout: 180_000 }, async () => {
     const fleet = `ad-${peer.kind.toLowerCase().replace(/[^a-z]+/g, "-")}`, id = `${fleet}-peer`;
-    const gw = await Gateway.start({ broker: mosq.url, fleet, id: "gw", log: captureLog("gateway").log, scheduler: { placeTimeoutMs: PLACE_TIMEOUT_MS } });
-    const p = peer.start(fleet, id);
-    procs.push(p);
-    let err = "";
-    p.stderr!.on("data", (d) => { err += d; });
+    const { gw, p, err: stderr } = await gatewayAndPeer(mosq.url, fleet, id, PLACE_TIMEOUT_MS, () => peer.start(fleet, id), procs);
     try {
-      await until(() => gw.scheduler.peerIds().includes(id), 30_000, `the ${peer.kind} peer online (${err})`);
+      let err = stderr();
       assert.match(err, /skipped.*other-base\.ella/, "an adapter for another base is skipped with a line naming it");
       assert.doesNotMatch(err, /README/);
       const listed = JSON.parse((await cli(["peers", "--broker", mosq.url, "--fleet", fleet, "--json", "--wait", "300"])).stdout.toString("utf8")) as { id: string; adapters: string[] }[];
@@ -97,7 +80,7 @@ for (const peer of PEERS) {
       for (const [i, [adapter, , flags]] of CASES.entries()) {
         const want = await localRun(i);
         const sub = await cli(["submit", "--broker", mosq.url, "--fleet", fleet, ...flags, ...(adapter ? ["--adapter", adapter] : [])]);
-        assert.equal(sub.code, 0, `${adapter}: ${sub.stderr} ${err}`);
+        assert.equal(sub.code, 0, `${adapter}: ${sub.stderr} ${stderr()}`);
         assert.ok(sub.stdout.equals(want), `submit --adapter ${adapter ?? "(none)"} ${flags.join(" ")}:\n${sub.stdout}\n≠ run --lora:\n${want}`);
       }
 
@@ -108,7 +91,8 @@ for (const peer of PEERS) {
 
       const exited = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
       p.kill("SIGTERM");
-      assert.equal(await exited, 0, err);
+      assert.equal(await exited, 0, stderr());
+      err = stderr();
       if (peer.kind !== "Node") {
         // The module's heap is flat over the tasks, switches included (one 16-byte probe block).
         const m = /heap top (\d+) \((\d+)\)/.exec(err);

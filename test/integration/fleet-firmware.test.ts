@@ -170,6 +170,12 @@ test("the module's agent under wasm3 agrees with the protocol vectors on every m
       const rej = published.find((m) => m[1] === `edgellm/v1/${fleet}/peer/${id}/reject`);
       assert.ok(rej && rej[2] === "1" && rej[3] === "0", `${v.name}: no reject in ${r.stdout}`);
       assert.deepEqual(JSON.parse(rej[4]), { v: 1, kind: "reject", taskId: p.taskId, attempt: p.attempt, reason: `adapter '${p.adapter}' is not held by this peer` });
+    } else if (kind === "task" && (v.payload as { task?: string }).task === "commands") {
+      // A valid commands task on a peer without the command grammar: rejected saying so.
+      const p = v.payload as { taskId: string; attempt: number };
+      const rej = published.find((m) => m[1] === `edgellm/v1/${fleet}/peer/${id}/reject`);
+      assert.ok(rej && rej[2] === "1" && rej[3] === "0", `${v.name}: no reject in ${r.stdout}`);
+      assert.deepEqual(JSON.parse(rej[4]), { v: 1, kind: "reject", taskId: p.taskId, attempt: p.attempt, reason: "commands tasks are not served by this peer" });
     } else if (kind === "task") {
       // A valid task on an idle peer: accepted (QoS 1, not retained) with its attempt.
       const acc = published.find((m) => m[1] === `edgellm/v1/${fleet}/peer/${id}/accept`);

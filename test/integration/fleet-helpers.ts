@@ -10,6 +10,7 @@ import { SHARED as SHARED_DIR } from "../requirements.js";
 import { PROJECT_ROOT } from "../../host/engine/module.js";
 import { loadModelFile, type LoadedModel } from "../../host/format/load.js";
 import { makeLogger, type Logger } from "../../host/fleet/log.js";
+import { Gateway } from "../../host/fleet/gateway.js";
 import type { SubmitRequest } from "../../host/fleet/client.js";
 import { readFileSync } from "node:fs";
 
@@ -84,4 +85,38 @@ export function until(cond: () => boolean, timeoutMs: number, what: string): Pro
     };
     tick();
   });
+}
+
+// The CLI as a child process, awaited (a gateway in the test's process keeps its event loop
+// turning meanwhile); killed after 60 s.
+export function cliAsync(args: string[]): Promise<{ code: number | null; stdout: Buffer; stderr: string; ms: number }> {
+  const t0 = Date.now();
+  const c = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const out: Buffer[] = [], err: Buffer[] = [];
+  c.stdout.on("data", (d: Buffer) => out.push(d));
+  c.stderr.on("data", (d: Buffer) => err.push(d));
+  const timer = setTimeout(() => c.kill("SIGKILL"), 60_000);
+  return new Promise((resolve) => c.once("close", (code) => {
+    clearTimeout(timer);
+    resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), ms: Date.now() - t0 });
+  }));
+}
+
+// A gateway of `fleet` in this process and one peer (a child process `start` spawns, pushed on
+// `procs` for the suite's cleanup) that it sees online; err() is what the peer wrote to stderr.
+export async function gatewayAndPeer(broker: string, fleet: string, id: string, placeTimeoutMs: number, start: () => ChildProcess, procs: ChildProcess[]):
+  Promise<{ gw: Gateway; p: ChildProcess; err: () => string }> {
+  const gw = await Gateway.start({ broker, fleet, id: "gw", log: captureLog("gateway").log, scheduler: { placeTimeoutMs } });
+  const p = start();
+  procs.push(p);
+  let err = "";
+  p.stderr!.on("data", (d) => { err += d; });
+  try {
+    await until(() => gw.scheduler.peerIds().includes(id), 30_000, `peer ${id} online (${err})`);
+  } catch (e) {
+    p.kill("SIGKILL");
+    await gw.close();
+    throw e;
+  }
+  return { gw, p, err: () => err };
 }
