@@ -20,10 +20,13 @@
 // between forward and sample, so only tokens it allows can be sampled; once it accepts, an end
 // token (newline, EOS, BOS) may be sampled too and ends the generation (it is not output). A
 // dead end (nothing allowed) ends it as well. Forced prompt tokens are never masked.
-// Seam for what comes next: batched prefill runs the forced prompt positions as one pass (next,
-// while pos + 1 < nPrompt).
+// Batched prefill: while the next token is forced, next() runs up to the state's block of such
+// positions at once (model/prefill.ts) and appends all their pieces (a streaming generation's
+// output holds a block's pieces); the prompt's last position, whose logits are sampled, and a
+// position whose forced next token is BOS run alone, so every status and output is the same as
+// position by position, only fewer next() calls.
 import * as E from "../core/errors";
-import { Runtime, step } from "../model/runtime";
+import { Runtime, step, stepBlock } from "../model/runtime";
 import { BOS, EOS, decode } from "../text/tokenizer";
 import { grammarAccepting, grammarAdvance, grammarMask, grammarReset } from "../grammar/api";
 import { blockBytes, objectBytes } from "../core/heap";
@@ -64,6 +67,9 @@ export class Generation {
     this.streaming = streaming;
     this.out = heap.alloc(<usize>max(outCap, 1));
   }
+
+  // A streaming generation's output: one block of pieces.
+  @inline static streamCap(pieceCap: i32, block: i32): i32 { return pieceCap * max(block, 1); }
 
   static heapBytes(outCap: i32): i64 {
     return objectBytes(offsetof<Generation>()) + blockBytes(max(outCap, 1));
@@ -112,6 +118,8 @@ export class Generation {
     if (this.pos >= this.steps) return GEN_DONE;
     if (this.cancelled) return GEN_CANCELLED;
     if (this.deadlineAt != 0 && nowMs > this.deadlineAt) return GEN_EXPIRED;
+    const n = this.blockLength();
+    if (n > 1) return this.nextBlock(n);
     const forced = this.pos + 1 < this.nPrompt ? load<i32>(this.prompt + (<usize>(this.pos + 1) << 2)) : -1;
     const err = step(this.token, this.pos);
     if (err != E.OK) return err;
@@ -133,6 +141,37 @@ export class Generation {
       this.outLen += n;
     }
     this.token = next;
+    return this.pos >= this.steps ? GEN_DONE : GEN_MORE;
+  }
+
+  // Positions from pos on that can run as one block: each one's next token forced and not BOS,
+  // the prompt's last position excluded (its logits are sampled), within steps and the block.
+  private blockLength(): i32 {
+    const s = this.rt.state!;
+    if (s.block < 2) return 1;
+    const end = min(min(this.nPrompt - 1, this.steps), this.pos + s.block);
+    let n = 0;
+    while (this.pos + n < end && load<i32>(this.prompt + (<usize>(this.pos + n + 1) << 2)) != BOS) n++;
+    return n;
+  }
+
+  // Runs n forced positions as one block and appends their pieces.
+  private nextBlock(n: i32): i32 {
+    const err = stepBlock(this.prompt + (<usize>this.pos << 2), n, this.pos);
+    if (err != E.OK) return err;
+    const t = this.rt.tokenizer;
+    for (let i = 0; i < n; i++) {
+      const next = load<i32>(this.prompt + (<usize>(this.pos + 1) << 2));
+      this.chosen = next;
+      this.pos++;
+      if (t != null) {
+        const len = decode(t, this.token, next, this.out + <usize>this.outLen, this.outCap - this.outLen);
+        if (len == E.E_ARGUMENT) return GEN_OVERFLOW;
+        if (len < 0) return len;
+        this.outLen += len;
+      }
+      this.token = next;
+    }
     return this.pos >= this.steps ? GEN_DONE : GEN_MORE;
   }
 

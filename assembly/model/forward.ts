@@ -1,4 +1,5 @@
-// The Llama forward pass as llama2.c runs it, one position per call.
+// The Llama forward pass as llama2.c runs it, one position per call (a block of forced prompt
+// positions: model/prefill.ts, which shares the attention below).
 // Dimension key: D = dim, H = hidden_dim, KV = kvDim, HS = head size, V = vocab, L = layers.
 import { Config } from "./config";
 import { applyLora } from "./lora";
@@ -71,30 +72,30 @@ function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb:
   store<f32>(scalePtr, quantizeActs(dst, src, n, n));
 }
 
-// Caches this position's k and v: f32 rows, or int8 rows with one scale per KV head.
-function writeKv(c: Config, s: RunState, l: i32, pos: i32): void {
+// Caches position pos's k and v (f32 [kvDim] each): f32 rows, or int8 rows with one scale per KV head.
+export function writeKv(c: Config, s: RunState, l: i32, pos: i32, k: usize, v: usize): void {
   const hs = c.headSize, kvDim = c.kvDim;
   const row = <usize>l * <usize>s.ctx + <usize>pos;
   if (!s.kvInt8) {
-    memory.copy(s.keyCache + row * <usize>kvDim * 4, s.k, <usize>kvDim << 2);
-    memory.copy(s.valueCache + row * <usize>kvDim * 4, s.v, <usize>kvDim << 2);
+    memory.copy(s.keyCache + row * <usize>kvDim * 4, k, <usize>kvDim << 2);
+    memory.copy(s.valueCache + row * <usize>kvDim * 4, v, <usize>kvDim << 2);
     return;
   }
   for (let h = 0; h < c.nKvHeads; h++) {
     const scaleAt = (row * <usize>c.nKvHeads + <usize>h) << 2;
-    storeQ8(s.keyCache + row * <usize>kvDim + <usize>(h * hs), s.keyScale + scaleAt, s.k + (<usize>(h * hs) << 2), hs);
-    storeQ8(s.valueCache + row * <usize>kvDim + <usize>(h * hs), s.valueScale + scaleAt, s.v + (<usize>(h * hs) << 2), hs);
+    storeQ8(s.keyCache + row * <usize>kvDim + <usize>(h * hs), s.keyScale + scaleAt, k + (<usize>(h * hs) << 2), hs);
+    storeQ8(s.valueCache + row * <usize>kvDim + <usize>(h * hs), s.valueScale + scaleAt, v + (<usize>(h * hs) << 2), hs);
   }
 }
 
 // Heads h and h + 1, which share a KV head, over an f32 cache: keys and values read once for both
 // (SIMD build). Σ_t softmax(score)_t · v_t is computed as (Σ_t e_t · v_t) / Σ_t e_t.
-function headPairF32(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32): void {
+function headPairF32(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32, q: usize, xo: usize): void {
   const hs = c.headSize, kvDim = c.kvDim, kvMul = c.nHeads / c.nKvHeads;
   const stride = <usize>kvDim << 2;
   const attB = s.att + (<usize>s.ctx << 2);
-  const qa = s.q + (<usize>(h * hs) << 2), qb = qa + (<usize>hs << 2);
-  const oa = s.xb + (<usize>(h * hs) << 2), ob = oa + (<usize>hs << 2);
+  const qa = q + (<usize>(h * hs) << 2), qb = qa + (<usize>hs << 2);
+  const oa = xo + (<usize>(h * hs) << 2), ob = oa + (<usize>hs << 2);
   const base = (<usize>l * <usize>s.ctx * <usize>kvDim + <usize>((h / kvMul) * hs)) << 2;
   attentionScoresPair(s.att, attB, qa, qb, s.keyCache + base, stride, pos + 1, hs, sqrtHs);
   const sumA = expShifted(s.att, pos + 1), sumB = expShifted(attB, pos + 1);
@@ -104,35 +105,35 @@ function headPairF32(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f
 }
 
 // Head h over an f32 cache.
-function headF32(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32): void {
+function headF32(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32, q: usize, xo: usize): void {
   const hs = c.headSize, kvDim = c.kvDim, kvh = h / (c.nHeads / c.nKvHeads);
   const stride = <usize>kvDim << 2;
   const base = (<usize>l * <usize>s.ctx * <usize>kvDim + <usize>(kvh * hs)) << 2;
-  const out = s.xb + (<usize>(h * hs) << 2);
-  attentionScores(s.att, s.q + (<usize>(h * hs) << 2), s.keyCache + base, stride, pos + 1, hs, sqrtHs);
+  const out = xo + (<usize>(h * hs) << 2);
+  attentionScores(s.att, q + (<usize>(h * hs) << 2), s.keyCache + base, stride, pos + 1, hs, sqrtHs);
   const sum = expShifted(s.att, pos + 1);
   attentionMix(out, s.att, s.valueCache + base, stride, pos + 1, hs);
   divideF32(out, hs, sum);
 }
 
 // Head h over an int8 cache, by the host's native kernels (firmware): the same operations as headInt8.
-function headInt8Native(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32): void {
+function headInt8Native(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32, q: usize, xo: usize): void {
   const hs = c.headSize, kvDim = c.kvDim, kvh = h / (c.nHeads / c.nKvHeads);
   const layerBase = <usize>l * <usize>s.ctx;
   const kAt = layerBase * <usize>kvDim + <usize>(kvh * hs);
   const sAt = (layerBase * <usize>c.nKvHeads + <usize>kvh) << 2;
-  const out = s.xb + (<usize>(h * hs) << 2);
-  kvScores(s.att, s.q + (<usize>(h * hs) << 2), s.keyCache + kAt, s.keyScale + sAt, pos + 1, hs, kvDim, c.nKvHeads, sqrtHs);
+  const out = xo + (<usize>(h * hs) << 2);
+  kvScores(s.att, q + (<usize>(h * hs) << 2), s.keyCache + kAt, s.keyScale + sAt, pos + 1, hs, kvDim, c.nKvHeads, sqrtHs);
   softmax(s.att, pos + 1);
   kvMix(out, s.att, s.valueCache + kAt, s.valueScale + sAt, pos + 1, hs, kvDim, c.nKvHeads);
 }
 
 // Head h over an int8 cache.
-function headInt8(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32): void {
+function headInt8(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32, q: usize, xo: usize): void {
   const hs = c.headSize, kvDim = c.kvDim, kvh = h / (c.nHeads / c.nKvHeads);
   const layerBase = <usize>l * <usize>s.ctx;
-  const qh = s.q + (<usize>(h * hs) << 2);
-  const out = s.xb + (<usize>(h * hs) << 2);
+  const qh = q + (<usize>(h * hs) << 2);
+  const out = xo + (<usize>(h * hs) << 2);
   for (let t = 0; t <= pos; t++) {
     const at = (layerBase + <usize>t) * <usize>kvDim + <usize>(kvh * hs);
     const sc = load<f32>(s.keyScale + (((layerBase + <usize>t) * <usize>c.nKvHeads + <usize>kvh) << 2));
@@ -152,18 +153,18 @@ function headInt8(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs: f32)
   }
 }
 
-// One layer's attention at pos: one cache write, then each head through its cache's kernel.
-function attention(c: Config, s: RunState, l: i32, pos: i32): void {
-  writeKv(c, s, l, pos);
+// One layer's attention at pos over the cache (pos's own k, v already written): q f32 [dim]
+// in, xo f32 [dim] out, each head through its cache's kernel.
+export function attendCached(c: Config, s: RunState, l: i32, pos: i32, q: usize, xo: usize): void {
   const sqrtHs: f32 = Mathf.sqrt(<f32>c.headSize);
   if (ASC_FEATURE_SIMD && !s.kvInt8 && ((c.nHeads / c.nKvHeads) & 1) == 0) {
-    for (let h = 0; h < c.nHeads; h += 2) headPairF32(c, s, l, pos, h, sqrtHs);
+    for (let h = 0; h < c.nHeads; h += 2) headPairF32(c, s, l, pos, h, sqrtHs, q, xo);
     return;
   }
   for (let h = 0; h < c.nHeads; h++) {
-    if (!s.kvInt8) headF32(c, s, l, pos, h, sqrtHs);
-    else if (s.nativeKv) headInt8Native(c, s, l, pos, h, sqrtHs);
-    else headInt8(c, s, l, pos, h, sqrtHs);
+    if (!s.kvInt8) headF32(c, s, l, pos, h, sqrtHs, q, xo);
+    else if (s.nativeKv) headInt8Native(c, s, l, pos, h, sqrtHs, q, xo);
+    else headInt8(c, s, l, pos, h, sqrtHs, q, xo);
   }
 }
 
@@ -179,7 +180,8 @@ export function forward(c: Config, w: Weights, s: RunState, token: i32, pos: i32
     applyMatrices(s, dim, lw.wq, s.q, lw.wk, s.k, lw.wv, s.v);
     rope(s.q, dim, s.cosSin, c.headSize);
     rope(s.k, c.kvDim, s.cosSin, c.headSize);
-    attention(c, s, l, pos);
+    writeKv(c, s, l, pos, s.k, s.v);
+    attendCached(c, s, l, pos, s.q, s.xb);
     setInput(s, s.xb);
     applyMatrix(s, lw.wo, s.xb2, dim);
     addF32(s.x, s.xb2, dim);

@@ -3,7 +3,8 @@ import { Config } from "./config";
 import * as E from "../core/errors";
 import { parseModelFile, parseModelFileExternal, ParseResult } from "./file";
 import { forward } from "./forward";
-import { RunState } from "./state";
+import { PREFILL_BLOCK, RunState } from "./state";
+import { forwardBlock } from "./prefill";
 import { Weights } from "./weights";
 import { fits } from "../core/memory-cap";
 import { Sampler } from "../text/sampler";
@@ -78,7 +79,9 @@ export function initState(ctx: i32, kvInt8: bool): i32 {
   if (ctx <= 0 || ctx > c.seqLen) ctx = c.seqLen;
   const scratch = rt.weights.ternaryInMemory;
   if (!fits(RunState.bytesNeeded(c, ctx, kvInt8, scratch))) return E.E_OUT_OF_MEMORY;
-  rt.state = new RunState(c, ctx, kvInt8, scratch);
+  // The prefill block only when it fits too: without it the prompt runs position by position.
+  const block = fits(RunState.bytesNeeded(c, ctx, kvInt8, scratch, PREFILL_BLOCK)) ? PREFILL_BLOCK : 1;
+  rt.state = new RunState(c, ctx, kvInt8, scratch, block);
   return ctx;
 }
 
@@ -89,5 +92,23 @@ export function step(token: i32, pos: i32): i32 {
   if (s == null) return E.E_NO_MODEL;
   if (token < 0 || token >= rt.config.vocabSize || pos < 0 || pos >= s.ctx) return E.E_ARGUMENT;
   forward(rt.config, rt.weights, s, token, pos);
+  return E.OK;
+}
+
+// Runs the n forced positions pos..pos + n - 1 with tokens i32 [n] at `tokens` as one block
+// (1 < n ≤ the state's block; model/prefill.ts). Leaves no logits: the generation runs the
+// prompt's last position, whose logits it samples from, through step().
+export function stepBlock(tokens: usize, n: i32, pos: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const s = rt.state;
+  if (s == null) return E.E_NO_MODEL;
+  if (n < 2 || n > s.block || pos < 0 || pos + n > s.ctx) return E.E_ARGUMENT;
+  const vocab = rt.config.vocabSize;
+  for (let t = 0; t < n; t++) {
+    const tok = load<i32>(tokens + (<usize>t << 2));
+    if (tok < 0 || tok >= vocab) return E.E_ARGUMENT;
+  }
+  forwardBlock(rt.config, rt.weights, s, tokens, n, pos);
   return E.OK;
 }

@@ -6,6 +6,25 @@ import { Config } from "./config";
 
 const LUT_BYTES: usize = 2048;
 
+// Forced prompt positions run as one block of up to this many (model/prefill.ts): each weight
+// matrix is then applied once per block instead of once per position. Its scratch is
+// blockBytes() (2.6 KB a position with the home model's shape, dim 64, hidden 224), so 4 keeps the ESP32 profile (--max-memory 147456 with models/default.ellm and
+// home.ella host-held: 124.6 KB in use without it) inside its budget with room for adapters
+// and the grammar; a state that cannot afford the block runs position by position (block 1).
+export const PREFILL_BLOCK: i32 = 4;
+
+// f32s of block scratch per position: x and xb [dim], hb [hidden], hb2 (which also holds q, k, v
+// before the FFN needs it) [max(hidden, dim + 2·kvDim)], cosSin [headSize], the int8 scale [1].
+@inline function blockFloats(c: Config): i32 {
+  return 2 * c.dim + c.hiddenDim + max(c.hiddenDim, c.dim + 2 * c.kvDim) + c.dim / c.nHeads + 1;
+}
+
+// Bytes of a block of `block` positions (0 for block 1: the single-position buffers serve).
+function blockBytes(c: Config, block: i32): i64 {
+  if (block <= 1) return 0;
+  return <i64>block * (<i64>blockFloats(c) * 4 + <i64>pad64(max(c.dim, c.hiddenDim))) + 6 * 16;
+}
+
 @inline function f32Buffer(n: i32): usize { return heap.alloc(<usize>n << 2); }
 
 // Activation buffers and KV cache for one sequence. ctx ≤ config.seqLen positions.
@@ -33,10 +52,22 @@ export class RunState {
   keyScale: usize;   // f32 [layers][ctx][nKvHeads] when kvInt8
   valueScale: usize; // same
   nativeKv: bool = false; // int8-cache attention through host kernels (kernels/native.ts)
+  // Prefill block (model/prefill.ts), `block` positions; all 0 when block is 1. Row t of each
+  // holds block position t.
+  block: i32 = 1;
+  bx: usize = 0;   // f32 [block][dim]     residual streams
+  bxb: usize = 0;  // f32 [block][dim]     normed inputs / attention outputs / w2 outputs
+  bhb: usize = 0;  // f32 [block][hidden]  w1 outputs, then swiglu
+  bhb2: usize = 0; // f32 [block][max(hidden, dim + 2·kvDim)]  q [block][dim], k, v [block][kvDim]
+                   //   packed at its start until the FFN, then w3 outputs (wo's outputs go to q)
+  bcs: usize = 0;  // f32 [block][headSize]  RoPE tables of each position
+  bsa: usize = 0;  // f32 [block]          each row's activation scale (quantized rows in bxq)
+  bxq: usize = 0;  // i8  [block][bxqStride]
+  bxqStride: i32 = 0; // pad64(max(dim, hidden))
 
   // ternaryScratch: some ternary matrix runs on the module's kernels (Weights.ternaryInMemory);
   // host-held weights (the device) leave the 4 KiB of tables and accumulators unallocated.
-  constructor(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool) {
+  constructor(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool, block: i32 = 1) {
     this.ctx = ctx;
     this.kvInt8 = kvInt8;
     const kvDim = c.kvDim;
@@ -59,10 +90,19 @@ export class RunState {
     } else {
       this.keyScale = 0; this.valueScale = 0;
     }
+    if (block > 1) {
+      this.block = block;
+      this.bx = f32Buffer(block * c.dim); this.bxb = f32Buffer(block * c.dim);
+      this.bhb = f32Buffer(block * c.hiddenDim);
+      this.bhb2 = f32Buffer(block * max(c.hiddenDim, c.dim + 2 * c.kvDim));
+      this.bcs = f32Buffer(block * (c.dim / c.nHeads)); this.bsa = f32Buffer(block);
+      this.bxqStride = pad64(max(c.dim, c.hiddenDim));
+      this.bxq = heap.alloc(<usize>(block * this.bxqStride));
+    }
   }
 
   // Bytes the constructor will allocate, so a host can refuse before running out of memory.
-  static bytesNeeded(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool): i64 {
+  static bytesNeeded(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool, block: i32 = 1): i64 {
     const kvDim = <i64>c.kvDim;
     let f = <i64>(3 * c.dim + 2 * c.hiddenDim + c.dim + 2 * c.kvDim) + 2 * <i64>ctx + <i64>c.vocabSize + <i64>(c.dim / c.nHeads);
     let bytes = f * 4 + <i64>pad64(max(c.dim, c.hiddenDim));
@@ -70,6 +110,6 @@ export class RunState {
     const cacheElems = <i64>c.nLayers * <i64>ctx * kvDim;
     bytes += cacheElems * 2 * (kvInt8 ? 1 : 4);
     if (kvInt8) bytes += <i64>c.nLayers * <i64>ctx * <i64>c.nKvHeads * 8;
-    return bytes + 16 * 24; // allocator alignment slack
+    return bytes + blockBytes(c, block) + 16 * 24; // allocator alignment slack
   }
 }
