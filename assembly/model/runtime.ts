@@ -3,7 +3,7 @@ import { Config } from "./config";
 import * as E from "../core/errors";
 import { parseModelFile, parseModelFileExternal, ParseResult } from "./file";
 import { forward } from "./forward";
-import { PREFILL_BLOCK, RunState } from "./state";
+import { RunState } from "./state";
 import { forwardBlock } from "./prefill";
 import { Weights } from "./weights";
 import { fits } from "../core/memory-cap";
@@ -79,9 +79,7 @@ export function initState(ctx: i32, kvInt8: bool): i32 {
   if (ctx <= 0 || ctx > c.seqLen) ctx = c.seqLen;
   const scratch = rt.weights.ternaryInMemory;
   if (!fits(RunState.bytesNeeded(c, ctx, kvInt8, scratch))) return E.E_OUT_OF_MEMORY;
-  // The prefill block only when it fits too: without it the prompt runs position by position.
-  const block = fits(RunState.bytesNeeded(c, ctx, kvInt8, scratch, PREFILL_BLOCK)) ? PREFILL_BLOCK : 1;
-  rt.state = new RunState(c, ctx, kvInt8, scratch, block);
+  rt.state = new RunState(c, ctx, kvInt8, scratch);
   return ctx;
 }
 

@@ -7,23 +7,18 @@ import { Config } from "./config";
 const LUT_BYTES: usize = 2048;
 
 // Forced prompt positions run as one block of up to this many (model/prefill.ts): each weight
-// matrix is then applied once per block instead of once per position. Its scratch is
-// blockBytes() (2.6 KB a position with the home model's shape, dim 64, hidden 224), so 4 keeps the ESP32 profile (--max-memory 147456 with models/default.ellm and
-// home.ella host-held: 124.6 KB in use without it) inside its budget with room for adapters
-// and the grammar; a state that cannot afford the block runs position by position (block 1).
+// matrix is then applied once per block instead of once per position. The block's scratch is
+// taken at the first generation (model/runtime.ts ensureBlock), once adapters and a grammar are
+// loaded, as the largest block that still fits the memory cap: 4 when memory allows, 2 on the
+// ESP32 profile (models/default.ellm + home.ella host-held in 2 pages of 64 KiB, 124.6 KB in use
+// before it: a block of 2 takes 3.4 KB), 1 (position by position) when not even that fits.
 export const PREFILL_BLOCK: i32 = 4;
 
-// f32s of block scratch per position: x and xb [dim], hb [hidden], hb2 (which also holds q, k, v
-// before the FFN needs it) [max(hidden, dim + 2·kvDim)], cosSin [headSize], the int8 scale [1].
-@inline function blockFloats(c: Config): i32 {
-  return 2 * c.dim + c.hiddenDim + max(c.hiddenDim, c.dim + 2 * c.kvDim) + c.dim / c.nHeads + 1;
-}
+// f32s of w3's block output a position: the hidden layer, or q, k, v packed before the FFN.
+@inline function hb2Floats(c: Config): i32 { return max(c.hiddenDim, c.dim + 2 * c.kvDim); }
 
-// Bytes of a block of `block` positions (0 for block 1: the single-position buffers serve).
-function blockBytes(c: Config, block: i32): i64 {
-  if (block <= 1) return 0;
-  return <i64>block * (<i64>blockFloats(c) * 4 + <i64>pad64(max(c.dim, c.hiddenDim))) + 6 * 16;
-}
+// Whether w3's block output fits in the logits buffer (no position of a block reads logits).
+@inline function hb2InLogits(c: Config, block: i32): bool { return block * hb2Floats(c) <= c.vocabSize; }
 
 @inline function f32Buffer(n: i32): usize { return heap.alloc(<usize>n << 2); }
 
@@ -55,11 +50,13 @@ export class RunState {
   // Prefill block (model/prefill.ts), `block` positions; all 0 when block is 1. Row t of each
   // holds block position t.
   block: i32 = 1;
+  blockChosen: bool = false; // allocBlock ran (the block is chosen once)
   bx: usize = 0;   // f32 [block][dim]     residual streams
   bxb: usize = 0;  // f32 [block][dim]     normed inputs / attention outputs / w2 outputs
   bhb: usize = 0;  // f32 [block][hidden]  w1 outputs, then swiglu
   bhb2: usize = 0; // f32 [block][max(hidden, dim + 2·kvDim)]  q [block][dim], k, v [block][kvDim]
-                   //   packed at its start until the FFN, then w3 outputs (wo's outputs go to q)
+                   //   packed at its start until the FFN, then w3 outputs (wo's outputs go to q);
+                   //   the logits buffer itself when it is large enough
   bcs: usize = 0;  // f32 [block][headSize]  RoPE tables of each position
   bsa: usize = 0;  // f32 [block]          each row's activation scale (quantized rows in bxq)
   bxq: usize = 0;  // i8  [block][bxqStride]
@@ -67,7 +64,7 @@ export class RunState {
 
   // ternaryScratch: some ternary matrix runs on the module's kernels (Weights.ternaryInMemory);
   // host-held weights (the device) leave the 4 KiB of tables and accumulators unallocated.
-  constructor(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool, block: i32 = 1) {
+  constructor(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool) {
     this.ctx = ctx;
     this.kvInt8 = kvInt8;
     const kvDim = c.kvDim;
@@ -90,11 +87,23 @@ export class RunState {
     } else {
       this.keyScale = 0; this.valueScale = 0;
     }
+  }
+
+  // Bytes allocBlock(block) takes (0 for block 1: the single-position buffers serve).
+  static blockBytes(c: Config, block: i32): i64 {
+    if (block <= 1) return 0;
+    const floats = 2 * c.dim + c.hiddenDim + (hb2InLogits(c, block) ? 0 : hb2Floats(c)) + c.dim / c.nHeads + 1;
+    return <i64>block * (<i64>floats * 4 + <i64>pad64(max(c.dim, c.hiddenDim))) + 7 * 16; // + alignment slack
+  }
+
+  // Takes the scratch of a block of `block` > 1 positions (once).
+  allocBlock(c: Config, block: i32): void {
+    this.blockChosen = true;
     if (block > 1) {
       this.block = block;
       this.bx = f32Buffer(block * c.dim); this.bxb = f32Buffer(block * c.dim);
       this.bhb = f32Buffer(block * c.hiddenDim);
-      this.bhb2 = f32Buffer(block * max(c.hiddenDim, c.dim + 2 * c.kvDim));
+      this.bhb2 = hb2InLogits(c, block) ? this.logits : f32Buffer(block * hb2Floats(c));
       this.bcs = f32Buffer(block * (c.dim / c.nHeads)); this.bsa = f32Buffer(block);
       this.bxqStride = pad64(max(c.dim, c.hiddenDim));
       this.bxq = heap.alloc(<usize>(block * this.bxqStride));
@@ -102,7 +111,7 @@ export class RunState {
   }
 
   // Bytes the constructor will allocate, so a host can refuse before running out of memory.
-  static bytesNeeded(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool, block: i32 = 1): i64 {
+  static bytesNeeded(c: Config, ctx: i32, kvInt8: bool, ternaryScratch: bool): i64 {
     const kvDim = <i64>c.kvDim;
     let f = <i64>(3 * c.dim + 2 * c.hiddenDim + c.dim + 2 * c.kvDim) + 2 * <i64>ctx + <i64>c.vocabSize + <i64>(c.dim / c.nHeads);
     let bytes = f * 4 + <i64>pad64(max(c.dim, c.hiddenDim));
@@ -110,6 +119,6 @@ export class RunState {
     const cacheElems = <i64>c.nLayers * <i64>ctx * kvDim;
     bytes += cacheElems * 2 * (kvInt8 ? 1 : 4);
     if (kvInt8) bytes += <i64>c.nLayers * <i64>ctx * <i64>c.nKvHeads * 8;
-    return bytes + blockBytes(c, block) + 16 * 24; // allocator alignment slack
+    return bytes + 16 * 24; // allocator alignment slack
   }
 }

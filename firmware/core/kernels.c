@@ -349,23 +349,51 @@ void nk_kv_mix(uint8_t *out, const uint8_t *att, const int8_t *values, const uin
 }
 
 // IEEE half → float, exact (the adapter reader refused infinities and NaNs), as the module's
-// model/lora.ts widen() computes it.
-static float half_at(const uint8_t *p) {
-  uint16_t h;
-  memcpy(&h, p, 2);
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+// model/lora.ts widen() computes it: a normal half's exponent and mantissa shifted into place
+// and the exponent rebased by 127 − 15 in one add; a subnormal one is man · 2^-24.
+static inline float half_at(const uint8_t *p) {
+  uint32_t h = (uint32_t)p[0] | ((uint32_t)p[1] << 8), bits;
   float v;
-  if (e == 0) v = (float)man * 5.9604644775390625e-8f; // man · 2^-24
-  else { bits = ((e + 112) << 23) | (man << 13); memcpy(&v, &bits, 4); }
+  if (h & 0x7c00) {
+    bits = ((h & 0x8000) << 16) | (((h & 0x7fff) << 13) + (112u << 23));
+    memcpy(&v, &bits, 4);
+    return v;
+  }
+  v = (float)(h & 0x3ff) * 5.9604644775390625e-8f; // man · 2^-24
   memcpy(&bits, &v, 4);
-  bits |= sign;
+  bits |= (h & 0x8000) << 16;
   memcpy(&v, &bits, 4);
   return v;
 }
 
+// Row i of n elements in storage (f32 0, f16 5) at p, maybe unaligned, widened to f32 out[n].
+static void widen_row(float *out, uint32_t storage, const uint8_t *p, int32_t n) {
+  if (storage == 0) { memcpy(out, p, (size_t)4 * n); return; }
+  for (int32_t i = 0; i < n; i++) out[i] = half_at(p + 2 * (size_t)i);
+}
+
+// dot(w[n] f32, v[n] f32 maybe unaligned) in kernels/f32.ts dotF32's order.
+static float dot_wv(const float *w, const uint8_t *v, int32_t n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s;
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += w[i] * ldf(v + 4 * (size_t)i);
+    s1 += w[i + 1] * ldf(v + 4 * (size_t)i + 4);
+    s2 += w[i + 2] * ldf(v + 4 * (size_t)i + 8);
+    s3 += w[i + 3] * ldf(v + 4 * (size_t)i + 12);
+  }
+  s = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) s += w[i] * ldf(v + 4 * (size_t)i);
+  return s;
+}
+
+// Widest adapter input a row buffer holds; wider matrices (none in our models) take the
+// per-element path below.
+#define LORA_ROW_MAX 1024
+
+// Per element, widened as it is read (inputs wider than LORA_ROW_MAX).
 static float elem(uint32_t storage, const uint8_t *p, size_t i) { return storage == 0 ? ldf(p + 4 * i) : half_at(p + 2 * i); }
 
-// dot(w[n] in storage, v[n] f32, maybe unaligned) in kernels/f32.ts dotF32's order.
 static float dot_order(uint32_t storage, const uint8_t *w, const uint8_t *v, int32_t n) {
   float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s;
   int32_t i = 0;
@@ -380,13 +408,144 @@ static float dot_order(uint32_t storage, const uint8_t *w, const uint8_t *v, int
   return s;
 }
 
+// Inputs per pass of the block kernels (their scratch is sized for this many).
+#define NK_BLOCK 4
+
+void nk_lora_apply_block(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
+                         float k, uint8_t *y, const uint8_t *x, int32_t n) {
+  float u[NK_BLOCK][256]; // the adapter reader bounds rank by 256
+  float w[LORA_ROW_MAX];
+  size_t per = storage == 0 ? 4 : 2;
+  for (int32_t t0 = 0; t0 < n; t0 += NK_BLOCK) {
+    int32_t nc = n - t0 < NK_BLOCK ? n - t0 : NK_BLOCK;
+    const uint8_t *xc = x + (size_t)4 * t0 * in;
+    uint8_t *yc = y + (size_t)4 * t0 * out;
+    for (int32_t j = 0; j < rank; j++) {
+      const uint8_t *aj = a + (size_t)j * in * per;
+      if (in <= LORA_ROW_MAX) {
+        widen_row(w, storage, aj, in);
+        for (int32_t t = 0; t < nc; t++) u[t][j] = dot_wv(w, xc + (size_t)4 * t * in, in);
+      } else {
+        for (int32_t t = 0; t < nc; t++) u[t][j] = dot_order(storage, aj, xc + (size_t)4 * t * in, in);
+      }
+    }
+    for (int32_t o = 0; o < out; o++) {
+      widen_row(w, storage, b + (size_t)o * rank * per, rank);
+      for (int32_t t = 0; t < nc; t++) {
+        uint8_t *yo = yc + (size_t)4 * ((size_t)t * out + o);
+        float v = ldf(yo) + k * dot_wv(w, (const uint8_t *)u[t], rank);
+        memcpy(yo, &v, 4);
+      }
+    }
+  }
+}
+
 void nk_lora_apply(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
                    float k, uint8_t *y, const uint8_t *x) {
-  float u[256]; // the adapter reader bounds rank by 256
-  size_t per = storage == 0 ? 4 : 2;
-  for (int32_t j = 0; j < rank; j++) u[j] = dot_order(storage, a + (size_t)j * in * per, x, in);
-  for (int32_t o = 0; o < out; o++) {
-    float v = ldf(y + 4 * (size_t)o) + k * dot_order(storage, b + (size_t)o * rank * per, (const uint8_t *)u, rank);
-    memcpy(y + 4 * (size_t)o, &v, 4);
+  nk_lora_apply_block(storage, a, b, rank, in, out, k, y, x, 1);
+}
+
+// ---- Block matmul (prefill): up to three matrices of one type reading the same n inputs ----
+
+// The four t2 tables' first: lut[byte] for byte position j of every row (activations
+// x[64·(j/16) + j%16 + 16k]), as matvec_t2_lut builds it.
+static void build_lut2(int16_t *lut, const int8_t *xq, int32_t j) {
+  const int8_t *x = xq + 64 * (j >> 4) + (j & 15);
+  int32_t a0 = x[0];
+  const int32_t v1[3] = { -x[16], 0, x[16] }, v2[3] = { -x[32], 0, x[32] }, v3[3] = { -x[48], 0, x[48] };
+  memset(lut, 0, sizeof(int16_t) * 256);
+  for (int32_t c3 = 0; c3 < 3; c3++)
+    for (int32_t c2 = 0; c2 < 3; c2++) {
+      int32_t s2 = v3[c3] + v2[c2];
+      int16_t *e = lut + ((c3 << 6) | (c2 << 4));
+      for (int32_t c1 = 0; c1 < 3; c1++, e += 4) {
+        int32_t s = s2 + v1[c1];
+        e[0] = (int16_t)(s - a0); e[1] = (int16_t)s; e[2] = (int16_t)(s + a0);
+      }
+    }
+}
+
+// Ternary (t2, t5) over a block: for each code byte position j, one table per input, then
+// every row of every matrix read once: acc[t][r] += lut[t][byte]. The i32 accumulators live
+// in the outputs themselves (y [n][rows] floats, guest buffers), converted in place
+// at the end: the same exact sums and the same (float)acc · ws[r] · sa as matvec_t2 / t5.
+static void matmul_ternary(uint32_t qtype, int32_t cols, int32_t nc, const int8_t *xq, int32_t stride,
+                           const float *sa, const nk_mat *mats, int32_t nm) {
+  int16_t lut[NK_BLOCK][256];
+  int32_t rb = qtype == QT_T5 ? t5_row_bytes(cols) : t2_row_bytes(cols);
+  for (int32_t m = 0; m < nm; m++) memset(mats[m].y, 0, (size_t)4 * nc * mats[m].rows);
+  for (int32_t j = 0; j < rb; j++) {
+    for (int32_t t = 0; t < nc; t++) {
+      const int8_t *xt = xq + (size_t)t * stride;
+      if (qtype == QT_T5) {
+        int32_t a[5];
+        for (int32_t k = 0; k < 5; k++) a[k] = act_at(xt, 5 * j + k, cols);
+        build_lut5(lut[t], a);
+      } else {
+        build_lut2(lut[t], xt, j);
+      }
+    }
+    for (int32_t m = 0; m < nm; m++) {
+      const uint8_t *p = mats[m].w + j;
+      int32_t rows = mats[m].rows;
+      uint8_t *acc = (uint8_t *)mats[m].y;
+      for (int32_t r = 0; r < rows; r++, p += rb) {
+        uint8_t byte = *p;
+        for (int32_t t = 0; t < nc; t++) {
+          uint8_t *at = acc + 4 * ((size_t)t * rows + r);
+          int32_t v;
+          memcpy(&v, at, 4);
+          v += lut[t][byte];
+          memcpy(at, &v, 4);
+        }
+      }
+    }
+  }
+  for (int32_t m = 0; m < nm; m++) {
+    int32_t rows = mats[m].rows;
+    uint8_t *acc = (uint8_t *)mats[m].y;
+    for (int32_t t = 0; t < nc; t++)
+      for (int32_t r = 0; r < rows; r++) {
+        uint8_t *at = acc + 4 * ((size_t)t * rows + r);
+        int32_t a;
+        memcpy(&a, at, 4);
+        float v = (float)a * ldf(mats[m].ws + 4 * r) * ldxf(sa + t);
+        memcpy(at, &v, 4);
+      }
+  }
+}
+
+// int8 over a block: each weight row read once for its inputs; per output matvec_q8's float work.
+static void matmul_q8(const nk_mat *mt, int32_t group, int32_t cols, int32_t nc, const int8_t *xq, int32_t stride, const float *sa) {
+  int32_t groups = cols / group;
+  for (int32_t r = 0; r < mt->rows; r++) {
+    const int8_t *row = (const int8_t *)mt->w + (size_t)r * cols;
+    const uint8_t *rs = mt->ws + (size_t)4 * r * groups;
+    for (int32_t t = 0; t < nc; t++) {
+      const int8_t *xt = xq + (size_t)t * stride;
+      float sum = 0;
+      for (int32_t g = 0; g < groups; g++) sum += (float)dot_i8(row + g * group, xt + g * group, group) * ldf(rs + 4 * g);
+      stf(mt->y + (size_t)t * mt->rows + r, sum * ldxf(sa + t));
+    }
+  }
+}
+
+void nk_matmul(uint32_t qtype, int32_t group, int32_t cols, int32_t n, const float *x, const int8_t *xq, int32_t stride,
+               const float *sa, const nk_mat *mats, int32_t nm) {
+  nk_mat part[3];
+  for (int32_t t0 = 0; t0 < n; t0 += NK_BLOCK) {
+    int32_t nc = n - t0 < NK_BLOCK ? n - t0 : NK_BLOCK;
+    for (int32_t m = 0; m < nm; m++) { part[m] = mats[m]; part[m].y = mats[m].y + (size_t)t0 * mats[m].rows; }
+    const int8_t *xqc = xq + (size_t)t0 * stride;
+    if (qtype == QT_T5 || qtype == QT_T2) {
+      matmul_ternary(qtype, cols, nc, xqc, stride, sa + t0, part, nm);
+    } else if (qtype == QT_Q8) {
+      for (int32_t m = 0; m < nm; m++) matmul_q8(&part[m], group, cols, nc, xqc, stride, sa + t0);
+    } else {
+      for (int32_t t = 0; t < nc; t++)
+        for (int32_t m = 0; m < nm; m++)
+          NK_QTYPES[qtype].matvec(part[m].w, part[m].ws, group, part[m].rows, cols, part[m].y + (size_t)t * part[m].rows,
+                                  x + (size_t)(t0 + t) * cols, xqc + (size_t)t * stride, ldxf(sa + t0 + t));
+    }
   }
 }

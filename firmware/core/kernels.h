@@ -50,4 +50,14 @@ void nk_kv_mix(uint8_t *out, const uint8_t *att, const int8_t *values, const uin
 // y and x are guest buffers (unaligned loads/stores); rank ≤ 256.
 void nk_lora_apply(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
                    float k, uint8_t *y, const uint8_t *x);
+// Batched prefill (module kernels/native.ts wMatmul): up to three matrices of one type and
+// group reading the same n inputs (x f32 [n][cols]; xq int8 [n][stride] with scales sa [n]),
+// each y [n][rows] a guest buffer (maybe unaligned). Equal bit for bit to n·nm nk_matvec calls (input
+// by input, matrices in order); ternary rows are read once per 4 inputs.
+typedef struct { const uint8_t *w, *ws; int32_t rows; float *y; } nk_mat;
+void nk_matmul(uint32_t qtype, int32_t group, int32_t cols, int32_t n, const float *x, const int8_t *xq, int32_t stride,
+               const float *sa, const nk_mat *mats, int32_t nm);
+// nk_lora_apply for n inputs x [n][in] into y [n][out] (module kernels/lora.ts loraForwardBlock).
+void nk_lora_apply_block(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
+                         float k, uint8_t *y, const uint8_t *x, int32_t n);
 #endif
