@@ -4,8 +4,7 @@
 // its own Generation (agent/peer.ts).
 import * as E from "../core/errors";
 import { fitsFrom } from "../core/memory-cap";
-import { Runtime, runtime } from "../model/runtime";
-import { PREFILL_BLOCK, RunState } from "../model/state";
+import { runtime } from "../model/runtime";
 import { Generation, MAX_PROMPT_BYTES_PER_POSITION } from "./generation";
 
 let local: Generation | null = null;
@@ -22,7 +21,6 @@ export function start(prompt: usize, nPrompt: i32, steps: i32): i32 {
   const rt = runtime;
   if (rt == null || rt.state == null) return E.E_NO_MODEL;
   if (nPrompt < 1 || prompt == 0 || <u64>prompt + (<u64>nPrompt << 2) > (<u64>memory.size() << 16)) return E.E_ARGUMENT;
-  chooseBlock(rt);
   // A piece is at most one token's bytes, a block's pieces as many (a tokenizer may have been
   // loaded since the last run).
   const t = rt.tokenizer, pieceCap = Generation.streamCap(t != null ? t.maxTokenLength : 1, rt.state!.block);
@@ -52,19 +50,6 @@ export function constrain(on: i32): i32 {
     local = g;
   }
   return g.constrain(on != 0);
-}
-
-// Chooses the prefill block once, at the first generation (after adapters and a grammar took
-// their memory): the largest of PREFILL_BLOCK, PREFILL_BLOCK / 2, … whose scratch and streaming
-// output fit the memory cap exactly (its 64 KiB pages), else 1. Never refuses: a prompt then
-// runs position by position. (A fleet peer's generation uses the block if a local one chose it.)
-function chooseBlock(rt: Runtime): void {
-  const s = rt.state!;
-  if (s.blockChosen) return;
-  const t = rt.tokenizer, piece = t != null ? t.maxTokenLength : 1;
-  let block = PREFILL_BLOCK;
-  while (block > 1 && !fitsFrom(heap.alloc(0) + 12, RunState.blockBytes(rt.config, block) + Generation.heapBytes(Generation.streamCap(piece, block)))) block >>= 1;
-  s.allocBlock(rt.config, block);
 }
 
 export function next(nowMs: f64): i32 { const g = local; return g == null ? E.E_ARGUMENT : g.next(nowMs); }

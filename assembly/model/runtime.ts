@@ -3,10 +3,10 @@ import { Config } from "./config";
 import * as E from "../core/errors";
 import { parseModelFile, parseModelFileExternal, ParseResult } from "./file";
 import { forward } from "./forward";
-import { RunState } from "./state";
+import { blockFor, RunState } from "./state";
 import { forwardBlock } from "./prefill";
 import { Weights } from "./weights";
-import { fits } from "../core/memory-cap";
+import { fits, memoryCapped } from "../core/memory-cap";
 import { Sampler } from "../text/sampler";
 import { parseTokenizer, Tokenizer } from "../text/tokenizer";
 import { wRead } from "../kernels/native";
@@ -78,8 +78,9 @@ export function initState(ctx: i32, kvInt8: bool): i32 {
   const c = rt.config;
   if (ctx <= 0 || ctx > c.seqLen) ctx = c.seqLen;
   const scratch = rt.weights.ternaryInMemory;
-  if (!fits(RunState.bytesNeeded(c, ctx, kvInt8, scratch))) return E.E_OUT_OF_MEMORY;
-  rt.state = new RunState(c, ctx, kvInt8, scratch);
+  const block = blockFor(c, memoryCapped());
+  if (!fits(RunState.bytesNeeded(c, ctx, kvInt8, scratch, block))) return E.E_OUT_OF_MEMORY;
+  rt.state = new RunState(c, ctx, kvInt8, scratch, block);
   return ctx;
 }
 
