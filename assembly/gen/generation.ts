@@ -24,7 +24,10 @@
 // positions at once (model/prefill.ts) and appends all their pieces (a streaming generation's
 // output holds a block's pieces); the prompt's last position, whose logits are sampled, and a
 // position whose forced next token is BOS run alone, so every status and output is the same as
-// position by position, only fewer next() calls.
+// position by position, only fewer next() calls. Only a streaming generation blocks by default
+// (blockLimit): the fleet agent counts one position per next() for its tick budget, so its
+// accumulating generation runs position by position until it sets blockLimit and counts
+// positions by pos.
 import * as E from "../core/errors";
 import { Runtime, step, stepBlock } from "../model/runtime";
 import { BOS, EOS, decode } from "../text/tokenizer";
@@ -59,12 +62,14 @@ export class Generation {
   constrained: bool = false;
   mask: usize = 0;     // u8 [vocab] the grammar's allowed tokens (constrain)
   newline: i32 = -1;   // the token whose piece is "\n" (an end token when constrained)
+  blockLimit: i32;     // most forced positions one next() may run (the state's block caps it)
 
   constructor(rt: Runtime, ctx: i32, outCap: i32, streaming: bool) {
     this.rt = rt;
     this.ctx = ctx;
     this.outCap = outCap;
     this.streaming = streaming;
+    this.blockLimit = streaming ? 0x7fffffff : 1;
     this.out = heap.alloc(<usize>max(outCap, 1));
   }
 
@@ -147,9 +152,9 @@ export class Generation {
   // Positions from pos on that can run as one block: each one's next token forced and not BOS,
   // the prompt's last position excluded (its logits are sampled), within steps and the block.
   private blockLength(): i32 {
-    const s = this.rt.state!;
-    if (s.block < 2) return 1;
-    const end = min(min(this.nPrompt - 1, this.steps), this.pos + s.block);
+    const block = min(this.rt.state!.block, this.blockLimit);
+    if (block < 2) return 1;
+    const end = min(min(this.nPrompt - 1, this.steps), this.pos + block);
     let n = 0;
     while (this.pos + n < end && load<i32>(this.prompt + (<usize>(this.pos + n + 1) << 2)) != BOS) n++;
     return n;
