@@ -466,52 +466,64 @@ static void build_lut2(int16_t *lut, const int8_t *xq, int32_t j) {
 }
 
 // Ternary (t2, t5) over a block: for each code byte position j, one table per input, then
-// every row of every matrix read once: acc[t][r] += lut[t][byte]. The i32 accumulators live
-// in the outputs themselves (y [n][rows] floats, guest buffers), converted in place
-// at the end: the same exact sums and the same (float)acc · ws[r] · sa as matvec_t2 / t5.
+// every row of every matrix read once: acc[t][r] += lut[t][byte]. The matrices' rows are taken
+// as one sequence, LUT_ROWS at a time (wq+wk+wv of our models in one pass, w1+w3 in two), so the
+// accumulators stay small; a pass rebuilds the tables. The same exact sums and the same
+// (float)acc · ws[r] · sa as matvec_t2 / matvec_t5. Static scratch: the module calls one host
+// function at a time, and the ESP32's task stack is better spent on the interpreter.
+#if NK_BLOCK != 4
+#error "matmul_ternary unrolls NK_BLOCK = 4 inputs"
+#endif
+static int16_t blk_lut[NK_BLOCK][256];
+static int32_t blk_acc[NK_BLOCK][LUT_ROWS];
+
 static void matmul_ternary(uint32_t qtype, int32_t cols, int32_t nc, const int8_t *xq, int32_t stride,
                            const float *sa, const nk_mat *mats, int32_t nm) {
-  int16_t lut[NK_BLOCK][256];
   int32_t rb = qtype == QT_T5 ? t5_row_bytes(cols) : t2_row_bytes(cols);
-  for (int32_t m = 0; m < nm; m++) memset(mats[m].y, 0, (size_t)4 * nc * mats[m].rows);
-  for (int32_t j = 0; j < rb; j++) {
-    for (int32_t t = 0; t < nc; t++) {
-      const int8_t *xt = xq + (size_t)t * stride;
-      if (qtype == QT_T5) {
-        int32_t a[5];
-        for (int32_t k = 0; k < 5; k++) a[k] = act_at(xt, 5 * j + k, cols);
-        build_lut5(lut[t], a);
-      } else {
-        build_lut2(lut[t], xt, j);
+  int32_t total = 0;
+  for (int32_t m = 0; m < nm; m++) total += mats[m].rows;
+  for (int32_t c0 = 0; c0 < total; c0 += LUT_ROWS) {
+    int32_t c1 = total - c0 > LUT_ROWS ? c0 + LUT_ROWS : total;
+    for (int32_t t = 0; t < nc; t++) memset(blk_acc[t], 0, sizeof(int32_t) * (size_t)(c1 - c0));
+    for (int32_t j = 0; j < rb; j++) {
+      for (int32_t t = 0; t < nc; t++) {
+        const int8_t *xt = xq + (size_t)t * stride;
+        if (qtype == QT_T5) {
+          int32_t a[5];
+          for (int32_t k = 0; k < 5; k++) a[k] = act_at(xt, 5 * j + k, cols);
+          build_lut5(blk_lut[t], a);
+        } else {
+          build_lut2(blk_lut[t], xt, j);
+        }
       }
-    }
-    for (int32_t m = 0; m < nm; m++) {
-      const uint8_t *p = mats[m].w + j;
-      int32_t rows = mats[m].rows;
-      uint8_t *acc = (uint8_t *)mats[m].y;
-      for (int32_t r = 0; r < rows; r++, p += rb) {
-        uint8_t byte = *p;
-        for (int32_t t = 0; t < nc; t++) {
-          uint8_t *at = acc + 4 * ((size_t)t * rows + r);
-          int32_t v;
-          memcpy(&v, at, 4);
-          v += lut[t][byte];
-          memcpy(at, &v, 4);
+      // Matrix m's rows [lo, hi) of this pass, at accumulator k = (m's first row) + r - c0.
+      for (int32_t m = 0, first = 0; m < nm; first += mats[m].rows, m++) {
+        int32_t lo = c0 > first ? c0 - first : 0, hi = c1 - first < mats[m].rows ? c1 - first : mats[m].rows;
+        if (hi <= lo) continue;
+        const uint8_t *p = mats[m].w + (size_t)lo * rb + j;
+        int32_t k = first + lo - c0, n = hi - lo;
+        if (nc == NK_BLOCK) { // the common case, unrolled: one byte load serves four tables
+          for (int32_t r = 0; r < n; r++, p += rb) {
+            uint8_t byte = *p;
+            blk_acc[0][k + r] += blk_lut[0][byte]; blk_acc[1][k + r] += blk_lut[1][byte];
+            blk_acc[2][k + r] += blk_lut[2][byte]; blk_acc[3][k + r] += blk_lut[3][byte];
+          }
+        } else {
+          for (int32_t r = 0; r < n; r++, p += rb) {
+            uint8_t byte = *p;
+            for (int32_t t = 0; t < nc; t++) blk_acc[t][k + r] += blk_lut[t][byte];
+          }
         }
       }
     }
-  }
-  for (int32_t m = 0; m < nm; m++) {
-    int32_t rows = mats[m].rows;
-    uint8_t *acc = (uint8_t *)mats[m].y;
-    for (int32_t t = 0; t < nc; t++)
-      for (int32_t r = 0; r < rows; r++) {
-        uint8_t *at = acc + 4 * ((size_t)t * rows + r);
-        int32_t a;
-        memcpy(&a, at, 4);
-        float v = (float)a * ldf(mats[m].ws + 4 * r) * ldxf(sa + t);
-        memcpy(at, &v, 4);
+    for (int32_t m = 0, first = 0; m < nm; first += mats[m].rows, m++) {
+      int32_t lo = c0 > first ? c0 - first : 0, hi = c1 - first < mats[m].rows ? c1 - first : mats[m].rows;
+      for (int32_t t = 0; t < nc; t++) {
+        float s = ldxf(sa + t);
+        for (int32_t r = lo; r < hi; r++)
+          stf(mats[m].y + (size_t)t * mats[m].rows + r, (float)blk_acc[t][first + r - c0] * ldf(mats[m].ws + 4 * (size_t)r) * s);
       }
+    }
   }
 }
 
