@@ -55,3 +55,17 @@ export declare function wMatmul(qtype: u32, group: i32, cols: i32, n: i32, x: us
 @external("env", "loraApplyBlock")
 export declare function loraApplyBlock(adapter: u32, storage: u32, aOff: u32, bOff: u32, rank: i32, inn: i32, out: i32, k: f32,
                                        y: usize, x: usize, n: i32): void;
+
+// The elementwise glue a position interprets otherwise, used when the host enabled native
+// kernels (nativeKernels export): the same f32 operations in the same order as the module's
+// MVP code (kernels/q8.ts quantizeActs, kernels/f32.ts swiglu and softmax), so results are
+// bit-identical. kvHead is kvScores, softmax(att, n), kvMix in one call.
+@external("env", "quantizeActs")
+export declare function nQuantizeActs(q: usize, x: usize, n: i32, qPad: i32): f32;
+
+@external("env", "swiglu")
+export declare function nSwiglu(h: usize, g: usize, n: i32): void;
+
+@external("env", "kvHead")
+export declare function kvHead(out: usize, att: usize, q: usize, keys: usize, kScales: usize, values: usize, vScales: usize,
+                               n: i32, hs: i32, kvDim: i32, nKvHeads: i32, sqrtHs: f32): void;

@@ -11,9 +11,20 @@ import { addF32, divideF32, expShifted, rmsnorm, rope, ropeTable, softmax, swigl
 import { attentionMix, attentionMixPair, attentionScores, attentionScoresPair } from "../kernels/attention";
 import { quantizeActs } from "../kernels/q8";
 import { matvecTernaryLutShared } from "../kernels/ternary-lut";
-import { kvMix, kvScores } from "../kernels/native";
+import { kvHead, nQuantizeActs, nSwiglu } from "../kernels/native";
 
 @inline function pad64(n: i32): i32 { return (n + 63) & ~63; }
+
+// quantizeActs and swiglu, by the host's native kernels when it enabled them (s.nativeKv: the
+// firmware, bit-identical) or the module's own.
+@inline export function quantizeIn(s: RunState, q: usize, x: usize, n: i32, qPad: i32): f32 {
+  return s.nativeKv ? nQuantizeActs(q, x, n, qPad) : quantizeActs(q, x, n, qPad);
+}
+
+@inline export function swigluIn(s: RunState, h: usize, g: usize, n: i32): void {
+  if (s.nativeKv) nSwiglu(h, g, n);
+  else swiglu(h, g, n);
+}
 
 // The matrices that read one input share its int8 quantization, done lazily (the run state's
 // inputScale < 0: not yet).
@@ -23,7 +34,7 @@ import { kvMix, kvScores } from "../kernels/native";
 }
 
 function applyMatrix(s: RunState, m: Matrix, y: usize, n: i32): void {
-  if (m.quantized && s.inputScale < 0) s.inputScale = quantizeActs(s.xq, s.input, n, pad64(n));
+  if (m.quantized && s.inputScale < 0) s.inputScale = quantizeIn(s, s.xq, s.input, n, pad64(n));
   m.apply(y, s.input, s.xq, s.inputScale, s.lut, s.acc);
   if (m.lora != null) applyLora(m, y, s.input);
 }
@@ -35,7 +46,7 @@ function applyMatrix(s: RunState, m: Matrix, y: usize, n: i32): void {
 // lookup table (one build for wq, wk and wv); otherwise they are applied one by one.
 function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb: usize, c: Matrix | null, yc: usize): void {
   if (!ASC_FEATURE_SIMD && a.ternaryInMemory && sharesLutWith(b, a) && (c == null || sharesLutWith(c, a))) {
-    if (s.inputScale < 0) s.inputScale = quantizeActs(s.xq, s.input, n, pad64(n));
+    if (s.inputScale < 0) s.inputScale = quantizeIn(s, s.xq, s.input, n, pad64(n));
     const cm = c != null ? c : b; // placeholder when absent: rows 0 below
     const rowsC = c != null ? cm.rows : 0;
     matvecTernaryLutShared(a.qtype == QT_T5, ya, a.data, a.scales, a.rows, yb, b.data, b.scales, b.rows,
@@ -123,9 +134,8 @@ function headInt8Native(c: Config, s: RunState, l: i32, pos: i32, h: i32, sqrtHs
   const kAt = layerBase * <usize>kvDim + <usize>(kvh * hs);
   const sAt = (layerBase * <usize>c.nKvHeads + <usize>kvh) << 2;
   const out = xo + (<usize>(h * hs) << 2);
-  kvScores(s.att, q + (<usize>(h * hs) << 2), s.keyCache + kAt, s.keyScale + sAt, pos + 1, hs, kvDim, c.nKvHeads, sqrtHs);
-  softmax(s.att, pos + 1);
-  kvMix(out, s.att, s.valueCache + kAt, s.valueScale + sAt, pos + 1, hs, kvDim, c.nKvHeads);
+  kvHead(out, s.att, q + (<usize>(h * hs) << 2), s.keyCache + kAt, s.keyScale + sAt, s.valueCache + kAt, s.valueScale + sAt,
+         pos + 1, hs, kvDim, c.nKvHeads, sqrtHs);
 }
 
 // Head h over an int8 cache.
@@ -188,7 +198,7 @@ export function forward(c: Config, w: Weights, s: RunState, token: i32, pos: i32
     rmsnorm(s.xb, s.x, lw.rmsFfn, dim, c.normEps);
     setInput(s, s.xb);
     applyMatrices(s, dim, lw.w1, s.hb, lw.w3, s.hb2, null, 0);
-    swiglu(s.hb, s.hb2, hidden);
+    swigluIn(s, s.hb, s.hb2, hidden);
     setInput(s, s.hb);
     applyMatrix(s, lw.w2, s.xb, hidden);
     addF32(s.x, s.xb, dim);

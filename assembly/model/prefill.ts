@@ -20,9 +20,8 @@ import { Matrix } from "./matrix";
 import { QT_T5 } from "./qtypes";
 import { RunState } from "./state";
 import { Weights } from "./weights";
-import { attendCached, writeKv } from "./forward";
-import { addF32, rmsnorm, rope, ropeTable, swiglu } from "../kernels/f32";
-import { quantizeActs } from "../kernels/q8";
+import { attendCached, quantizeIn, swigluIn, writeKv } from "./forward";
+import { addF32, rmsnorm, rope, ropeTable } from "../kernels/f32";
 import { matvecTernaryLutShared } from "../kernels/ternary-lut";
 import { wMatmul } from "../kernels/native";
 
@@ -43,7 +42,7 @@ function quantizeInput(s: RunState, n: i32): void {
   if (inQuantized) return;
   const stride = s.bxqStride;
   for (let t = 0; t < n; t++) {
-    store<f32>(s.bsa + (<usize>t << 2), quantizeActs(s.bxq + <usize>(t * stride), rowAt(inX, t, inWidth), inWidth, pad64(inWidth)));
+    store<f32>(s.bsa + (<usize>t << 2), quantizeIn(s, s.bxq + <usize>(t * stride), rowAt(inX, t, inWidth), inWidth, pad64(inWidth)));
   }
   inQuantized = true;
 }
@@ -120,7 +119,7 @@ export function forwardBlock(c: Config, w: Weights, s: RunState, tokens: usize, 
     for (let t = 0; t < n; t++) rmsnorm(rowAt(s.bxb, t, dim), rowAt(s.bx, t, dim), lw.rmsFfn, dim, c.normEps);
     setInput(s.bxb, dim);
     applyMatrices(s, n, lw.w1, s.bhb, lw.w3, s.bhb2, null, 0);
-    for (let t = 0; t < n; t++) swiglu(rowAt(s.bhb, t, hidden), rowAt(s.bhb2, t, hidden), hidden);
+    for (let t = 0; t < n; t++) swigluIn(s, rowAt(s.bhb, t, hidden), rowAt(s.bhb2, t, hidden), hidden);
     setInput(s.bhb, hidden);
     applyBlock(s, n, lw.w2, s.bxb);
     for (let t = 0; t < n; t++) addF32(rowAt(s.bx, t, dim), rowAt(s.bxb, t, dim), dim);

@@ -66,7 +66,7 @@ export class RunState {
   valueCache: usize; // same
   keyScale: usize;   // f32 [layers][ctx][nKvHeads] when kvInt8
   valueScale: usize; // same
-  nativeKv: bool = false; // int8-cache attention through host kernels (kernels/native.ts)
+  nativeKv: bool = false; // host kernels (kernels/native.ts) for int8-cache attention and the elementwise glue
   // Prefill block (model/prefill.ts), `block` positions; all 0 when block is 1. Row t of each
   // holds block position t.
   block: i32 = 1;

@@ -232,6 +232,43 @@ static m3ApiRawFunction(h_kv_mix) {
   m3ApiSuccess();
 }
 
+// env.quantizeActs(q, x, n, qPad) → scale: the module's activation quantizer (nk_quantize).
+static m3ApiRawFunction(h_quantize) {
+  m3ApiReturnType(float)
+  m3ApiGetArg(uint32_t, q) m3ApiGetArg(uint32_t, x) m3ApiGetArg(int32_t, n) m3ApiGetArg(int32_t, pad)
+  if (n < 0 || pad < n) REFUSE(k_trap_arg, "quantizeActs(n=%d, qPad=%d)", n, pad);
+  if (!guest_ok(runtime, q, (uint64_t)pad) || !guest_ok(runtime, x, 4 * (uint64_t)n))
+    REFUSE(k_trap_guest, "quantizeActs(q=%u, x=%u, n=%d, qPad=%d)", q, x, n, pad);
+  uint8_t *m = (uint8_t *)_mem;
+  m3ApiReturn(nk_quantize((int8_t *)(m + q), m + x, n, pad));
+}
+
+// env.swiglu(h, g, n): h = silu(h) · g in place (nk_swiglu).
+static m3ApiRawFunction(h_swiglu) {
+  m3ApiGetArg(uint32_t, h) m3ApiGetArg(uint32_t, g) m3ApiGetArg(int32_t, n)
+  if (n < 0 || !guest_ok(runtime, h, 4 * (uint64_t)n) || !guest_ok(runtime, g, 4 * (uint64_t)n))
+    REFUSE(k_trap_guest, "swiglu(h=%u, g=%u, n=%d)", h, g, n);
+  uint8_t *m = (uint8_t *)_mem;
+  nk_swiglu(m + h, m + g, n);
+  m3ApiSuccess();
+}
+
+// env.kvHead(out, att, q, keys, kScales, values, vScales, n, hs, kvDim, nKvHeads, sqrtHs): one
+// attention head over an int8 cache: kvScores, softmax, kvMix in one call (nk_kv_head).
+static m3ApiRawFunction(h_kv_head) {
+  m3ApiGetArg(uint32_t, out) m3ApiGetArg(uint32_t, att) m3ApiGetArg(uint32_t, q) m3ApiGetArg(uint32_t, keys)
+  m3ApiGetArg(uint32_t, ks) m3ApiGetArg(uint32_t, vals) m3ApiGetArg(uint32_t, vs) m3ApiGetArg(int32_t, n)
+  m3ApiGetArg(int32_t, hs) m3ApiGetArg(int32_t, kvDim) m3ApiGetArg(int32_t, nkv) m3ApiGetArg(float, sqrtHs)
+  if (n <= 0 || hs <= 0 || kvDim < 0 || nkv <= 0) REFUSE(k_trap_guest, "kvHead(n=%d, hs=%d, kvDim=%d, nKvHeads=%d)", n, hs, kvDim, nkv);
+  if (!guest_ok(runtime, out, (uint64_t)hs * 4) || !guest_ok(runtime, att, (uint64_t)n * 4) || !guest_ok(runtime, q, (uint64_t)hs * 4) ||
+      !guest_ok(runtime, keys, strided(n, kvDim, (uint64_t)hs)) || !guest_ok(runtime, ks, strided(n, nkv * 4, 4)) ||
+      !guest_ok(runtime, vals, strided(n, kvDim, (uint64_t)hs)) || !guest_ok(runtime, vs, strided(n, nkv * 4, 4)))
+    REFUSE(k_trap_guest, "kvHead(out=%u, att=%u, q=%u, keys=%u, values=%u, n=%d)", out, att, q, keys, vals, n);
+  uint8_t *m = (uint8_t *)_mem;
+  nk_kv_head(m + out, m + att, m + q, (const int8_t *)(m + keys), m + ks, (const int8_t *)(m + vals), m + vs, n, hs, kvDim, nkv, sqrtHs);
+  m3ApiSuccess();
+}
+
 // env.mqttPublish(topic, topicLen, payload, payloadLen, flags) → 0 handed to the MQTT client,
 // -1 no broker. flags: bit0-1 QoS (0-2), bit2 retain. The topic is copied to a NUL-terminated
 // string (topics of this protocol are under 200 bytes).
@@ -279,6 +316,9 @@ static const struct { const char *name, *sig; M3RawCall fn; } k_imports[] = {
   { "loraApplyBlock", "v(iiiiiiifiii)", h_lora_apply_block },
   { "kvScores",    "v(iiiiiiiif)",  h_kv_scores },
   { "kvMix",       "v(iiiiiiii)",   h_kv_mix },
+  { "kvHead",      "v(iiiiiiiiiiif)", h_kv_head },
+  { "quantizeActs", "f(iiii)",      h_quantize },
+  { "swiglu",      "v(iii)",        h_swiglu },
   { "mqttPublish", "i(iiiii)",      h_mqtt_publish },
   { "agentLog",    "v(ii)",         h_agent_log },
 };

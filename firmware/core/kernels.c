@@ -1,6 +1,7 @@
 // Native twins of assembly/kernels/{f32,q8,t2,q4,t5}.ts (MVP paths). Build with
 // -ffp-contract=off (no FMA) and SSE float math on x86-32 so float results match wasm bit for bit.
 #include "kernels.h"
+#include <math.h>
 #include <string.h>
 
 static inline float ldf(const uint8_t *p) { float v; memcpy(&v, p, 4); return v; }
@@ -560,4 +561,84 @@ void nk_matmul(uint32_t qtype, int32_t group, int32_t cols, int32_t n, const flo
                                   x + (size_t)(t0 + t) * cols, xqc + (size_t)t * stride, ldxf(sa + t0 + t));
     }
   }
+}
+
+// ---- Elementwise glue (module kernels/f32.ts, q8.ts MVP paths), the per-position work that
+// otherwise runs interpreted: activation quantization, SwiGLU, one attention head -------------
+
+// expF32 of kernels/f32.ts: the same f32 operations in the same order. Its constants are f32
+// roundings of the module's decimal literals, which AssemblyScript reads as f64 first: so are
+// these (a double literal, then the cast).
+static inline float exp_f32(float v) {
+  const float lo = (float)-87.3, hi = (float)88.0, log2e = (float)1.44269504, ln2hi = (float)0.693359375,
+              ln2lo = (float)-2.12194440e-4, magic = (float)12582912.0;
+  const float p0 = (float)1.9875691500e-4, p1 = (float)1.3981999507e-3, p2 = (float)8.3334519073e-3;
+  const float p3 = (float)4.1665795894e-2, p4 = (float)1.6666665459e-1, p5 = (float)5.0000001201e-1;
+  float x = v < hi ? v : hi;
+  x = lo < x ? x : lo;
+  float t = x * log2e + magic;
+  float n = t - magic;
+  float r = (x - n * ln2hi) - n * ln2lo;
+  float p = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * (r * r) + r + 1.0f;
+  uint32_t tb, sb;
+  memcpy(&tb, &t, 4);
+  sb = (tb - 0x4b400000u + 127u) << 23;
+  float s;
+  memcpy(&s, &sb, 4);
+  return p * s;
+}
+
+// wasm's f32.max / f32.min on numbers (NaN never reaches them here).
+static inline float wmax(float a, float b) { return a > b ? a : (b > a ? b : (a == 0 && b == 0 ? (signbit(a) ? b : a) : a)); }
+static inline float wmin(float a, float b) { return a < b ? a : (b < a ? b : (a == 0 && b == 0 ? (signbit(a) ? a : b) : a)); }
+
+float nk_quantize(int8_t *q, const uint8_t *x, int32_t n, int32_t pad) {
+  float amax = 0;
+  for (int32_t i = 0; i < n; i++) amax = wmax(amax, fabsf(ldf(x + 4 * (size_t)i)));
+  float s = amax / 127.0f;
+  float inv = s > 0 ? 1.0f / s : 0;
+  for (int32_t i = 0; i < n; i++) {
+    float v = nearbyintf(ldf(x + 4 * (size_t)i) * inv);
+    q[i] = (int8_t)(int32_t)wmin(127.0f, wmax(-127.0f, v));
+  }
+  for (int32_t j = n; j < pad; j++) q[j] = 0;
+  return s;
+}
+
+void nk_swiglu(uint8_t *h, const uint8_t *g, int32_t n) {
+  for (int32_t i = 0; i < n; i++) {
+    float v = ldf(h + 4 * (size_t)i);
+    float r = v * (1.0f / (1.0f + exp_f32(-v))) * ldf(g + 4 * (size_t)i);
+    memcpy(h + 4 * (size_t)i, &r, 4);
+  }
+}
+
+// softmax of kernels/f32.ts (MVP): the maximum by pmax, exponentials summed in four partials
+// over i mod 4, (s0 + s1) + (s2 + s3), then the tail; every element divided by the sum.
+static void softmax_f32(uint8_t *x, int32_t n) {
+  float max = ldf(x), sum;
+  for (int32_t i = 0; i < n; i++) { float v = ldf(x + 4 * (size_t)i); max = max < v ? v : max; }
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float e0 = exp_f32(ldf(x + 4 * (size_t)i) - max), e1 = exp_f32(ldf(x + 4 * (size_t)i + 4) - max);
+    float e2 = exp_f32(ldf(x + 4 * (size_t)i + 8) - max), e3 = exp_f32(ldf(x + 4 * (size_t)i + 12) - max);
+    memcpy(x + 4 * (size_t)i, &e0, 4); memcpy(x + 4 * (size_t)i + 4, &e1, 4);
+    memcpy(x + 4 * (size_t)i + 8, &e2, 4); memcpy(x + 4 * (size_t)i + 12, &e3, 4);
+    s0 += e0; s1 += e1; s2 += e2; s3 += e3;
+  }
+  sum = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) {
+    float e = exp_f32(ldf(x + 4 * (size_t)i) - max);
+    memcpy(x + 4 * (size_t)i, &e, 4);
+    sum += e;
+  }
+  for (int32_t j = 0; j < n; j++) { float v = ldf(x + 4 * (size_t)j) / sum; memcpy(x + 4 * (size_t)j, &v, 4); }
+}
+
+void nk_kv_head(uint8_t *out, uint8_t *att, const uint8_t *q, const int8_t *keys, const uint8_t *ks, const int8_t *values,
+                const uint8_t *vs, int32_t n, int32_t hs, int32_t kvDim, int32_t nkv, float sqrtHs) {
+  nk_kv_scores(att, q, keys, ks, n, hs, kvDim, nkv, sqrtHs);
+  softmax_f32(att, n);
+  nk_kv_mix(out, att, values, vs, n, hs, kvDim, nkv);
 }

@@ -57,6 +57,9 @@ export function instantiate(kind: EngineKind, agentHost: AgentHost = noAgentHost
       // Native attention kernels: only called after nativeKernels(1), which Node never sets.
       kvScores(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
       kvMix(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
+      kvHead(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
+      quantizeActs(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
+      swiglu(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
     },
   };
   const instance = loader.instantiateSync<Record<string, unknown>>(mod, imports);
