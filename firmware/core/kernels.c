@@ -528,12 +528,30 @@ static void matmul_ternary(uint32_t qtype, int32_t cols, int32_t nc, const int8_
   }
 }
 
-// int8 over a block: each weight row read once for its inputs; per output matvec_q8's float work.
+// int8 over a block: each weight row read once for its inputs; per output matvec_q8's float
+// work (exact i32 sums per group, then sum += f32(acc) · scale in group order, times sa). Four
+// inputs at a time share each weight load.
 static void matmul_q8(const nk_mat *mt, int32_t group, int32_t cols, int32_t nc, const int8_t *xq, int32_t stride, const float *sa) {
   int32_t groups = cols / group;
   for (int32_t r = 0; r < mt->rows; r++) {
     const int8_t *row = (const int8_t *)mt->w + (size_t)r * cols;
     const uint8_t *rs = mt->ws + (size_t)4 * r * groups;
+    if (nc == NK_BLOCK) {
+      const int8_t *x0 = xq, *x1 = xq + stride, *x2 = xq + 2 * (size_t)stride, *x3 = xq + 3 * (size_t)stride;
+      float sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0;
+      for (int32_t g = 0; g < groups; g++) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (int32_t i = g * group, end = i + group; i < end; i++) {
+          int32_t w = row[i];
+          a0 += w * x0[i]; a1 += w * x1[i]; a2 += w * x2[i]; a3 += w * x3[i];
+        }
+        float sc = ldf(rs + 4 * g);
+        sum0 += (float)a0 * sc; sum1 += (float)a1 * sc; sum2 += (float)a2 * sc; sum3 += (float)a3 * sc;
+      }
+      stf(mt->y + r, sum0 * ldxf(sa)); stf(mt->y + mt->rows + r, sum1 * ldxf(sa + 1));
+      stf(mt->y + 2 * (size_t)mt->rows + r, sum2 * ldxf(sa + 2)); stf(mt->y + 3 * (size_t)mt->rows + r, sum3 * ldxf(sa + 3));
+      continue;
+    }
     for (int32_t t = 0; t < nc; t++) {
       const int8_t *xt = xq + (size_t)t * stride;
       float sum = 0;
