@@ -138,14 +138,8 @@ export class Generation {
       const r = grammarAdvance(next);
       if (r < 0) return r;
     }
-    const t = this.rt.tokenizer; // without one (a bare checkpoint's speed run): tokens, no text
-    if (t != null) {
-      const n = decode(t, this.token, next, this.out + <usize>this.outLen, this.outCap - this.outLen);
-      if (n == E.E_ARGUMENT) return GEN_OVERFLOW;
-      if (n < 0) return n;
-      this.outLen += n;
-    }
-    this.token = next;
+    const r = this.emit(next);
+    if (r != GEN_MORE) return r;
     return this.pos >= this.steps ? GEN_DONE : GEN_MORE;
   }
 
@@ -164,20 +158,28 @@ export class Generation {
   private nextBlock(n: i32): i32 {
     const err = stepBlock(this.prompt + (<usize>this.pos << 2), n, this.pos);
     if (err != E.OK) return err;
-    const t = this.rt.tokenizer;
     for (let i = 0; i < n; i++) {
       const next = load<i32>(this.prompt + (<usize>(this.pos + 1) << 2));
       this.chosen = next;
       this.pos++;
-      if (t != null) {
-        const len = decode(t, this.token, next, this.out + <usize>this.outLen, this.outCap - this.outLen);
-        if (len == E.E_ARGUMENT) return GEN_OVERFLOW;
-        if (len < 0) return len;
-        this.outLen += len;
-      }
-      this.token = next;
+      const r = this.emit(next);
+      if (r != GEN_MORE) return r;
     }
     return this.pos >= this.steps ? GEN_DONE : GEN_MORE;
+  }
+
+  // Appends the piece of `next` after the current token and makes it current: GEN_MORE, or
+  // GEN_OVERFLOW / an error code. Without a tokenizer (a bare checkpoint's speed run): tokens, no text.
+  private emit(next: i32): i32 {
+    const t = this.rt.tokenizer;
+    if (t != null) {
+      const len = decode(t, this.token, next, this.out + <usize>this.outLen, this.outCap - this.outLen);
+      if (len == E.E_ARGUMENT) return GEN_OVERFLOW;
+      if (len < 0) return len;
+      this.outLen += len;
+    }
+    this.token = next;
+    return GEN_MORE;
   }
 
   // The next token from the logits of the position just run (masked by the grammar when

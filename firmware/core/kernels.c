@@ -94,25 +94,32 @@ static int32_t dot_t2(const uint8_t *row, int32_t cols, const int8_t *xq) {
 // block) serves every row, so a row costs one lookup per 4 weights. Exact in i32 like
 // dot_t2, so both give the same result; dot_t2 handles taller matrices.
 #define LUT_ROWS 256
+// The t2 table for byte position j of every row: lut[code byte] = Σ_k (c_k − 1) · x[64·(j/16)
+// + j%16 + 16k]; code 3 (invalid) entries read 0.
+static void build_lut2(int16_t *lut, const int8_t *xq, int32_t j) {
+  const int8_t *x = xq + 64 * (j >> 4) + (j & 15);
+  int32_t a0 = x[0];
+  const int32_t v1[3] = { -x[16], 0, x[16] }, v2[3] = { -x[32], 0, x[32] }, v3[3] = { -x[48], 0, x[48] };
+  memset(lut, 0, sizeof(int16_t) * 256);
+  for (int32_t c3 = 0; c3 < 3; c3++)
+    for (int32_t c2 = 0; c2 < 3; c2++) {
+      int32_t s2 = v3[c3] + v2[c2];
+      int16_t *e = lut + ((c3 << 6) | (c2 << 4));
+      for (int32_t c1 = 0; c1 < 3; c1++, e += 4) {
+        int32_t s = s2 + v1[c1];
+        e[0] = (int16_t)(s - a0); e[1] = (int16_t)s; e[2] = (int16_t)(s + a0);
+      }
+    }
+}
+
 static void matvec_t2_lut(const uint8_t *w, const uint8_t *ws, int32_t rows, int32_t cols, float *y,
                           const int8_t *xq, float sa) {
   int32_t acc[LUT_ROWS];
-  int16_t lut[256] = {0}; // code 3 (invalid) bytes read 0
+  int16_t lut[256];
   int32_t rb = t2_row_bytes(cols);
   memset(acc, 0, sizeof(int32_t) * (size_t)rows);
   for (int32_t j = 0; j < rb; j++) {
-    const int8_t *x = xq + 64 * (j >> 4) + (j & 15);
-    int32_t a0 = x[0];
-    const int32_t v1[3] = { -x[16], 0, x[16] }, v2[3] = { -x[32], 0, x[32] }, v3[3] = { -x[48], 0, x[48] };
-    for (int32_t c3 = 0; c3 < 3; c3++)
-      for (int32_t c2 = 0; c2 < 3; c2++) {
-        int32_t s2 = v3[c3] + v2[c2];
-        int16_t *e = lut + ((c3 << 6) | (c2 << 4));
-        for (int32_t c1 = 0; c1 < 3; c1++, e += 4) {
-          int32_t s = s2 + v1[c1];
-          e[0] = (int16_t)(s - a0); e[1] = (int16_t)s; e[2] = (int16_t)(s + a0);
-        }
-      }
+    build_lut2(lut, xq, j);
     const uint8_t *p = w + j;
     for (int32_t r = 0; r < rows; r++, p += rb) acc[r] += lut[*p];
   }
@@ -447,24 +454,6 @@ void nk_lora_apply(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t
 }
 
 // ---- Block matmul (prefill): up to three matrices of one type reading the same n inputs ----
-
-// The four t2 tables' first: lut[byte] for byte position j of every row (activations
-// x[64·(j/16) + j%16 + 16k]), as matvec_t2_lut builds it.
-static void build_lut2(int16_t *lut, const int8_t *xq, int32_t j) {
-  const int8_t *x = xq + 64 * (j >> 4) + (j & 15);
-  int32_t a0 = x[0];
-  const int32_t v1[3] = { -x[16], 0, x[16] }, v2[3] = { -x[32], 0, x[32] }, v3[3] = { -x[48], 0, x[48] };
-  memset(lut, 0, sizeof(int16_t) * 256);
-  for (int32_t c3 = 0; c3 < 3; c3++)
-    for (int32_t c2 = 0; c2 < 3; c2++) {
-      int32_t s2 = v3[c3] + v2[c2];
-      int16_t *e = lut + ((c3 << 6) | (c2 << 4));
-      for (int32_t c1 = 0; c1 < 3; c1++, e += 4) {
-        int32_t s = s2 + v1[c1];
-        e[0] = (int16_t)(s - a0); e[1] = (int16_t)s; e[2] = (int16_t)(s + a0);
-      }
-    }
-}
 
 // Ternary (t2, t5) over a block: for each code byte position j, one table per input, then
 // every row of every matrix read once: acc[t][r] += lut[t][byte]. The matrices' rows are taken
