@@ -397,7 +397,7 @@ static float dot_wv(const float *w, const uint8_t *v, int32_t n) {
 
 // Widest adapter input a row buffer holds; wider matrices (none in our models) take the
 // per-element path below.
-#define LORA_ROW_MAX 1024
+#define LORA_ROW_MAX 512
 
 // Per element, widened as it is read (inputs wider than LORA_ROW_MAX).
 static float elem(uint32_t storage, const uint8_t *p, size_t i) { return storage == 0 ? ldf(p + 4 * i) : half_at(p + 2 * i); }
@@ -419,10 +419,16 @@ static float dot_order(uint32_t storage, const uint8_t *w, const uint8_t *v, int
 // Inputs per pass of the block kernels (their scratch is sized for this many).
 #define NK_BLOCK 4
 
+// Scratch of nk_lora_apply_block, static like the block kernels' (one host call at a time; the
+// ESP32's task stack is the interpreter's): A x of each input (the adapter reader bounds rank
+// by 256) and one widened row.
+static float lora_u[NK_BLOCK][256];
+static float lora_w[LORA_ROW_MAX];
+
 void nk_lora_apply_block(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
                          float k, uint8_t *y, const uint8_t *x, int32_t n) {
-  float u[NK_BLOCK][256]; // the adapter reader bounds rank by 256
-  float w[LORA_ROW_MAX];
+  float (*u)[256] = lora_u;
+  float *w = lora_w;
   size_t per = storage == 0 ? 4 : 2;
   for (int32_t t0 = 0; t0 < n; t0 += NK_BLOCK) {
     int32_t nc = n - t0 < NK_BLOCK ? n - t0 : NK_BLOCK;
