@@ -79,8 +79,8 @@ function applyMatrices(s: RunState, n: i32, a: Matrix, ya: usize, b: Matrix, yb:
 
 // Stores src[n] as int8 at dst (the activation quantizer: absmax, round to nearest) and its
 // scale at scalePtr.
-@inline function storeQ8(dst: usize, scalePtr: usize, src: usize, n: i32): void {
-  store<f32>(scalePtr, quantizeActs(dst, src, n, n));
+@inline function storeQ8(s: RunState, dst: usize, scalePtr: usize, src: usize, n: i32): void {
+  store<f32>(scalePtr, quantizeIn(s, dst, src, n, n));
 }
 
 // Caches position pos's k and v (f32 [kvDim] each): f32 rows, or int8 rows with one scale per KV head.
@@ -94,8 +94,8 @@ export function writeKv(c: Config, s: RunState, l: i32, pos: i32, k: usize, v: u
   }
   for (let h = 0; h < c.nKvHeads; h++) {
     const scaleAt = (row * <usize>c.nKvHeads + <usize>h) << 2;
-    storeQ8(s.keyCache + row * <usize>kvDim + <usize>(h * hs), s.keyScale + scaleAt, k + (<usize>(h * hs) << 2), hs);
-    storeQ8(s.valueCache + row * <usize>kvDim + <usize>(h * hs), s.valueScale + scaleAt, v + (<usize>(h * hs) << 2), hs);
+    storeQ8(s, s.keyCache + row * <usize>kvDim + <usize>(h * hs), s.keyScale + scaleAt, k + (<usize>(h * hs) << 2), hs);
+    storeQ8(s, s.valueCache + row * <usize>kvDim + <usize>(h * hs), s.valueScale + scaleAt, v + (<usize>(h * hs) << 2), hs);
   }
 }
 
