@@ -374,10 +374,32 @@ static inline float half_at(const uint8_t *p) {
   return v;
 }
 
-// Row i of n elements in storage (f32 0, f16 5) at p, maybe unaligned, widened to f32 out[n].
+// f32 bits of a half by its high byte (sign, exponent, two mantissa bits) for normal halves;
+// HALF_SUBNORMAL where the exponent is 0 (zero and subnormals: half_at's other branch).
+#define HALF_SUBNORMAL 0xffffffffu
+static uint32_t half_hi[256];
+static int half_hi_ready;
+
+static void half_table(void) {
+  for (uint32_t hi = 0; hi < 256; hi++) {
+    uint32_t h = hi << 8;
+    half_hi[hi] = (h & 0x7c00) ? ((h & 0x8000) << 16) | (((h & 0x7f00) << 13) + (112u << 23)) : HALF_SUBNORMAL;
+  }
+  half_hi_ready = 1;
+}
+
+// Row i of n elements in storage (f32 0, f16 5) at p, maybe unaligned, widened to f32 out[n]:
+// half_at's values (a normal half's low byte lands in the mantissa's low 8 bits below the
+// table's part).
 static void widen_row(float *out, uint32_t storage, const uint8_t *p, int32_t n) {
   if (storage == 0) { memcpy(out, p, (size_t)4 * n); return; }
-  for (int32_t i = 0; i < n; i++) out[i] = half_at(p + 2 * (size_t)i);
+  if (!half_hi_ready) half_table();
+  for (int32_t i = 0; i < n; i++) {
+    uint32_t base = half_hi[p[2 * i + 1]];
+    if (base == HALF_SUBNORMAL) { out[i] = half_at(p + 2 * (size_t)i); continue; }
+    uint32_t bits = base | ((uint32_t)p[2 * i] << 13);
+    memcpy(out + i, &bits, 4);
+  }
 }
 
 // dot(w[n] f32, v[n] f32 maybe unaligned) in kernels/f32.ts dotF32's order.
