@@ -51,7 +51,7 @@ describe("prefill block kernels", () => {
     for (let i = 0; i < types.length; i++) {
       const q = types[i];
       const w = q == QT_F32 ? f32w : q == QT_Q8 ? q8w : q4w;
-      const ws = q == QT_F32 ? 0 : q == QT_Q8 ? q8w + <usize>(rows * cols) : q4s;
+      const ws: usize = q == QT_F32 ? 0 : q == QT_Q8 ? q8w + <usize>(rows * cols) : q4s;
       const group = q == QT_Q8 ? 8 : 0;
       const got = zeros(n * rows * 4), want = zeros(n * rows * 4);
       qtMatmul(q, got, w, ws, group, rows, cols, n, x, xq, stride, sa, 0, 0);
