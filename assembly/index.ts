@@ -80,8 +80,8 @@ export function adapterHoldExternal(index: i32, len: i32): i32 {
 }
 // Detaches every adapter and attaches held adapter `index` at `scale` (-1: none); allocates nothing.
 export function adapterUse(index: i32, scale: f32): i32 { return useHeld(index, scale); }
-// Firmware: use the host's native kernels where the module has a call for them (now: attention
-// over an int8 KV cache). Call after modelInit; the Node host never does.
+// Firmware: use the host's native kernels where the module has a call for them (attention over
+// an int8 KV cache, activation quantization, SwiGLU). Call after modelInit; the Node host never does.
 export function nativeKernels(on: i32): i32 {
   const rt = runtime;
   if (rt == null) return E.E_NO_MODEL;

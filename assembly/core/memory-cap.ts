@@ -6,6 +6,9 @@ let memoryCap: usize = 0;
 
 export function setMemoryCap(bytes: usize): void { memoryCap = bytes; }
 
+// Whether the host set a cap (it sizes the prefill block, model/state.ts blockFor).
+export function memoryCapped(): bool { return memoryCap != 0; }
+
 // wasm32 addresses 4 GiB; sizes past it would wrap in 32-bit arithmetic, so refuse them here.
 const ADDRESS_SPACE: i64 = 4294967296 - 65536;
 

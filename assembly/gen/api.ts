@@ -21,13 +21,18 @@ export function start(prompt: usize, nPrompt: i32, steps: i32): i32 {
   const rt = runtime;
   if (rt == null || rt.state == null) return E.E_NO_MODEL;
   if (nPrompt < 1 || prompt == 0 || <u64>prompt + (<u64>nPrompt << 2) > (<u64>memory.size() << 16)) return E.E_ARGUMENT;
-  // A piece is at most one token's bytes (a tokenizer may have been loaded since the last run).
-  const t = rt.tokenizer, pieceCap = t != null ? t.maxTokenLength : 1;
+  // A piece is at most one token's bytes, a block's pieces as many (a tokenizer may have been
+  // loaded since the last run).
+  const t = rt.tokenizer, pieceCap = Generation.streamCap(t != null ? t.maxTokenLength : 1, rt.state!.block);
   let g = local;
-  if (g == null || g.outCap < pieceCap) {
+  if (g == null) {
     if (!fitsFrom(heap.alloc(0) + 12, Generation.heapBytes(pieceCap))) return E.E_OUT_OF_MEMORY;
     g = new Generation(rt, rt.state!.ctx, pieceCap, true);
     local = g;
+  } else if (g.outCap < pieceCap) { // a larger output, the generation (and its grammar mask) kept
+    if (!fitsFrom(heap.alloc(0) + 12, <i64>pieceCap + 16)) return E.E_OUT_OF_MEMORY;
+    g.out = heap.alloc(<usize>pieceCap);
+    g.outCap = pieceCap;
   }
   g.start(prompt, nPrompt, steps);
   return E.OK;
@@ -39,7 +44,7 @@ export function constrain(on: i32): i32 {
   if (rt == null || rt.state == null) return E.E_NO_MODEL;
   let g = local;
   if (g == null) {
-    const t = rt.tokenizer, pieceCap = t != null ? t.maxTokenLength : 1;
+    const t = rt.tokenizer, pieceCap = Generation.streamCap(t != null ? t.maxTokenLength : 1, rt.state!.block);
     if (!fitsFrom(heap.alloc(0) + 12, Generation.heapBytes(pieceCap))) return E.E_OUT_OF_MEMORY;
     g = new Generation(rt, rt.state!.ctx, pieceCap, true);
     local = g;

@@ -20,10 +20,16 @@
 // between forward and sample, so only tokens it allows can be sampled; once it accepts, an end
 // token (newline, EOS, BOS) may be sampled too and ends the generation (it is not output). A
 // dead end (nothing allowed) ends it as well. Forced prompt tokens are never masked.
-// Seam for what comes next: batched prefill runs the forced prompt positions as one pass (next,
-// while pos + 1 < nPrompt).
+// Batched prefill: while the next token is forced, next() runs up to the state's block of such
+// positions at once (model/prefill.ts) and appends all their pieces (a streaming generation's
+// output holds a block's pieces); the prompt's last position, whose logits are sampled, and a
+// position whose forced next token is BOS run alone, so every status and output is the same as
+// position by position, only fewer next() calls. Only a streaming generation blocks by default
+// (blockLimit): the fleet agent counts one position per next() for its tick budget, so its
+// accumulating generation runs position by position until it sets blockLimit and counts
+// positions by pos.
 import * as E from "../core/errors";
-import { Runtime, step } from "../model/runtime";
+import { Runtime, step, stepBlock } from "../model/runtime";
 import { BOS, EOS, decode } from "../text/tokenizer";
 import { grammarAccepting, grammarAdvance, grammarMask, grammarReset } from "../grammar/api";
 import { blockBytes, objectBytes } from "../core/heap";
@@ -57,14 +63,19 @@ export class Generation {
   mask: usize = 0;     // u8 [vocab] the grammar's allowed tokens (constrain)
   newline: i32 = -1;   // the token whose piece is "\n" (an end token when constrained)
   echoPrompt: bool = true; // false: forced prompt tokens output nothing (the agent's commands tasks)
+  blockLimit: i32;     // most forced positions one next() may run (the state's block caps it)
 
   constructor(rt: Runtime, ctx: i32, outCap: i32, streaming: bool) {
     this.rt = rt;
     this.ctx = ctx;
     this.outCap = outCap;
     this.streaming = streaming;
+    this.blockLimit = streaming ? 0x7fffffff : 1;
     this.out = heap.alloc(<usize>max(outCap, 1));
   }
+
+  // A streaming generation's output: one block of pieces.
+  @inline static streamCap(pieceCap: i32, block: i32): i32 { return pieceCap * max(block, 1); }
 
   static heapBytes(outCap: i32): i64 {
     return objectBytes(offsetof<Generation>()) + blockBytes(max(outCap, 1));
@@ -113,6 +124,8 @@ export class Generation {
     if (this.pos >= this.steps) return GEN_DONE;
     if (this.cancelled) return GEN_CANCELLED;
     if (this.deadlineAt != 0 && nowMs > this.deadlineAt) return GEN_EXPIRED;
+    const n = this.blockLength();
+    if (n > 1) return this.nextBlock(n);
     const forced = this.pos + 1 < this.nPrompt ? load<i32>(this.prompt + (<usize>(this.pos + 1) << 2)) : -1;
     const err = step(this.token, this.pos);
     if (err != E.OK) return err;
@@ -126,15 +139,49 @@ export class Generation {
       const r = grammarAdvance(next);
       if (r < 0) return r;
     }
-    const t = this.rt.tokenizer; // without one (a bare checkpoint's speed run): tokens, no text
-    if (t != null && (forced < 0 || this.echoPrompt)) {
-      const n = decode(t, this.token, next, this.out + <usize>this.outLen, this.outCap - this.outLen);
-      if (n == E.E_ARGUMENT) return GEN_OVERFLOW;
-      if (n < 0) return n;
-      this.outLen += n;
+    const r = this.emit(next, forced >= 0);
+    if (r != GEN_MORE) return r;
+    return this.pos >= this.steps ? GEN_DONE : GEN_MORE;
+  }
+
+  // Positions from pos on that can run as one block: each one's next token forced and not BOS,
+  // the prompt's last position excluded (its logits are sampled), within steps and the block.
+  private blockLength(): i32 {
+    const block = min(this.rt.state!.block, this.blockLimit);
+    if (block < 2) return 1;
+    const end = min(min(this.nPrompt - 1, this.steps), this.pos + block);
+    let n = 0;
+    while (this.pos + n < end && load<i32>(this.prompt + (<usize>(this.pos + n + 1) << 2)) != BOS) n++;
+    return n;
+  }
+
+  // Runs n forced positions as one block and appends their pieces.
+  private nextBlock(n: i32): i32 {
+    const err = stepBlock(this.prompt + (<usize>this.pos << 2), n, this.pos);
+    if (err != E.OK) return err;
+    for (let i = 0; i < n; i++) {
+      const next = load<i32>(this.prompt + (<usize>(this.pos + 1) << 2));
+      this.chosen = next;
+      this.pos++;
+      const r = this.emit(next, true);
+      if (r != GEN_MORE) return r;
+    }
+    return this.pos >= this.steps ? GEN_DONE : GEN_MORE;
+  }
+
+  // Appends the piece of `next` after the current token (unless it is a forced prompt token and
+  // the prompt is not echoed) and makes it current: GEN_MORE, or GEN_OVERFLOW / an error code.
+  // Without a tokenizer (a bare checkpoint's speed run): tokens, no text.
+  private emit(next: i32, forced: bool): i32 {
+    const t = this.rt.tokenizer;
+    if (t != null && (!forced || this.echoPrompt)) {
+      const len = decode(t, this.token, next, this.out + <usize>this.outLen, this.outCap - this.outLen);
+      if (len == E.E_ARGUMENT) return GEN_OVERFLOW;
+      if (len < 0) return len;
+      this.outLen += len;
     }
     this.token = next;
-    return this.pos >= this.steps ? GEN_DONE : GEN_MORE;
+    return GEN_MORE;
   }
 
   // The next token from the logits of the position just run (masked by the grammar when

@@ -42,3 +42,20 @@ export function loraBackward(dx: usize, dA: usize, dB: usize, dy: usize, x: usiz
     }
   }
 }
+
+// loraForward for a block of n inputs (prefill), each A and B row read once for all of them:
+// u[t][j] and y[t][o] are the same dotF32 and the same update as loraForward's, so the two
+// agree bit for bit (loraForward is this kernel's reference).
+export function loraForwardBlock(y: usize, u: usize, x: usize, A: usize, B: usize, n: i32, in_: i32, out: i32, rank: i32, k: f32): void {
+  for (let j = 0; j < rank; j++) {
+    const aj = row(A, j, in_);
+    for (let t = 0; t < n; t++) sf(row(u, t, rank), j, dotF32(aj, row(x, t, in_), in_));
+  }
+  for (let o = 0; o < out; o++) {
+    const bo = row(B, o, rank);
+    for (let t = 0; t < n; t++) {
+      const yt = row(y, t, out);
+      sf(yt, o, f(yt, o) + k * dotF32(bo, row(u, t, rank), rank));
+    }
+  }
+}

@@ -38,3 +38,34 @@ export declare function aRead(adapter: u32, dst: usize, off: u32, len: u32): i32
 // same order as kernels/lora.ts loraForward (f16 widened exactly), so results are bit-identical.
 @external("env", "loraApply")
 export declare function loraApply(adapter: u32, storage: u32, aOff: u32, bOff: u32, rank: i32, inn: i32, out: i32, k: f32, y: usize, x: usize): void;
+
+// Batched prefill (model/prefill.ts): up to three host matrices of one type that read the same
+// n inputs, applied in one call, so the interpreter dispatches once per matrix group per block.
+// For each input t < n in order, then each matrix in order (A, B, C: rows 0 = absent), the
+// same as wMatvec(qtype, data, group, rows, cols, y + 4·t·rows, x + 4·t·cols,
+// xq + t·xqStride, sa[t]): results equal n·3 wMatvec calls bit for bit, and the ternary
+// kernels' shared tables still serve A, B and C of one input.
+@external("env", "wMatmul")
+export declare function wMatmul(qtype: u32, group: i32, cols: i32, n: i32, x: usize, xq: usize, xqStride: i32, sa: usize,
+                                dataA: u32, rowsA: i32, yA: usize, dataB: u32, rowsB: i32, yB: usize,
+                                dataC: u32, rowsC: i32, yC: usize): void;
+
+// loraApply for n inputs x f32 [n][inn] into y f32 [n][out]: each A and B row widened once per
+// call; every output the same float operations as loraApply's (kernels/lora.ts loraForward).
+@external("env", "loraApplyBlock")
+export declare function loraApplyBlock(adapter: u32, storage: u32, aOff: u32, bOff: u32, rank: i32, inn: i32, out: i32, k: f32,
+                                       y: usize, x: usize, n: i32): void;
+
+// The elementwise glue a position interprets otherwise, used when the host enabled native
+// kernels (nativeKernels export): the same f32 operations in the same order as the module's
+// MVP code (kernels/q8.ts quantizeActs, kernels/f32.ts swiglu and softmax), so results are
+// bit-identical. kvHead is kvScores, softmax(att, n), kvMix in one call.
+@external("env", "quantizeActs")
+export declare function nQuantizeActs(q: usize, x: usize, n: i32, qPad: i32): f32;
+
+@external("env", "swiglu")
+export declare function nSwiglu(h: usize, g: usize, n: i32): void;
+
+@external("env", "kvHead")
+export declare function kvHead(out: usize, att: usize, q: usize, keys: usize, kScales: usize, values: usize, vScales: usize,
+                               n: i32, hs: i32, kvDim: i32, nKvHeads: i32, sqrtHs: f32): void;

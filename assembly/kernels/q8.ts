@@ -183,6 +183,25 @@ export function matvecQ8(y: usize, w: usize, ws: usize, group: i32, xq: usize, s
   }
 }
 
+// Y[n][rows] for n inputs xq int8 [n][xqStride] with scales sa f32 [n] (prefill): each weight
+// row is read once for the block; per output the float work of matvecQ8 (its row tail, which
+// all its paths share), so the result equals n matvecQ8 calls bit for bit.
+export function matmulQ8(y: usize, w: usize, ws: usize, group: i32, xq: usize, xqStride: i32, sa: usize, n: i32, rows: i32, cols: i32): void {
+  const groups = cols / group;
+  for (let r = 0; r < rows; r++) {
+    const row = w + <usize>r * <usize>cols;
+    const rs = ws + (<usize>(r * groups) << 2);
+    for (let t = 0; t < n; t++) {
+      const xt = xq + <usize>(t * xqStride);
+      let sum: f32 = 0;
+      for (let g = 0; g < groups; g++) {
+        sum += <f32>dotI8(row + <usize>(g * group), xt + <usize>(g * group), group) * load<f32>(rs + (<usize>g << 2));
+      }
+      store<f32>(y + (<usize>(t * rows + r) << 2), sum * load<f32>(sa + (<usize>t << 2)));
+    }
+  }
+}
+
 // Dequantizes row r of a q8 matrix into out[cols] (embedding lookup).
 export function dequantRowQ8(out: usize, w: usize, ws: usize, group: i32, r: i32, cols: i32): void {
   const groups = cols / group;

@@ -11,12 +11,13 @@ import { Matrix } from "./matrix";
 import { Config } from "./config";
 import { Weights } from "./weights";
 import { Adapter, AdapterMatrix, AdapterParse, parseAdapter, parseAdapterExternal, ST_F16 } from "../adapter/file";
-import { loraForward } from "../kernels/lora";
-import { loraApply } from "../kernels/native";
+import { loraForward, loraForwardBlock } from "../kernels/lora";
+import { PREFILL_BLOCK } from "./state";
+import { loraApply, loraApplyBlock } from "../kernels/native";
 
 // Every matrix that carries an adapter, so clear() can find them (at most layers × 7).
 let attached = new Array<Matrix>();
-let scratch: usize = 0;   // f32 [scratchRank] A·x of the matrix being applied
+let scratch: usize = 0;   // f32 [PREFILL_BLOCK][scratchRank] A·x of the matrix being applied (a row per input)
 let scratchRank: i32 = 0;
 
 // The adapter loaded last: what on-device fine-tuning (assembly/mezo) trains. Its links point
@@ -67,7 +68,7 @@ export function loadAdapterExternal(weights: Weights, config: Config, baseChecks
 // Linear memory one adapter's links take beyond what the heap holds already.
 function linkBytes(ad: Adapter, ext: u32): i64 {
   const r = ad.rank;
-  let need: i64 = r > scratchRank ? <i64>r * 4 + 64 : 0;
+  let need: i64 = r > scratchRank ? <i64>r * 4 * PREFILL_BLOCK + 64 : 0;
   for (let i = 0; i < ad.matrices.length; i++) {
     const m = ad.matrices[i];
     need += 112; // the link and its place in a list
@@ -89,7 +90,7 @@ function makeLink(m: AdapterMatrix, r: i32, k: f32, ext: u32): LoraLink {
 }
 
 function ensureScratch(r: i32): void {
-  if (r > scratchRank) { scratch = heap.alloc(<usize>r << 2); scratchRank = r; }
+  if (r > scratchRank) { scratch = heap.alloc(<usize>(r * PREFILL_BLOCK) << 2); scratchRank = r; }
 }
 
 // Appended: several adapters add in the order they were loaded.
@@ -209,3 +210,14 @@ export function applyLora(m: Matrix, y: usize, x: usize): void {
   loraForward(y, scratch, x, a, b, 1, inn, out, rank, k);
 }
 
+
+// applyLora for a block of n ≤ PREFILL_BLOCK inputs x f32 [n][m.cols] into y f32 [n][m.rows]
+// (prefill): equal to n applyLora calls bit for bit, each adapter's A and B read once.
+export function applyLoraBlock(m: Matrix, y: usize, x: usize, n: i32): void {
+  let l = m.lora;
+  while (l != null) {
+    if (l.ext != 0) loraApplyBlock(l.ext - 1, l.storage, <u32>l.a, <u32>l.b, l.rank, m.cols, m.rows, l.k, y, x, n);
+    else loraForwardBlock(y, scratch, x, l.a, l.b, n, m.cols, m.rows, l.rank, l.k);
+    l = l.next;
+  }
+}

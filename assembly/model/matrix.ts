@@ -1,5 +1,5 @@
-import { QT_F32, QT_T2, qtDequantRow, qtMatvec, qtTernary, scalesOffset } from "./qtypes";
-import { wMatvec, wRow } from "../kernels/native";
+import { QT_F32, QT_T2, qtDequantRow, qtMatmul, qtMatvec, qtTernary, scalesOffset } from "./qtypes";
+import { wMatmul, wMatvec, wRow } from "../kernels/native";
 import { LoraLink } from "./lora-link";
 
 // A weight matrix used in place inside the loaded file: y[rows] = W[rows, cols] · x[cols].
@@ -45,6 +45,16 @@ export class Matrix {
       return;
     }
     qtMatvec(this.qtype, y, this.data, this.scales, this.group, this.rows, this.cols, x, xq, sa, lut, acc);
+  }
+
+  // Y[n][rows] = W · X for n inputs (prefill): x f32 [n][cols] when f32; xq int8
+  // [n][xqStride] with scales sa f32 [n] when quantized. Equal to n apply() calls.
+  applyBlock(y: usize, x: usize, xq: usize, xqStride: i32, sa: usize, n: i32, lut: usize, acc: usize): void {
+    if (this.external) {
+      wMatmul(this.qtype, this.group, this.cols, n, x, xq, xqStride, sa, <u32>this.data, this.rows, y, 0, 0, 0, 0, 0, 0);
+      return;
+    }
+    qtMatmul(this.qtype, y, this.data, this.scales, this.group, this.rows, this.cols, n, x, xq, xqStride, sa, lut, acc);
   }
 
   row(out: usize, r: i32): void {

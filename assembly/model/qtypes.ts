@@ -9,8 +9,8 @@
 //
 // The traits are static data, not objects: the run's heap is sized exactly (agent/heap.ts) and
 // resetHeap() must not wipe them.
-import { matvecF32 } from "../kernels/f32";
-import { dequantRowQ8, matvecQ8 } from "../kernels/q8";
+import { matmulF32, matvecF32 } from "../kernels/f32";
+import { dequantRowQ8, matmulQ8, matvecQ8 } from "../kernels/q8";
 import { dequantRowT2 } from "../kernels/t2";
 import { dequantRowQ4, matvecQ4 } from "../kernels/q4";
 import { dequantRowT5 } from "../kernels/t5";
@@ -91,6 +91,29 @@ export function qtMatvec(q: u32, y: usize, w: usize, ws: usize, group: i32, rows
     case QT_Q4: matvecQ4(y, w, ws, xq, sa, rows, cols); break;
     case QT_T5: matvecT5(y, w, ws, xq, sa, rows, cols, lut, acc); break;
     default: unreachable();
+  }
+}
+
+// Y[n][rows] = W · X for a block of n inputs (prefill): f32 reads x f32 [n][cols]; the others
+// xq int8 [n][xqStride] with scales sa f32 [n]. Every row equals qtMatvec's for that input bit
+// for bit (qtMatmulRef is the reference). f32 and int8 stream each weight row once for the
+// block; ternary and q4 keep their per-input kernels (the lookup tables are per input, and
+// the interpreter pays per operation, not per byte streamed).
+export function qtMatmul(q: u32, y: usize, w: usize, ws: usize, group: i32, rows: i32, cols: i32, n: i32,
+                         x: usize, xq: usize, xqStride: i32, sa: usize, lut: usize, acc: usize): void {
+  switch (q) {
+    case QT_F32: matmulF32(y, w, x, n, rows, cols); break;
+    case QT_Q8: matmulQ8(y, w, ws, group, xq, xqStride, sa, n, rows, cols); break;
+    default: qtMatmulRef(q, y, w, ws, group, rows, cols, n, x, xq, xqStride, sa, lut, acc);
+  }
+}
+
+// Reference: one qtMatvec per input.
+export function qtMatmulRef(q: u32, y: usize, w: usize, ws: usize, group: i32, rows: i32, cols: i32, n: i32,
+                            x: usize, xq: usize, xqStride: i32, sa: usize, lut: usize, acc: usize): void {
+  for (let t = 0; t < n; t++) {
+    qtMatvec(q, y + (<usize>(t * rows) << 2), w, ws, group, rows, cols, x + (<usize>(t * cols) << 2),
+             xq + <usize>(t * xqStride), load<f32>(sa + (<usize>t << 2)), lut, acc);
   }
 }
 

@@ -3,9 +3,10 @@ import { Config } from "./config";
 import * as E from "../core/errors";
 import { parseModelFile, parseModelFileExternal, ParseResult } from "./file";
 import { forward } from "./forward";
-import { RunState } from "./state";
+import { blockFor, RunState } from "./state";
+import { forwardBlock } from "./prefill";
 import { Weights } from "./weights";
-import { fits } from "../core/memory-cap";
+import { fits, memoryCapped } from "../core/memory-cap";
 import { Sampler } from "../text/sampler";
 import { parseTokenizer, Tokenizer } from "../text/tokenizer";
 import { wRead } from "../kernels/native";
@@ -77,8 +78,9 @@ export function initState(ctx: i32, kvInt8: bool): i32 {
   const c = rt.config;
   if (ctx <= 0 || ctx > c.seqLen) ctx = c.seqLen;
   const scratch = rt.weights.ternaryInMemory;
-  if (!fits(RunState.bytesNeeded(c, ctx, kvInt8, scratch))) return E.E_OUT_OF_MEMORY;
-  rt.state = new RunState(c, ctx, kvInt8, scratch);
+  const block = blockFor(c, memoryCapped());
+  if (!fits(RunState.bytesNeeded(c, ctx, kvInt8, scratch, block))) return E.E_OUT_OF_MEMORY;
+  rt.state = new RunState(c, ctx, kvInt8, scratch, block);
   return ctx;
 }
 
@@ -89,5 +91,23 @@ export function step(token: i32, pos: i32): i32 {
   if (s == null) return E.E_NO_MODEL;
   if (token < 0 || token >= rt.config.vocabSize || pos < 0 || pos >= s.ctx) return E.E_ARGUMENT;
   forward(rt.config, rt.weights, s, token, pos);
+  return E.OK;
+}
+
+// Runs the n forced positions pos..pos + n - 1 with tokens i32 [n] at `tokens` as one block
+// (1 < n ≤ the state's block; model/prefill.ts). Leaves no logits: the generation runs the
+// prompt's last position, whose logits it samples from, through step().
+export function stepBlock(tokens: usize, n: i32, pos: i32): i32 {
+  const rt = runtime;
+  if (rt == null) return E.E_NO_MODEL;
+  const s = rt.state;
+  if (s == null) return E.E_NO_MODEL;
+  if (n < 2 || n > s.block || pos < 0 || pos + n > s.ctx) return E.E_ARGUMENT;
+  const vocab = rt.config.vocabSize;
+  for (let t = 0; t < n; t++) {
+    const tok = load<i32>(tokens + (<usize>t << 2));
+    if (tok < 0 || tok >= vocab) return E.E_ARGUMENT;
+  }
+  forwardBlock(rt.config, rt.weights, s, tokens, n, pos);
   return E.OK;
 }

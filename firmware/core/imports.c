@@ -119,6 +119,25 @@ static m3ApiRawFunction(h_lora_apply) {
   m3ApiSuccess();
 }
 
+// env.loraApplyBlock(adapter, storage, aOff, bOff, rank, in, out, k, y, x, n): loraApply for n
+// inputs x [n][in] into y [n][out].
+static m3ApiRawFunction(h_lora_apply_block) {
+  m3ApiGetArg(uint32_t, index) m3ApiGetArg(uint32_t, storage) m3ApiGetArg(uint32_t, a_off) m3ApiGetArg(uint32_t, b_off)
+  m3ApiGetArg(int32_t, rank) m3ApiGetArg(int32_t, in) m3ApiGetArg(int32_t, out) m3ApiGetArg(float, k)
+  m3ApiGetArg(uint32_t, y) m3ApiGetArg(uint32_t, x) m3ApiGetArg(int32_t, n)
+  uint64_t per = storage == 0 ? 4 : 2;
+  if ((storage != 0 && storage != 5) || rank < 1 || rank > 256 || in < 1 || out < 1 || n < 1)
+    REFUSE(k_trap_arg, "loraApplyBlock(storage=%u, rank=%d, in=%d, out=%d, n=%d)", storage, rank, in, out, n);
+  if (!adapter_ok(FW, index, a_off, per * (uint64_t)rank * (uint64_t)in) || !adapter_ok(FW, index, b_off, per * (uint64_t)out * (uint64_t)rank))
+    REFUSE(k_trap_host, "loraApplyBlock(adapter=%u, a=%u, b=%u)", index, a_off, b_off);
+  if (!guest_ok(runtime, y, 4 * (uint64_t)out * (uint64_t)n) || !guest_ok(runtime, x, 4 * (uint64_t)in * (uint64_t)n))
+    REFUSE(k_trap_guest, "loraApplyBlock(y=%u, x=%u, in=%d, out=%d, n=%d)", y, x, in, out, n);
+  const uint8_t *base = FW->adapters[index].bytes;
+  uint8_t *m = (uint8_t *)_mem;
+  nk_lora_apply_block(storage, base + a_off, base + b_off, rank, in, out, k, m + y, m + x, n);
+  m3ApiSuccess();
+}
+
 // Checks a host-side tensor [data, data + bytes) of this type and shape.
 static int tensor_ok(fw *f, uint32_t qtype, uint32_t data, int32_t group, int32_t rows, int32_t cols) {
   if (nk_qtype_of(qtype) == NULL || rows <= 0 || cols <= 0) return 0;
@@ -147,6 +166,37 @@ static m3ApiRawFunction(h_wmatvec) {
   uint8_t *m = (uint8_t *)_mem;
   nk_matvec(qtype, w, scales_of(w, qtype, rows, cols), group, rows, cols, (float *)(m + y),
             (const float *)(m + x), (const int8_t *)(m + xq), sa);
+  m3ApiSuccess();
+}
+
+// env.wMatmul(qtype, group, cols, n, x, xq, xqStride, sa, dataA, rowsA, yA, dataB, rowsB, yB,
+// dataC, rowsC, yC): up to three host matrices (rows 0: absent; A present) on n inputs.
+static m3ApiRawFunction(h_wmatmul) {
+  m3ApiGetArg(uint32_t, qtype) m3ApiGetArg(int32_t, group) m3ApiGetArg(int32_t, cols) m3ApiGetArg(int32_t, n)
+  m3ApiGetArg(uint32_t, x) m3ApiGetArg(uint32_t, xq) m3ApiGetArg(int32_t, stride) m3ApiGetArg(uint32_t, sa)
+  uint32_t data[3], y[3];
+  int32_t rows[3];
+  for (int i = 0; i < 3; i++) { m3ApiGetArg(uint32_t, d) m3ApiGetArg(int32_t, r) m3ApiGetArg(uint32_t, yy) data[i] = d; rows[i] = r; y[i] = yy; }
+  if (nk_qtype_of(qtype) == NULL || n < 1 || cols < 1 || rows[0] < 1)
+    REFUSE(k_trap_arg, "wMatmul(qtype=%u, n=%d, cols=%d, rows=%d)", qtype, n, cols, rows[0]);
+  int32_t pad = NK_QTYPES[qtype].act_pad;
+  uint64_t xin = pad == 0 ? (uint64_t)cols * 4 : (uint64_t)(cols + pad - 1) / pad * pad;
+  if (pad != 0 && (stride < 0 || (uint64_t)stride < xin)) REFUSE(k_trap_arg, "wMatmul(xqStride=%d, cols=%d)", stride, cols);
+  uint64_t xbytes = pad == 0 ? xin * (uint64_t)n : (uint64_t)(n - 1) * (uint64_t)stride + xin;
+  if (!guest_ok(runtime, pad == 0 ? x : xq, xbytes) || !guest_ok(runtime, sa, 4 * (uint64_t)n))
+    REFUSE(k_trap_guest, "wMatmul(x=%u, xq=%u, sa=%u, n=%d, cols=%d)", x, xq, sa, n, cols);
+  nk_mat mats[3];
+  int32_t nm = 0;
+  uint8_t *m = (uint8_t *)_mem;
+  for (int i = 0; i < 3 && rows[i] != 0; i++, nm++) {
+    if (!tensor_ok(FW, qtype, data[i], group, rows[i], cols))
+      REFUSE(k_trap_host, "wMatmul(qtype=%u, data=%u, rows=%d, cols=%d)", qtype, data[i], rows[i], cols);
+    if (!guest_ok(runtime, y[i], (uint64_t)rows[i] * 4 * (uint64_t)n))
+      REFUSE(k_trap_guest, "wMatmul(y=%u, rows=%d, n=%d)", y[i], rows[i], n);
+    const uint8_t *w = FW->model + data[i];
+    mats[nm] = (nk_mat){ w, scales_of(w, qtype, rows[i], cols), rows[i], (float *)(m + y[i]) };
+  }
+  nk_matmul(qtype, group, cols, n, (const float *)(m + x), (const int8_t *)(m + xq), stride, (const float *)(m + sa), mats, nm);
   m3ApiSuccess();
 }
 
@@ -193,6 +243,43 @@ static m3ApiRawFunction(h_kv_mix) {
   m3ApiSuccess();
 }
 
+// env.quantizeActs(q, x, n, qPad) → scale: the module's activation quantizer (nk_quantize).
+static m3ApiRawFunction(h_quantize) {
+  m3ApiReturnType(float)
+  m3ApiGetArg(uint32_t, q) m3ApiGetArg(uint32_t, x) m3ApiGetArg(int32_t, n) m3ApiGetArg(int32_t, pad)
+  if (n < 0 || pad < n) REFUSE(k_trap_arg, "quantizeActs(n=%d, qPad=%d)", n, pad);
+  if (!guest_ok(runtime, q, (uint64_t)pad) || !guest_ok(runtime, x, 4 * (uint64_t)n))
+    REFUSE(k_trap_guest, "quantizeActs(q=%u, x=%u, n=%d, qPad=%d)", q, x, n, pad);
+  uint8_t *m = (uint8_t *)_mem;
+  m3ApiReturn(nk_quantize((int8_t *)(m + q), m + x, n, pad));
+}
+
+// env.swiglu(h, g, n): h = silu(h) · g in place (nk_swiglu).
+static m3ApiRawFunction(h_swiglu) {
+  m3ApiGetArg(uint32_t, h) m3ApiGetArg(uint32_t, g) m3ApiGetArg(int32_t, n)
+  if (n < 0 || !guest_ok(runtime, h, 4 * (uint64_t)n) || !guest_ok(runtime, g, 4 * (uint64_t)n))
+    REFUSE(k_trap_guest, "swiglu(h=%u, g=%u, n=%d)", h, g, n);
+  uint8_t *m = (uint8_t *)_mem;
+  nk_swiglu(m + h, m + g, n);
+  m3ApiSuccess();
+}
+
+// env.kvHead(out, att, q, keys, kScales, values, vScales, n, hs, kvDim, nKvHeads, sqrtHs): one
+// attention head over an int8 cache: kvScores, softmax, kvMix in one call (nk_kv_head).
+static m3ApiRawFunction(h_kv_head) {
+  m3ApiGetArg(uint32_t, out) m3ApiGetArg(uint32_t, att) m3ApiGetArg(uint32_t, q) m3ApiGetArg(uint32_t, keys)
+  m3ApiGetArg(uint32_t, ks) m3ApiGetArg(uint32_t, vals) m3ApiGetArg(uint32_t, vs) m3ApiGetArg(int32_t, n)
+  m3ApiGetArg(int32_t, hs) m3ApiGetArg(int32_t, kvDim) m3ApiGetArg(int32_t, nkv) m3ApiGetArg(float, sqrtHs)
+  if (n <= 0 || hs <= 0 || kvDim < 0 || nkv <= 0) REFUSE(k_trap_guest, "kvHead(n=%d, hs=%d, kvDim=%d, nKvHeads=%d)", n, hs, kvDim, nkv);
+  if (!guest_ok(runtime, out, (uint64_t)hs * 4) || !guest_ok(runtime, att, (uint64_t)n * 4) || !guest_ok(runtime, q, (uint64_t)hs * 4) ||
+      !guest_ok(runtime, keys, strided(n, kvDim, (uint64_t)hs)) || !guest_ok(runtime, ks, strided(n, nkv * 4, 4)) ||
+      !guest_ok(runtime, vals, strided(n, kvDim, (uint64_t)hs)) || !guest_ok(runtime, vs, strided(n, nkv * 4, 4)))
+    REFUSE(k_trap_guest, "kvHead(out=%u, att=%u, q=%u, keys=%u, values=%u, n=%d)", out, att, q, keys, vals, n);
+  uint8_t *m = (uint8_t *)_mem;
+  nk_kv_head(m + out, m + att, m + q, (const int8_t *)(m + keys), m + ks, (const int8_t *)(m + vals), m + vs, n, hs, kvDim, nkv, sqrtHs);
+  m3ApiSuccess();
+}
+
 // env.mqttPublish(topic, topicLen, payload, payloadLen, flags) → 0 handed to the MQTT client,
 // -1 no broker. flags: bit0-1 QoS (0-2), bit2 retain. The topic is copied to a NUL-terminated
 // string (topics of this protocol are under 200 bytes).
@@ -234,11 +321,16 @@ static const struct { const char *name, *sig; M3RawCall fn; } k_imports[] = {
   { "wRead",       "i(iii)",        h_wread },
   { "wMatvec",     "v(iiiiiiiif)",  h_wmatvec },
   { "wRow",        "v(iiiiiii)",    h_wrow },
+  { "wMatmul",     "v(iiiiiiiiiiiiiiiii)", h_wmatmul },
   { "aRead",       "i(iiii)",       h_aread },
   { "gRead",       "i(iii)",        h_gread },
   { "loraApply",   "v(iiiiiiifii)", h_lora_apply },
+  { "loraApplyBlock", "v(iiiiiiifiii)", h_lora_apply_block },
   { "kvScores",    "v(iiiiiiiif)",  h_kv_scores },
   { "kvMix",       "v(iiiiiiii)",   h_kv_mix },
+  { "kvHead",      "v(iiiiiiiiiiif)", h_kv_head },
+  { "quantizeActs", "f(iiii)",      h_quantize },
+  { "swiglu",      "v(iii)",        h_swiglu },
   { "mqttPublish", "i(iiiii)",      h_mqtt_publish },
   { "agentLog",    "v(ii)",         h_agent_log },
 };

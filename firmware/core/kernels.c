@@ -1,6 +1,7 @@
 // Native twins of assembly/kernels/{f32,q8,t2,q4,t5}.ts (MVP paths). Build with
 // -ffp-contract=off (no FMA) and SSE float math on x86-32 so float results match wasm bit for bit.
 #include "kernels.h"
+#include <math.h>
 #include <string.h>
 
 static inline float ldf(const uint8_t *p) { float v; memcpy(&v, p, 4); return v; }
@@ -93,25 +94,32 @@ static int32_t dot_t2(const uint8_t *row, int32_t cols, const int8_t *xq) {
 // block) serves every row, so a row costs one lookup per 4 weights. Exact in i32 like
 // dot_t2, so both give the same result; dot_t2 handles taller matrices.
 #define LUT_ROWS 256
+// The t2 table for byte position j of every row: lut[code byte] = Σ_k (c_k − 1) · x[64·(j/16)
+// + j%16 + 16k]; code 3 (invalid) entries read 0.
+static void build_lut2(int16_t *lut, const int8_t *xq, int32_t j) {
+  const int8_t *x = xq + 64 * (j >> 4) + (j & 15);
+  int32_t a0 = x[0];
+  const int32_t v1[3] = { -x[16], 0, x[16] }, v2[3] = { -x[32], 0, x[32] }, v3[3] = { -x[48], 0, x[48] };
+  memset(lut, 0, sizeof(int16_t) * 256);
+  for (int32_t c3 = 0; c3 < 3; c3++)
+    for (int32_t c2 = 0; c2 < 3; c2++) {
+      int32_t s2 = v3[c3] + v2[c2];
+      int16_t *e = lut + ((c3 << 6) | (c2 << 4));
+      for (int32_t c1 = 0; c1 < 3; c1++, e += 4) {
+        int32_t s = s2 + v1[c1];
+        e[0] = (int16_t)(s - a0); e[1] = (int16_t)s; e[2] = (int16_t)(s + a0);
+      }
+    }
+}
+
 static void matvec_t2_lut(const uint8_t *w, const uint8_t *ws, int32_t rows, int32_t cols, float *y,
                           const int8_t *xq, float sa) {
   int32_t acc[LUT_ROWS];
-  int16_t lut[256] = {0}; // code 3 (invalid) bytes read 0
+  int16_t lut[256];
   int32_t rb = t2_row_bytes(cols);
   memset(acc, 0, sizeof(int32_t) * (size_t)rows);
   for (int32_t j = 0; j < rb; j++) {
-    const int8_t *x = xq + 64 * (j >> 4) + (j & 15);
-    int32_t a0 = x[0];
-    const int32_t v1[3] = { -x[16], 0, x[16] }, v2[3] = { -x[32], 0, x[32] }, v3[3] = { -x[48], 0, x[48] };
-    for (int32_t c3 = 0; c3 < 3; c3++)
-      for (int32_t c2 = 0; c2 < 3; c2++) {
-        int32_t s2 = v3[c3] + v2[c2];
-        int16_t *e = lut + ((c3 << 6) | (c2 << 4));
-        for (int32_t c1 = 0; c1 < 3; c1++, e += 4) {
-          int32_t s = s2 + v1[c1];
-          e[0] = (int16_t)(s - a0); e[1] = (int16_t)s; e[2] = (int16_t)(s + a0);
-        }
-      }
+    build_lut2(lut, xq, j);
     const uint8_t *p = w + j;
     for (int32_t r = 0; r < rows; r++, p += rb) acc[r] += lut[*p];
   }
@@ -349,23 +357,73 @@ void nk_kv_mix(uint8_t *out, const uint8_t *att, const int8_t *values, const uin
 }
 
 // IEEE half → float, exact (the adapter reader refused infinities and NaNs), as the module's
-// model/lora.ts widen() computes it.
-static float half_at(const uint8_t *p) {
-  uint16_t h;
-  memcpy(&h, p, 2);
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+// model/lora.ts widen() computes it: a normal half's exponent and mantissa shifted into place
+// and the exponent rebased by 127 − 15 in one add; a subnormal one is man · 2^-24.
+static inline float half_at(const uint8_t *p) {
+  uint32_t h = (uint32_t)p[0] | ((uint32_t)p[1] << 8), bits;
   float v;
-  if (e == 0) v = (float)man * 5.9604644775390625e-8f; // man · 2^-24
-  else { bits = ((e + 112) << 23) | (man << 13); memcpy(&v, &bits, 4); }
+  if (h & 0x7c00) {
+    bits = ((h & 0x8000) << 16) | (((h & 0x7fff) << 13) + (112u << 23));
+    memcpy(&v, &bits, 4);
+    return v;
+  }
+  v = (float)(h & 0x3ff) * 5.9604644775390625e-8f; // man · 2^-24
   memcpy(&bits, &v, 4);
-  bits |= sign;
+  bits |= (h & 0x8000) << 16;
   memcpy(&v, &bits, 4);
   return v;
 }
 
+// f32 bits of a half by its high byte (sign, exponent, two mantissa bits) for normal halves;
+// HALF_SUBNORMAL where the exponent is 0 (zero and subnormals: half_at's other branch).
+#define HALF_SUBNORMAL 0xffffffffu
+static uint32_t half_hi[256];
+static int half_hi_ready;
+
+static void half_table(void) {
+  for (uint32_t hi = 0; hi < 256; hi++) {
+    uint32_t h = hi << 8;
+    half_hi[hi] = (h & 0x7c00) ? ((h & 0x8000) << 16) | (((h & 0x7f00) << 13) + (112u << 23)) : HALF_SUBNORMAL;
+  }
+  half_hi_ready = 1;
+}
+
+// Row i of n elements in storage (f32 0, f16 5) at p, maybe unaligned, widened to f32 out[n]:
+// half_at's values (a normal half's low byte lands in the mantissa's low 8 bits below the
+// table's part).
+static void widen_row(float *out, uint32_t storage, const uint8_t *p, int32_t n) {
+  if (storage == 0) { memcpy(out, p, (size_t)4 * n); return; }
+  if (!half_hi_ready) half_table();
+  for (int32_t i = 0; i < n; i++) {
+    uint32_t base = half_hi[p[2 * i + 1]];
+    if (base == HALF_SUBNORMAL) { out[i] = half_at(p + 2 * (size_t)i); continue; }
+    uint32_t bits = base | ((uint32_t)p[2 * i] << 13);
+    memcpy(out + i, &bits, 4);
+  }
+}
+
+// dot(w[n] f32, v[n] f32 maybe unaligned) in kernels/f32.ts dotF32's order.
+static float dot_wv(const float *w, const uint8_t *v, int32_t n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s;
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += w[i] * ldf(v + 4 * (size_t)i);
+    s1 += w[i + 1] * ldf(v + 4 * (size_t)i + 4);
+    s2 += w[i + 2] * ldf(v + 4 * (size_t)i + 8);
+    s3 += w[i + 3] * ldf(v + 4 * (size_t)i + 12);
+  }
+  s = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) s += w[i] * ldf(v + 4 * (size_t)i);
+  return s;
+}
+
+// Widest adapter input a row buffer holds; wider matrices (none in our models) take the
+// per-element path below.
+#define LORA_ROW_MAX 512
+
+// Per element, widened as it is read (inputs wider than LORA_ROW_MAX).
 static float elem(uint32_t storage, const uint8_t *p, size_t i) { return storage == 0 ? ldf(p + 4 * i) : half_at(p + 2 * i); }
 
-// dot(w[n] in storage, v[n] f32, maybe unaligned) in kernels/f32.ts dotF32's order.
 static float dot_order(uint32_t storage, const uint8_t *w, const uint8_t *v, int32_t n) {
   float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s;
   int32_t i = 0;
@@ -380,13 +438,242 @@ static float dot_order(uint32_t storage, const uint8_t *w, const uint8_t *v, int
   return s;
 }
 
+// Inputs per pass of the block kernels (their scratch is sized for this many).
+#define NK_BLOCK 4
+
+// Scratch of nk_lora_apply_block, static like the block kernels' (one host call at a time; the
+// ESP32's task stack is the interpreter's): A x of each input (the adapter reader bounds rank
+// by 256) and one widened row.
+static float lora_u[NK_BLOCK][256];
+static float lora_w[LORA_ROW_MAX];
+
+void nk_lora_apply_block(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
+                         float k, uint8_t *y, const uint8_t *x, int32_t n) {
+  float (*u)[256] = lora_u;
+  float *w = lora_w;
+  size_t per = storage == 0 ? 4 : 2;
+  for (int32_t t0 = 0; t0 < n; t0 += NK_BLOCK) {
+    int32_t nc = n - t0 < NK_BLOCK ? n - t0 : NK_BLOCK;
+    const uint8_t *xc = x + (size_t)4 * t0 * in;
+    uint8_t *yc = y + (size_t)4 * t0 * out;
+    for (int32_t j = 0; j < rank; j++) {
+      const uint8_t *aj = a + (size_t)j * in * per;
+      if (in <= LORA_ROW_MAX) {
+        widen_row(w, storage, aj, in);
+        for (int32_t t = 0; t < nc; t++) u[t][j] = dot_wv(w, xc + (size_t)4 * t * in, in);
+      } else {
+        for (int32_t t = 0; t < nc; t++) u[t][j] = dot_order(storage, aj, xc + (size_t)4 * t * in, in);
+      }
+    }
+    for (int32_t o = 0; o < out; o++) {
+      widen_row(w, storage, b + (size_t)o * rank * per, rank);
+      for (int32_t t = 0; t < nc; t++) {
+        uint8_t *yo = yc + (size_t)4 * ((size_t)t * out + o);
+        float v = ldf(yo) + k * dot_wv(w, (const uint8_t *)u[t], rank);
+        memcpy(yo, &v, 4);
+      }
+    }
+  }
+}
+
 void nk_lora_apply(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
                    float k, uint8_t *y, const uint8_t *x) {
-  float u[256]; // the adapter reader bounds rank by 256
-  size_t per = storage == 0 ? 4 : 2;
-  for (int32_t j = 0; j < rank; j++) u[j] = dot_order(storage, a + (size_t)j * in * per, x, in);
-  for (int32_t o = 0; o < out; o++) {
-    float v = ldf(y + 4 * (size_t)o) + k * dot_order(storage, b + (size_t)o * rank * per, (const uint8_t *)u, rank);
-    memcpy(y + 4 * (size_t)o, &v, 4);
+  nk_lora_apply_block(storage, a, b, rank, in, out, k, y, x, 1);
+}
+
+// ---- Block matmul (prefill): up to three matrices of one type reading the same n inputs ----
+
+// Ternary (t2, t5) over a block: for each code byte position j, one table per input, then
+// every row of every matrix read once: acc[t][r] += lut[t][byte]. The matrices' rows are taken
+// as one sequence, LUT_ROWS at a time (wq+wk+wv of our models in one pass, w1+w3 in two), so the
+// accumulators stay small; a pass rebuilds the tables. The same exact sums and the same
+// (float)acc · ws[r] · sa as matvec_t2 / matvec_t5. Static scratch: the module calls one host
+// function at a time, and the ESP32's task stack is better spent on the interpreter.
+#if NK_BLOCK != 4
+#error "matmul_ternary unrolls NK_BLOCK = 4 inputs"
+#endif
+static int16_t blk_lut[NK_BLOCK][256];
+static int32_t blk_acc[NK_BLOCK][LUT_ROWS];
+
+static void matmul_ternary(uint32_t qtype, int32_t cols, int32_t nc, const int8_t *xq, int32_t stride,
+                           const float *sa, const nk_mat *mats, int32_t nm) {
+  int32_t rb = qtype == QT_T5 ? t5_row_bytes(cols) : t2_row_bytes(cols);
+  int32_t total = 0;
+  for (int32_t m = 0; m < nm; m++) total += mats[m].rows;
+  for (int32_t c0 = 0; c0 < total; c0 += LUT_ROWS) {
+    int32_t c1 = total - c0 > LUT_ROWS ? c0 + LUT_ROWS : total;
+    for (int32_t t = 0; t < nc; t++) memset(blk_acc[t], 0, sizeof(int32_t) * (size_t)(c1 - c0));
+    for (int32_t j = 0; j < rb; j++) {
+      for (int32_t t = 0; t < nc; t++) {
+        const int8_t *xt = xq + (size_t)t * stride;
+        if (qtype == QT_T5) {
+          int32_t a[5];
+          for (int32_t k = 0; k < 5; k++) a[k] = act_at(xt, 5 * j + k, cols);
+          build_lut5(blk_lut[t], a);
+        } else {
+          build_lut2(blk_lut[t], xt, j);
+        }
+      }
+      // Matrix m's rows [lo, hi) of this pass, at accumulator k = (m's first row) + r - c0.
+      for (int32_t m = 0, first = 0; m < nm; first += mats[m].rows, m++) {
+        int32_t lo = c0 > first ? c0 - first : 0, hi = c1 - first < mats[m].rows ? c1 - first : mats[m].rows;
+        if (hi <= lo) continue;
+        const uint8_t *p = mats[m].w + (size_t)lo * rb + j;
+        int32_t k = first + lo - c0, n = hi - lo;
+        if (nc == NK_BLOCK) { // the common case, unrolled: one byte load serves four tables
+          for (int32_t r = 0; r < n; r++, p += rb) {
+            uint8_t byte = *p;
+            blk_acc[0][k + r] += blk_lut[0][byte]; blk_acc[1][k + r] += blk_lut[1][byte];
+            blk_acc[2][k + r] += blk_lut[2][byte]; blk_acc[3][k + r] += blk_lut[3][byte];
+          }
+        } else {
+          for (int32_t r = 0; r < n; r++, p += rb) {
+            uint8_t byte = *p;
+            for (int32_t t = 0; t < nc; t++) blk_acc[t][k + r] += blk_lut[t][byte];
+          }
+        }
+      }
+    }
+    for (int32_t m = 0, first = 0; m < nm; first += mats[m].rows, m++) {
+      int32_t lo = c0 > first ? c0 - first : 0, hi = c1 - first < mats[m].rows ? c1 - first : mats[m].rows;
+      for (int32_t t = 0; t < nc; t++) {
+        float s = ldxf(sa + t);
+        for (int32_t r = lo; r < hi; r++)
+          stf(mats[m].y + (size_t)t * mats[m].rows + r, (float)blk_acc[t][first + r - c0] * ldf(mats[m].ws + 4 * (size_t)r) * s);
+      }
+    }
   }
+}
+
+// int8 over a block: each weight row read once for its inputs; per output matvec_q8's float
+// work (exact i32 sums per group, then sum += f32(acc) · scale in group order, times sa). Four
+// inputs at a time share each weight load.
+static void matmul_q8(const nk_mat *mt, int32_t group, int32_t cols, int32_t nc, const int8_t *xq, int32_t stride, const float *sa) {
+  int32_t groups = cols / group;
+  for (int32_t r = 0; r < mt->rows; r++) {
+    const int8_t *row = (const int8_t *)mt->w + (size_t)r * cols;
+    const uint8_t *rs = mt->ws + (size_t)4 * r * groups;
+    if (nc == NK_BLOCK) {
+      const int8_t *x0 = xq, *x1 = xq + stride, *x2 = xq + 2 * (size_t)stride, *x3 = xq + 3 * (size_t)stride;
+      float sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0;
+      for (int32_t g = 0; g < groups; g++) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (int32_t i = g * group, end = i + group; i < end; i++) {
+          int32_t w = row[i];
+          a0 += w * x0[i]; a1 += w * x1[i]; a2 += w * x2[i]; a3 += w * x3[i];
+        }
+        float sc = ldf(rs + 4 * g);
+        sum0 += (float)a0 * sc; sum1 += (float)a1 * sc; sum2 += (float)a2 * sc; sum3 += (float)a3 * sc;
+      }
+      stf(mt->y + r, sum0 * ldxf(sa)); stf(mt->y + mt->rows + r, sum1 * ldxf(sa + 1));
+      stf(mt->y + 2 * (size_t)mt->rows + r, sum2 * ldxf(sa + 2)); stf(mt->y + 3 * (size_t)mt->rows + r, sum3 * ldxf(sa + 3));
+      continue;
+    }
+    for (int32_t t = 0; t < nc; t++) {
+      const int8_t *xt = xq + (size_t)t * stride;
+      float sum = 0;
+      for (int32_t g = 0; g < groups; g++) sum += (float)dot_i8(row + g * group, xt + g * group, group) * ldf(rs + 4 * g);
+      stf(mt->y + (size_t)t * mt->rows + r, sum * ldxf(sa + t));
+    }
+  }
+}
+
+void nk_matmul(uint32_t qtype, int32_t group, int32_t cols, int32_t n, const float *x, const int8_t *xq, int32_t stride,
+               const float *sa, const nk_mat *mats, int32_t nm) {
+  nk_mat part[3];
+  for (int32_t t0 = 0; t0 < n; t0 += NK_BLOCK) {
+    int32_t nc = n - t0 < NK_BLOCK ? n - t0 : NK_BLOCK;
+    for (int32_t m = 0; m < nm; m++) { part[m] = mats[m]; part[m].y = mats[m].y + (size_t)t0 * mats[m].rows; }
+    const int8_t *xqc = xq + (size_t)t0 * stride;
+    if (qtype == QT_T5 || qtype == QT_T2) {
+      matmul_ternary(qtype, cols, nc, xqc, stride, sa + t0, part, nm);
+    } else if (qtype == QT_Q8) {
+      for (int32_t m = 0; m < nm; m++) matmul_q8(&part[m], group, cols, nc, xqc, stride, sa + t0);
+    } else {
+      for (int32_t t = 0; t < nc; t++)
+        for (int32_t m = 0; m < nm; m++)
+          NK_QTYPES[qtype].matvec(part[m].w, part[m].ws, group, part[m].rows, cols, part[m].y + (size_t)t * part[m].rows,
+                                  x + (size_t)(t0 + t) * cols, xqc + (size_t)t * stride, ldxf(sa + t0 + t));
+    }
+  }
+}
+
+// ---- Elementwise glue (module kernels/f32.ts, q8.ts MVP paths), the per-position work that
+// otherwise runs interpreted: activation quantization, SwiGLU, one attention head -------------
+
+// expF32 of kernels/f32.ts: the same f32 operations in the same order. Its constants are f32
+// roundings of the module's decimal literals, which AssemblyScript reads as f64 first: so are
+// these (a double literal, then the cast).
+static inline float exp_f32(float v) {
+  const float lo = (float)-87.3, hi = (float)88.0, log2e = (float)1.44269504, ln2hi = (float)0.693359375,
+              ln2lo = (float)-2.12194440e-4, magic = (float)12582912.0;
+  const float p0 = (float)1.9875691500e-4, p1 = (float)1.3981999507e-3, p2 = (float)8.3334519073e-3;
+  const float p3 = (float)4.1665795894e-2, p4 = (float)1.6666665459e-1, p5 = (float)5.0000001201e-1;
+  float x = v < hi ? v : hi;
+  x = lo < x ? x : lo;
+  float t = x * log2e + magic;
+  float n = t - magic;
+  float r = (x - n * ln2hi) - n * ln2lo;
+  float p = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * (r * r) + r + 1.0f;
+  uint32_t tb, sb;
+  memcpy(&tb, &t, 4);
+  sb = (tb - 0x4b400000u + 127u) << 23;
+  float s;
+  memcpy(&s, &sb, 4);
+  return p * s;
+}
+
+// wasm's f32.max / f32.min on numbers (NaN never reaches them here).
+static inline float wmax(float a, float b) { return a > b ? a : (b > a ? b : (a == 0 && b == 0 ? (signbit(a) ? b : a) : a)); }
+static inline float wmin(float a, float b) { return a < b ? a : (b < a ? b : (a == 0 && b == 0 ? (signbit(a) ? a : b) : a)); }
+
+float nk_quantize(int8_t *q, const uint8_t *x, int32_t n, int32_t pad) {
+  float amax = 0;
+  for (int32_t i = 0; i < n; i++) amax = wmax(amax, fabsf(ldf(x + 4 * (size_t)i)));
+  float s = amax / 127.0f;
+  float inv = s > 0 ? 1.0f / s : 0;
+  for (int32_t i = 0; i < n; i++) {
+    float v = nearbyintf(ldf(x + 4 * (size_t)i) * inv);
+    q[i] = (int8_t)(int32_t)wmin(127.0f, wmax(-127.0f, v));
+  }
+  for (int32_t j = n; j < pad; j++) q[j] = 0;
+  return s;
+}
+
+void nk_swiglu(uint8_t *h, const uint8_t *g, int32_t n) {
+  for (int32_t i = 0; i < n; i++) {
+    float v = ldf(h + 4 * (size_t)i);
+    float r = v * (1.0f / (1.0f + exp_f32(-v))) * ldf(g + 4 * (size_t)i);
+    memcpy(h + 4 * (size_t)i, &r, 4);
+  }
+}
+
+// softmax of kernels/f32.ts (MVP): the maximum by pmax, exponentials summed in four partials
+// over i mod 4, (s0 + s1) + (s2 + s3), then the tail; every element divided by the sum.
+static void softmax_f32(uint8_t *x, int32_t n) {
+  float max = ldf(x), sum;
+  for (int32_t i = 0; i < n; i++) { float v = ldf(x + 4 * (size_t)i); max = max < v ? v : max; }
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float e0 = exp_f32(ldf(x + 4 * (size_t)i) - max), e1 = exp_f32(ldf(x + 4 * (size_t)i + 4) - max);
+    float e2 = exp_f32(ldf(x + 4 * (size_t)i + 8) - max), e3 = exp_f32(ldf(x + 4 * (size_t)i + 12) - max);
+    memcpy(x + 4 * (size_t)i, &e0, 4); memcpy(x + 4 * (size_t)i + 4, &e1, 4);
+    memcpy(x + 4 * (size_t)i + 8, &e2, 4); memcpy(x + 4 * (size_t)i + 12, &e3, 4);
+    s0 += e0; s1 += e1; s2 += e2; s3 += e3;
+  }
+  sum = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) {
+    float e = exp_f32(ldf(x + 4 * (size_t)i) - max);
+    memcpy(x + 4 * (size_t)i, &e, 4);
+    sum += e;
+  }
+  for (int32_t j = 0; j < n; j++) { float v = ldf(x + 4 * (size_t)j) / sum; memcpy(x + 4 * (size_t)j, &v, 4); }
+}
+
+void nk_kv_head(uint8_t *out, uint8_t *att, const uint8_t *q, const int8_t *keys, const uint8_t *ks, const int8_t *values,
+                const uint8_t *vs, int32_t n, int32_t hs, int32_t kvDim, int32_t nkv, float sqrtHs) {
+  nk_kv_scores(att, q, keys, ks, n, hs, kvDim, nkv, sqrtHs);
+  softmax_f32(att, n);
+  nk_kv_mix(out, att, values, vs, n, hs, kvDim, nkv);
 }

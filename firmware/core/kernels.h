@@ -50,4 +50,21 @@ void nk_kv_mix(uint8_t *out, const uint8_t *att, const int8_t *values, const uin
 // y and x are guest buffers (unaligned loads/stores); rank ≤ 256.
 void nk_lora_apply(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
                    float k, uint8_t *y, const uint8_t *x);
+// Batched prefill (module kernels/native.ts wMatmul): up to three matrices of one type and
+// group reading the same n inputs (x f32 [n][cols]; xq int8 [n][stride] with scales sa [n]),
+// each y [n][rows] a guest buffer (maybe unaligned). Equal bit for bit to n·nm nk_matvec calls (input
+// by input, matrices in order); ternary rows are read once per 4 inputs.
+typedef struct { const uint8_t *w, *ws; int32_t rows; float *y; } nk_mat;
+void nk_matmul(uint32_t qtype, int32_t group, int32_t cols, int32_t n, const float *x, const int8_t *xq, int32_t stride,
+               const float *sa, const nk_mat *mats, int32_t nm);
+// nk_lora_apply for n inputs x [n][in] into y [n][out] (module kernels/lora.ts loraForwardBlock).
+void nk_lora_apply_block(uint32_t storage, const uint8_t *a, const uint8_t *b, int32_t rank, int32_t in, int32_t out,
+                         float k, uint8_t *y, const uint8_t *x, int32_t n);
+// The module's elementwise glue (kernels/q8.ts quantizeActs, kernels/f32.ts swiglu, one
+// attention head over an int8 cache: scores, softmax, weighted values), the same f32
+// operations in the same order as its MVP build. Guest buffers, maybe unaligned.
+float nk_quantize(int8_t *q, const uint8_t *x, int32_t n, int32_t pad);
+void nk_swiglu(uint8_t *h, const uint8_t *g, int32_t n);
+void nk_kv_head(uint8_t *out, uint8_t *att, const uint8_t *q, const int8_t *keys, const uint8_t *ks, const int8_t *values,
+                const uint8_t *vs, int32_t n, int32_t hs, int32_t kvDim, int32_t nkv, float sqrtHs);
 #endif

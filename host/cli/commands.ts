@@ -33,6 +33,7 @@ export function commandsCommand(): Command {
     .option("--json", "print {\"intent\": …, \"slots\": {…}} instead of the label")
     .option("--no-grammar", "unconstrained decoding (the output may then not be a label)")
     .option("--engine <kind>", "simd or mvp", (v: string) => { if (v !== "simd" && v !== "mvp") throw new UsageError(`--engine must be simd or mvp, got '${v}'`); return v; }, "simd")
+    .option("--stats", "at the end, print sentences/s and positions (tokens)/s of the labelling on stderr")
     .action(async (modelPath: string | undefined, o) => {
       const home = o.home ? readHome(o.home) : null;
       const model = loadModel(modelPath, undefined);
@@ -44,10 +45,18 @@ export function commandsCommand(): Command {
       const grammar = o.grammar ? new ModuleGrammar(engine, compiledCommandGrammar(home)) : null;
       if (grammar) check(engine.x.genConstrain(1), "grammar");
       const maxBytes = check(engine.x.genMaxPromptBytes(), "generation");
+      const stats = { sentences: 0, prompt: 0, positions: 0, ms: 0 };
       const label = (sentence: string): string => {
+        const t0 = performance.now();
+        try { return labelOf(sentence); } finally {
+          stats.sentences++; stats.ms += performance.now() - t0; stats.positions += engine.x.genPosition();
+        }
+      };
+      const labelOf = (sentence: string): string => {
         engine.setSampler(0, 1, 0n);
         grammar?.setInput(sentence);
         const promptTokens = engine.startGeneration(commandPrompt(sentence), 0);
+        stats.prompt += promptTokens;
         const parts: Buffer[] = [];
         for (;;) {
           const { status, piece } = engine.nextPosition();
@@ -66,8 +75,15 @@ export function commandsCommand(): Command {
         }
         return show(label(sentence));
       };
+      const report = (): void => {
+        if (!o.stats || stats.sentences === 0) return;
+        const s = stats.ms / 1000;
+        process.stderr.write(`${stats.sentences} sentences in ${s.toFixed(2)} s: ${(stats.sentences / s).toFixed(1)} sentences/s; ` +
+          `${stats.positions} positions (${stats.prompt} prompt, ${stats.positions - stats.prompt} label): ${(stats.positions / s).toFixed(0)} tokens/s\n`);
+      };
       if (o.input !== undefined) {
         process.stdout.write(one(o.input, "-i") + "\n");
+        report();
         return;
       }
       // stdin: a label a line, in order, flushed as it comes; a bad line is reported on stderr and
@@ -85,6 +101,7 @@ export function commandsCommand(): Command {
           process.stderr.write(`edgellm: ${e.message}\n`);
         }
       }
+      report();
     });
 }
 

@@ -49,14 +49,19 @@ export function instantiate(kind: EngineKind, agentHost: AgentHost = noAgentHost
       // every weight in linear memory, so the module never calls these under Node.
       wRead(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held weights are not available in Node"); },
       wMatvec(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held weights are not available in Node"); },
+      wMatmul(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held weights are not available in Node"); },
       wRow(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held weights are not available in Node"); },
       aRead(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held adapters are not available in Node"); },
       loraApply(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held adapters are not available in Node"); },
+      loraApplyBlock(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held adapters are not available in Node"); },
       // Host-held grammars (grammarLoadExternal) are the firmware's too: Node loads them into linear memory.
       gRead(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held grammars are not available in Node"); },
       // Native attention kernels: only called after nativeKernels(1), which Node never sets.
       kvScores(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
       kvMix(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
+      kvHead(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
+      quantizeActs(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
+      swiglu(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
     },
   };
   const instance = loader.instantiateSync<Record<string, unknown>>(mod, imports);
