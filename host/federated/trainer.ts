@@ -84,7 +84,7 @@ export class FedTrainer extends TypedEmitter<TrainerEvents> {
   private onMessage(route: Route, m: Message): void {
     if (this.closed) return;
     if (route.dir === "fed" && m.kind === "round") {
-      if (m.open) this.onRound(m); else if (this.job && (m.round === undefined || m.round >= this.job.msg.round)) this.drop(`round ${m.round ?? ""} closed`.trim());
+      if (m.open) this.onRound(m); else if (this.job && (m.round === undefined || m.round >= this.job.msg.round)) this.drop(m.round === undefined ? "the coordinator went away" : `round ${m.round} closed`);
       return;
     }
     if (route.dir === "fedto" && route.id === this.o.id) {
