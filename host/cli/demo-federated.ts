@@ -8,7 +8,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { Coordinator } from "../federated/coordinator.js";
 import { CoordinatorService } from "../federated/coordinator-service.js";
 import { denseGlobal } from "../federated/global-model.js";
-import { LocalTrainer, modelChecksum } from "../federated/local-trainer.js";
+import { modelChecksum } from "../federated/local-trainer.js";
+import { TrainThread } from "../federated/train-thread.js";
 import type { FedTrainer } from "../federated/trainer.js";
 import { PROJECT_ROOT } from "../engine/module.js";
 import { Engine } from "../engine/engine.js";
@@ -50,9 +51,8 @@ export async function federatedDemo(o: FederatedDemoOptions): Promise<void> {
   for (const f of files) {
     const id = basename(f, ".tsv").replace(/^train-/, "");
     const examples = labelledExamples(join(dir, f), "home data");
-    // Every trainer shares this one thread, so a fetch waits while others train: a long retry
-    // keeps them from asking again for chunks that are merely queued.
-    const t = await FedTrainer.start({ ...conn, id, local: new LocalTrainer(o.model, examples), fetchRetryMs: 30_000, log: o.log.child(id) });
+    // One training thread per home, as each home's `serve --train-data` has.
+    const t = await FedTrainer.start({ ...conn, id, local: new TrainThread(o.model.bytes, examples), log: o.log.child(id) });
     t.on("trained", (round, r) => say(`  ${id.padEnd(10)} round ${round}: ${r.examples} examples stay home; ${recipe.steps} steps in ${r.ms.toFixed(0)} ms, loss ${r.loss.toFixed(3)}; uploading ${r.bytes.length} bytes`));
     t.on("verdict", (round, a) => { if (a.status !== "accepted") say(`  ${id.padEnd(10)} round ${round}: ${a.status}${a.reason ? ` (${a.reason}: ${a.detail ?? ""})` : ""}`); });
     trainers.push(t);

@@ -37,8 +37,8 @@ export function serveCommand(): Command {
       let trainer: import("../federated/trainer.js").FedTrainer | undefined;
       if (examples) {
         const { FedTrainer } = await import("../federated/trainer.js");
-        const { LocalTrainer } = await import("../federated/local-trainer.js");
-        trainer = await FedTrainer.start({ ...c, id: o.id, local: new LocalTrainer(model, examples), chunkBytes: o.chunk, log: c.log.child("train") });
+        const { TrainThread } = await import("../federated/train-thread.js");
+        trainer = await FedTrainer.start({ ...c, id: o.id, local: new TrainThread(model.bytes, examples), chunkBytes: o.chunk, log: c.log.child("train") });
       }
       const sig = await Promise.race([untilSignal(), peer.stopped.then((e) => { throw e; })]);
       c.log.info(`${sig}: going offline`);

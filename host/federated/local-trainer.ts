@@ -19,9 +19,26 @@ import { localRound, SeedPool } from "./seed-scalar.js";
 
 export interface LocalResult { method: TrainMethod; bytes: Uint8Array; examples: number; loss: number; ms: number }
 
+// What a trainer needs of its compute: here (LocalTrainer via inProcess) or in a worker thread
+// (train-thread.ts), so that a long local round never stalls the process's MQTT connections.
+export interface LocalWork {
+  readonly base: number;             // the base model's checksum
+  readonly methods: TrainMethod[];
+  readonly examples: number;         // |D_k|
+  train(id: string, round: number, recipe: Recipe, global: Uint8Array): Promise<LocalResult>;
+  close(): Promise<void>;
+}
+
+export function inProcess(t: LocalTrainer): LocalWork {
+  return { base: t.base, methods: t.methods, examples: t.examples.length, train: async (...a) => t.train(...a), close: async () => undefined };
+}
+
+// The model as the trainer needs it: its bytes (edgellm format) and the parsed image.
+export type TrainerModel = Pick<LoadedModel, "bytes" | "image">;
+
 export class LocalTrainerError extends Error {}
 
-export function modelChecksum(m: LoadedModel): number {
+export function modelChecksum(m: Pick<LoadedModel, "bytes">): number {
   return new DataView(m.bytes.buffer, m.bytes.byteOffset, m.bytes.length).getUint32(CHECKSUM_OFFSET, true);
 }
 
@@ -33,7 +50,7 @@ export class LocalTrainer {
   private rows: { T: number; rows: Rows } | null = null;
   private tokenizer: Engine | null = null;
 
-  constructor(private readonly model: LoadedModel, readonly examples: readonly Example[]) {
+  constructor(private readonly model: TrainerModel, readonly examples: readonly Example[]) {
     if (examples.length === 0) throw new LocalTrainerError("no training examples");
     this.base = modelChecksum(model);
   }

@@ -18,13 +18,13 @@ import { MAX_FED_FETCH, MAX_FED_CHUNK_BYTES } from "../fleet/schemas.js";
 import { checkName, topics, type Route } from "../fleet/topics.js";
 import { Transport, type TransportOptions } from "../fleet/transport.js";
 import { Assembler, chunkAt } from "./chunks.js";
-import { type LocalResult, type LocalTrainer } from "./local-trainer.js";
+import type { LocalResult, LocalWork } from "./local-trainer.js";
 
 export interface TrainerOptions {
   broker: string;
   fleet: string;
   id: string;
-  local: LocalTrainer;
+  local: LocalWork;         // the round's compute (a worker thread in `serve`; closed with the trainer)
   chunkBytes?: number;     // what it asks for and uploads in (default the protocol's largest)
   fetchRetryMs?: number;   // a fetch with no chunk for this long asks again from the first missing one
   ackWaitMs?: number;      // an upload with no verdict for this long is sent again
@@ -77,7 +77,7 @@ export class FedTrainer extends TypedEmitter<TrainerEvents> {
     t.on("connect", () => { announce(); f.resume(); });
     await t.subscribe([topics.fed(o.fleet, "round"), topics.trainerInbox(o.fleet, o.id)]);
     announce();
-    o.log.info(`trainer ${o.id}: ${o.local.examples.length} examples, base ${o.local.base.toString(16)}`);
+    o.log.info(`trainer ${o.id}: ${o.local.examples} examples, base ${o.local.base.toString(16)}`);
     return f;
   }
 
@@ -147,19 +147,20 @@ export class FedTrainer extends TypedEmitter<TrainerEvents> {
       return;
     }
     j.phase = "train";
-    setImmediate(() => this.train(j, global)); // out of the MQTT callback
+    void this.train(j, global);
   }
 
-  private train(j: Job, global: Uint8Array): void {
+  private async train(j: Job, global: Uint8Array): Promise<void> {
     if (this.job !== j || this.closed) return;
     let r: LocalResult;
     try {
-      r = this.o.local.train(this.o.id, j.msg.round, j.msg.recipe, global);
+      r = await this.o.local.train(this.o.id, j.msg.round, j.msg.recipe, global);
     } catch (e) {
       this.o.log.error(`round ${j.msg.round}: cannot train: ${(e as Error).message}`);
       j.phase = "done";
       return;
     }
+    if (this.closed) return;
     this.stats.rounds++;
     this.o.log.info(`round ${j.msg.round}: trained ${j.msg.recipe.steps} ${j.msg.recipe.method} steps in ${r.ms.toFixed(0)} ms, loss ${r.loss.toFixed(4)}; uploading ${r.bytes.length} bytes`);
     this.emit("trained", j.msg.round, r);
@@ -214,5 +215,6 @@ export class FedTrainer extends TypedEmitter<TrainerEvents> {
     clearInterval(this.timer);
     await this.t.farewell(topics.fedPeer(this.o.fleet, this.o.id, "trainer"), { kind: "trainer", id: this.o.id, online: false });
     await this.t.close();
+    await this.o.local.close();
   }
 }

@@ -21,7 +21,8 @@ import { MezoTrainer } from "../../host/train/mezo.js";
 import { captureLog } from "./fleet-helpers.js";
 import { baseModel, homeExamples, RECIPE, SEQ, startCoordinator, startTrainer, waitFor } from "./federated-helpers.js";
 import { FedTrainer } from "../../host/federated/trainer.js";
-import { LocalTrainer } from "../../host/federated/local-trainer.js";
+import { TrainThread } from "../../host/federated/train-thread.js";
+import { inProcess, LocalTrainer } from "../../host/federated/local-trainer.js";
 
 let mosq: MosquittoProcess;
 before(async () => { mosq = await startMosquitto(); });
@@ -32,7 +33,9 @@ const loraTrainer = () => { const m = baseModel(); return new LoraTrainer(m.imag
 
 test("backprop: 2 rounds over MQTT end with the simulated run's global, to the bit", { timeout: 60_000 }, async () => {
   const fleet = "fe";
-  const trainers = await Promise.all(IDS.map((id, i) => startTrainer(mosq.url, fleet, id, i + 1)));
+  // h1 trains in this thread, h2 in a worker thread as `serve --train-data` does: the same bits.
+  const trainers = [await startTrainer(mosq.url, fleet, "h1", 1),
+    await FedTrainer.start({ broker: mosq.url, fleet, id: "h2", local: new TrainThread(baseModel().bytes, homeExamples(2)), chunkBytes: 16384, log: captureLog("h2").log })];
   const { coordinator, service } = await startCoordinator(mosq.url, fleet, { rounds: 2, clientsPerRound: 2, roundMs: 30_000 });
   service.run();
   await waitFor(service.finished(), 45_000, "2 rounds");
@@ -57,7 +60,7 @@ test("mezo (seed-and-scalar): 2 rounds over MQTT end with the simulated run's ad
     e.loadAdapter(start, 1);
     return new MezoTrainer(e, start.length, homeExamples(1), { eps: 1e-3, lr: recipe.lr, batch: recipe.batch, seed: BigInt(recipe.seed) });
   };
-  const trainers = await Promise.all(IDS.map((id, i) => FedTrainer.start({ broker: mosq.url, fleet, id, local: new LocalTrainer(baseModel(), homeExamples(i + 1)), chunkBytes: 2048, log: captureLog(id).log })));
+  const trainers = await Promise.all(IDS.map((id, i) => FedTrainer.start({ broker: mosq.url, fleet, id, local: inProcess(new LocalTrainer(baseModel(), homeExamples(i + 1))), chunkBytes: 2048, log: captureLog(id).log })));
   const model = scalarGlobal(holder(), new SeedPool(64, 9), recipe.steps, recipe.lr, undefined);
   const coordinator = new Coordinator(model.initial, { clientsPerRound: 2, roundMs: 30_000, server: "fedavg", seed: recipe.seed });
   const service = await CoordinatorService.start(coordinator, model, { broker: mosq.url, fleet, id: "coord", rounds: 2, clientsPerRound: 2, roundMs: 30_000, gatherMs: 500, base: modelChecksum(baseModel()), recipe, log: captureLog("coord").log });

@@ -12,7 +12,7 @@ import { Assembler, bytesToF32 } from "../../host/federated/chunks.js";
 import { Coordinator, type DpOptions } from "../../host/federated/coordinator.js";
 import { CoordinatorService } from "../../host/federated/coordinator-service.js";
 import { denseGlobal } from "../../host/federated/global-model.js";
-import { LocalTrainer, modelChecksum } from "../../host/federated/local-trainer.js";
+import { inProcess, LocalTrainer, modelChecksum } from "../../host/federated/local-trainer.js";
 import { FedTrainer } from "../../host/federated/trainer.js";
 import { b64, type Recipe, type Update } from "../../host/fleet/messages.js";
 import { topics } from "../../host/fleet/topics.js";
@@ -55,7 +55,7 @@ export async function startCoordinator(broker: string, fleet: string, o: { round
 }
 
 export function startTrainer(broker: string, fleet: string, id: string, home: number, auth?: Auth): Promise<FedTrainer> {
-  return FedTrainer.start({ broker, fleet, id, local: new LocalTrainer(baseModel(), homeExamples(home)), chunkBytes: 16384, fetchRetryMs: 1000, ackWaitMs: 1500, log: captureLog(id).log, ...auth });
+  return FedTrainer.start({ broker, fleet, id, local: inProcess(new LocalTrainer(baseModel(), homeExamples(home))), chunkBytes: 16384, fetchRetryMs: 1000, ackWaitMs: 1500, log: captureLog(id).log, ...auth });
 }
 
 // `edgellm serve --train-data` as a child process.
