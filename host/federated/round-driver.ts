@@ -79,6 +79,7 @@ void sameReasons;
 export class RoundDriver extends TypedEmitter<RoundDriverEvents> {
   private readonly trainers = new Map<string, TrainerOnline>();
   private open: OpenRound | null = null;
+  private last: { round: number; verdicts: Map<string, Draft<Ack>>; lastAckAt: Map<string, number> } | null = null; // the round closed last
   private idleSince: number;
   private finishedWhy: string | null = null;
   private timer: TimerId | null = null;
@@ -133,6 +134,14 @@ export class RoundDriver extends TypedEmitter<RoundDriverEvents> {
 
   onUpdate(id: string, u: Update): void {
     const open = this.open, now = this.clock.now();
+    const kept = this.last?.round === u.round ? this.last.verdicts.get(id) : undefined;
+    if (kept && (!open || u.round !== open.msg.round)) {
+      // Its verdict was sent as the round closed, but the update came again (the ack was slow):
+      // the same verdict again, not a refusal as late.
+      const at = this.last!.lastAckAt.get(id) ?? -Infinity;
+      if (now - at >= ACK_REPEAT_MS) { this.last!.lastAckAt.set(id, now); this.sink.toTrainer(id, kept); }
+      return;
+    }
     if (!open || u.round !== open.msg.round || !open.msg.clients.includes(id)) {
       // Late, early or unsampled: the Coordinator words the refusal (its checks come first).
       // Its other parts (or a re-send) within a second get no second refusal.
@@ -232,6 +241,7 @@ export class RoundDriver extends TypedEmitter<RoundDriverEvents> {
     const open = this.open!;
     const r = this.c.close();
     this.model.afterClose(open.scalars);
+    this.last = { round: r.round, verdicts: open.verdicts, lastAckAt: open.lastAckAt };
     this.open = null;
     this.idleSince = this.clock.now();
     this.sink.announce({ kind: "round", coordinator: this.o.id, open: false, round: r.round });

@@ -27,7 +27,7 @@ export interface TrainerOptions {
   local: LocalWork;         // the round's compute (a worker thread in `serve`; closed with the trainer)
   chunkBytes?: number;     // what it asks for and uploads in (default the protocol's largest)
   fetchRetryMs?: number;   // a fetch with no chunk for this long asks again from the first missing one
-  ackWaitMs?: number;      // an upload with no verdict for this long is sent again
+  ackWaitMs?: number;      // an upload with no verdict for this long is sent again (default 10 s: the coordinator may be scoring a round)
   username?: string; password?: string; protocolVersion?: 4 | 5; connectTimeoutMs?: number;
   tls?: Pick<TransportOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
   log: Logger;
@@ -206,7 +206,7 @@ export class FedTrainer extends TypedEmitter<TrainerEvents> {
     const j = this.job, now = Date.now();
     if (!j || !this.t.connected) return;
     if (j.phase === "fetch" && now - j.lastChunkAt > (this.o.fetchRetryMs ?? 2000)) this.fetch();
-    if (j.phase === "upload" && now - j.lastSendAt > (this.o.ackWaitMs ?? 3000)) this.upload(j);
+    if (j.phase === "upload" && now - j.lastSendAt > (this.o.ackWaitMs ?? 10_000)) this.upload(j);
   }
 
   async close(): Promise<void> {

@@ -130,8 +130,9 @@ test("FedAvg over two accepted trainers weights by |D_k|; a late update is refus
   t.clock.advance(100);
   assert.equal(t.open().round, 2, "round 2 announced at the next tick");
   t.clock.advance(1000);
-  for (const u of parts(1, new Float32Array(N).fill(9), 10)) t.d.onUpdate("a", u);
-  assert.equal(t.acks("a").at(-1)?.reason, "late");
+  t.online("c");
+  for (const u of parts(1, new Float32Array(N).fill(9), 10)) t.d.onUpdate("c", u);
+  assert.equal(t.acks("c").at(-1)?.reason, "late");
   assert.ok(t.c.global.every((v) => Math.abs(v - want) < 1e-6), "the late update did not move the global");
 });
 
@@ -152,4 +153,17 @@ test("an update in parts missing one: a re-sent part is answered with what is mi
   assert.ok(t.c.global.every((v) => v === 2.5));
   t.clock.advance(5000);
   assert.deepEqual(t.open().clients, ["a"], "round 2 samples the trainers still online, after the gather time");
+});
+
+test("an update re-sent after its round closed (a slow ack) gets its verdict again, not a late refusal", () => {
+  const t = setUp({ clientsPerRound: 2 });
+  t.online("a"); t.online("b");
+  for (const u of parts(1, new Float32Array(N).fill(1), 10)) t.d.onUpdate("a", u);
+  for (const u of parts(1, new Float32Array(N).fill(1), 10)) t.d.onUpdate("b", u);
+  assert.equal(t.closed.length, 1);
+  t.clock.advance(1000);
+  for (const u of parts(1, new Float32Array(N).fill(1), 10)) t.d.onUpdate("b", u);
+  assert.deepEqual(t.acks("b").map((a) => a.status), ["accepted", "accepted"]);
+  t.clock.advance(10_000);
+  assert.deepEqual(t.closed[1]?.refused ?? [], [], "nothing refused in round 2 for it");
 });
