@@ -14,12 +14,11 @@ import { SeedPool } from "../federated/seed-scalar.js";
 import type { Recipe } from "../fleet/messages.js";
 import { MezoTrainer } from "../train/mezo.js";
 import { UsageError } from "./errors.js";
-import { loadRun, roundLine, saveRound, type FederateCommon } from "./federate-state.js";
+import { loadRun, roundLine, saveRound, type FederateCommon, type FederateOptions } from "./federate-state.js";
 import { connectionOptions, untilSignal } from "./fleet-options.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function runFleet(o: Record<string, any>, c: FederateCommon, out: (line: string) => void = (l) => process.stdout.write(l + "\n")): Promise<void> {
-  const conn = connectionOptions(o as Parameters<typeof connectionOptions>[0], `coordinator/${o.id}`);
+export async function runFleet(o: FederateOptions, c: FederateCommon, out: (line: string) => void = (l) => process.stdout.write(l + "\n")): Promise<void> {
+  const conn = connectionOptions(o, `coordinator/${o.id}`);
   const mezo = o.method === "mezo";
   const { saved, start } = loadRun(o.output, !!o.resume, { ...c.run, mode: "fleet" });
   const recipe: Recipe = {

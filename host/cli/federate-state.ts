@@ -13,6 +13,17 @@ import type { Engine } from "../engine/engine.js";
 import type { LoadedModel } from "../format/load.js";
 import type { Rows } from "../train/finetune-data.js";
 import type { LoraTrainer } from "../train/finetune.js";
+import type { FleetCliOptions } from "./fleet-options.js";
+
+// The parsed command line of `federate` (commander's option names).
+export interface FederateOptions extends FleetCliOptions {
+  simulate?: boolean; data?: string[]; output: string; base?: string; val?: string[]; split: number;
+  rounds: number; clientsPerRound: number; localSteps: number; batch: number; lr: number; rank: number; alpha?: number; seq: number;
+  server: "fedavg" | "fedadam"; serverLr?: number; evalEvery: number;
+  dpNoise?: number; dpClip: number; sampleRate?: number; delta: number; epsilon: number; localDp?: boolean;
+  method: "backprop" | "mezo"; pool: number; eps: number; seed: number;
+  id: string; roundTimeout: number; gather: number; resume?: boolean; json?: boolean;
+}
 
 // What both drivers of `federate` share (federate.ts setUp): the base, the trainer that shapes
 // the adapter, DP, validation, and the options --resume must find unchanged.

@@ -20,7 +20,7 @@ import { UsageError } from "./errors.js";
 import { readExampleFile } from "./example-file.js";
 import { withFleetOptions } from "./fleet-options.js";
 import { runFleet } from "./federate-fleet.js";
-import { loadRun, roundLine, saveRound, statePathOf, type FederateCommon } from "./federate-state.js";
+import { loadRun, roundLine, saveRound, statePathOf, type FederateCommon, type FederateOptions } from "./federate-state.js";
 import { loadModel } from "./model-source.js";
 import { checkWritable } from "./output.js";
 import { startProgress } from "./progress.js";
@@ -72,7 +72,7 @@ export function federateCommand(): Command {
 
 
 // What both drivers need: the base, the trainer that shapes the adapter, DP, validation.
-function setUp(o: Record<string, any>, cmd: Command): FederateCommon {
+function setUp(o: FederateOptions, cmd: Command): FederateCommon {
   const inputs: Record<string, string | undefined> = { base: o.base, state: statePathOf(o.output) };
   (o.data ?? []).forEach((d: string, i: number) => { inputs[`data file ${i + 1}`] = d; });
   (o.val ?? []).forEach((d: string, i: number) => { inputs[`validation file ${i + 1}`] = d; });
@@ -109,15 +109,16 @@ function concatRows(sets: Rows[]): Rows {
   return { tokens: cat((r) => r.tokens), targets: cat((r) => r.targets), n: sets.reduce((n, r) => n + r.n, 0), T: sets[0].T, truncated: sets.reduce((n, r) => n + r.truncated, 0), labelled: sets.every((r) => r.labelled), from: cat((r) => r.from), intentTo: cat((r) => r.intentTo) };
 }
 
-function simulate(o: Record<string, any>, c: FederateCommon): void {
-  const homes = o.data.map((path: string) => ({ id: basename(path).replace(/\.[^.]*$/, ""), rows: tokenizeRows(c.engine, readExampleFile(path, "data file"), c.seq) }));
+function simulate(o: FederateOptions, c: FederateCommon): void {
+  const data = o.data ?? []; // required with --simulate (checked in the action)
+  const homes = data.map((path: string) => ({ id: basename(path).replace(/\.[^.]*$/, ""), rows: tokenizeRows(c.engine, readExampleFile(path, "data file"), c.seq) }));
   const clients = splitClients(homes, o.split);
   const dp = c.dp && o.sampleRate === undefined ? { ...c.dp, sampleRate: Math.min(1, o.clientsPerRound / clients.length) } : c.dp;
   const mezo = o.method === "mezo";
   const run = { ...c.run, dp: dp ?? null, clients: clients.map((k) => `${k.id}:${k.rows.n}`).join(",") };
   const { saved, start } = loadRun(o.output, !!o.resume, run);
   const mode: FederationMode = mezo
-    ? seedScalarMode({ base: c.base.bytes, ctx: c.seq, trainer: c.trainer, start, clients: clientExamples(o.data, o.split), val: c.valExamples, steps: o.localSteps, batch: o.batch, lr: c.lr, eps: o.eps, pool: o.pool, seed: o.seed })
+    ? seedScalarMode({ base: c.base.bytes, ctx: c.seq, trainer: c.trainer, start, clients: clientExamples(data, o.split), val: c.valExamples, steps: o.localSteps, batch: o.batch, lr: c.lr, eps: o.eps, pool: o.pool, seed: o.seed })
     : denseMode({ trainer: c.trainer, start, clients, val: c.valRows, steps: o.localSteps, localDp: o.localDp && dp ? { clip: dp.clip, noise: dp.noise } : undefined, seed: o.seed });
   let coordinator: Coordinator;
   try {

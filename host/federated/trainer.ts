@@ -26,7 +26,7 @@ export interface TrainerOptions {
   id: string;
   local: LocalWork;         // the round's compute (a worker thread in `serve`; closed with the trainer)
   chunkBytes?: number;     // what it asks for and uploads in (default the protocol's largest)
-  fetchRetryMs?: number;   // a fetch with no chunk for this long asks again from the first missing one
+  fetchRetryMs?: number;   // a fetch with no chunk for this long asks again from the first missing one (default 5 s)
   ackWaitMs?: number;      // an upload with no verdict for this long is sent again (default 10 s: the coordinator may be scoring a round)
   username?: string; password?: string; protocolVersion?: 4 | 5; connectTimeoutMs?: number;
   tls?: Pick<TransportOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
@@ -205,7 +205,7 @@ export class FedTrainer extends TypedEmitter<TrainerEvents> {
   private tick(): void {
     const j = this.job, now = Date.now();
     if (!j || !this.t.connected) return;
-    if (j.phase === "fetch" && now - j.lastChunkAt > (this.o.fetchRetryMs ?? 2000)) this.fetch();
+    if (j.phase === "fetch" && now - j.lastChunkAt > (this.o.fetchRetryMs ?? 5000)) this.fetch();
     if (j.phase === "upload" && now - j.lastSendAt > (this.o.ackWaitMs ?? 10_000)) this.upload(j);
   }
 
