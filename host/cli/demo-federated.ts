@@ -50,7 +50,7 @@ export async function federatedDemo(o: FederatedDemoOptions): Promise<void> {
   const trainers: FedTrainer[] = [];
   for (const f of files) {
     const id = basename(f, ".tsv").replace(/^train-/, "");
-    const examples = labelledExamples(join(dir, f), "home data");
+    const examples = labelledExamples(join(dir, f), "home data", "federated training takes");
     // One training thread per home, as each home's `serve --train-data` has.
     const t = await FedTrainer.start({ ...conn, id, local: new TrainThread(o.model.bytes, examples), log: o.log.child(id) });
     t.on("trained", (round, r) => say(`  ${id.padEnd(10)} round ${round}: ${r.examples} examples stay home; ${recipe.steps} steps in ${r.ms.toFixed(0)} ms, loss ${r.loss.toFixed(3)}; uploading ${r.bytes.length} bytes`));
@@ -62,7 +62,7 @@ export async function federatedDemo(o: FederatedDemoOptions): Promise<void> {
   const trainer = new LoraTrainer(o.model.image, base, seq, { rank: 4, alpha: 4, targets: [...LORA_TARGET_KINDS], lr: recipe.lr, lrDecay: 1, weightDecay: 0, batch: recipe.batch, steps: recipe.steps, seed: recipe.seed });
   let val;
   if (valFile) {
-    const ex = labelledExamples(join(dir, valFile), "validation file").slice(0, 200);
+    const ex = labelledExamples(join(dir, valFile), "validation file", "validation takes").slice(0, 200);
     val = tokenizeRows(Engine.load(o.model.bytes, undefined, { engine: "simd", ctx: 2 }), { kind: "labelled", examples: ex }, seq);
   }
   const model = denseGlobal(trainer, val);

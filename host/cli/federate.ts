@@ -98,7 +98,7 @@ function setUp(o: FederateOptions, cmd: Command): FederateCommon {
   const lr: number = mezo && cmd.getOptionValueSource("lr") === "default" ? 1e-3 : o.lr;
   const valFiles: string[] = o.val ?? [];
   const valRows = valFiles.length ? concatRows(valFiles.map((f) => tokenizeRows(engine, readExampleFile(f, "validation file"), seq))) : undefined;
-  const valExamples = valFiles.length ? valFiles.flatMap((f) => labelledExamples(f, "validation file")) : undefined;
+  const valExamples = valFiles.length && mezo ? valFiles.flatMap((f) => labelledExamples(f, "validation file")) : undefined; // MeZO scores labelled examples
   const run = { method: o.method, base: checksum, rank: o.rank, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, seed: o.seed, ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
   return { base, checksum, seq, alpha, lr, trainer, engine, dp, valRows, valExamples, run };
 }

@@ -24,7 +24,7 @@ export function serveCommand(): Command {
     .action(async (modelArg: string | undefined, o) => {
       const c = connectionOptions(o, `peer/${o.id}`);
       const model = loadModel(o.model ?? modelArg, o.tokenizer);
-      const examples = o.trainData !== undefined ? labelledExamples(o.trainData, "--train-data") : undefined;
+      const examples = o.trainData !== undefined ? labelledExamples(o.trainData, "--train-data", "federated training takes") : undefined;
       if (examples && examples.length === 0) throw new UsageError(`--train-data ${o.trainData}: no examples`);
       if (examples && model.source !== "edgellm") throw new UsageError(`${model.path}: federated training needs an edgellm model file (convert it first)`);
       const { Peer } = await import("../fleet/peer.js"); // fleet modules load only when used: `run` stays fast

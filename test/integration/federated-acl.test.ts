@@ -40,6 +40,7 @@ test("a round under the fleet ACL; a device's update in another trainer's name n
   assert.match(String(await spoof), /Not authorized/, "the broker refused the spoofed publish (MQTT 5 reason)");
   assert.equal(results[0].accepted, 2);
   assert.deepEqual(results[0].refused, []);
+  await observer.settled(1, 2, ["a1", "a2"]);
   assert.ok(![...observer.updates.values()].some((u) => u.examples === 1000), "the spoofed update never reached the broker's subscribers");
   observer.checkAverage(1, before!, coordinator.global, ["a1", "a2"]); // (the coordinator's user cannot read the verdicts it sends)
   await service.close();

@@ -61,6 +61,7 @@ test("a trainer killed mid-round and a client sending garbage, a huge message an
   for (const r of results) {
     assert.ok(r.refused.some((x) => x.client === "evil" && x.reason === "non-finite"), `round ${r.round}: evil's NaN update refused`);
     assert.ok(!r.refused.some((x) => x.client === "t1" || x.client === "t2"), `round ${r.round}: no honest update refused`);
+    await observer.settled(r.round, r.accepted);
     assert.deepEqual(observer.accepted(r.round), ["t1", "t2"], `round ${r.round}: accepted`);
     assert.equal(r.accepted, 2);
     observer.checkAverage(r.round, befores.get(r.round)!, r.round === 3 ? coordinator.global : befores.get(r.round + 1)!);

@@ -19,7 +19,7 @@ import { topics } from "../../host/fleet/topics.js";
 import { Transport } from "../../host/fleet/transport.js";
 import { loadModel } from "../../host/cli/model-source.js";
 import { LORA_TARGET_KINDS, LoraTrainer } from "../../host/train/finetune.js";
-import { CLI, captureLog } from "./fleet-helpers.js";
+import { CLI, captureLog, until } from "./fleet-helpers.js";
 
 export const SEQ = 32;
 export const RECIPE: Recipe = { method: "backprop", steps: 3, lr: 5e-3, batch: 4, seq: SEQ, seed: 5 };
@@ -83,6 +83,15 @@ export class Observer {
     let e = this.updates.get(k);
     try { if (!e) { e = { examples: u.examples, asm: new Assembler(u.parts, u.bytes, u.partBytes) }; this.updates.set(k, e); } } catch { return; }
     e.asm.add(u.part, u.parts, u.bytes, b64.to(u.data), u.crc32);
+  }
+  // The broker delivers to the observer a little after the coordinator: wait for the round's
+  // verdicts and the accepted updates' bytes (`clients`: when verdicts cannot be read, the ACL test).
+  async settled(round: number, accepted: number, clients?: string[]): Promise<void> {
+    const have = () => {
+      const acc = clients ?? this.accepted(round);
+      return acc.length >= accepted && acc.every((c) => this.updates.get(`${round}/${c}`)?.asm.complete);
+    };
+    await until(have, 10_000, `the observer's view of round ${round}`);
   }
   accepted(round: number): string[] { return [...this.verdicts].filter(([k, s]) => k.startsWith(`${round}/`) && s === "accepted").map(([k]) => k.split("/")[1]).sort(); }
 

@@ -46,6 +46,7 @@ test("broker restarted mid-round: trainers and coordinator reconnect, the round 
   for (const r of results) {
     assert.equal(r.accepted, 2, `round ${r.round}: both updates accepted`);
     assert.deepEqual(r.refused, []);
+    await observer.settled(r.round, r.accepted);
     observer.checkAverage(r.round, befores.get(r.round)!, r.round === 3 ? coordinator.global : befores.get(r.round + 1)!);
   }
   await service.close();
