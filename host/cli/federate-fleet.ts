@@ -67,7 +67,7 @@ export async function runFleet(o: FederateOptions, c: FederateCommon, out: (line
   service.run();
   const ended = await Promise.race([service.finished().then((why) => ({ why, signal: false })), untilSignal().then((sig) => ({ why: `${sig}: stopped (resume with --resume)`, signal: true }))]);
   await service.close();
-  out(`federate: ${ended.why}; ${o.output} holds the global adapter after round ${coordinator.round}${dp ? `, ε = ${coordinator.epsilon.toFixed(3)} at δ = ${dp.delta}` : ""}`);
+  out(`federate: ${ended.why}; ${coordinator.round === 0 ? "no round ran, nothing written" : `${o.output} holds the global adapter after round ${coordinator.round}${dp ? `, ε = ${coordinator.epsilon.toFixed(3)} at δ = ${dp.delta}` : ""}`}`);
   if (ended.signal) process.exitCode = 130;
 }
 
