@@ -20,10 +20,20 @@ export function demoCommand(): Command {
     .option("-n, --steps <int>", "positions per task", int("steps", 1, 65536), 64)
     .option("--port <int>", "embedded broker port (0: any free port)", int("port", 0, 65535), 0)
     .option("--log-level <level>", "fleet log level", choice("log level", ["debug", "info", "warn", "error", "silent"] as const), "warn")
+    .option("--federated", "instead: federated fine-tuning (a coordinator and one trainer per train-home*.tsv) over the embedded broker")
+    .option("--homes <dir>", "--federated: the home-command data (default ../shared/data/home-commands)")
+    .option("--rounds <int>", "--federated: rounds", int("rounds", 1, 1000), 3)
+    .option("--clients-per-round <int>", "--federated: homes sampled per round", int("clients-per-round", 1, 1000), 6)
+    .option("--local-steps <int>", "--federated: optimizer steps per home per round", int("local-steps", 1, 10000), 10)
     .action(async (modelArg: string | undefined, o) => {
       const level: LogLevel = o.logLevel;
       const log = makeLogger("demo", level);
       const model = loadModel(modelArg, o.tokenizer);
+      if (o.federated) {
+        const { federatedDemo } = await import("./demo-federated.js");
+        await federatedDemo({ model, homes: o.homes, rounds: o.rounds, clientsPerRound: o.clientsPerRound, localSteps: o.localSteps, port: o.port, log });
+        return;
+      }
       const { startEmbeddedBroker } = await import("../fleet/broker.js"); // fleet modules load only when used
       const { FleetClient } = await import("../fleet/client.js");
       const { Gateway } = await import("../fleet/gateway.js");

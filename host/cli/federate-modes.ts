@@ -37,9 +37,9 @@ export function denseMode(o: { trainer: LoraTrainer; start?: Uint8Array; clients
   };
 }
 
-export function labelledExamples(path: string, what = "data file"): Example[] {
+export function labelledExamples(path: string, what = "data file", needs = "--method mezo trains on"): Example[] {
   const f = readExampleFile(path, what);
-  if (f.kind !== "labelled") throw new UsageError(`${path}: --method mezo trains on SENTENCE<TAB>LABEL lines; this file is plain text`);
+  if (f.kind !== "labelled") throw new UsageError(`${path}: ${needs} SENTENCE<TAB>LABEL lines; this file is plain text`);
   return f.examples;
 }
 

@@ -47,7 +47,8 @@ export interface ClientUpdate {
   loss?: number;         // the client's mean training loss, for the log
 }
 
-export type RefusalReason = "late" | "early" | "not-sampled" | "duplicate" | "shape" | "non-finite" | "examples";
+// The last three are the transport's (host/federated/round-driver.ts): pieces that cannot make an update.
+export type RefusalReason = "late" | "early" | "not-sampled" | "duplicate" | "shape" | "non-finite" | "examples" | "checksum" | "method" | "malformed";
 
 export interface Refusal { client: string; round: number; reason: RefusalReason; detail: string }
 

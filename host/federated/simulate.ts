@@ -5,9 +5,8 @@
 //
 //   simulateRound(...) → the coordinator's RoundResult, plus bytes a client would move.
 import type { Rows } from "../train/finetune-data.js";
-import type { KeptClient, LoraTrainer } from "../train/finetune.js";
-import { localDp } from "../privacy/dp.js";
-import { GaussianRng } from "../privacy/gaussian.js";
+import type { LoraTrainer } from "../train/finetune.js";
+import { clientSeed, denseLocalRound, type KeptClients, type LocalDp } from "./local-round.js";
 import type { Coordinator, RoundResult } from "./coordinator.js";
 import type { Example } from "../commands/examples.js";
 import type { MezoTrainer } from "../train/mezo.js";
@@ -17,10 +16,8 @@ export interface SimClient { id: string; rows: Rows }
 
 export interface LocalRecipe {
   steps: number;              // local optimizer steps per round
-  localDp?: { clip: number; noise: number }; // clip and noise on the device before the update leaves
-  // Clients keep their AdamW state between rounds, and the rate follows one cosine over the run's
-  // rounds × steps: a client's run is then a piece of one continuous optimization.
-  kept?: { rounds: number; clients: Map<string, KeptClient> };
+  localDp?: LocalDp;          // clip and noise on the device before the update leaves
+  kept?: KeptClients;         // clients keep their AdamW state between rounds
 }
 
 export interface SimRound extends RoundResult { bytesPerClient: number }
@@ -49,27 +46,12 @@ export function simulateRound(coordinator: Coordinator, trainer: LoraTrainer, cl
   const global = coordinator.global;
   for (const id of ann.clients) {
     const c = byId.get(id)!;
-    const schedule = { done: (ann.round - 1) * recipe.steps, total: (recipe.kept?.rounds ?? 1) * recipe.steps };
-    const kept = recipe.kept && (recipe.kept.clients.get(id) ?? { moments: new Float32Array(2 * global.length), adamSteps: 0, schedule });
-    trainer.beginLocal(global, (seed ^ Math.imul(ann.round, 0x27d4eb2d) ^ hash(id)) >>> 0, recipe.steps, kept && { ...kept, schedule });
-    let loss = 0;
-    for (let s = 0; s < recipe.steps; s++) loss += trainer.step(c.rows);
-    if (recipe.kept) recipe.kept.clients.set(id, trainer.keptState(schedule));
-    const local = trainer.lora;
-    let delta: Float32Array = new Float32Array(global.length);
-    for (let i = 0; i < delta.length; i++) delta[i] = local[i] - global[i];
-    if (recipe.localDp) delta = localDp(delta, recipe.localDp.clip, recipe.localDp.noise, new GaussianRng((seed ^ hash(`${id}/${ann.round}`)) >>> 0)).update[0];
-    coordinator.submit({ client: id, round: ann.round, examples: c.rows.n, delta, loss: loss / recipe.steps });
+    const { delta, loss } = denseLocalRound(trainer, global, c.rows, recipe.steps, seed, ann.round, id, recipe.localDp, recipe.kept);
+    coordinator.submit({ client: id, round: ann.round, examples: c.rows.n, delta, loss });
   }
   const r = coordinator.close();
   // A client fetches the global adapter and returns one update of the same size (f32).
   return { ...r, bytesPerClient: 2 * 4 * global.length };
-}
-
-function hash(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
 }
 
 export interface SeedScalarSim {
@@ -90,7 +72,7 @@ export function simulateSeedScalarRound(coordinator: Coordinator, sim: SeedScala
   const global = sim.globalTrainer.image().slice();
   const accepted: ScalarUpdate[] = [];
   for (const id of ann.clients) {
-    const u = localRound(sim.clientTrainer, global, sim.pool, id, byId.get(id)!.examples, sim.steps, (seed ^ Math.imul(ann.round, 0x27d4eb2d) ^ hash(id)) >>> 0);
+    const u = localRound(sim.clientTrainer, global, sim.pool, id, byId.get(id)!.examples, sim.steps, clientSeed(seed, ann.round, id));
     const problem = scalarProblem(u, sim.pool, sim.steps);
     const refused = problem ? null : coordinator.submit({ client: id, round: ann.round, examples: u.examples, delta: new Float32Array(0), loss: u.loss });
     if (!problem && !refused) accepted.push(u);

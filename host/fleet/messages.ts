@@ -1,6 +1,6 @@
 // Message types and the one encoder/decoder: size, JSON, version, kind, schema and topic checks.
 import { Ajv, type ValidateFunction } from "ajv";
-import { MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, SCHEMAS, type MessageKind, type TaskType } from "./schemas.js";
+import { FED_REFUSALS, MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, SCHEMAS, type MessageKind, type TaskType } from "./schemas.js";
 import { parseTopic, type Route } from "./topics.js";
 
 export type TaskStatus = "done" | "cancelled" | "expired" | "failed";
@@ -39,7 +39,34 @@ export interface Reply {
   elapsedMs: number; attempts: number; peer?: string; error?: string;
 }
 
-export type Message = Status | Heartbeat | Accept | Reject | Tokens | Result | Task | Cancel | Submit | GatewayPresence | Queued | Reply;
+// Federated rounds (docs/protocol.md §9).
+export type TrainMethod = "backprop" | "mezo";
+export type FedRefusal = (typeof FED_REFUSALS)[number]; // = the Coordinator's RefusalReason (round-driver.ts checks it)
+export interface Recipe {
+  method: TrainMethod; steps: number; lr: number; batch: number; seq: number; seed: number;
+  localDp?: { clip: number; noise: number };              // clip + noise on the device before the update leaves
+  mezo?: { eps: number; pool: number; poolSeed: number }; // the shared seed pool (method mezo)
+}
+export interface RoundOpen {
+  v: 1; kind: "round"; coordinator: string; open: true; round: number; ts: number; deadlineMs: number;
+  nonce?: string; // the coordinator process's: a restarted one has none of the round's updates
+  clients: string[]; global: { bytes: number; crc32: number; base: number }; recipe: Recipe;
+}
+export interface RoundClosed { v: 1; kind: "round"; coordinator: string; open: false; round?: number }
+export type Round = RoundOpen | RoundClosed;
+export interface TrainerOnline { v: 1; kind: "trainer"; id: string; online: true; methods: TrainMethod[]; base: number; maxChunk: number; nonce?: string }
+export interface TrainerOffline { v: 1; kind: "trainer"; id: string; online: false }
+export type Trainer = TrainerOnline | TrainerOffline;
+export interface Fetch { v: 1; kind: "fetch"; round: number; from: number; count: number; chunkBytes: number }
+export interface Chunk { v: 1; kind: "chunk"; round: number; index: number; chunks: number; chunkBytes: number; bytes: number; crc32: number; data: string }
+export interface Update {
+  v: 1; kind: "update"; round: number; method: TrainMethod; examples: number; loss?: number;
+  part: number; parts: number; partBytes: number; bytes: number; crc32: number; data: string;
+}
+export interface Ack { v: 1; kind: "ack"; round: number; status: "accepted" | "refused" | "incomplete"; reason?: FedRefusal; detail?: string; missing?: number[] }
+
+export type Message = Status | Heartbeat | Accept | Reject | Tokens | Result | Task | Cancel | Submit | GatewayPresence | Queued | Reply
+  | Round | Trainer | Fetch | Chunk | Update | Ack;
 export type MessageOf<K extends MessageKind> = Extract<Message, { kind: K }>;
 // What callers build: everything but the version, which encode() adds.
 export type Draft<M extends Message> = M extends Message ? Omit<M, "v"> : never;
@@ -93,7 +120,7 @@ export function decode(topic: string, payload: Uint8Array): Decoded {
   if (err) return { ok: false, reason: `${topic}: ${err}` };
   const msg = obj as Message;
   if (msg.kind !== route.kind) return { ok: false, reason: `${topic}: kind '${msg.kind}' does not match the topic` };
-  if ((msg.kind === "status" || msg.kind === "heartbeat") && route.dir === "peer" && msg.id !== route.id) {
+  if ((msg.kind === "status" || msg.kind === "heartbeat" || msg.kind === "trainer") && (route.dir === "peer" || route.dir === "fedpeer") && msg.id !== route.id) {
     return { ok: false, reason: `${topic}: id '${msg.id}' does not match the topic's peer id` };
   }
   return { ok: true, route, msg };

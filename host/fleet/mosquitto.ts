@@ -56,6 +56,16 @@ export function fleetAcl(fleet: string): string {
     `pattern read ${b}/to/%u/#`,
     `pattern read ${b}/peer/%u/status`,
     "",
+    "# federated rounds (docs/protocol.md §9): the coordinator announces rounds and answers trainers;",
+    "# a device trains as its own peer id and reads the announcement",
+    "user coordinator",
+    `topic readwrite ${b}/fed/#`,
+    `topic read ${b}/fedpeer/#`,
+    `topic write ${b}/fedto/#`,
+    `pattern write ${b}/fedpeer/%u/#`,
+    `pattern read ${b}/fedto/%u/#`,
+    `pattern read ${b}/fed/round`,
+    "",
   ].join("\n");
 }
 

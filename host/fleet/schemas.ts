@@ -52,6 +52,64 @@ const samplingRequired = ["prompt", "steps", "temperature", "topp", "seed"];
 // A process's presence nonce: tells its status from another process's with the same id.
 const nonce = { type: "string", pattern: "^[0-9a-f]{1,16}$" };
 
+// Federated rounds (docs/protocol.md §9): the coordinator's announcement, trainers' presence,
+// the global adapter fetched in checksummed chunks, updates uploaded in parts, the verdict.
+export const MAX_FED_CHUNK_BYTES = 32768;  // raw bytes in one chunk or update part (43,692 base64 characters)
+export const MIN_FED_CHUNK_BYTES = 256;
+export const ESP32_FED_CHUNK_BYTES = 2048; // fits the ESP32 peer's 4 KiB inbox with the JSON around it
+export const MAX_FED_PARTS = 4096;         // chunks of one adapter or parts of one update
+export const MAX_FED_FETCH = 64;           // chunks one fetch asks for
+export const MAX_ROUND_CLIENTS = 1024;     // clients one announcement names
+export const FED_REFUSALS = ["late", "early", "not-sampled", "duplicate", "shape", "non-finite", "examples", "checksum", "method", "malformed"] as const;
+
+function FEDERATED_SCHEMAS() {
+  const chunkData = { type: "string", maxLength: Math.ceil(MAX_FED_CHUNK_BYTES / 3) * 4, pattern: "^[A-Za-z0-9+/]*={0,2}$" };
+  const round = { ...u32, minimum: 1 };
+  const chunkBytes = { type: "integer", minimum: MIN_FED_CHUNK_BYTES, maximum: MAX_FED_CHUNK_BYTES };
+  const parts = { type: "integer", minimum: 1, maximum: MAX_FED_PARTS };
+  const method = { enum: ["backprop", "mezo"] };
+  const recipe = {
+    type: "object", additionalProperties: false,
+    properties: {
+      method, steps: { type: "integer", minimum: 1, maximum: 100000 }, lr: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+      batch: { type: "integer", minimum: 1, maximum: 4096 }, seq: { type: "integer", minimum: 8, maximum: 4096 }, seed: u32,
+      localDp: { type: "object", additionalProperties: false, properties: { clip: { type: "number", exclusiveMinimum: 0 }, noise: { type: "number", minimum: 0, maximum: 1000 } }, required: ["clip", "noise"] },
+      mezo: { type: "object", additionalProperties: false, properties: { eps: { type: "number", exclusiveMinimum: 0, maximum: 1 }, pool: { type: "integer", minimum: 1, maximum: 1 << 20 }, poolSeed: u32 }, required: ["eps", "pool", "poolSeed"] },
+    },
+    required: ["method", "steps", "lr", "batch", "seq", "seed"],
+    if: { properties: { method: { const: "mezo" } } }, then: { required: ["mezo"] },
+  };
+  return {
+    round: {
+      ...kind("round", {
+        coordinator: name, open: { type: "boolean" }, round, ts: { type: "number", minimum: 0 }, nonce,
+        deadlineMs: { type: "integer", minimum: 1, maximum: 86400000 },
+        clients: { type: "array", maxItems: MAX_ROUND_CLIENTS, uniqueItems: true, items: name },
+        global: { type: "object", additionalProperties: false, properties: { bytes: { ...u32, minimum: 1, maximum: MAX_FED_PARTS * MAX_FED_CHUNK_BYTES }, crc32: u32, base: u32 }, required: ["bytes", "crc32", "base"] },
+        recipe,
+      }, ["coordinator", "open"]),
+      if: { properties: { open: { const: true } } }, then: { required: ["round", "ts", "deadlineMs", "clients", "global", "recipe"] },
+    },
+    trainer: {
+      ...kind("trainer", {
+        id: name, online: { type: "boolean" }, methods: { type: "array", minItems: 1, maxItems: 2, uniqueItems: true, items: method },
+        base: u32, maxChunk: chunkBytes, nonce,
+      }, ["id", "online"]),
+      if: { properties: { online: { const: true } } }, then: { required: ["methods", "base", "maxChunk"] },
+    },
+    fetch: kind("fetch", { round, from: { ...u32, maximum: MAX_FED_PARTS - 1 }, count: { type: "integer", minimum: 1, maximum: MAX_FED_FETCH }, chunkBytes }, ["round", "from", "count", "chunkBytes"]),
+    chunk: kind("chunk", { round, index: { ...u32, maximum: MAX_FED_PARTS - 1 }, chunks: parts, chunkBytes, bytes: u32, crc32: u32, data: chunkData }, ["round", "index", "chunks", "chunkBytes", "bytes", "crc32", "data"]),
+    update: kind("update", {
+      round, method, examples: { ...u32, minimum: 1 }, loss: { type: "number" },
+      part: { ...u32, maximum: MAX_FED_PARTS - 1 }, parts, partBytes: chunkBytes, bytes: u32, crc32: u32, data: chunkData,
+    }, ["round", "method", "examples", "part", "parts", "partBytes", "bytes", "crc32", "data"]),
+    ack: kind("ack", {
+      round, status: { enum: ["accepted", "refused", "incomplete"] }, reason: { enum: FED_REFUSALS }, detail: { type: "string", maxLength: 256 },
+      missing: { type: "array", maxItems: MAX_FED_PARTS, uniqueItems: true, items: { ...u32, maximum: MAX_FED_PARTS - 1 } },
+    }, ["round", "status"]),
+  } as const;
+}
+
 export const SCHEMAS = {
   status: {
     type: "object",
@@ -106,6 +164,7 @@ export const SCHEMAS = {
     peer: { type: "string", maxLength: 64 }, attempts: u32,
     error: { type: "string", maxLength: 256 },
   }, ["taskId", "status", "data", "tokens", "elapsedMs", "attempts"]),
+  ...FEDERATED_SCHEMAS(),
 } as const;
 
 export type MessageKind = keyof typeof SCHEMAS;

@@ -1,0 +1,61 @@
+// A trainer's compute for one round (host/federated/local-trainer.ts) on the repository's
+// default model: the update's wire form and size per method, the recipe's local DP honoured
+// before the update leaves (its norm within the clip), the worker thread giving the same bytes
+// as this thread, and a global adapter for another base refused.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { loadModel } from "../../host/cli/model-source.js";
+import { AdapterStorage } from "../../host/format/adapter-spec.js";
+import { writeAdapter } from "../../host/format/adapter-writer.js";
+import { bytesToF32, bytesToPairs } from "../../host/federated/chunks.js";
+import { LocalTrainer, LocalTrainerError, modelChecksum } from "../../host/federated/local-trainer.js";
+import { TrainThread } from "../../host/federated/train-thread.js";
+import type { Recipe } from "../../host/fleet/messages.js";
+import { LORA_TARGET_KINDS, LoraTrainer } from "../../host/train/finetune.js";
+
+const m = loadModel(undefined, undefined);
+const examples = Array.from({ length: 12 }, (_, i) => ({ sentence: `turn ${i % 2 ? "on" : "off"} the light ${i}`, label: `HassTurn${i % 2 ? "On" : "Off"} ; domain=light` }));
+const shaper = new LoraTrainer(m.image, modelChecksum(m), 32, { rank: 1, alpha: 1, targets: [...LORA_TARGET_KINDS], lr: 1e-2, lrDecay: 1, weightDecay: 0, batch: 2, steps: 2, seed: 3 });
+const global = writeAdapter(shaper.adapter(AdapterStorage.F32));
+const dense: Recipe = { method: "backprop", steps: 2, lr: 1e-2, batch: 2, seq: 32, seed: 3 };
+
+test("backprop: Δ as f32 of the adapter's size, |D_k| = the examples; local DP clips it before it leaves", () => {
+  const t = new LocalTrainer(m, examples);
+  const r = t.train("h", 1, dense, global);
+  assert.equal(r.method, "backprop");
+  assert.equal(r.examples, examples.length);
+  const d = bytesToF32(r.bytes);
+  assert.equal(d.length, shaper.nLora);
+  const norm = (a: Float32Array) => Math.sqrt(a.reduce((s, v) => s + v * v, 0));
+  assert.ok(norm(d) > 0.01, `the plain update is larger than the clip below (${norm(d)})`);
+  const clipped = bytesToF32(t.train("h", 1, { ...dense, localDp: { clip: 0.01, noise: 0 } }, global).bytes);
+  assert.ok(norm(clipped) <= 0.01 * (1 + 1e-5), `clipped to S: ${norm(clipped)}`);
+  const noised = bytesToF32(t.train("h", 1, { ...dense, localDp: { clip: 0.01, noise: 1 } }, global).bytes);
+  assert.ok(norm(noised) > 0.05, "noise of σ = z·S on every number");
+});
+
+test("mezo: (index, g) pairs, 8 bytes a step, indices in the pool", () => {
+  const t = new LocalTrainer(m, examples);
+  const r = t.train("h", 1, { method: "mezo", steps: 5, lr: 1e-3, batch: 2, seq: 32, seed: 3, mezo: { eps: 1e-3, pool: 16, poolSeed: 3 } }, global);
+  assert.equal(r.bytes.length, 40);
+  const p = bytesToPairs(r.bytes);
+  assert.ok([...p.index].every((j) => j < 16));
+  assert.ok([...p.grad].every(Number.isFinite));
+  assert.throws(() => t.train("h", 1, { method: "mezo", steps: 5, lr: 1e-3, batch: 2, seq: 32, seed: 3 }, global), LocalTrainerError);
+});
+
+test("the worker thread's update is this thread's, bit for bit", async () => {
+  const w = new TrainThread(m.bytes, examples);
+  try {
+    const there = await w.train("h", 2, dense, global);
+    const here = new LocalTrainer(m, examples).train("h", 2, dense, global);
+    assert.ok(Buffer.from(there.bytes).equals(Buffer.from(here.bytes)));
+  } finally { await w.close(); }
+});
+
+test("a global adapter for another base model is refused", () => {
+  const ad = shaper.adapter(AdapterStorage.F32);
+  const other = writeAdapter({ ...ad, base: { ...ad.base, checksum: (ad.base.checksum ^ 1) >>> 0 } });
+  assert.throws(() => new LocalTrainer(m, examples).train("h", 1, dense, other), (e: unknown) => e instanceof LocalTrainerError && /another base model/.test(e.message));
+  assert.throws(() => new LocalTrainer(m, []), /no training examples/);
+});

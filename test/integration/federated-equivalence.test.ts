@@ -1,0 +1,83 @@
+// A federated run over MQTT is the simulated run, byte for byte: the same Coordinator, the same
+// local-round code, the same seeds. Two trainers on mosquitto and `simulateRound` /
+// `simulateSeedScalarRound` with the same homes end with identical global adapters, for backprop
+// (dense f32 updates in parts) and for MeZO (seed-and-scalar pairs replayed by the coordinator).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { AdapterStorage } from "../../host/format/adapter-spec.js";
+import { writeAdapter } from "../../host/format/adapter-writer.js";
+import { Engine } from "../../host/engine/engine.js";
+import { Coordinator } from "../../host/federated/coordinator.js";
+import { CoordinatorService } from "../../host/federated/coordinator-service.js";
+import { scalarGlobal } from "../../host/federated/global-model.js";
+import { modelChecksum } from "../../host/federated/local-trainer.js";
+import { SeedPool } from "../../host/federated/seed-scalar.js";
+import { simulateRound, simulateSeedScalarRound } from "../../host/federated/simulate.js";
+import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
+import type { Recipe } from "../../host/fleet/messages.js";
+import { tokenizeRows } from "../../host/train/finetune-data.js";
+import { LORA_TARGET_KINDS, LoraTrainer } from "../../host/train/finetune.js";
+import { MezoTrainer } from "../../host/train/mezo.js";
+import { captureLog } from "./fleet-helpers.js";
+import { baseModel, homeExamples, RECIPE, SEQ, startCoordinator, startTrainer, waitFor } from "./federated-helpers.js";
+import { FedTrainer } from "../../host/federated/trainer.js";
+import { TrainThread } from "../../host/federated/train-thread.js";
+import { inProcess, LocalTrainer } from "../../host/federated/local-trainer.js";
+
+let mosq: MosquittoProcess;
+before(async () => { mosq = await startMosquitto(); });
+after(async () => { await mosq?.stop(); });
+
+const IDS = ["h1", "h2"];
+const loraTrainer = () => { const m = baseModel(); return new LoraTrainer(m.image, modelChecksum(m), SEQ, { rank: 2, alpha: 2, targets: [...LORA_TARGET_KINDS], lr: RECIPE.lr, lrDecay: 1, weightDecay: 0, batch: RECIPE.batch, steps: RECIPE.steps, seed: RECIPE.seed }); };
+
+test("backprop: 2 rounds over MQTT end with the simulated run's global, to the bit", { timeout: 60_000 }, async () => {
+  const fleet = "fe";
+  // h1 trains in this thread, h2 in a worker thread as `serve --train-data` does: the same bits.
+  const trainers = [await startTrainer(mosq.url, fleet, "h1", 1),
+    await FedTrainer.start({ broker: mosq.url, fleet, id: "h2", local: new TrainThread(baseModel().bytes, homeExamples(2)), chunkBytes: 16384, log: captureLog("h2").log })];
+  const { coordinator, service } = await startCoordinator(mosq.url, fleet, { rounds: 2, clientsPerRound: 2, roundMs: 30_000 });
+  service.run();
+  await waitFor(service.finished(), 45_000, "2 rounds");
+  await service.close();
+  for (const t of trainers) await t.close();
+
+  const t = loraTrainer();
+  const sim = new Coordinator(t.lora.slice(), { clientsPerRound: 2, roundMs: 1, server: "fedavg", seed: RECIPE.seed });
+  const e = Engine.load(baseModel().bytes, undefined, { engine: "simd", ctx: 2 });
+  const clients = IDS.map((id, i) => ({ id, rows: tokenizeRows(e, { kind: "labelled", examples: homeExamples(i + 1) }, SEQ) }));
+  for (let r = 1; r <= 2; r++) simulateRound(sim, t, clients, { steps: RECIPE.steps }, RECIPE.seed, r);
+  assert.ok(coordinator.global.some((v, i) => v !== loraTrainer().lora[i]), "training moved the global");
+  assert.deepEqual([...coordinator.global], [...sim.global]);
+});
+
+test("mezo (seed-and-scalar): 2 rounds over MQTT end with the simulated run's adapter bytes", { timeout: 60_000 }, async () => {
+  const fleet = "fk";
+  const recipe: Recipe = { method: "mezo", steps: 20, lr: 1e-3, batch: 2, seq: SEQ, seed: 9, mezo: { eps: 1e-3, pool: 64, poolSeed: 9 } };
+  const start = writeAdapter(loraTrainer().adapter(AdapterStorage.F32));
+  const holder = () => {
+    const e = Engine.load(baseModel().bytes, undefined, { engine: "simd", ctx: SEQ });
+    e.loadAdapter(start, 1);
+    return new MezoTrainer(e, start.length, homeExamples(1), { eps: 1e-3, lr: recipe.lr, batch: recipe.batch, seed: BigInt(recipe.seed) });
+  };
+  const trainers = await Promise.all(IDS.map((id, i) => FedTrainer.start({ broker: mosq.url, fleet, id, local: inProcess(new LocalTrainer(baseModel(), homeExamples(i + 1))), chunkBytes: 2048, log: captureLog(id).log })));
+  const model = scalarGlobal(holder(), new SeedPool(64, 9), recipe.steps, recipe.lr, undefined);
+  const coordinator = new Coordinator(model.initial, { clientsPerRound: 2, roundMs: 30_000, server: "fedavg", seed: recipe.seed });
+  const service = await CoordinatorService.start(coordinator, model, { broker: mosq.url, fleet, id: "coord", rounds: 2, clientsPerRound: 2, roundMs: 30_000, gatherMs: 500, base: modelChecksum(baseModel()), recipe, log: captureLog("coord").log });
+  let up = 0;
+  service.driver.on("closed", (r) => { up = Math.max(up, r.bytesUp); });
+  service.run();
+  await waitFor(service.finished(), 45_000, "2 rounds");
+  const overMqtt = model.bytes(coordinator).slice();
+  await service.close();
+  for (const t of trainers) await t.close();
+  assert.equal(up, 2 * 8 * recipe.steps, "each client uploads 8 bytes a step");
+
+  const g = holder();
+  const sim = { clientTrainer: holder(), globalTrainer: g, pool: new SeedPool(64, 9), clients: IDS.map((id, i) => ({ id, examples: homeExamples(i + 1) })), steps: recipe.steps, lr: recipe.lr };
+  const c = new Coordinator(new Float32Array(0), { clientsPerRound: 2, roundMs: 1, server: "fedavg", seed: recipe.seed });
+  for (let r = 1; r <= 2; r++) simulateSeedScalarRound(c, sim, recipe.seed, r);
+  const simulated = g.adapterBytes();
+  assert.ok(!Buffer.from(simulated).equals(Buffer.from(start)), "training moved the adapter");
+  assert.ok(Buffer.from(overMqtt).equals(Buffer.from(simulated)), "the same adapter bytes");
+});

@@ -1,0 +1,102 @@
+// Federated rounds against real mosquitto through restarts: the broker restarted mid-round (every
+// connection cut, the retained announcement lost), and the coordinator process killed mid-round
+// and started again with --resume. Each run completes; with the broker restart, every round's
+// global is still exactly the average of the accepted updates; with the coordinator restart, the
+// run resumes after the last round saved, each round is in the history once, and the ε reported
+// counts every round that ran (the accountant's ε for that many rounds).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { readAdapter } from "../../host/format/adapter-reader.js";
+import type { FedRoundResult } from "../../host/federated/round-driver.js";
+import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
+import { RdpAccountant } from "../../host/privacy/accountant.js";
+import { topics } from "../../host/fleet/topics.js";
+import { Transport } from "../../host/fleet/transport.js";
+import { CLI, captureLog, until } from "./fleet-helpers.js";
+import { Observer, RECIPE, SEQ, startCoordinator, startTrainer, waitFor } from "./federated-helpers.js";
+
+let mosq: MosquittoProcess;
+before(async () => { mosq = await startMosquitto(); });
+after(async () => { await mosq?.stop(); });
+
+test("broker restarted mid-round: trainers and coordinator reconnect, the round completes, the average holds", { timeout: 90_000 }, async () => {
+  const fleet = "fb";
+  const observer = await Observer.start(mosq.url, fleet);
+  const trainers = await Promise.all([1, 2].map((h) => startTrainer(mosq.url, fleet, `b${h}`, h)));
+  const { coordinator, service } = await startCoordinator(mosq.url, fleet, { rounds: 3, clientsPerRound: 2, roundMs: 30_000 });
+  const befores = new Map<number, Float32Array>();
+  const results: FedRoundResult[] = [];
+  let restarted: Promise<void> | null = null;
+  service.driver.on("started", (m) => {
+    befores.set(m.round, coordinator.global.slice());
+    if (m.round === 2) restarted = mosq.restart(); // the announcement is on its way: the broker goes away now
+  });
+  service.driver.on("closed", (r) => results.push(r));
+  let reconnects = 0;
+  service.transport.on("connect", () => reconnects++);
+  service.run();
+  await waitFor(service.finished(), 75_000, "3 rounds");
+  await restarted;
+  assert.ok(restarted && reconnects >= 1, "the broker went away during round 2 and the coordinator reconnected");
+  assert.equal(results.length, 3);
+  for (const r of results) {
+    assert.equal(r.accepted, 2, `round ${r.round}: both updates accepted`);
+    assert.deepEqual(r.refused, []);
+    await observer.settled(r.round, r.accepted);
+    observer.checkAverage(r.round, befores.get(r.round)!, r.round === 3 ? coordinator.global : befores.get(r.round + 1)!);
+  }
+  await service.close();
+  for (const t of trainers) await t.close();
+  await observer.close();
+});
+
+test("coordinator killed mid-round and resumed: the run continues after the last round saved, ε counts every round that ran", { timeout: 120_000 }, async () => {
+  const fleet = "fc";
+  const trainers = await Promise.all([1, 2].map((h) => startTrainer(mosq.url, fleet, `c${h}`, h)));
+  const out = join(mkdtempSync(join(tmpdir(), "edgellm-fed-")), "global.ella");
+  const z = 1.2, delta = 1e-5, rounds = 4;
+  const args = ["federate", "--broker", mosq.url, "--fleet", fleet, "-o", out, "--rounds", String(rounds), "--clients-per-round", "2", "--local-steps", String(RECIPE.steps),
+    "--batch", String(RECIPE.batch), "--lr", String(RECIPE.lr), "--rank", "2", "--seq", String(SEQ), "--seed", String(RECIPE.seed), "--dp-noise", String(z), "--dp-clip", "0.5",
+    "--sample-rate", "1", "--delta", String(delta), "--round-timeout", "20000", "--gather", "500", "--json", "--log-level", "warn"];
+  const run = (extra: string[]) => {
+    const p = spawn(process.execPath, [CLI, ...args, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+    const o = { p, out: "", err: "" };
+    p.stdout!.on("data", (d) => { o.out += d; });
+    p.stderr!.on("data", (d) => { o.err += d; });
+    return o;
+  };
+  // Killed (no goodbye) as soon as round 2 is announced: round 1 is saved, round 2 under way.
+  const watch = await Transport.connect({ broker: mosq.url, clientId: "watch-fc", log: captureLog("watch").log });
+  let announced = 0;
+  watch.on("message", (_r, m) => { if (m.kind === "round" && m.open) announced = Math.max(announced, m.round); });
+  await watch.subscribe([topics.fed(fleet, "round")]);
+  const first = run([]);
+  await until(() => announced >= 2, 60_000, "round 2 announced");
+  first.p.kill("SIGKILL");
+  await new Promise((r) => first.p.once("exit", r));
+  const saved = JSON.parse(readFileSync(`${out}.federate.json`, "utf8"));
+  assert.equal(saved.coordinator.round, 1);
+
+  const again = run(["--resume"]);
+  const code = await new Promise<number | null>((r) => again.p.once("exit", r));
+  assert.equal(code, 0, again.err);
+  assert.match(again.out, /resuming after round 1/);
+  const lines = again.out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.round), [2, 3, 4]);
+  const state = JSON.parse(readFileSync(`${out}.federate.json`, "utf8"));
+  assert.deepEqual(state.history.map((h: { round: number }) => h.round), [1, 2, 3, 4], "every round once");
+  assert.ok(state.history.every((h: { clients: number }) => h.clients === 2), "both trainers' updates in every round");
+  const acc = new RdpAccountant();
+  for (let r = 1; r <= rounds; r++) {
+    acc.step(z, 1);
+    assert.ok(Math.abs(state.history[r - 1].epsilon - acc.epsilon(delta).epsilon) < 1e-9, `ε after round ${r}`);
+  }
+  assert.ok(existsSync(out));
+  readAdapter(new Uint8Array(readFileSync(out)), out);
+  for (const t of trainers) await t.close();
+  await watch.close();
+});
