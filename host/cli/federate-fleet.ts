@@ -26,6 +26,7 @@ export async function runFleet(o: FederateOptions, c: FederateCommon, out: (line
     method: o.method, steps: o.localSteps, lr: c.lr, batch: o.batch, seq: c.seq, seed: o.seed,
     ...(o.localDp && c.dp ? { localDp: { clip: c.dp.clip, noise: c.dp.noise } } : {}),
     ...(mezo ? { mezo: { eps: o.eps, pool: o.pool, poolSeed: o.seed } } : {}),
+    ...(o.proxMu > 0 ? { proxMu: o.proxMu } : {}),
   };
   let model: GlobalModel;
   if (mezo) {

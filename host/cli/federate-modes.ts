@@ -25,13 +25,13 @@ export interface FederationMode {
   adapterBytes(c: Coordinator): Uint8Array;     // the global adapter file
 }
 
-export function denseMode(o: { trainer: LoraTrainer; start?: Uint8Array; clients: SimClient[]; val?: Rows; steps: number; localDp?: { clip: number; noise: number }; kept?: LocalRecipe["kept"]; seed: number }): FederationMode {
+export function denseMode(o: { trainer: LoraTrainer; start?: Uint8Array; clients: SimClient[]; val?: Rows; steps: number; localDp?: { clip: number; noise: number }; kept?: LocalRecipe["kept"]; proxMu?: number; seed: number }): FederationMode {
   const t = o.trainer;
   if (o.start) t.setAdapter(readAdapter(o.start));
   return {
     describe: `backprop clients, ${t.nLora} adapter parameters`,
     initial: t.lora.slice(),
-    round: (c, r) => simulateRound(c, t, o.clients, { steps: o.steps, localDp: o.localDp, kept: o.kept }, o.seed, r),
+    round: (c, r) => simulateRound(c, t, o.clients, { steps: o.steps, localDp: o.localDp, kept: o.kept, proxMu: o.proxMu }, o.seed, r),
     evaluate: (c) => { if (!o.val) return undefined; t.beginLocal(c.global, 0, 1); return t.evaluate(o.val); },
     adapterBytes: (c) => { t.beginLocal(c.global, 0, 1); return writeAdapter(t.adapter(AdapterStorage.F32)); },
   };

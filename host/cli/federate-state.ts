@@ -21,7 +21,7 @@ import type { LoraArg } from "./lora-option.js";
 export interface FederateOptions extends FleetCliOptions {
   simulate?: boolean; data?: string[]; output: string; base?: string; val?: string[]; split: number;
   rounds: number; clientsPerRound: number; localSteps: number; batch: number; lr: number; rank: number; alpha?: number; seq: number;
-  targets: Kind[]; lora?: LoraArg[]; keepClientState?: boolean;
+  targets: Kind[]; lora?: LoraArg[]; keepClientState?: boolean; proxMu: number;
   server: "fedavg" | "fedadam"; serverLr?: number; evalEvery: number;
   dpNoise?: number; dpClip: number; sampleRate?: number; delta: number; epsilon: number; localDp?: boolean;
   method: "backprop" | "mezo"; pool: number; eps: number; seed: number;

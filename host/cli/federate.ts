@@ -55,6 +55,7 @@ export function federateCommand(): Command {
     .option("--sample-rate <float>", "client-level DP: Poisson sampling rate q (default with --simulate: K / clients)", float("sample-rate", 1e-9, 1))
     .option("--delta <float>", "DP δ", float("delta", 1e-30, 0.5), 1e-5)
     .option("--epsilon <float>", "privacy budget: no round starts that would pass it", float("epsilon", 1e-6, 1e6), Infinity)
+    .option("--prox-mu <float>", "FedProx: backprop clients add μ/2·‖θ − θ_global‖² to their local loss (0: FedAvg's clients)", float("prox-mu", 0, 1000), 0)
     .option("--keep-client-state", "--simulate: backprop clients keep their AdamW moments between rounds and follow one cosine over the run (not with --resume)")
     .option("--local-dp", "clip and noise each update on the client too (for users who do not trust the coordinator)")
     .option("--method <name>", "client training: backprop (dense updates) or mezo (seed-and-scalar: 8 bytes a step)", choice("method", ["backprop", "mezo"] as const), "backprop")
@@ -107,6 +108,7 @@ function setUp(o: FederateOptions, cmd: Command): FederateCommon {
   const start = startAdapter ? (trainer.setAdapter(startAdapter), writeAdapter(trainer.adapter(AdapterStorage.F32))) : undefined; // f32 whatever it was stored as
   const mezo = o.method === "mezo";
   if (o.keepClientState && (mezo || !o.simulate || o.resume)) throw new UsageError("--keep-client-state is for --simulate with backprop clients, without --resume (the simulated clients' optimizer states are not saved)");
+  if (mezo && o.proxMu > 0) throw new UsageError("--prox-mu is FedProx for backprop clients; MeZO clients have no gradient to add it to");
   if (mezo && o.dpNoise !== undefined) throw new UsageError("--method mezo (seed-and-scalar clients) has no DP yet: drop --dp-noise");
   if (!o.simulate && o.dpNoise !== undefined && o.sampleRate === undefined) throw new UsageError("--dp-noise on the fleet needs --sample-rate Q (the chance each online trainer is sampled in a round)");
   const dp = o.dpNoise !== undefined ? { clip: o.dpClip, noise: o.dpNoise, delta: o.delta, epsilon: o.epsilon, sampleRate: o.sampleRate ?? 1 } : undefined;
@@ -115,7 +117,7 @@ function setUp(o: FederateOptions, cmd: Command): FederateCommon {
   const valFiles: string[] = o.val ?? [];
   const valRows = valFiles.length && !mezo ? concatRows(valFiles.map((f) => tokenizeRows(engine, readExampleFile(f, "validation file"), seq))) : undefined;
   const valExamples = valFiles.length && mezo ? valFiles.flatMap((f) => labelledExamples(f, "validation file")) : undefined; // MeZO scores labelled examples
-  const run = { method: o.method, base: checksum, rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, keepClientState: !!o.keepClientState, seed: o.seed, ...(start ? { start: starts[0].path } : {}), ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
+  const run = { method: o.method, base: checksum, rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, keepClientState: !!o.keepClientState, ...(o.proxMu > 0 ? { proxMu: o.proxMu } : {}), seed: o.seed, ...(start ? { start: starts[0].path } : {}), ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
   return { base, checksum, seq, alpha, lr, trainer, engine, dp, valRows, valExamples, run, start };
 }
 
@@ -138,7 +140,7 @@ function simulate(o: FederateOptions, c: FederateCommon): void {
   const saved = loaded.saved, start = loaded.start ?? c.start;
   const mode: FederationMode = mezo
     ? seedScalarMode({ base: c.base.bytes, ctx: c.seq, trainer: c.trainer, start, clients: mezoClients, val: c.valExamples, steps: o.localSteps, batch: o.batch, lr: c.lr, eps: o.eps, pool: o.pool, seed: o.seed })
-    : denseMode({ trainer: c.trainer, start, clients, val: c.valRows, steps: o.localSteps, localDp: o.localDp && dp ? { clip: dp.clip, noise: dp.noise } : undefined, kept: o.keepClientState ? { rounds: o.rounds, clients: new Map() } : undefined, seed: o.seed });
+    : denseMode({ trainer: c.trainer, start, clients, val: c.valRows, steps: o.localSteps, localDp: o.localDp && dp ? { clip: dp.clip, noise: dp.noise } : undefined, kept: o.keepClientState ? { rounds: o.rounds, clients: new Map() } : undefined, proxMu: o.proxMu, seed: o.seed });
   let coordinator: Coordinator;
   try {
     coordinator = new Coordinator(mode.initial, { clientsPerRound: o.clientsPerRound, roundMs: 1, server: o.server, serverLr: o.serverLr, dp, seed: o.seed }, saved?.coordinator);

@@ -26,10 +26,10 @@ export function clientSeed(runSeed: number, round: number, id: string): number {
   return (runSeed ^ Math.imul(round, 0x27d4eb2d) ^ hashId(id)) >>> 0;
 }
 
-export function denseLocalRound(trainer: LoraTrainer, global: Float32Array, rows: Rows, steps: number, runSeed: number, round: number, id: string, dp?: LocalDp, kept?: KeptClients): { delta: Float32Array; loss: number } {
+export function denseLocalRound(trainer: LoraTrainer, global: Float32Array, rows: Rows, steps: number, runSeed: number, round: number, id: string, dp?: LocalDp, kept?: KeptClients, proxMu = 0): { delta: Float32Array; loss: number } {
   const schedule = { done: (round - 1) * steps, total: (kept?.rounds ?? 1) * steps };
   const state = kept && (kept.clients.get(id) ?? { moments: new Float32Array(2 * global.length), adamSteps: 0, schedule });
-  trainer.beginLocal(global, clientSeed(runSeed, round, id), steps, state && { ...state, schedule });
+  trainer.beginLocal(global, clientSeed(runSeed, round, id), steps, state && { ...state, schedule }, proxMu);
   let loss = 0;
   for (let s = 0; s < steps; s++) loss += trainer.step(rows);
   if (kept) kept.clients.set(id, trainer.keptState(schedule));

@@ -77,7 +77,7 @@ export class LocalTrainer {
     t.setAdapter(ad);
     const start = t.lora.slice();
     const rows = this.rowsFor(seq);
-    const { delta, loss } = denseLocalRound(t, start, rows, recipe.steps, recipe.seed, round, id, recipe.localDp);
+    const { delta, loss } = denseLocalRound(t, start, rows, recipe.steps, recipe.seed, round, id, recipe.localDp, undefined, recipe.proxMu);
     return { method: "backprop", bytes: f32ToBytes(delta), examples: rows.n, loss };
   }
 

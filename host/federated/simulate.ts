@@ -18,6 +18,7 @@ export interface LocalRecipe {
   steps: number;              // local optimizer steps per round
   localDp?: LocalDp;          // clip and noise on the device before the update leaves
   kept?: KeptClients;         // clients keep their AdamW state between rounds
+  proxMu?: number;            // FedProx's proximal weight μ (0: plain FedAvg clients)
 }
 
 export interface SimRound extends RoundResult { bytesPerClient: number }
@@ -46,7 +47,7 @@ export function simulateRound(coordinator: Coordinator, trainer: LoraTrainer, cl
   const global = coordinator.global;
   for (const id of ann.clients) {
     const c = byId.get(id)!;
-    const { delta, loss } = denseLocalRound(trainer, global, c.rows, recipe.steps, seed, ann.round, id, recipe.localDp, recipe.kept);
+    const { delta, loss } = denseLocalRound(trainer, global, c.rows, recipe.steps, seed, ann.round, id, recipe.localDp, recipe.kept, recipe.proxMu);
     coordinator.submit({ client: id, round: ann.round, examples: c.rows.n, delta, loss });
   }
   const r = coordinator.close();

@@ -46,6 +46,7 @@ export interface Recipe {
   method: TrainMethod; steps: number; lr: number; batch: number; seq: number; seed: number;
   localDp?: { clip: number; noise: number };              // clip + noise on the device before the update leaves
   mezo?: { eps: number; pool: number; poolSeed: number }; // the shared seed pool (method mezo)
+  proxMu?: number;                                        // FedProx: μ/2·‖θ − θ_global‖² in the local loss (backprop)
 }
 export interface RoundOpen {
   v: 1; kind: "round"; coordinator: string; open: true; round: number; ts: number; deadlineMs: number;

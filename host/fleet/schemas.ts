@@ -74,6 +74,7 @@ function FEDERATED_SCHEMAS() {
       method, steps: { type: "integer", minimum: 1, maximum: 100000 }, lr: { type: "number", exclusiveMinimum: 0, maximum: 1 },
       batch: { type: "integer", minimum: 1, maximum: 4096 }, seq: { type: "integer", minimum: 8, maximum: 4096 }, seed: u32,
       localDp: { type: "object", additionalProperties: false, properties: { clip: { type: "number", exclusiveMinimum: 0 }, noise: { type: "number", minimum: 0, maximum: 1000 } }, required: ["clip", "noise"] },
+      proxMu: { type: "number", minimum: 0, maximum: 1000 },
       mezo: { type: "object", additionalProperties: false, properties: { eps: { type: "number", exclusiveMinimum: 0, maximum: 1 }, pool: { type: "integer", minimum: 1, maximum: 1 << 20 }, poolSeed: u32 }, required: ["eps", "pool", "poolSeed"] },
     },
     required: ["method", "steps", "lr", "batch", "seq", "seed"],

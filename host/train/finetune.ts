@@ -56,6 +56,7 @@ export class LoraTrainer {
   private scheduleSteps: number; // the cosine runs over these (o.steps; a federated client's local steps)
   private scheduleDone = 0;      // steps of the cosine already behind this run (a kept federated client)
   private adamSteps = 0;         // AdamW's bias-correction count before this run (a kept federated client)
+  private prox: { mu: number; anchor: Float32Array } | null = null; // FedProx: μ/2·‖θ − θ_global‖² in the loss
 
   constructor(readonly base: ModelImage, readonly baseChecksum: number, readonly T: number, readonly o: FinetuneOptions) {
     const c = base.config;
@@ -89,6 +90,10 @@ export class LoraTrainer {
     const loss = this.x.loss(id, -1, this.feed.targetsPtr, 0, 1, 0);
     this.x.loraZeroGrads(id);
     this.x.backward(id, this.feed.tokensPtr);
+    if (this.prox) { // ∇ of μ/2·‖θ − θ_global‖²: keeps a client's local run near the global (Li et al. 2020)
+      const g = new Float32Array(this.x.memory.buffer, this.x.loraGrads(id), this.nLora), p = this.lora, { mu, anchor } = this.prox;
+      for (let i = 0; i < g.length; i++) g[i] += mu * (p[i] - anchor[i]);
+    }
     this.stepsDone++;
     const lr = cosineLr(o.lr, this.scheduleDone + this.stepsDone, this.scheduleSteps);
     const L = this.base.config.nLayers;
@@ -124,8 +129,9 @@ export class LoraTrainer {
   // A federated client's local run: from the global parameters (f32 [nLora], the lora layout),
   // its own batch order, and either fresh AdamW moments and the cosine over its `steps` local
   // steps, or — a client that keeps its optimizer between rounds — its own moments and AdamW
-  // count back (`kept`) and the rate at its place on one cosine over the whole run.
-  beginLocal(params: Float32Array, seed: number, steps: number, kept?: KeptClient): void {
+  // count back (`kept`) and the rate at its place on one cosine over the whole run. proxMu > 0
+  // adds FedProx's proximal term μ/2·‖θ − params‖² to the local loss.
+  beginLocal(params: Float32Array, seed: number, steps: number, kept?: KeptClient, proxMu = 0): void {
     const id = this.net.id, n = this.nLora, buf = this.x.memory.buffer;
     if (params.length !== n) throw new FinetuneError(`the global adapter has ${params.length} parameters, this trainer ${n}`);
     if (kept && kept.moments.length !== 2 * n) throw new FinetuneError(`the client's optimizer state holds ${kept.moments.length / 2} parameters, this trainer ${n}`);
@@ -137,6 +143,7 @@ export class LoraTrainer {
     this.adamSteps = kept?.adamSteps ?? 0;
     this.scheduleDone = kept?.schedule.done ?? 0;
     this.scheduleSteps = kept?.schedule.total ?? steps;
+    this.prox = proxMu > 0 ? { mu: proxMu, anchor: params.slice() } : null;
   }
 
   // What a kept client stores after its local run: AdamW moments f32 [2][nLora] and count.

@@ -1,6 +1,7 @@
-// A federated client that keeps its AdamW state between rounds (federate --keep-client-state):
-// its local runs, stitched together, are one continuous optimization. With a single example
-// every batch is the same, so two rounds of 3 steps must end bit for bit where one run of 6 does.
+// A federated client's local run options. Kept AdamW state between rounds (federate
+// --keep-client-state): its local runs, stitched together, are one continuous optimization; with
+// a single example every batch is the same, so two rounds of 3 steps must end bit for bit where
+// one run of 6 does. FedProx (--prox-mu): the proximal term pulls the local run toward the global.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -39,4 +40,19 @@ test("a kept client's two rounds of 3 steps end where one run of 6 does; fresh r
   for (let s = 0; s < 3; s++) fresh.step(rows);
   assert.notDeepEqual(fresh.lora, one.lora, "fresh moments and a per-round cosine take another path");
   assert.throws(() => kept.beginLocal(start, 1, 3, { ...state, moments: new Float32Array(3) }), /optimizer state holds/);
+});
+
+test("FedProx: μ pulls a client's local run toward the global; μ = 0 is FedAvg's client", () => {
+  const norm = (mu: number) => {
+    const t = trainer(), start = t.lora.slice();
+    t.beginLocal(start, 1, 6, undefined, mu);
+    for (let s = 0; s < 6; s++) t.step(rows);
+    return { norm: Math.hypot(...t.lora.map((x, i) => x - start[i])), lora: t.lora.slice() };
+  };
+  const plain = trainer(), start = plain.lora.slice();
+  plain.beginLocal(start, 1, 6);
+  for (let s = 0; s < 6; s++) plain.step(rows);
+  assert.deepEqual(norm(0).lora, plain.lora);
+  const [free, pulled] = [norm(0).norm, norm(50).norm];
+  assert.ok(pulled < 0.9 * free, `a strong proximal term keeps the update small (${pulled} vs ${free})`);
 });
