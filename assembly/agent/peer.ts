@@ -123,6 +123,7 @@ export class Agent {
     for (let i = 0; i < maxQueue; i++) slots[i] = new Slot(ctx);
     this.slots = slots;
     const gen = new Generation(rt, ctx, taskOutCap(ctx, rt.tokenizer!.maxTokenLength), false);
+    gen.blockLimit = 0x7fffffff; // batched prefill: tick() counts the positions a next() ran
     this.gen = gen;
     this.prompts = new PromptEncoder(rt, ctx);
     const cap = Agent.messageCap(gen.outCap, maxQueue, ctx);
@@ -484,10 +485,11 @@ export class Agent {
       if (this.running < 0 && !this.startNext(now)) break;
       if (positions >= maxPositions) break;
       const s = this.slots[this.running];
+      const before = this.gen.pos;
       const r = this.gen.next(now);
       if (r == GEN_CANCELLED) { this.finish(now, "cancelled", null); continue; }
       if (r == GEN_EXPIRED) { this.finish(now, "expired", null); continue; }
-      positions++;
+      positions += max(1, this.gen.pos - before); // a prefill block runs several
       if (r == GEN_MORE || r == GEN_DONE) {
         const unsent = this.gen.outLen - this.sent;
         if (unsent >= FLUSH_BYTES) this.flush();

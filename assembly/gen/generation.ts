@@ -24,10 +24,9 @@
 // positions at once (model/prefill.ts) and appends all their pieces (a streaming generation's
 // output holds a block's pieces); the prompt's last position, whose logits are sampled, and a
 // position whose forced next token is BOS run alone, so every status and output is the same as
-// position by position, only fewer next() calls. Only a streaming generation blocks by default
-// (blockLimit): the fleet agent counts one position per next() for its tick budget, so its
-// accumulating generation runs position by position until it sets blockLimit and counts
-// positions by pos.
+// position by position, only fewer next() calls. A streaming generation blocks by default; an
+// accumulating one only when its owner sets blockLimit (the fleet agent does, and counts the
+// positions a next() ran by pos for its tick budget).
 import * as E from "../core/errors";
 import { Runtime, step, stepBlock } from "../model/runtime";
 import { BOS, EOS, decode } from "../text/tokenizer";
