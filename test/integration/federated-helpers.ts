@@ -91,7 +91,8 @@ export class Observer {
       const acc = clients ?? this.accepted(round);
       return acc.length >= accepted && acc.every((c) => this.updates.get(`${round}/${c}`)?.asm.complete);
     };
-    await until(have, 10_000, `the observer's view of round ${round}`);
+    // 30 s: after a broker restart the view completes only when the trainers' re-sent parts arrive.
+    await until(have, 30_000, `the observer's view of round ${round}`);
   }
   accepted(round: number): string[] { return [...this.verdicts].filter(([k, s]) => k.startsWith(`${round}/`) && s === "accepted").map(([k]) => k.split("/")[1]).sort(); }
 
