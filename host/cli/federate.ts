@@ -9,7 +9,6 @@ import { Command, Option } from "commander";
 import { basename } from "node:path";
 import { Engine } from "../engine/engine.js";
 import { AdapterStorage, MAX_RANK } from "../format/adapter-spec.js";
-import { readAdapter } from "../format/adapter-reader.js";
 import { writeAdapter } from "../format/adapter-writer.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
 import { Coordinator, CoordinatorError } from "../federated/coordinator.js";
@@ -18,7 +17,7 @@ import { clientExamples, denseMode, labelledExamples, seedScalarMode, type Feder
 import { tokenizeRows, type Rows } from "../train/finetune-data.js";
 import { FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
 import { choice, float, int } from "./args.js";
-import { loraArg, readAdapters, TARGET_NAMES, targetList, type LoraArg } from "./lora-option.js";
+import { loraArg, startingAdapter, takeAdapterShape, TARGET_NAMES, targetList } from "./lora-option.js";
 import { UsageError } from "./errors.js";
 import { readExampleFile } from "./example-file.js";
 import { withFleetOptions } from "./fleet-options.js";
@@ -89,14 +88,8 @@ function setUp(o: FederateOptions, cmd: Command): FederateCommon {
   const seq = Math.min(o.seq, base.image.config.seqLen);
   const engine = Engine.load(base.bytes, undefined, { engine: "simd", ctx: 2 });
   const checksum = new DataView(base.bytes.buffer, base.bytes.byteOffset).getUint32(CHECKSUM_OFFSET, true);
-  const starts: LoraArg[] = o.lora ?? [];
-  if (starts.length > 1) throw new UsageError("federate trains one adapter: give --lora once");
-  const startAdapter = starts.length ? readAdapter(readAdapters(starts, base.bytes, base.path)[0].bytes, starts[0].path) : undefined;
-  if (startAdapter) {
-    for (const opt of ["rank", "alpha", "targets"]) if (cmd.getOptionValueSource(opt) === "cli") throw new UsageError(`--${opt} comes from the --lora adapter (${starts[0].path}); drop it`);
-    o.rank = startAdapter.rank; o.alpha = startAdapter.alpha;
-    o.targets = LORA_TARGET_KINDS.filter((k) => startAdapter.matrices.some((m) => m.kind === k));
-  }
+  const startAdapter = startingAdapter(o.lora, base.bytes, base.path, "federate trains one adapter: give --lora once");
+  if (startAdapter) takeAdapterShape(startAdapter, cmd, o);
   const alpha: number = o.alpha ?? o.rank;
   let trainer: LoraTrainer;
   try {
@@ -105,7 +98,7 @@ function setUp(o: FederateOptions, cmd: Command): FederateCommon {
     if (e instanceof FinetuneError) throw new UsageError(`${base.path}: ${e.message}`);
     throw e;
   }
-  const start = startAdapter ? (trainer.setAdapter(startAdapter), writeAdapter(trainer.adapter(AdapterStorage.F32))) : undefined; // f32 whatever it was stored as
+  const start = startAdapter ? (trainer.setAdapter(startAdapter.adapter), writeAdapter(trainer.adapter(AdapterStorage.F32))) : undefined; // f32 whatever it was stored as
   const mezo = o.method === "mezo";
   if (o.keepClientState && (mezo || !o.simulate || o.resume)) throw new UsageError("--keep-client-state is for --simulate with backprop clients, without --resume (the simulated clients' optimizer states are not saved)");
   if (mezo && o.proxMu > 0) throw new UsageError("--prox-mu is FedProx for backprop clients; MeZO clients have no gradient to add it to");
@@ -117,7 +110,7 @@ function setUp(o: FederateOptions, cmd: Command): FederateCommon {
   const valFiles: string[] = o.val ?? [];
   const valRows = valFiles.length && !mezo ? concatRows(valFiles.map((f) => tokenizeRows(engine, readExampleFile(f, "validation file"), seq))) : undefined;
   const valExamples = valFiles.length && mezo ? valFiles.flatMap((f) => labelledExamples(f, "validation file")) : undefined; // MeZO scores labelled examples
-  const run = { method: o.method, base: checksum, rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, keepClientState: !!o.keepClientState, ...(o.proxMu > 0 ? { proxMu: o.proxMu } : {}), seed: o.seed, ...(start ? { start: starts[0].path } : {}), ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
+  const run = { method: o.method, base: checksum, rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, keepClientState: !!o.keepClientState, ...(o.proxMu > 0 ? { proxMu: o.proxMu } : {}), seed: o.seed, ...(startAdapter ? { start: startAdapter.path } : {}), ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
   return { base, checksum, seq, alpha, lr, trainer, engine, dp, valRows, valExamples, run, start };
 }
 

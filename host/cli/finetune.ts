@@ -5,7 +5,6 @@
 import { Command } from "commander";
 import { readExampleFile } from "./example-file.js";
 import { Engine } from "../engine/engine.js";
-import { readAdapter } from "../format/adapter-reader.js";
 import { writeAdapter } from "../format/adapter-writer.js";
 import { AdapterStorage, MAX_RANK } from "../format/adapter-spec.js";
 import { CHECKSUM_OFFSET, Kind, KIND_NAMES } from "../format/spec.js";
@@ -20,7 +19,7 @@ import { checkWritable, checkWritableDir, writeOutput } from "./output.js";
 import { CheckpointError, hasFinetune, loadFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
 import { runMezo } from "./finetune-mezo.js";
 import { trainingLoop } from "./finetune-loop.js";
-import { loraArg, readAdapters, TARGET_NAMES, targetList, type LoraArg } from "./lora-option.js";
+import { loraArg, startingAdapter, takeAdapterShape, TARGET_NAMES, targetList } from "./lora-option.js";
 
 
 export function finetuneCommand(): Command {
@@ -69,22 +68,14 @@ export function finetuneCommand(): Command {
       const checksumOf = () => new DataView(base.bytes.buffer, base.bytes.byteOffset).getUint32(CHECKSUM_OFFSET, true);
       if (o.method === "mezo") {
         if (o.full) throw new UsageError("--full trains by backprop; --method mezo trains an adapter");
-        const starts: LoraArg[] = o.lora ?? [];
-        if (starts.length > 1) throw new UsageError("--method mezo trains one adapter: give --lora once");
-        const start = starts.length ? { path: starts[0].path, bytes: readAdapters(starts, base.bytes, basePath)[0].bytes } : undefined;
+        const start = startingAdapter(o.lora, base.bytes, basePath, "--method mezo trains one adapter: give --lora once");
         const lr: number = cmd.getOptionValueSource("lr") === "default" ? 1e-3 : o.lr;
         return runMezo({ basePath, base, checksum: checksumOf(), train, val, start, output: o.output, curve, checkpointDir, resume: !!o.resume, json: !!o.json,
           storage: o.storage, rank: o.rank, alpha: o.alpha ?? o.rank, targets: o.targets, steps: o.steps, evalEvery: o.evalEvery, lr, eps: o.eps, batch: o.batch, seed: o.seed, ctx: Math.min(o.ctx, base.image.config.seqLen), kvInt8: !!o.kvInt8 });
       }
-      const starts: LoraArg[] = o.lora ?? [];
-      if (starts.length > 1) throw new UsageError("finetune trains one adapter: give --lora once");
-      if (starts.length && o.full) throw new UsageError("--full trains the base's weights; --lora starts an adapter run");
-      const start = starts.length ? { path: starts[0].path, adapter: readAdapter(readAdapters(starts, base.bytes, basePath)[0].bytes, starts[0].path) } : undefined;
-      if (start) {
-        for (const opt of ["rank", "alpha", "targets"]) if (cmd.getOptionValueSource(opt) === "cli") throw new UsageError(`--${opt} comes from the --lora adapter (${start.path}); drop it`);
-        o.rank = start.adapter.rank; o.alpha = start.adapter.alpha;
-        o.targets = LORA_TARGET_KINDS.filter((k) => start.adapter.matrices.some((m) => m.kind === k));
-      }
+      const start = startingAdapter(o.lora, base.bytes, basePath, "finetune trains one adapter: give --lora once");
+      if (start && o.full) throw new UsageError("--full trains the base's weights; --lora starts an adapter run");
+      if (start) takeAdapterShape(start, cmd, o);
       if (o.full) {
         for (const opt of ["rank", "alpha", "targets", "storage"]) if (cmd.getOptionValueSource(opt) === "cli") throw new UsageError(`--${opt} is an adapter's option; --full trains every weight and writes a model`);
       }

@@ -4,7 +4,9 @@ import { modelBase, readAdapter } from "../format/adapter-reader.js";
 import { FormatError } from "../format/errors.js";
 import { readFileChecked } from "../format/load.js";
 import { Kind, KIND_NAMES } from "../format/spec.js";
-import { LORA_TARGET_KINDS } from "../train/finetune.js";
+import type { Command } from "commander";
+import type { Adapter } from "../format/adapter.js";
+import { adapterTargets, LORA_TARGET_KINDS } from "../train/finetune.js";
 import { UsageError } from "./errors.js";
 
 export interface LoraArg { path: string; scale: number }
@@ -27,6 +29,22 @@ export function readAdapters(args: LoraArg[], modelBytes: Uint8Array, modelPath:
     try { readAdapter(bytes, a.path, base); } catch (e) { if (e instanceof FormatError) throw new UsageError(e.message); throw e; }
     return { bytes, scale: a.scale };
   });
+}
+
+// --lora as the adapter a training run starts from: at most one (`tooMany` says so), read once
+// and checked against the base.
+export function startingAdapter(args: LoraArg[] | undefined, modelBytes: Uint8Array, modelPath: string, tooMany: string): { path: string; bytes: Uint8Array; adapter: Adapter } | undefined {
+  if (!args?.length) return undefined;
+  if (args.length > 1) throw new UsageError(tooMany);
+  const { path } = args[0];
+  const bytes = readFileChecked(path, "adapter");
+  try { return { path, bytes, adapter: readAdapter(bytes, path, modelBase(modelBytes, modelPath)) }; } catch (e) { if (e instanceof FormatError) throw new UsageError(e.message); throw e; }
+}
+
+// A started run's shape (--rank, --alpha, --targets) is the starting adapter's; giving one too is refused.
+export function takeAdapterShape(start: { path: string; adapter: Adapter }, cmd: Command, o: { rank: number; alpha?: number; targets: Kind[] }): void {
+  for (const opt of ["rank", "alpha", "targets"]) if (cmd.getOptionValueSource(opt) === "cli") throw new UsageError(`--${opt} comes from the --lora adapter (${start.path}); drop it`);
+  o.rank = start.adapter.rank; o.alpha = start.adapter.alpha; o.targets = adapterTargets(start.adapter);
 }
 
 // --targets wq,wv,…: the matrices that carry adapters, by the names `info` prints.

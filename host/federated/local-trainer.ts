@@ -11,7 +11,7 @@ import type { LoadedModel } from "../format/load.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
 import type { Recipe, TrainMethod } from "../fleet/messages.js";
 import { tokenizeRows, type Rows } from "../train/finetune-data.js";
-import { LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
+import { adapterTargets, LoraTrainer } from "../train/finetune.js";
 import { MezoTrainer } from "../train/mezo.js";
 import { f32ToBytes, pairsToBytes } from "./chunks.js";
 import { clientSeed, denseLocalRound } from "./local-round.js";
@@ -67,7 +67,7 @@ export class LocalTrainer {
   private trainDense(id: string, round: number, recipe: Recipe, global: Uint8Array): Omit<LocalResult, "ms"> {
     const ad = readAdapter(global, "the global adapter");
     if (ad.base.checksum !== this.base) throw new LocalTrainerError(`the global adapter is for another base model`);
-    const targets = LORA_TARGET_KINDS.filter((k) => ad.matrices.some((m) => m.kind === k));
+    const targets = adapterTargets(ad);
     const seq = Math.min(recipe.seq, this.model.image.config.seqLen);
     const key = JSON.stringify([ad.rank, ad.alpha, targets, seq, recipe.batch, recipe.lr]);
     if (this.dense?.key !== key) {

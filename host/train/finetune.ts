@@ -23,6 +23,9 @@ import { cosineLr, RowFeed } from "./row-feed.js";
 // Adapter targets in the training module's order (bit t of its mask).
 export const LORA_TARGET_KINDS: readonly Kind[] = [Kind.Wq, Kind.Wk, Kind.Wv, Kind.Wo, Kind.W1, Kind.W2, Kind.W3];
 
+// The targets an adapter file carries, in the training module's order.
+export const adapterTargets = (ad: Adapter): Kind[] => LORA_TARGET_KINDS.filter((k) => ad.matrices.some((m) => m.kind === k));
+
 // A federated client's optimizer state kept on the client between rounds (it never leaves it).
 export interface KeptClient {
   moments: Float32Array;                        // f32 [2][nLora]: AdamW m, then v
