@@ -9,6 +9,7 @@
 // Every input line is printed; with probability --rate a renamed copy follows it. A line whose
 // names cannot all be found, non-overlapping, in its sentence gets no copy.
 import { readFileSync } from "node:fs";
+import { labelProblem, parseLabel } from "../host/commands/labels.js";
 import { prng } from "../host/train/corpus.js";
 
 const ROOMS = ["greenhouse", "sun porch", "music room", "boot room", "loft", "den", "workshop", "cellar", "veranda",
@@ -58,8 +59,8 @@ const keepCase = (found: string, name: string) => found[0] !== found[0].toLowerC
 
 // The renamed copy of one line, or null when its names cannot be placed.
 function renamed(sentence: string, label: string): string | null {
-  const [intent, ...pairs] = label.split(" ; ");
-  const slots = pairs.map((p) => ({ name: p.slice(0, p.indexOf("=")), value: p.slice(p.indexOf("=") + 1) }));
+  const { intent, slots: bySlot } = parseLabel(label)!; // checked by the reader
+  const slots = Object.entries(bySlot).map(([name, value]) => ({ name, value }));
   const renamable = slots.filter((s) => s.name === "area" || s.name === "floor" || s.name === "name");
   if (renamable.length === 0) return null;
   // Every occurrence of every value, longest values first, kept only where no longer one sits.
@@ -89,6 +90,8 @@ for (const path of args) {
     if (!line.trim()) continue;
     const tab = line.indexOf("\t");
     if (tab < 0) { process.stderr.write(`augment-commands: ${path}: a line without a TAB: ${line.slice(0, 60)}\n`); process.exit(2); }
+    const problem = labelProblem(line.slice(tab + 1));
+    if (problem) { process.stderr.write(`augment-commands: ${path}: not a label (${problem}): ${line.slice(0, 60)}\n`); process.exit(2); }
     process.stdout.write(line + "\n");
     lines++;
     if (random() >= rate) continue;

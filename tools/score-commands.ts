@@ -6,7 +6,7 @@
 //   cut -f1 val.tsv | node bin/edgellm.js commands > out.txt
 //   node dist/tools/score-commands.js out.txt val.tsv [--train train-home*.tsv]
 import { readFileSync } from "node:fs";
-import { normalizeLabel, score, type Score } from "../host/commands/labels.js";
+import { normalizeLabel, parseLabel, score, type Score } from "../host/commands/labels.js";
 
 const USAGE = "usage: score-commands OUTPUT.txt DATA.tsv [--train TRAIN.tsv ...]";
 const isNumber = (v: string) => /^-?[0-9]+(\.[0-9]+)?$/.test(v);
@@ -20,7 +20,7 @@ function labelLines(path: string): string[] {
 }
 
 function slotValues(label: string): string[] {
-  return normalizeLabel(label).split(" ; ").slice(1).map((p) => p.slice(p.indexOf("=") + 1).trim()).filter((v) => !isNumber(v));
+  return Object.values(parseLabel(normalizeLabel(label))?.slots ?? {}).filter((v) => !isNumber(v));
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
