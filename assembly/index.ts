@@ -211,6 +211,11 @@ export function agentSubscription(out: usize, cap: i32): i32 { return agentApi.s
 export function agentAddAdapter(id: usize, idLen: i32, heldIndex: i32): i32 { return agentApi.addAdapter(id, idLen, heldIndex); }
 // Serve commands tasks (docs/protocol.md §3 task types) with the grammar grammarLoad loaded.
 export function agentServeCommands(): i32 { return agentApi.serveCommands(); }
+// Federated MeZO rounds (docs/protocol.md §9): train with `examples` examples read through
+// env.exRead (each ≤ textCap bytes), after agentSetNonce, before agentConnected.
+export function agentTrainer(examples: i32, textCap: i32): i32 { return agentApi.trainer(examples, textCap); }
+// The trainer's filters: 0 edgellm/v1/<fleet>/fed/round, 1 edgellm/v1/<fleet>/fedto/<id>/+.
+export function agentTrainerFilter(which: i32, out: usize, cap: i32): i32 { return agentApi.trainerFilter(which, out, cap); }
 // The last will: topic (NUL-terminated when there is room) and offline status payload;
 // returns (topicLen << 16) | payloadLen.
 export function agentWill(topicOut: usize, topicCap: i32, payloadOut: usize, payloadCap: i32): i32 {

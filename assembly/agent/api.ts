@@ -124,3 +124,19 @@ export function running(out: usize, cap: i32): i32 {
   return a.runningId(out, cap);
 }
 
+
+// Take part in federated MeZO rounds with `examples` examples (env.exRead), each at most
+// textCap bytes of sentence and label: after init and setNonce, before connected.
+export function trainer(examples: i32, textCap: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  if (examples < 1 || textCap < 2 || textCap > 65535) return E.E_ARGUMENT;
+  return a.trainer(examples, textCap);
+}
+
+export function trainerFilter(which: i32, out: usize, cap: i32): i32 {
+  const a = agent;
+  if (a == null) return E.E_NO_AGENT;
+  const n = a.trainerFilter(which, out, cap);
+  return n < 0 ? E.E_ARGUMENT : n;
+}

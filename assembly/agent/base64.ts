@@ -33,3 +33,34 @@ export function base64Encode(src: usize, n: i32, dst: usize): i32 {
   }
   return <i32>(o - dst);
 }
+
+@inline function sextetOf(c: u32): i32 {
+  if (c >= 0x41 && c <= 0x5a) return <i32>c - 0x41;
+  if (c >= 0x61 && c <= 0x7a) return <i32>c - 0x61 + 26;
+  if (c >= 0x30 && c <= 0x39) return <i32>c - 0x30 + 52;
+  if (c == 0x2b) return 62;
+  if (c == 0x2f) return 63;
+  return -1;
+}
+
+// Decodes base64 src[n] (the protocol's pattern ^[A-Za-z0-9+/]*={0,2}$, padding optional as
+// Buffer.from reads it) into dst[cap]; returns the bytes, or -1 when a character is outside
+// the alphabet or the bytes would pass cap.
+export function base64Decode(src: usize, n: i32, dst: usize, cap: i32): i32 {
+  let end = n;
+  while (end > 0 && n - end < 2 && load<u8>(src + <usize>(end - 1)) == 0x3d) end--;
+  let acc: u32 = 0, bits = 0, out = 0;
+  for (let i = 0; i < end; i++) {
+    const v = sextetOf(<u32>load<u8>(src + <usize>i));
+    if (v < 0) return -1;
+    acc = (acc << 6) | <u32>v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (out >= cap) return -1;
+      store<u8>(dst + <usize>out, <u8>(acc >> <u32>bits));
+      out++;
+    }
+  }
+  return out;
+}

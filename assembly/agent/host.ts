@@ -12,6 +12,13 @@ export declare function mqttPublish(topic: usize, topicLen: i32, payload: usize,
 @external("env", "agentLog")
 export declare function agentLog(msg: usize, len: i32): void;
 
+// A trainer's example `index` (agentTrainer: 0 … count-1): its sentence then its label, UTF-8,
+// written to out[cap]; returns (sentenceBytes << 16) | labelBytes, or -1 (no such example, or
+// it does not fit). The examples stay with the host (a file in flash): one is read per use.
+// @ts-ignore: decorator
+@external("env", "exRead")
+export declare function exRead(index: i32, out: usize, cap: i32): i32;
+
 export const QOS0: i32 = 0;
 export const QOS1: i32 = 1;
 export const RETAIN: i32 = 4;

@@ -21,7 +21,8 @@ import {
   Capabilities, Inbound, MAX_NONCE_BYTES, STATUS_BASE_BYTES, MAX_REASON_CHARS, PRESENCE_EARLIER, PRESENCE_OTHER, PRESENCE_OURS, writeAccept, writeHeartbeatHead, writeHeartbeatTail, writeHeartbeatTask,
   writeReject, writeResult, writeStatusOffline, writeStatusOnline, writeTokens,
 } from "./messages";
-import { isName, KIND_TASK, MAX_NAME, MAX_TOPIC_BYTES, parseInbox, writeInboxFilter, writePeerTopic } from "./topics";
+import { isName, KIND_CANCEL, KIND_TASK, MAX_NAME, MAX_TOPIC_BYTES, parseInbox, writeFedFilter, writeInboxFilter, writePeerTopic } from "./topics";
+import { FedClient } from "./fed-client";
 import { Writer } from "./writer";
 import { AdapterSet, MAX_ADAPTERS } from "./adapters";
 import { useHeld } from "../model/lora";
@@ -105,6 +106,8 @@ export class Agent {
   // (u8 [maxQueue][INPUT_CAP], normalized on receipt: the grammar holds one input at a time).
   commands: bool = false;
   copyInputs: usize = 0;
+  // Federated rounds (agentTrainer): null when this peer does not train.
+  fed: FedClient | null = null;
   topic: Writer = Writer.alloc(MAX_TOPIC_BYTES);
   msg: Writer;              // the outbound payload being built
   why: Writer = Writer.alloc(TEXT_CAP);  // last rejection reason
@@ -213,6 +216,18 @@ export class Agent {
     return E.OK;
   }
 
+  // Takes part in federated MeZO rounds (fed-client.ts) with `examples` examples the host
+  // reads out through env.exRead, none longer than textCap bytes: after init, before connected.
+  trainer(examples: i32, textCap: i32): i32 {
+    if (this.fed != null) return E.E_ARGUMENT;
+    const rt = this.gen.rt;
+    const need = FedClient.heapBytes(textCap) + (this.msg.cap < FedClient.messageCap() ? Writer.heapBytes(FedClient.messageCap()) : 0) + 64;
+    if (!fits(need)) return E.E_OUT_OF_MEMORY;
+    if (this.msg.cap < FedClient.messageCap()) this.msg = Writer.alloc(FedClient.messageCap());
+    this.fed = new FedClient(rt, this.ctx, this.fleet, this.fleetLen, this.id, this.idLen, examples, textCap, this.msg, rt.checksum, this.nonce, this.nonceLen);
+    return E.OK;
+  }
+
   // ---- publishing ---------------------------------------------------------------------
 
   private publish(kind: string, flags: i32): void {
@@ -265,6 +280,14 @@ export class Agent {
     const kind = parseInbox(topic, topicLen, this.fleet, this.fleetLen, this.id, this.idLen, why);
     if (kind < 0) return this.reject(why, now);
     why.reset().bytes(topic, topicLen);
+    if (kind != KIND_TASK && kind != KIND_CANCEL) {
+      const fed = this.fed;
+      if (fed == null) return this.reject(why.ascii(": this peer does not train (federated rounds)"), now);
+      if (payloadLen < 0 || fed.inbound.decode(kind, payload, payloadLen, this.id, this.idLen, why) < 0) return this.reject(why, now);
+      why.reset();
+      fed.onMessage(kind, now);
+      return E.OK;
+    }
     if (payloadLen < 0 || this.inbound.decode(kind, payload, payloadLen, why) < 0) return this.reject(why, now);
     why.reset();
     if (kind == KIND_TASK) this.onTask(now); else this.onCancel();
@@ -458,6 +481,8 @@ export class Agent {
     if (this.since < 0) this.since = now;
     this.statusOnline(now);
     if (this.nextBeat < 0) this.nextBeat = now + this.heartbeatMs;
+    const fed = this.fed;
+    if (fed != null) fed.connected(now);
   }
 
   shutdown(): void {
@@ -465,6 +490,8 @@ export class Agent {
     this.closed = true;
     this.statusOffline(this.msg.reset());
     this.publish("status", QOS1 | RETAIN);
+    const fed = this.fed;
+    if (fed != null) fed.shutdown();
   }
 
   // Heartbeat, deadlines of queued tasks, then up to maxPositions positions of generation
@@ -503,6 +530,12 @@ export class Agent {
     }
     if (this.pendingSince >= 0 && now - this.pendingSince >= this.flushMs) this.flush();
     if (this.running >= 0 || this.held() > 0) return 0;
+    // Federated work only while no task is held: a step runs the forward pass from position 0.
+    const fed = this.fed;
+    if (fed != null) {
+      if (fed.work(now)) this.activeAdapter = -1; // a step detached every adapter
+      if (fed.busy()) return 0;
+    }
     const wait = Math.ceil(this.nextBeat - now);
     return wait < 1 ? 1 : <i32>min(wait, this.heartbeatMs);
   }
@@ -611,6 +644,12 @@ export class Agent {
     const w = this.msg.reset();
     this.statusOffline(w);
     return w.copyTo(out, cap);
+  }
+
+  // The trainer's subscriptions (which 0: announcements, 1: its inbox); -1 when it does not train.
+  trainerFilter(which: i32, out: usize, cap: i32): i32 {
+    if (this.fed == null || which < 0 || which > 1) return -1;
+    return writeFedFilter(this.topic.reset(), which, this.fleet, this.fleetLen, this.id, this.idLen).copyTo(out, cap);
   }
 
   subscription(out: usize, cap: i32): i32 {

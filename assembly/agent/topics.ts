@@ -3,6 +3,9 @@
 //
 //   edgellm/v1/<fleet>/peer/<peerId>/<kind>   what the peer publishes
 //   edgellm/v1/<fleet>/to/<peerId>/<kind>     its inbox: task, cancel
+//   edgellm/v1/<fleet>/fed/round               federated rounds (a peer that trains, §9)
+//   edgellm/v1/<fleet>/fedpeer/<peerId>/<kind> what its trainer publishes: trainer, fetch, update
+//   edgellm/v1/<fleet>/fedto/<peerId>/<kind>   its trainer's inbox: chunk, ack
 import { Writer } from "./writer";
 
 export const ROOT = "edgellm";
@@ -14,6 +17,9 @@ export const MAX_TOPIC_BYTES: i32 = 256;
 // Inbound kinds (the results of parseInbox).
 export const KIND_TASK: i32 = 1;
 export const KIND_CANCEL: i32 = 2;
+export const KIND_FED_ROUND: i32 = 3;
+export const KIND_FED_CHUNK: i32 = 4;
+export const KIND_FED_ACK: i32 = 5;
 
 // ^[A-Za-z0-9_-]{1,64}$
 export function isName(p: usize, n: i32): bool {
@@ -38,6 +44,22 @@ export function writeInboxFilter(w: Writer, fleet: usize, fleetLen: i32, id: usi
     .ascii("/to/").bytes(id, idLen).ascii("/+");
 }
 
+function fleetBase(w: Writer, fleet: usize, fleetLen: i32): Writer {
+  return w.ascii(ROOT).byte(0x2f).ascii(VERSION_SEGMENT).byte(0x2f).bytes(fleet, fleetLen);
+}
+
+// edgellm/v1/<fleet>/fedpeer/<id>/<kind>
+export function writeFedPeerTopic(w: Writer, fleet: usize, fleetLen: i32, id: usize, idLen: i32, kind: string): Writer {
+  return fleetBase(w, fleet, fleetLen).ascii("/fedpeer/").bytes(id, idLen).byte(0x2f).ascii(kind);
+}
+
+// A trainer's two subscriptions: 0 the announcements (edgellm/v1/<fleet>/fed/round), 1 its
+// inbox (edgellm/v1/<fleet>/fedto/<id>/+).
+export function writeFedFilter(w: Writer, which: i32, fleet: usize, fleetLen: i32, id: usize, idLen: i32): Writer {
+  if (which == 0) return fleetBase(w, fleet, fleetLen).ascii("/fed/round");
+  return fleetBase(w, fleet, fleetLen).ascii("/fedto/").bytes(id, idLen).ascii("/+");
+}
+
 function eq(p: usize, n: i32, s: string): bool {
   if (n != s.length) return false;
   for (let i = 0; i < n; i++) if (<u32>load<u8>(p + <usize>i) != <u32>s.charCodeAt(i)) return false;
@@ -53,10 +75,12 @@ function oneOf(p: usize, n: i32, dir: i32): bool {
   if (dir == 0) return eq(p, n, "status") || eq(p, n, "heartbeat") || eq(p, n, "accept") || eq(p, n, "reject") || eq(p, n, "tokens") || eq(p, n, "result");
   if (dir == 1) return eq(p, n, "task") || eq(p, n, "cancel");
   if (dir == 2) return eq(p, n, "submit") || eq(p, n, "cancel") || eq(p, n, "gateway");
+  if (dir == 4) return eq(p, n, "trainer") || eq(p, n, "fetch") || eq(p, n, "update");
+  if (dir == 5) return eq(p, n, "chunk") || eq(p, n, "ack");
   return eq(p, n, "queued") || eq(p, n, "tokens") || eq(p, n, "reply");
 }
 
-// Parses topic[n] as this peer's inbox: KIND_TASK or KIND_CANCEL, else -1 with the reason
+// Parses topic[n] as this peer's inbox: KIND_TASK, KIND_CANCEL or a federated kind, else -1 with the reason
 // (worded as host/fleet/topics.ts words it) written to `why`. n ≤ MAX_TOPIC_BYTES.
 export function parseInbox(t: usize, n: i32, fleet: usize, fleetLen: i32, id: usize, idLen: i32, why: Writer): i32 {
   // Split into at most 7 levels ([start, len] pairs); a seventh means "too many".
@@ -82,6 +106,13 @@ export function parseInbox(t: usize, n: i32, fleet: usize, fleetLen: i32, id: us
   const p3 = t + <usize>load<i32>(lv, 24), n3 = count > 3 ? load<i32>(lv, 28) : 0;
   let dir = -1;
   if (eq(p3, n3, "peer")) dir = 0; else if (eq(p3, n3, "to")) dir = 1; else if (eq(p3, n3, "gw")) dir = 2; else if (eq(p3, n3, "client")) dir = 3;
+  else if (eq(p3, n3, "fedpeer")) dir = 4; else if (eq(p3, n3, "fedto")) dir = 5;
+  else if (eq(p3, n3, "fed")) {
+    const p4 = t + <usize>load<i32>(lv, 32), n4 = count > 4 ? load<i32>(lv, 36) : 0;
+    if (count != 5 || !eq(p4, n4, "round")) { quoteTopic(why, t, n).ascii(": unknown federated kind"); return -1; }
+    if (!eqBytes(p2, n2, fleet, fleetLen)) { quoteTopic(why, t, n).ascii(": not this peer's fleet"); return -1; }
+    return KIND_FED_ROUND;
+  }
   if (dir == 2) {
     const p4 = t + <usize>load<i32>(lv, 32), n4 = count > 4 ? load<i32>(lv, 36) : 0;
     if (count != 5 || !oneOf(p4, n4, 2)) { quoteTopic(why, t, n).ascii(": unknown gateway kind"); return -1; }
@@ -98,11 +129,12 @@ export function parseInbox(t: usize, n: i32, fleet: usize, fleetLen: i32, id: us
     quoteTopic(why, t, n).ascii(": unknown kind '").bytes(p5, n5).ascii("' under '").bytes(p3, n3).byte(0x27);
     return -1;
   }
-  if (dir != 1) { quoteTopic(why, t, n).ascii(": not a peer inbox (to/<id>/<kind>)"); return -1; }
+  if (dir != 1 && dir != 5) { quoteTopic(why, t, n).ascii(": not a peer inbox (to/<id>/<kind> or fedto/<id>/<kind>)"); return -1; }
   if (!eqBytes(p2, n2, fleet, fleetLen) || !eqBytes(p4, n4, id, idLen)) {
     quoteTopic(why, t, n).ascii(": not this peer's inbox");
     return -1;
   }
+  if (dir == 5) return eq(p5, n5, "chunk") ? KIND_FED_CHUNK : KIND_FED_ACK;
   return eq(p5, n5, "task") ? KIND_TASK : KIND_CANCEL;
 }
 

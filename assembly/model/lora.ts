@@ -189,6 +189,27 @@ export function useHeld(index: i32, s: f32): i32 {
   return E.OK;
 }
 
+// The held adapter `index` attached at scale 1 and made the one MeZO trains (lastLinks), for a
+// fleet peer's federated rounds: its links must point into an f32 image in linear memory.
+// Allocates nothing after the first call for an index (its link list is kept).
+let trainLinksOf: i32 = -1;
+let trainLinks = new Array<LoraLink>();
+export function trainHeld(index: i32, image: usize, imageBytes: usize): i32 {
+  const r = useHeld(index, 1);
+  if (r != E.OK) return r;
+  const h = held[index]!;
+  if (trainLinksOf != index) {
+    trainLinks = new Array<LoraLink>(h.links.length);
+    for (let i = 0; i < h.links.length; i++) trainLinks[i] = h.links[i];
+    trainLinksOf = index;
+  }
+  let inPlace = true;
+  for (let i = 0; i < h.links.length; i++) if (h.links[i].ext != 0 || h.links[i].storage == ST_F16) inPlace = false;
+  lastLinks = trainLinks;
+  lastImage = image; lastImageBytes = imageBytes; lastInPlace = inPlace;
+  return E.OK;
+}
+
 export function clearAdapters(): void {
   for (let i = 0; i < attached.length; i++) attached[i].lora = null;
   attached.length = 0; // its capacity kept: held adapters reserved room in it

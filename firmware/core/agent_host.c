@@ -16,10 +16,11 @@
 
 struct agent_host {
   fw *f;
-  IM3Function init, caps, subscription, will, connected, message, tick, shutdown, held, reason, set_nonce, add_adapter, serve_commands;
+  IM3Function init, caps, subscription, will, connected, message, tick, shutdown, held, reason, set_nonce, add_adapter, serve_commands,
+      trainer, trainer_filter;
   uint32_t topic_buf, payload_buf, inbox_bytes;  // guest offsets / size
   char model_id[161], impl[33];
-  char sub[SMALL_CAP], will_topic[SMALL_CAP];
+  char sub[SMALL_CAP], will_topic[SMALL_CAP], fed_sub[2][SMALL_CAP];
   uint8_t will_payload[SMALL_CAP]; size_t will_len;
 };
 
@@ -59,7 +60,8 @@ static int find_all(agent_host *a, char *err, size_t n) {
       fw_find(f, &a->tick, "agentTick", 1, err, n) || fw_find(f, &a->shutdown, "agentShutdown", 1, err, n) ||
       fw_find(f, &a->held, "agentHeld", 1, err, n) || fw_find(f, &a->reason, "agentReason", 1, err, n) ||
       fw_find(f, &a->set_nonce, "agentSetNonce", 1, err, n) || fw_find(f, &a->add_adapter, "agentAddAdapter", 0, err, n) ||
-      fw_find(f, &a->serve_commands, "agentServeCommands", 0, err, n))
+      fw_find(f, &a->serve_commands, "agentServeCommands", 0, err, n) || fw_find(f, &a->trainer, "agentTrainer", 0, err, n) ||
+      fw_find(f, &a->trainer_filter, "agentTrainerFilter", 0, err, n))
     return -1;
   return 0;
 }
@@ -164,6 +166,33 @@ int agent_serve_commands(agent_host *a, const uint8_t *grammar, size_t len, int 
   if (r < 0) return fw_failf(err, n, "commands: %s", fw_module_error(r));
   return 0;
 }
+
+int agent_trainer(agent_host *a, const fw_example *examples, int32_t count, char *err, size_t n) {
+  if (!a->trainer || !a->trainer_filter) return fw_failf(err, n, "module: no agentTrainer export (rebuild the module)");
+  if (count < 1) return fw_failf(err, n, "federated training needs at least one example");
+  uint32_t text_cap = 2;
+  for (int32_t i = 0; i < count; i++) {
+    if (examples[i].slen > 0xffff || examples[i].llen > 0xffff || examples[i].slen + examples[i].llen > 0xffff)
+      return fw_failf(err, n, "data line %u: over 65,535 bytes", examples[i].line);
+    if (examples[i].slen + examples[i].llen > text_cap) text_cap = examples[i].slen + examples[i].llen;
+  }
+  fw_set_examples(a->f, examples, count);
+  int32_t tc = (int32_t)text_cap, r;
+  const void *ta[] = { &count, &tc };
+  if (fw_call(a->f, a->trainer, "agentTrainer", &r, 2, ta, err, n)) return -1;
+  if (r == E_OUT_OF_MEMORY) return fw_failf(err, n, "federated training: its buffers do not fit in linear memory: raise --max-memory");
+  if (r < 0) return fw_failf(err, n, "agentTrainer: %s", fw_module_error(r));
+  for (int32_t which = 0; which < 2; which++) {
+    uint32_t sp = a->payload_buf;
+    int32_t cap = SMALL_CAP;
+    const void *sa[] = { &which, &sp, &cap };
+    if (fw_call_checked(a->f, a->trainer_filter, "agentTrainerFilter", &r, 3, sa, err, n)) return -1;
+    if (get_text(a, sp, r, sizeof a->fed_sub[which], a->fed_sub[which], "trainer subscription", err, n)) return -1;
+  }
+  return 0;
+}
+
+const char *agent_trainer_subscription(const agent_host *a, int which) { return which >= 0 && which < 2 && a->fed_sub[which][0] ? a->fed_sub[which] : NULL; }
 
 const char *agent_subscription(const agent_host *a) { return a->sub; }
 const char *agent_will_topic(const agent_host *a) { return a->will_topic; }

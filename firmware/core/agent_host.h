@@ -52,6 +52,12 @@ int agent_add_adapter(agent_host *a, const char *id, int32_t held, char *err, si
 // (kept by the caller: copied into linear memory, or with `external` read from it through
 // env.gRead). After agent_open, before agent_connected.
 int agent_serve_commands(agent_host *a, const uint8_t *grammar, size_t len, int external, char *err, size_t errlen);
+// Take part in federated MeZO rounds (docs/protocol.md §9) with examples[count] (kept by the
+// caller: the module reads one at a time through env.exRead). After agent_open, before
+// agent_connected; then also subscribe agent_trainer_subscription(a, 0) and (a, 1).
+int agent_trainer(agent_host *a, const fw_example *examples, int32_t count, char *err, size_t errlen);
+// The trainer's filters: 0 edgellm/v1/<fleet>/fed/round, 1 …/fedto/<id>/+ (NULL: not training).
+const char *agent_trainer_subscription(const agent_host *a, int which);
 // After every (re)connection, once subscribed: the online status.
 int agent_connected(agent_host *a, double now_ms, char *err, size_t errlen);
 // One received message. *refused: 0 handled; 1 the module rejected it (state unchanged; it

@@ -367,3 +367,8 @@ void fw_close(fw *f) {
   if (f->env) m3_FreeEnvironment(f->env);
   free(f);
 }
+
+void fw_set_examples(fw *f, const fw_example *examples, int32_t count) {
+  f->examples = examples;
+  f->n_examples = count;
+}

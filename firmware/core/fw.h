@@ -98,6 +98,11 @@ typedef struct {
 } fw_mezo;
 
 int fw_mezo_run(fw *f, const fw_mezo *m, char *err, size_t errlen);
+// SENTENCE<TAB>LABEL lines of d[n] (\n, \r\n or \r; blank lines skipped; trimmed) into a
+// malloc'd array pointing into d; -1 with err naming the line when one is malformed.
+int fw_parse_examples(const char *d, size_t n, fw_example **out, int32_t *count, char *err, size_t errlen);
+// The examples env.exRead serves (a federated trainer's, agent_trainer): kept by the caller.
+void fw_set_examples(fw *f, const fw_example *examples, int32_t count);
 // The trained adapter file (len bytes, the size it was loaded with), its checksum written anew;
 // *out points into linear memory until the next call into the module.
 int fw_adapter_image(fw *f, uint32_t len, const uint8_t **out, char *err, size_t errlen);

@@ -21,6 +21,7 @@ struct fw {
   int grammar_loaded;
   int host_weights;     // weights (and so grammars) stay in host memory
   const uint8_t *grammar; size_t grammar_len; // a host-held grammar file (env.gRead)
+  const fw_example *examples; int32_t n_examples; // a federated trainer's examples (env.exRead)
   char trap[192];       // detail left by a host function that refused a call
 };
 

@@ -101,6 +101,21 @@ static m3ApiRawFunction(h_gread) {
   m3ApiReturn(0);
 }
 
+// env.exRead(index, out, cap): example `index`'s sentence then label at out; returns
+// (sentence bytes << 16) | label bytes, or -1 (no such example, or cap too small).
+static m3ApiRawFunction(h_exread) {
+  m3ApiReturnType(int32_t)
+  m3ApiGetArg(int32_t, index) m3ApiGetArg(uint32_t, out) m3ApiGetArg(int32_t, cap)
+  if (index < 0 || index >= FW->n_examples || cap < 0) m3ApiReturn(-1);
+  const fw_example *e = &FW->examples[index];
+  uint32_t len = e->slen + e->llen;
+  if (len > (uint32_t)cap || e->slen > 0xffff || e->llen > 0xffff) m3ApiReturn(-1);
+  if (!guest_ok(runtime, out, len)) REFUSE(k_trap_guest, "exRead(out=%u, len=%u)", out, len);
+  memcpy((uint8_t *)_mem + out, e->sentence, e->slen);
+  memcpy((uint8_t *)_mem + out + e->slen, e->label, e->llen);
+  m3ApiReturn((int32_t)((e->slen << 16) | e->llen));
+}
+
 // env.loraApply(adapter, storage, aOff, bOff, rank, in, out, k, y, x): y += k·B(A x), host-held A, B.
 static m3ApiRawFunction(h_lora_apply) {
   m3ApiGetArg(uint32_t, index) m3ApiGetArg(uint32_t, storage) m3ApiGetArg(uint32_t, a_off) m3ApiGetArg(uint32_t, b_off)
@@ -324,6 +339,7 @@ static const struct { const char *name, *sig; M3RawCall fn; } k_imports[] = {
   { "wMatmul",     "v(iiiiiiiiiiiiiiiii)", h_wmatmul },
   { "aRead",       "i(iiii)",       h_aread },
   { "gRead",       "i(iii)",        h_gread },
+  { "exRead",      "i(iii)",        h_exread },
   { "loraApply",   "v(iiiiiiifii)", h_lora_apply },
   { "loraApplyBlock", "v(iiiiiiifiii)", h_lora_apply_block },
   { "kvScores",    "v(iiiiiiiif)",  h_kv_scores },

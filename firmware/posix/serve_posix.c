@@ -48,9 +48,9 @@ static const char k_usage[] =
   "                        [--username U] [--password P] [--cafile CA.pem] [--cert C.pem --key K.pem]\n"
   "                        [--connect-timeout MS] [--max-queue N] [--heartbeat MS]\n"
   "                        [--host-weights] [--max-memory BYTES] [--ctx N] [--kv-int8] [--inbox BYTES]\n"
-  "                        [--adapters DIR] [--commands GRAMMAR.egrm]\n"
+  "                        [--adapters DIR] [--commands GRAMMAR.egrm] [--train-data FILE.tsv]\n"
   "                        [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS]\n"
-  "       edgellm-fw serve --decode task|cancel [--model M.ellm] [--fleet F] [--id ID] < payload\n";
+  "       edgellm-fw serve --decode task|cancel|round|chunk|ack [--model M.ellm] [--fleet F] [--id ID] < payload\n";
 
 typedef struct { char *topic; uint8_t *payload; size_t len; } inbox_msg;
 
@@ -58,6 +58,7 @@ typedef struct {
   struct mosquitto *mq;
   char sub[AGENT_TOPIC_MAX + 1];
   char presence[AGENT_TOPIC_MAX + 1]; // our own status topic: the agent guards what is retained there
+  char fed[2][AGENT_TOPIC_MAX + 1];   // --train-data: federated announcements and the trainer's inbox ("": none)
   uint32_t inbox_bytes;           // payloads over this are queued without their bytes (refused)
   pthread_mutex_t mu;
   pthread_cond_t cv;              // inbox, connects, stop
@@ -132,6 +133,11 @@ static void on_connect(struct mosquitto *mq, void *ud, int rc) {
   if (s != MOSQ_ERR_SUCCESS) logf_("edgellm-fw serve: subscribe %s: %s", t->sub, mosquitto_strerror(s));
   s = mosquitto_subscribe(mq, NULL, t->presence, 1);
   if (s != MOSQ_ERR_SUCCESS) logf_("edgellm-fw serve: subscribe %s: %s", t->presence, mosquitto_strerror(s));
+  for (int i = 0; i < 2; i++) {
+    if (!t->fed[i][0]) continue;
+    s = mosquitto_subscribe(mq, NULL, t->fed[i], 1);
+    if (s != MOSQ_ERR_SUCCESS) logf_("edgellm-fw serve: subscribe %s: %s", t->fed[i], mosquitto_strerror(s));
+  }
   pthread_mutex_lock(&t->mu);
   t->started = 1;
   t->connects++;
@@ -242,7 +248,8 @@ static void model_id(const char *path, const plat_blob *m, char *out, size_t n) 
 static int takes_value(const char *a) {
   static const char *const k[] = { "--broker", "--model", "-z", "--tokenizer", "--id", "--fleet", "--username", "--password",
                                    "--cafile", "--cert", "--key", "--module", "--decode", "--max-queue", "--connect-timeout",
-                                   "--heartbeat", "--max-memory", "--ctx", "--inbox", "--stack", "--call-timeout", "--adapters", "--commands" };
+                                   "--heartbeat", "--max-memory", "--ctx", "--inbox", "--stack", "--call-timeout", "--adapters", "--commands",
+                                   "--train-data" };
   for (size_t i = 0; i < sizeof k / sizeof *k; i++) if (!strcmp(a, k[i])) return 1;
   return 0;
 }
@@ -258,7 +265,7 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
 }
 
 typedef struct {
-  const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode, *cafile, *cert, *key, *adapters, *commands;
+  const char *broker, *model, *tok, *id, *fleet, *user, *pass, *module, *decode, *cafile, *cert, *key, *adapters, *commands, *train_data;
   long max_queue, heartbeat, max_memory, ctx, inbox, stack, connect_timeout, call_timeout;
   int host_weights, kv_int8;
 } serve_opts;
@@ -286,6 +293,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
     else if (!strcmp(a, "--decode")) o->decode = v;
     else if (!strcmp(a, "--adapters")) o->adapters = v;
     else if (!strcmp(a, "--commands")) o->commands = v;
+    else if (!strcmp(a, "--train-data")) o->train_data = v;
     else if (!strcmp(a, "--max-queue")) { if (parse_int(v, 1, 64, &o->max_queue)) bad = "max-queue must be an integer in [1, 64]"; }
     else if (!strcmp(a, "--connect-timeout")) { if (parse_int(v, 100, 3600000, &o->connect_timeout)) bad = "connect-timeout must be ms in [100, 3600000]"; }
     else if (!strcmp(a, "--heartbeat")) { if (parse_int(v, 50, 3600000, &o->heartbeat)) bad = "heartbeat must be ms in [50, 3600000]"; }
@@ -340,6 +348,7 @@ typedef struct {
   plat_blob mod, model, tok; fw *f; agent_host *a; double tok_per_sec; char nonce[17];
   plat_blob adapter[MAX_ADAPTERS]; int n_adapters; // held (mapped for the process's lifetime)
   plat_blob grammar;                               // --commands: the compiled home-command grammar
+  plat_blob train; fw_example *examples; int32_t n_examples; // --train-data: this home's examples (never sent)
   char adapter_ids[600];                           // "home kitchen …" for the start line
 } peer_engine;
 
@@ -465,6 +474,15 @@ static int engine_open(peer_engine *e, const serve_opts *o, const char *model_pa
                       o->host_weights ? "" : "; --host-weights leaves the grammar in host memory");
     }
   }
+  if (o->train_data) {
+    char why[300];
+    uint32_t in_use = fw_memory_bytes(e->f);
+    if (plat_map(o->train_data, &e->train, err, n)) return -1;
+    if (fw_parse_examples((const char *)e->train.data, e->train.size, &e->examples, &e->n_examples, why, sizeof why))
+      return fw_failf(err, n, "--train-data %s: %s", o->train_data, why);
+    if (agent_trainer(e->a, e->examples, e->n_examples, why, sizeof why))
+      return fw_failf(err, n, "--train-data %s: %s (%u bytes of linear memory in use before it)", o->train_data, why, in_use);
+  }
   return agent_capabilities(e->a, (float)e->tok_per_sec, free_mem(e->f, o), err, n);
 }
 
@@ -473,6 +491,8 @@ static void engine_close(peer_engine *e) {
   fw_close(e->f);
   for (int i = 0; i < e->n_adapters; i++) plat_unmap(&e->adapter[i]);
   plat_unmap(&e->grammar);
+  free(e->examples);
+  plat_unmap(&e->train);
   plat_unmap(&e->tok);
   plat_unmap(&e->model);
   plat_unmap(&e->mod);
@@ -486,8 +506,9 @@ static int print_publish(void *ctx, const char *topic, const uint8_t *payload, s
   return 0;
 }
 
-// `edgellm-fw serve --decode task|cancel`: one payload from stdin through the module's
-// agentMessage, as the peer would receive it on edgellm/v1/<fleet>/to/<id>/<kind>. Prints
+// `edgellm-fw serve --decode task|cancel|round|chunk|ack`: one payload from stdin through the
+// module's agentMessage, as the peer would receive it on edgellm/v1/<fleet>/to/<id>/<kind> (the
+// federated kinds on fed/round and fedto/<id>/<kind>, with --train-data FILE for a trainer). Prints
 // what the agent publishes, then "ok" (exit 0) or "reject: <reason>" (exit 1).
 static int decode_main(serve_opts *o, const char *default_model) {
   static uint8_t buf[AGENT_PAYLOAD_LIMIT + 1];
@@ -499,7 +520,9 @@ static int decode_main(serve_opts *o, const char *default_model) {
   while ((k = fread(rest, 1, sizeof rest, stdin)) > 0) len += k; // only the length of a payload over the limit matters
   if (ferror(stdin)) { snprintf(err, sizeof err, "reading stdin: %s", strerror(errno)); goto fail; }
   if (!o->id) o->id = "decode";
-  snprintf(topic, sizeof topic, "edgellm/v1/%.64s/to/%.64s/%.64s", o->fleet, o->id, o->decode);
+  if (!strcmp(o->decode, "round")) snprintf(topic, sizeof topic, "edgellm/v1/%.64s/fed/round", o->fleet);
+  else if (!strcmp(o->decode, "chunk") || !strcmp(o->decode, "ack")) snprintf(topic, sizeof topic, "edgellm/v1/%.64s/fedto/%.64s/%.64s", o->fleet, o->id, o->decode);
+  else snprintf(topic, sizeof topic, "edgellm/v1/%.64s/to/%.64s/%.64s", o->fleet, o->id, o->decode);
   plat_set_mqtt_publisher(print_publish, NULL);
   if (engine_open(&e, o, o->model ? o->model : default_model, err, sizeof err)) goto fail;
   if (agent_message(e.a, topic, buf, len, (double)plat_wall_ms(), &refused, reason, sizeof reason, err, sizeof err)) goto fail;
@@ -645,7 +668,11 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   int parsed = parse_opts(argc, argv, &o);
   if (parsed) return parsed > 0 ? 0 : 2; // > 0: --help printed
   if (o.decode) {
-    if (strcmp(o.decode, "task") && strcmp(o.decode, "cancel")) { fprintf(stderr, "edgellm-fw: error: --decode takes task or cancel, got '%s'\n", o.decode); return 2; }
+    static const char *const kinds[] = { "task", "cancel", "round", "chunk", "ack" };
+    int known = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) known |= !strcmp(o.decode, kinds[i]);
+    if (!known) { fprintf(stderr, "edgellm-fw: error: --decode takes task, cancel, round, chunk or ack, got '%s'\n", o.decode); return 2; }
+    if (strcmp(o.decode, "task") && strcmp(o.decode, "cancel") && !o.train_data) { fprintf(stderr, "edgellm-fw: error: --decode %s needs --train-data FILE (a trainer's messages)\n", o.decode); return 2; }
     return decode_main(&o, default_model);
   }
   char host[256];
@@ -683,6 +710,7 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   if (engine_open(&e, &o, o.model, err, sizeof err)) goto fail;
   snprintf(t->sub, sizeof t->sub, "%s", agent_subscription(e.a));
   snprintf(t->presence, sizeof t->presence, "%s", agent_will_topic(e.a));
+  for (int i = 0; i < 2; i++) snprintf(t->fed[i], sizeof t->fed[i], "%s", agent_trainer_subscription(e.a, i) ? agent_trainer_subscription(e.a, i) : "");
   t->inbox_bytes = agent_inbox_bytes(e.a);
 
   mosquitto_lib_init();
@@ -739,6 +767,7 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
   fprintf(stderr, "edgellm-fw serve: peer %s serving %s (%.0f tok/s, ctx %d, linear memory %u bytes, heap top %u%s%s%s) on %s\n", o.id,
           o.model, e.tok_per_sec, fw_field(e.f, FW_FIELD_CTX), fw_memory_bytes(e.f), fw_heap_top(e.f), e.n_adapters ? ", adapters " : "", e.adapter_ids,
           o.commands ? ", commands" : "", o.broker);
+  if (o.train_data) fprintf(stderr, "edgellm-fw serve: peer %s trains in federated rounds (mezo) on %d examples of %s\n", o.id, e.n_examples, o.train_data);
 
   if (serve_loop(t, e.a, e.f, &o, o.model ? o.model : default_model, (float)e.tok_per_sec, err, sizeof err)) goto fail; // fatal: no clean disconnect, the will goes out
   if (agent_shutdown(e.a, err, sizeof err)) goto fail;

@@ -56,6 +56,8 @@ export function instantiate(kind: EngineKind, agentHost: AgentHost = noAgentHost
       loraApplyBlock(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held adapters are not available in Node"); },
       // Host-held grammars (grammarLoadExternal) are the firmware's too: Node loads them into linear memory.
       gRead(): never { throw new EngineError("E_NO_HOST_WEIGHTS", "host-held grammars are not available in Node"); },
+      // A federated trainer's examples (agentTrainer): the firmware's; Node trains with host/federated.
+      exRead(): number { return -1; },
       // Native attention kernels: only called after nativeKernels(1), which Node never sets.
       kvScores(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
       kvMix(): never { throw new EngineError("E_NO_NATIVE", "native kernels are not available in Node"); },
