@@ -20,7 +20,7 @@
 // The image is held (model/lora.ts) once per layout and trained in place.
 import * as E from "../core/errors";
 import { crc32Update } from "../core/crc32";
-import { fits } from "../core/memory-cap";
+import { fitsFrom } from "../core/memory-cap";
 import { blockBytes, objectBytes } from "../core/heap";
 import { adapterChecksum } from "../adapter/file";
 import { holdAdapter, trainHeld, useHeld } from "../model/lora";
@@ -42,6 +42,7 @@ const FETCH_WINDOW: i32 = 4;          // chunks asked for at once: what the inbo
 const FETCH_RETRY_MS: f64 = 5000;
 const ACK_WAIT_MS: f64 = 10000;
 const PAIR_BYTES: i32 = 8;
+const HOLD_ROOM: i64 = 3072; // a hold's fixed part (CRC table, parse records); bytes/16 covers its links and table copy
 
 const IDLE = 0, FETCH = 1, TRAIN = 2, UPLOAD = 3, DONE = 4;
 
@@ -301,12 +302,14 @@ export class FedClient {
     this.nonceLen = m.nonceLen;
   }
 
-  // Buffers for a round of this size; false when linear memory has no room for them.
+  // Buffers for a round of this size; false when linear memory has no room for them. Checked
+  // exactly against the heap's top (a device's cap leaves no page to spare), with room for what
+  // holding a new image takes (its links, parse records, the layout copy, the CRC table).
   private reserve(bytes: i32, steps: i32, batch: i32): bool {
     const recs = batch * (RECORD_HEADER + this.ctx);
-    const need = (bytes > this.imageCap ? <i64>bytes + 64 : 0) + (steps > this.pairsCap ? <i64>steps * PAIR_BYTES + 64 : 0)
+    const need = (bytes > this.imageCap ? <i64>bytes + 64 + HOLD_ROOM + <i64>bytes / 16 : 0) + (steps > this.pairsCap ? <i64>steps * PAIR_BYTES + 64 : 0)
       + (recs > this.recordsCap ? <i64>recs * 4 + 64 : 0);
-    if (need > 0 && !fits(need)) return false;
+    if (need > 0 && !fitsFrom(heap.alloc(0) + 12, need)) return false;
     if (bytes > this.imageCap) { this.image = heap.alloc(<usize>bytes); this.imageCap = bytes; this.held = -1; }
     if (steps > this.pairsCap) { this.pairs = heap.alloc(<usize>steps * PAIR_BYTES); this.pairsCap = steps; }
     if (recs > this.recordsCap) { this.records = heap.alloc(<usize>recs << 2); this.recordsCap = recs; }

@@ -46,14 +46,22 @@ export class CoordinatorService {
     const s = new CoordinatorService(driver, t, o);
     t.on("message", (route, msg) => s.onMessage(route, msg));
     t.on("connect", () => driver.reannounce());
-    await t.subscribe([topics.allTrainers(o.fleet)]);
+    // Peers' statuses too: a firmware trainer shares its one MQTT connection (and so its one last
+    // will, the offline status) with its task agent, so that status going offline is its trainer
+    // going offline. Subscribed after the trainers, so retained statuses arrive after them.
+    await t.subscribe([topics.allTrainers(o.fleet), topics.peerStatuses(o.fleet)]);
     o.log.info(`coordinator ${o.id} on ${o.broker}, fleet ${o.fleet}`);
     return s;
   }
 
   // One handler per kind behind one switch; other kinds are not for the coordinator.
   private onMessage(route: Route, m: Message): void {
-    if (route.dir !== "fedpeer" || this.closing) return;
+    if (this.closing) return;
+    if (route.dir === "peer") {
+      if (m.kind === "status" && !m.online) this.driver.onTrainer({ v: 1, kind: "trainer", id: route.id, online: false });
+      return;
+    }
+    if (route.dir !== "fedpeer") return;
     const d = this.driver;
     switch (m.kind) {
       case "trainer": d.onTrainer(m); return;

@@ -62,6 +62,7 @@ export function fleetAcl(fleet: string): string {
     `topic readwrite ${b}/fed/#`,
     `topic read ${b}/fedpeer/#`,
     `topic write ${b}/fedto/#`,
+    `topic read ${b}/peer/+/status`,
     `pattern write ${b}/fedpeer/%u/#`,
     `pattern read ${b}/fedto/%u/#`,
     `pattern read ${b}/fed/round`,
