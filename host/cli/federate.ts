@@ -8,14 +8,13 @@
 import { Command, Option } from "commander";
 import { basename } from "node:path";
 import { Engine } from "../engine/engine.js";
-import { AdapterStorage, MAX_RANK } from "../format/adapter-spec.js";
-import { writeAdapter } from "../format/adapter-writer.js";
+import { MAX_RANK } from "../format/adapter-spec.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
 import { Coordinator, CoordinatorError } from "../federated/coordinator.js";
 import { splitClients, type SimRound } from "../federated/simulate.js";
 import { clientExamples, denseMode, labelledExamples, seedScalarMode, type FederationMode } from "./federate-modes.js";
 import { tokenizeRows, type Rows } from "../train/finetune-data.js";
-import { FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
+import { f32AdapterImage, FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
 import { choice, float, int } from "./args.js";
 import { loraArg, startingAdapter, takeAdapterShape, TARGET_NAMES, targetList } from "./lora-option.js";
 import { UsageError } from "./errors.js";
@@ -98,7 +97,7 @@ function setUp(o: FederateOptions, cmd: Command): FederateCommon {
     if (e instanceof FinetuneError) throw new UsageError(`${base.path}: ${e.message}`);
     throw e;
   }
-  const start = startAdapter ? (trainer.setAdapter(startAdapter.adapter), writeAdapter(trainer.adapter(AdapterStorage.F32))) : undefined; // f32 whatever it was stored as
+  const start = startAdapter ? (trainer.setAdapter(startAdapter.adapter), f32AdapterImage(trainer)) : undefined; // f32 whatever it was stored as
   const mezo = o.method === "mezo";
   if (o.keepClientState && (mezo || !o.simulate || o.resume)) throw new UsageError("--keep-client-state is for --simulate with backprop clients, without --resume (the simulated clients' optimizer states are not saved)");
   if (mezo && o.proxMu > 0) throw new UsageError("--prox-mu is FedProx for backprop clients; MeZO clients have no gradient to add it to");

@@ -11,12 +11,12 @@ import { bytesToF32, bytesToPairs } from "../../host/federated/chunks.js";
 import { LocalTrainer, LocalTrainerError, modelChecksum } from "../../host/federated/local-trainer.js";
 import { TrainThread } from "../../host/federated/train-thread.js";
 import type { Recipe } from "../../host/fleet/messages.js";
-import { LORA_TARGET_KINDS, LoraTrainer } from "../../host/train/finetune.js";
+import { f32AdapterImage, LORA_TARGET_KINDS, LoraTrainer } from "../../host/train/finetune.js";
 
 const m = loadModel(undefined, undefined);
 const examples = Array.from({ length: 12 }, (_, i) => ({ sentence: `turn ${i % 2 ? "on" : "off"} the light ${i}`, label: `HassTurn${i % 2 ? "On" : "Off"} ; domain=light` }));
 const shaper = new LoraTrainer(m.image, modelChecksum(m), 32, { rank: 1, alpha: 1, targets: [...LORA_TARGET_KINDS], lr: 1e-2, lrDecay: 1, weightDecay: 0, batch: 2, steps: 2, seed: 3 });
-const global = writeAdapter(shaper.adapter(AdapterStorage.F32));
+const global = f32AdapterImage(shaper);
 const dense: Recipe = { method: "backprop", steps: 2, lr: 1e-2, batch: 2, seq: 32, seed: 3 };
 
 test("backprop: Δ as f32 of the adapter's size, |D_k| = the examples; local DP clips it before it leaves", () => {

@@ -4,8 +4,6 @@
 // (dense f32 updates in parts) and for MeZO (seed-and-scalar pairs replayed by the coordinator).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { AdapterStorage } from "../../host/format/adapter-spec.js";
-import { writeAdapter } from "../../host/format/adapter-writer.js";
 import { Engine } from "../../host/engine/engine.js";
 import { Coordinator } from "../../host/federated/coordinator.js";
 import { CoordinatorService } from "../../host/federated/coordinator-service.js";
@@ -16,7 +14,7 @@ import { simulateRound, simulateSeedScalarRound } from "../../host/federated/sim
 import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import type { Recipe } from "../../host/fleet/messages.js";
 import { tokenizeRows } from "../../host/train/finetune-data.js";
-import { LORA_TARGET_KINDS, LoraTrainer } from "../../host/train/finetune.js";
+import { f32AdapterImage, LORA_TARGET_KINDS, LoraTrainer } from "../../host/train/finetune.js";
 import { MezoTrainer } from "../../host/train/mezo.js";
 import { captureLog } from "./fleet-helpers.js";
 import { baseModel, homeExamples, RECIPE, SEQ, startCoordinator, startTrainer, waitFor } from "./federated-helpers.js";
@@ -54,7 +52,7 @@ test("backprop: 2 rounds over MQTT end with the simulated run's global, to the b
 test("mezo (seed-and-scalar): 2 rounds over MQTT end with the simulated run's adapter bytes", { timeout: 60_000 }, async () => {
   const fleet = "fk";
   const recipe: Recipe = { method: "mezo", steps: 20, lr: 1e-3, batch: 2, seq: SEQ, seed: 9, mezo: { eps: 1e-3, pool: 64, poolSeed: 9 } };
-  const start = writeAdapter(loraTrainer().adapter(AdapterStorage.F32));
+  const start = f32AdapterImage(loraTrainer());
   const holder = () => {
     const e = Engine.load(baseModel().bytes, undefined, { engine: "simd", ctx: SEQ });
     e.loadAdapter(start, 1);
