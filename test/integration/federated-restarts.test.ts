@@ -1,41 +1,35 @@
 // Federated rounds against real mosquitto through restarts: the broker restarted mid-round (every
 // connection cut, the retained announcement lost), and the coordinator process killed mid-round
 // and started again with --resume. Each run completes; with the broker restart, every round's
-// global is still exactly the average of the accepted updates; with the coordinator restart, the
-// run resumes after the last round saved, each round is in the history once, and the ε reported
-// counts every round that ran (the accountant's ε for that many rounds).
+// global — the restarted one's too — is exactly the average of the updates the trainers
+// uploaded; with the coordinator restart, the run resumes after the last round saved, each round
+// is in the history once, and the ε reported counts every round that ran (the accountant's ε for
+// that many rounds).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { readAdapter } from "../../host/format/adapter-reader.js";
-import type { FedRoundResult } from "../../host/federated/round-driver.js";
-import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { RdpAccountant } from "../../host/privacy/accountant.js";
 import { topics } from "../../host/fleet/topics.js";
 import { Transport } from "../../host/fleet/transport.js";
 import { CLI, captureLog, until } from "./fleet-helpers.js";
-import { Observer, RECIPE, SEQ, startCoordinator, startTrainer, waitFor } from "./federated-helpers.js";
+import { checkAverage, closeAll, recordRounds, RECIPE_ARGS, startCoordinator, startTrainer, TrainerRecord, useMosquitto, waitFor } from "./federated-helpers.js";
 
-let mosq: MosquittoProcess;
-before(async () => { mosq = await startMosquitto(); });
-after(async () => { await mosq?.stop(); });
+const mosquitto = useMosquitto();
 
 test("broker restarted mid-round: trainers and coordinator reconnect, the round completes, the average holds", { timeout: 150_000 }, async () => {
-  const fleet = "fb";
-  const observer = await Observer.start(mosq.url, fleet);
-  const trainers = await Promise.all([1, 2].map((h) => startTrainer(mosq.url, fleet, `b${h}`, h)));
+  const fleet = "fb", mosq = mosquitto();
+  const trainers = { b1: await startTrainer(mosq.url, fleet, "b1", 1), b2: await startTrainer(mosq.url, fleet, "b2", 2) };
+  // The trainers' own record of what they uploaded: a third MQTT client (an observer) misses
+  // the parts sent while it reconnects after the restart, the trainers cannot.
+  const uploaded = new TrainerRecord(trainers);
   const { coordinator, service } = await startCoordinator(mosq.url, fleet, { rounds: 3, clientsPerRound: 2, roundMs: 30_000 });
-  const befores = new Map<number, Float32Array>();
-  const results: FedRoundResult[] = [];
+  const rounds = recordRounds(coordinator, service);
   let restarted: Promise<void> | null = null;
-  service.driver.on("started", (m) => {
-    befores.set(m.round, coordinator.global.slice());
-    if (m.round === 2) restarted = mosq.restart(); // the announcement is on its way: the broker goes away now
-  });
-  service.driver.on("closed", (r) => results.push(r));
+  service.driver.on("started", (m) => { if (m.round === 2) restarted = mosq.restart(); }); // the announcement is on its way: the broker goes away now
   let reconnects = 0;
   service.transport.on("connect", () => reconnects++);
   try { // a failed assertion must not leave connections open (the file would hang to its timeout)
@@ -43,31 +37,24 @@ test("broker restarted mid-round: trainers and coordinator reconnect, the round 
     await waitFor(service.finished(), 75_000, "3 rounds");
     await restarted;
     assert.ok(restarted && reconnects >= 1, "the broker went away during round 2 and the coordinator reconnected");
-    assert.equal(results.length, 3);
-    for (const r of results) {
+    assert.equal(rounds.results.length, 3);
+    for (const r of rounds.results) {
       assert.equal(r.accepted, 2, `round ${r.round}: both updates accepted`);
       assert.deepEqual(r.refused, []);
-      // The observer is a client too: parts sent while it reconnected after the restart (round 2)
-      // never reach it, so only the rounds it saw whole are rebuilt from its view.
-      if (r.round === 2) continue;
-      await observer.settled(r.round, r.accepted);
-      observer.checkAverage(r.round, befores.get(r.round)!, r.round === 3 ? coordinator.global : befores.get(r.round + 1)!);
+      checkAverage(r.round, rounds.before(r.round), rounds.after(r.round), uploaded.of(r.round, r.clients));
     }
   } finally {
-    await service.close();
-    for (const t of trainers) await t.close();
-    await observer.close();
+    await closeAll(service, ...Object.values(trainers));
   }
 });
 
 test("coordinator killed mid-round and resumed: the run continues after the last round saved, ε counts every round that ran", { timeout: 120_000 }, async () => {
-  const fleet = "fc";
+  const fleet = "fc", mosq = mosquitto();
   const trainers = await Promise.all([1, 2].map((h) => startTrainer(mosq.url, fleet, `c${h}`, h)));
   const out = join(mkdtempSync(join(tmpdir(), "edgellm-fed-")), "global.ella");
   const z = 1.2, delta = 1e-5, rounds = 4;
-  const args = ["federate", "--broker", mosq.url, "--fleet", fleet, "-o", out, "--rounds", String(rounds), "--clients-per-round", "2", "--local-steps", String(RECIPE.steps),
-    "--batch", String(RECIPE.batch), "--lr", String(RECIPE.lr), "--rank", "2", "--seq", String(SEQ), "--seed", String(RECIPE.seed), "--dp-noise", String(z), "--dp-clip", "0.5",
-    "--sample-rate", "1", "--delta", String(delta), "--round-timeout", "20000", "--gather", "500", "--json", "--log-level", "warn"];
+  const args = ["federate", "--broker", mosq.url, "--fleet", fleet, "-o", out, "--rounds", String(rounds), "--clients-per-round", "2", ...RECIPE_ARGS,
+    "--dp-noise", String(z), "--dp-clip", "0.5", "--sample-rate", "1", "--delta", String(delta), "--round-timeout", "20000", "--gather", "500", "--json", "--log-level", "warn"];
   const run = (extra: string[]) => {
     const p = spawn(process.execPath, [CLI, ...args, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
     const o = { p, out: "", err: "" };
@@ -103,6 +90,5 @@ test("coordinator killed mid-round and resumed: the run continues after the last
   }
   assert.ok(existsSync(out));
   readAdapter(new Uint8Array(readFileSync(out)), out);
-  for (const t of trainers) await t.close();
-  await watch.close();
+  await closeAll(...trainers, watch);
 });
