@@ -26,6 +26,7 @@ export async function runFleet(o: FederateOptions, c: FederateCommon, out: (line
     ...(o.localDp && c.dp ? { localDp: { clip: c.dp.clip, noise: c.dp.noise } } : {}),
     ...(mezo ? { mezo: { eps: o.eps, pool: o.pool, poolSeed: o.seed } } : {}),
     ...(o.proxMu > 0 ? { proxMu: o.proxMu } : {}),
+    ...(o.keepClientState ? { keepState: { rounds: o.rounds } } : {}), // the state stays on each trainer
   };
   let model: GlobalModel;
   if (mezo) {
