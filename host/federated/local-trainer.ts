@@ -2,9 +2,10 @@
 // adapter file to the update's wire bytes. Backprop: a LoraTrainer of the adapter's rank,
 // alpha and targets (built once per shape of recipe and kept), Δ = θ_local − θ_global as f32,
 // clipped and noised here with local DP; with the recipe's keepState, the client's AdamW state
-// stays here between rounds (in memory: a restarted trainer starts fresh). MeZO: a MezoTrainer on an engine holding the global,
-// the round's (seed index, g) pairs. The same local-round code as the simulation
-// (local-round.ts, seed-scalar.ts), so a client's update is the one a simulated client makes.
+// stays here between rounds (in memory: a restarted trainer starts fresh). MeZO: a MezoTrainer
+// on an engine holding the global, the round's (seed index, g) pairs. The same local-round code
+// as the simulation (local-round.ts, seed-scalar.ts), so a client's update is the one a simulated
+// client makes.
 import { Engine } from "../engine/engine.js";
 import type { Example } from "../commands/examples.js";
 import { readAdapter } from "../format/adapter-reader.js";
