@@ -4,14 +4,13 @@
 // over MQTT; after every round: one progress line (or a JSON line), the adapter and state saved
 // atomically. Ctrl-C stops it after closing the announcement; --resume continues the run.
 import { Engine } from "../engine/engine.js";
-import { writeAdapter } from "../format/adapter-writer.js";
-import { AdapterStorage } from "../format/adapter-spec.js";
 import { Coordinator, CoordinatorError } from "../federated/coordinator.js";
 import { CoordinatorService } from "../federated/coordinator-service.js";
 import { denseGlobal, scalarGlobal, type GlobalModel } from "../federated/global-model.js";
 import type { FedRoundResult } from "../federated/round-driver.js";
 import { SeedPool } from "../federated/seed-scalar.js";
 import type { Recipe } from "../fleet/messages.js";
+import { f32AdapterImage } from "../train/finetune.js";
 import { MezoTrainer } from "../train/mezo.js";
 import { UsageError } from "./errors.js";
 import { loadRun, roundLine, saveRound, type FederateCommon, type FederateOptions } from "./federate-state.js";
@@ -27,10 +26,11 @@ export async function runFleet(o: FederateOptions, c: FederateCommon, out: (line
     ...(o.localDp && c.dp ? { localDp: { clip: c.dp.clip, noise: c.dp.noise } } : {}),
     ...(mezo ? { mezo: { eps: o.eps, pool: o.pool, poolSeed: o.seed } } : {}),
     ...(o.proxMu > 0 ? { proxMu: o.proxMu } : {}),
+    ...(o.keepClientState ? { keepState: { rounds: o.rounds } } : {}), // the state stays on each trainer
   };
   let model: GlobalModel;
   if (mezo) {
-    const image = start ?? writeAdapter(c.trainer.adapter(AdapterStorage.F32)); // fresh: A random, B zero
+    const image = start ?? f32AdapterImage(c.trainer); // fresh: A random, B zero
     const e = Engine.load(c.base.bytes, undefined, { engine: "simd", ctx: c.seq });
     e.loadAdapter(image, 1);
     const holder = new MezoTrainer(e, image.length, c.valExamples ?? [{ sentence: "-", label: "-" }], { eps: o.eps, lr: c.lr, batch: o.batch, seed: BigInt(o.seed) });

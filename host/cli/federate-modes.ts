@@ -6,13 +6,11 @@ import { basename } from "node:path";
 import type { Example } from "../commands/examples.js";
 import { Engine } from "../engine/engine.js";
 import { readAdapter } from "../format/adapter-reader.js";
-import { AdapterStorage } from "../format/adapter-spec.js";
-import { writeAdapter } from "../format/adapter-writer.js";
 import type { Coordinator } from "../federated/coordinator.js";
 import { SeedPool } from "../federated/seed-scalar.js";
 import { simulateRound, simulateSeedScalarRound, type LocalRecipe, type SimClient, type SimRound } from "../federated/simulate.js";
 import type { Rows } from "../train/finetune-data.js";
-import type { Evaluation, LoraTrainer } from "../train/finetune.js";
+import { f32AdapterImage, type Evaluation, type LoraTrainer } from "../train/finetune.js";
 import { MezoTrainer } from "../train/mezo.js";
 import { UsageError } from "./errors.js";
 import { readExampleFile } from "./example-file.js";
@@ -33,7 +31,7 @@ export function denseMode(o: { trainer: LoraTrainer; start?: Uint8Array; clients
     initial: t.lora.slice(),
     round: (c, r) => simulateRound(c, t, o.clients, { steps: o.steps, localDp: o.localDp, kept: o.kept, proxMu: o.proxMu }, o.seed, r),
     evaluate: (c) => { if (!o.val) return undefined; t.beginLocal(c.global, 0, 1); return t.evaluate(o.val); },
-    adapterBytes: (c) => { t.beginLocal(c.global, 0, 1); return writeAdapter(t.adapter(AdapterStorage.F32)); },
+    adapterBytes: (c) => { t.beginLocal(c.global, 0, 1); return f32AdapterImage(t); },
   };
 }
 
@@ -54,7 +52,7 @@ export function clientExamples(paths: readonly string[], parts: number): { id: s
 
 export function seedScalarMode(o: { base: Uint8Array; ctx: number; trainer: LoraTrainer; start?: Uint8Array; clients: { id: string; examples: Example[] }[]; val?: Example[];
   steps: number; batch: number; lr: number; eps: number; pool: number; seed: number }): FederationMode {
-  const image = o.start ?? writeAdapter(o.trainer.adapter(AdapterStorage.F32)); // fresh: A random, B zero
+  const image = o.start ?? f32AdapterImage(o.trainer); // fresh: A random, B zero
   const holder = (): MezoTrainer => {
     const e = Engine.load(o.base, undefined, { engine: "simd", ctx: o.ctx });
     e.loadAdapter(image, 1);

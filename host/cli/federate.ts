@@ -8,14 +8,13 @@
 import { Command, Option } from "commander";
 import { basename } from "node:path";
 import { Engine } from "../engine/engine.js";
-import { AdapterStorage, MAX_RANK } from "../format/adapter-spec.js";
-import { writeAdapter } from "../format/adapter-writer.js";
+import { MAX_RANK } from "../format/adapter-spec.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
 import { Coordinator, CoordinatorError } from "../federated/coordinator.js";
 import { splitClients, type SimRound } from "../federated/simulate.js";
 import { clientExamples, denseMode, labelledExamples, seedScalarMode, type FederationMode } from "./federate-modes.js";
 import { tokenizeRows, type Rows } from "../train/finetune-data.js";
-import { FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
+import { f32AdapterImage, FinetuneError, LORA_TARGET_KINDS, LoraTrainer } from "../train/finetune.js";
 import { choice, float, int } from "./args.js";
 import { loraArg, startingAdapter, takeAdapterShape, TARGET_NAMES, targetList } from "./lora-option.js";
 import { UsageError } from "./errors.js";
@@ -55,7 +54,7 @@ export function federateCommand(): Command {
     .option("--delta <float>", "DP δ", float("delta", 1e-30, 0.5), 1e-5)
     .option("--epsilon <float>", "privacy budget: no round starts that would pass it", float("epsilon", 1e-6, 1e6), Infinity)
     .option("--prox-mu <float>", "FedProx: backprop clients add μ/2·‖θ − θ_global‖² to their local loss (0: FedAvg's clients)", float("prox-mu", 0, 1000), 0)
-    .option("--keep-client-state", "--simulate: backprop clients keep their AdamW moments between rounds and follow one cosine over the run (not with --resume)")
+    .option("--keep-client-state", "backprop clients keep their AdamW moments between rounds and follow one cosine over the run (on the fleet: in each trainer's memory; --simulate: not with --resume)")
     .option("--local-dp", "clip and noise each update on the client too (for users who do not trust the coordinator)")
     .option("--method <name>", "client training: backprop (dense updates) or mezo (seed-and-scalar: 8 bytes a step)", choice("method", ["backprop", "mezo"] as const), "backprop")
     .option("--pool <int>", "mezo: directions shared by every party (seed pool size)", int("pool", 1, 1 << 20), 4096)
@@ -98,9 +97,10 @@ function setUp(o: FederateOptions, cmd: Command): FederateCommon {
     if (e instanceof FinetuneError) throw new UsageError(`${base.path}: ${e.message}`);
     throw e;
   }
-  const start = startAdapter ? (trainer.setAdapter(startAdapter.adapter), writeAdapter(trainer.adapter(AdapterStorage.F32))) : undefined; // f32 whatever it was stored as
+  const start = startAdapter ? (trainer.setAdapter(startAdapter.adapter), f32AdapterImage(trainer)) : undefined; // f32 whatever it was stored as
   const mezo = o.method === "mezo";
-  if (o.keepClientState && (mezo || !o.simulate || o.resume)) throw new UsageError("--keep-client-state is for --simulate with backprop clients, without --resume (the simulated clients' optimizer states are not saved)");
+  if (o.keepClientState && mezo) throw new UsageError("--keep-client-state keeps backprop clients' AdamW state; MeZO clients have none");
+  if (o.keepClientState && o.simulate && o.resume) throw new UsageError("--keep-client-state with --simulate cannot --resume (the simulated clients' optimizer states are not saved)");
   if (mezo && o.proxMu > 0) throw new UsageError("--prox-mu is FedProx for backprop clients; MeZO clients have no gradient to add it to");
   if (mezo && o.dpNoise !== undefined) throw new UsageError("--method mezo (seed-and-scalar clients) has no DP yet: drop --dp-noise");
   if (!o.simulate && o.dpNoise !== undefined && o.sampleRate === undefined) throw new UsageError("--dp-noise on the fleet needs --sample-rate Q (the chance each online trainer is sampled in a round)");
@@ -110,7 +110,7 @@ function setUp(o: FederateOptions, cmd: Command): FederateCommon {
   const valFiles: string[] = o.val ?? [];
   const valRows = valFiles.length && !mezo ? concatRows(valFiles.map((f) => tokenizeRows(engine, readExampleFile(f, "validation file"), seq))) : undefined;
   const valExamples = valFiles.length && mezo ? valFiles.flatMap((f) => labelledExamples(f, "validation file")) : undefined; // MeZO scores labelled examples
-  const run = { method: o.method, base: checksum, rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, keepClientState: !!o.keepClientState, ...(o.proxMu > 0 ? { proxMu: o.proxMu } : {}), seed: o.seed, ...(startAdapter ? { start: startAdapter.path } : {}), ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
+  const run = { method: o.method, base: checksum, rank: o.rank, targets: o.targets, alpha, lr, batch: o.batch, localSteps: o.localSteps, seq, clientsPerRound: o.clientsPerRound, server: o.server, serverLr: o.serverLr ?? null, dp: dp ?? null, localDp: !!o.localDp, keepClientState: !!o.keepClientState, ...(o.keepClientState ? { keptRounds: o.rounds } : {}), ...(o.proxMu > 0 ? { proxMu: o.proxMu } : {}), seed: o.seed, ...(startAdapter ? { start: startAdapter.path } : {}), ...(mezo ? { pool: o.pool, eps: o.eps } : {}) };
   return { base, checksum, seq, alpha, lr, trainer, engine, dp, valRows, valExamples, run, start };
 }
 

@@ -8,7 +8,7 @@ import { AdapterStorage } from "../format/adapter-spec.js";
 import { writeAdapter } from "../format/adapter-writer.js";
 import type { ModelImage } from "../format/writer.js";
 import type { Kind } from "../format/spec.js";
-import { LoraTrainer } from "../train/finetune.js";
+import { f32AdapterImage, LoraTrainer } from "../train/finetune.js";
 import { CheckpointError, loadFinetune, type FinetuneMeta } from "../train/finetune-checkpoint.js";
 import { trainingLoop } from "./finetune-loop.js";
 import { MezoError, MezoTrainer } from "../train/mezo.js";
@@ -40,7 +40,7 @@ const labelled = (f: ExampleFile, what: string): Example[] => {
 // An adapter at its start: B zero, so the run begins as the base (LoraTrainer's initialization).
 function freshAdapter(r: MezoRun): Uint8Array {
   const t = new LoraTrainer(r.base.image, r.checksum, 8, { rank: r.rank, alpha: r.alpha, targets: r.targets, lr: 0, lrDecay: 1, weightDecay: 0, batch: 1, steps: 1, seed: r.seed });
-  return writeAdapter(t.adapter(AdapterStorage.F32));
+  return f32AdapterImage(t);
 }
 
 export async function runMezo(r: MezoRun): Promise<void> {

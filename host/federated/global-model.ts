@@ -3,12 +3,10 @@
 // checks (dense: Δ as f32; mezo: (seed index, g) pairs), and, for mezo, the replay of the
 // round's aggregate after it closes. No I/O: the CLI builds one and hands it to the RoundDriver.
 import { readAdapter } from "../format/adapter-reader.js";
-import { writeAdapter } from "../format/adapter-writer.js";
-import { AdapterStorage } from "../format/adapter-spec.js";
 import type { Example } from "../commands/examples.js";
 import type { FedRefusal, TrainMethod } from "../fleet/messages.js";
 import type { Rows } from "../train/finetune-data.js";
-import type { Evaluation, LoraTrainer } from "../train/finetune.js";
+import { f32AdapterImage, type Evaluation, type LoraTrainer } from "../train/finetune.js";
 import type { MezoTrainer } from "../train/mezo.js";
 import { bytesToF32, bytesToPairs } from "./chunks.js";
 import type { Coordinator } from "./coordinator.js";
@@ -33,7 +31,7 @@ export interface GlobalModel {
 export function denseGlobal(trainer: LoraTrainer, val: Rows | undefined, start?: Uint8Array): GlobalModel {
   if (start) trainer.setAdapter(readAdapter(start));
   const initial = trainer.lora.slice();
-  const file = (c: Coordinator) => { trainer.beginLocal(c.global, 0, 1); return writeAdapter(trainer.adapter(AdapterStorage.F32)); };
+  const file = (c: Coordinator) => { trainer.beginLocal(c.global, 0, 1); return f32AdapterImage(trainer); };
   return {
     method: "backprop",
     describe: `backprop clients, ${trainer.nLora} adapter parameters`,

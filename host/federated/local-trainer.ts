@@ -1,9 +1,11 @@
 // A trainer's compute for one round, no I/O: from the announced recipe and the fetched global
 // adapter file to the update's wire bytes. Backprop: a LoraTrainer of the adapter's rank,
 // alpha and targets (built once per shape of recipe and kept), Δ = θ_local − θ_global as f32,
-// clipped and noised here with local DP. MeZO: a MezoTrainer on an engine holding the global,
-// the round's (seed index, g) pairs. The same local-round code as the simulation
-// (local-round.ts, seed-scalar.ts), so a client's update is the one a simulated client makes.
+// clipped and noised here with local DP; with the recipe's keepState, the client's AdamW state
+// stays here between rounds (in memory: a restarted trainer starts fresh). MeZO: a MezoTrainer
+// on an engine holding the global, the round's (seed index, g) pairs. The same local-round code
+// as the simulation (local-round.ts, seed-scalar.ts), so a client's update is the one a simulated
+// client makes.
 import { Engine } from "../engine/engine.js";
 import type { Example } from "../commands/examples.js";
 import { readAdapter } from "../format/adapter-reader.js";
@@ -11,10 +13,10 @@ import type { LoadedModel } from "../format/load.js";
 import { CHECKSUM_OFFSET } from "../format/spec.js";
 import type { Recipe, TrainMethod } from "../fleet/messages.js";
 import { tokenizeRows, type Rows } from "../train/finetune-data.js";
-import { adapterTargets, LoraTrainer } from "../train/finetune.js";
+import { adapterTargets, LoraTrainer, type KeptClient } from "../train/finetune.js";
 import { MezoTrainer } from "../train/mezo.js";
 import { f32ToBytes, pairsToBytes } from "./chunks.js";
-import { clientSeed, denseLocalRound } from "./local-round.js";
+import { clientSeed, denseLocalRound, type KeptClients } from "./local-round.js";
 import { localRound, SeedPool } from "./seed-scalar.js";
 
 export interface LocalResult { method: TrainMethod; bytes: Uint8Array; examples: number; loss: number; ms: number }
@@ -49,6 +51,9 @@ export class LocalTrainer {
   private pool: { key: string; pool: SeedPool } | null = null;
   private rows: { T: number; rows: Rows } | null = null;
   private tokenizer: Engine | null = null;
+  // recipe.keepState: this client's AdamW state after the rounds it trained (the last two), for
+  // the run (recipe and adapter shape) it was made in.
+  private kept: { run: string; after: Map<number, KeptClient> } | null = null;
 
   constructor(private readonly model: TrainerModel, readonly examples: readonly Example[]) {
     if (examples.length === 0) throw new LocalTrainerError("no training examples");
@@ -77,8 +82,24 @@ export class LocalTrainer {
     t.setAdapter(ad);
     const start = t.lora.slice();
     const rows = this.rowsFor(seq);
-    const { delta, loss } = denseLocalRound(t, start, rows, recipe.steps, recipe.seed, round, id, recipe.localDp, undefined, recipe.proxMu);
+    const kept = recipe.keepState && this.keptBefore(JSON.stringify([key, recipe]), id, round, recipe.keepState.rounds);
+    const { delta, loss } = denseLocalRound(t, start, rows, recipe.steps, recipe.seed, round, id, recipe.localDp, kept || undefined, recipe.proxMu);
+    if (kept) this.kept!.after.set(round, kept.clients.get(id)!);
     return { method: "backprop", bytes: f32ToBytes(delta), examples: rows.n, loss };
+  }
+
+  // The state a kept client starts round `round` from: the one after the latest round before it
+  // that it trained in, as a simulated kept client's (local-round.ts KeptClients). States from
+  // this round on are dropped: a round trained again (its coordinator resumed mid-round) starts
+  // where it first did. Another run's recipe or adapter shape starts fresh.
+  private keptBefore(run: string, id: string, round: number, rounds: number): KeptClients {
+    if (this.kept?.run !== run) this.kept = { run, after: new Map() };
+    const after = this.kept.after;
+    for (const r of [...after.keys()]) if (r >= round) after.delete(r);
+    const last = Math.max(0, ...after.keys());
+    for (const r of [...after.keys()]) if (r !== last) after.delete(r);
+    const state = after.get(last);
+    return { rounds, clients: new Map(state ? [[id, state]] : []) };
   }
 
   private trainMezo(id: string, round: number, recipe: Recipe, global: Uint8Array): Omit<LocalResult, "ms"> {

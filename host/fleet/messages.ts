@@ -47,6 +47,7 @@ export interface Recipe {
   localDp?: { clip: number; noise: number };              // clip + noise on the device before the update leaves
   mezo?: { eps: number; pool: number; poolSeed: number }; // the shared seed pool (method mezo)
   proxMu?: number;                                        // FedProx: μ/2·‖θ − θ_global‖² in the local loss (backprop)
+  keepState?: { rounds: number };                         // backprop clients keep their AdamW state between rounds, one cosine over rounds × steps
 }
 export interface RoundOpen {
   v: 1; kind: "round"; coordinator: string; open: true; round: number; ts: number; deadlineMs: number;

@@ -75,10 +75,12 @@ function FEDERATED_SCHEMAS() {
       batch: { type: "integer", minimum: 1, maximum: 4096 }, seq: { type: "integer", minimum: 8, maximum: 4096 }, seed: u32,
       localDp: { type: "object", additionalProperties: false, properties: { clip: { type: "number", exclusiveMinimum: 0 }, noise: { type: "number", minimum: 0, maximum: 1000 } }, required: ["clip", "noise"] },
       proxMu: { type: "number", minimum: 0, maximum: 1000 },
+      keepState: { type: "object", additionalProperties: false, properties: { rounds: { type: "integer", minimum: 1, maximum: 100000 } }, required: ["rounds"] },
       mezo: { type: "object", additionalProperties: false, properties: { eps: { type: "number", exclusiveMinimum: 0, maximum: 1 }, pool: { type: "integer", minimum: 1, maximum: 1 << 20 }, poolSeed: u32 }, required: ["eps", "pool", "poolSeed"] },
     },
     required: ["method", "steps", "lr", "batch", "seq", "seed"],
-    if: { properties: { method: { const: "mezo" } } }, then: { required: ["mezo"] },
+    // Kept optimizer state is AdamW's: backprop clients only.
+    if: { properties: { method: { const: "mezo" } } }, then: { required: ["mezo"], not: { required: ["keepState"] } },
   };
   return {
     round: {

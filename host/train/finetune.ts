@@ -10,6 +10,7 @@
 // A federated round calls the same: build from the global adapter (setAdapter), step, adapter.
 import type { Adapter } from "../format/adapter.js";
 import { AdapterStorage, baseIdentity } from "../format/adapter-spec.js";
+import { writeAdapter } from "../format/adapter-writer.js";
 import { QTYPES } from "../format/qtypes.js";
 import { Kind, tensorShape, type ModelConfig } from "../format/spec.js";
 import type { ModelImage } from "../format/writer.js";
@@ -31,6 +32,13 @@ export interface KeptClient {
   moments: Float32Array;                        // f32 [2][nLora]: AdamW m, then v
   adamSteps: number;                            // AdamW steps taken so far (bias correction)
   schedule: { done: number; total: number };    // the run's cosine: steps before this round, all steps
+}
+
+// The trainer's adapter as it stands, as an f32 adapter file: a run's start (fresh: A random,
+// B zero; or a --lora start, read as f32 whatever its storage), the global a federated round
+// moves, and what MeZO trains (it perturbs f32 only).
+export function f32AdapterImage(t: LoraTrainer): Uint8Array {
+  return writeAdapter(t.adapter(AdapterStorage.F32));
 }
 
 export interface FinetuneOptions {

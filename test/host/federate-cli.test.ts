@@ -22,6 +22,8 @@ const refusals: [string, string[], RegExp][] = [
   ["--data on the fleet", ["federate", "--broker", "mqtt://127.0.0.1:1", "--data", "a.tsv", "-o", join(dir, "x.ella")], /--data is for --simulate/],
   ["DP on the fleet without a sample rate", ["federate", "--broker", "mqtt://127.0.0.1:1", "--dp-noise", "1", "-o", join(dir, "x.ella")], /--dp-noise on the fleet needs --sample-rate/],
   ["both drivers", ["federate", "--broker", "mqtt://127.0.0.1:1", "--simulate", "--data", "a.tsv", "-o", join(dir, "x.ella")], /cannot be used with/],
+  ["kept state for MeZO clients", ["federate", "--broker", "mqtt://127.0.0.1:1", "--method", "mezo", "--keep-client-state", "-o", join(dir, "x.ella")], /--keep-client-state keeps backprop clients' AdamW state/],
+  ["kept state in a resumed simulation", ["federate", "--simulate", "--data", "a.tsv", "--keep-client-state", "--resume", "-o", join(dir, "x.ella")], /--simulate cannot --resume/],
   ["serve --train-data of a missing file", ["serve", "--broker", "mqtt://127.0.0.1:1", "--id", "p", "--train-data", join(dir, "none.tsv")], /none\.tsv/],
 ];
 for (const [name, args, want] of refusals) {

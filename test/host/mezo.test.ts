@@ -14,7 +14,7 @@ import { AdapterStorage } from "../../host/format/adapter-spec.js";
 import { writeAdapter } from "../../host/format/adapter-writer.js";
 import { readModel } from "../../host/format/reader.js";
 import { CHECKSUM_OFFSET } from "../../host/format/spec.js";
-import { LoraTrainer } from "../../host/train/finetune.js";
+import { f32AdapterImage, LoraTrainer } from "../../host/train/finetune.js";
 import { MezoTrainer, type MezoOptions } from "../../host/train/mezo.js";
 import { ROOT, runCli } from "./helpers.js";
 
@@ -34,7 +34,7 @@ const base = new Uint8Array(readFileSync(DEFAULT));
 function startAdapter(): Uint8Array {
   const sum = new DataView(base.buffer, base.byteOffset).getUint32(CHECKSUM_OFFSET, true);
   const t = new LoraTrainer(readModel(base), sum, 8, { rank: 2, alpha: 2, targets: [2, 3, 4, 5, 7, 8, 9], lr: 1e-2, lrDecay: 1, weightDecay: 0, batch: 1, steps: 1, seed: 5 });
-  return writeAdapter(t.adapter(AdapterStorage.F32));
+  return f32AdapterImage(t);
 }
 const START = startAdapter();
 

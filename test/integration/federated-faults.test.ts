@@ -3,23 +3,19 @@
 // every refused update is refused with its reason, and in every round the global moves by
 // exactly the |D_k|-weighted average of the updates the coordinator accepted.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { chunkAt, f32ToBytes } from "../../host/federated/chunks.js";
-import type { FedRoundResult } from "../../host/federated/round-driver.js";
 import { b64 } from "../../host/fleet/messages.js";
-import { startMosquitto, type MosquittoProcess } from "../../host/fleet/mosquitto.js";
 import { topics } from "../../host/fleet/topics.js";
 import { Transport } from "../../host/fleet/transport.js";
 import { captureLog, until } from "./fleet-helpers.js";
-import { baseModel, Observer, spawnTrainer, startCoordinator, startTrainer, waitFor } from "./federated-helpers.js";
+import { baseModel, checkAverage, closeAll, Observer, recordRounds, spawnTrainer, startCoordinator, startTrainer, useMosquitto, waitFor } from "./federated-helpers.js";
 import { modelChecksum } from "../../host/federated/local-trainer.js";
 
-let mosq: MosquittoProcess;
-before(async () => { mosq = await startMosquitto(); });
-after(async () => { await mosq?.stop(); });
+const mosquitto = useMosquitto();
 
 test("a trainer killed mid-round and a client sending garbage, a huge message and NaN: the run completes, the average is never poisoned", { timeout: 90_000 }, async () => {
-  const fleet = "ff";
+  const fleet = "ff", mosq = mosquitto();
   const observer = await Observer.start(mosq.url, fleet);
   const t1 = await startTrainer(mosq.url, fleet, "t1", 1);
   const t2 = await startTrainer(mosq.url, fleet, "t2", 2);
@@ -32,11 +28,9 @@ test("a trainer killed mid-round and a client sending garbage, a huge message an
   await until(() => doomedLog.includes("trainer doomed:"), 20_000, "the trainer process up");
 
   const { coordinator, service } = await startCoordinator(mosq.url, fleet, { rounds: 3, clientsPerRound: 4, roundMs: 6000, gatherMs: 500 });
-  const befores = new Map<number, Float32Array>();
-  const results: FedRoundResult[] = [];
+  const rounds = recordRounds(coordinator, service);
   const checks: Promise<void>[] = [];
   service.driver.on("started", (m) => {
-    befores.set(m.round, coordinator.global.slice());
     if (m.clients.includes("doomed") && doomed.exitCode === null) doomed.kill("SIGKILL"); // after the announcement, before its update
     if (!m.clients.includes("evil")) return;
     const up = topics.fedPeer(fleet, "evil", "update");
@@ -51,10 +45,10 @@ test("a trainer killed mid-round and a client sending garbage, a huge message an
       }
     })());
   });
-  service.driver.on("closed", (r) => results.push(r));
   service.run();
   const why = await waitFor(service.finished(), 60_000, "3 rounds");
   await Promise.all(checks);
+  const results = rounds.results;
   assert.match(why, /3 rounds done/);
   assert.equal(results.length, 3);
   assert.deepEqual(results[0].clients, ["doomed", "evil", "t1", "t2"], "round 1 sampled everyone, the doomed trainer included");
@@ -64,12 +58,9 @@ test("a trainer killed mid-round and a client sending garbage, a huge message an
     await observer.settled(r.round, r.accepted);
     assert.deepEqual(observer.accepted(r.round), ["t1", "t2"], `round ${r.round}: accepted`);
     assert.equal(r.accepted, 2);
-    observer.checkAverage(r.round, befores.get(r.round)!, r.round === 3 ? coordinator.global : befores.get(r.round + 1)!);
+    checkAverage(r.round, rounds.before(r.round), rounds.after(r.round), observer.of(r.round));
   }
   assert.ok(!results[1].clients.includes("doomed"), "its last will took the killed trainer out of later rounds");
   assert.ok(service.transport.invalidCount >= 2, "the garbage and the huge message were refused before parsing");
-  await service.close();
-  await evil.close();
-  await t1.close(); await t2.close();
-  await observer.close();
+  await closeAll(service, evil, t1, t2, observer);
 });
