@@ -27,8 +27,9 @@ const TOP: StaticArray<string> = ["v", "kind", "coordinator", "open", "round", "
   "index", "chunks", "chunkBytes", "bytes", "crc32", "data", "status", "reason", "detail", "missing"];
 const G_BYTES = 0, G_CRC = 1, G_BASE = 2;
 const GLOBAL: StaticArray<string> = ["bytes", "crc32", "base"];
-const R_METHOD = 0, R_STEPS = 1, R_LR = 2, R_BATCH = 3, R_SEQ = 4, R_SEED = 5, R_LOCAL_DP = 6, R_PROX = 7, R_MEZO = 8;
-const RECIPE: StaticArray<string> = ["method", "steps", "lr", "batch", "seq", "seed", "localDp", "proxMu", "mezo"];
+const R_METHOD = 0, R_STEPS = 1, R_LR = 2, R_BATCH = 3, R_SEQ = 4, R_SEED = 5, R_LOCAL_DP = 6, R_PROX = 7, R_MEZO = 8, R_KEEP = 9;
+const RECIPE: StaticArray<string> = ["method", "steps", "lr", "batch", "seq", "seed", "localDp", "proxMu", "mezo", "keepState"];
+const KEEP: StaticArray<string> = ["rounds"];
 const M_EPS = 0, M_POOL = 1, M_POOL_SEED = 2;
 const MEZO: StaticArray<string> = ["eps", "pool", "poolSeed"];
 const D_CLIP = 0, D_NOISE = 1;
@@ -88,6 +89,7 @@ export class FedInbound {
   leaf: FlatObject = new FlatObject(MEZO);   // recipe.mezo
   dp: FlatObject = new FlatObject(LOCAL_DP);
   glob: FlatObject = new FlatObject(GLOBAL);
+  keep: FlatObject = new FlatObject(KEEP);
   round: RoundMsg = new RoundMsg();
   chunk: ChunkMsg = new ChunkMsg();
   ack: AckMsg = new AckMsg();
@@ -99,7 +101,7 @@ export class FedInbound {
 
   static heapBytes(): i64 {
     return objectBytes(offsetof<FedInbound>()) + FlatObject.heapBytes(TOP.length) + FlatObject.heapBytes(RECIPE.length)
-      + FlatObject.heapBytes(MEZO.length) + FlatObject.heapBytes(LOCAL_DP.length) + FlatObject.heapBytes(GLOBAL.length)
+      + FlatObject.heapBytes(MEZO.length) + FlatObject.heapBytes(LOCAL_DP.length) + FlatObject.heapBytes(GLOBAL.length) + FlatObject.heapBytes(KEEP.length)
       + objectBytes(offsetof<RoundMsg>()) + blockBytes(MAX_NONCE_BYTES) + objectBytes(offsetof<ChunkMsg>())
       + objectBytes(offsetof<AckMsg>()) + blockBytes(16) + blockBytes(MAX_FED_PARTS / 8) + blockBytes(MAX_NAME + 4) + blockBytes(32)
       + objectBytes(offsetof<Check>()) + 2 * objectBytes(offsetof<ArrayWalk>());
@@ -226,6 +228,15 @@ export class FedInbound {
       if (!c.num(d, D_NOISE, "/recipe/localDp/noise", 0, 1000)) return false;
     }
     if (r.has(R_PROX) && !c.num(r, R_PROX, "/recipe/proxMu", 0, 1000)) return false;
+    if (r.has(R_KEEP)) { // backprop clients keep their AdamW state over `rounds` rounds: not for MeZO
+      const q = this.keep;
+      if (r.type[R_KEEP] != J_OBJECT) return c.type("/recipe/keepState", "object");
+      q.parse(<usize>r.start[R_KEEP], <i32>(r.end[R_KEEP] - r.start[R_KEEP]));
+      if (!q.has(0)) return c.required("/recipe/keepState", "rounds");
+      if (q.unknown > 0) return c.additional("/recipe/keepState");
+      if (!c.int(q, 0, "/recipe/keepState/rounds", 1, 100000)) return false;
+      if (mezo) { c.at("/recipe").ascii(" must NOT be valid (keepState is for backprop clients)"); return false; }
+    }
     if (r.has(R_MEZO)) {
       const z = this.leaf;
       if (r.type[R_MEZO] != J_OBJECT) return c.type("/recipe/mezo", "object");
