@@ -4,6 +4,7 @@ import * as E from "../core/errors";
 import { fitsFrom } from "../core/memory-cap";
 import { runtime } from "../model/runtime";
 import { Agent, MAX_QUEUE, namesOk } from "./peer";
+import { FEDERATED } from "./features";
 
 let agent: Agent | null = null;
 

@@ -18,25 +18,18 @@ export const MAX_ROUND_CLIENTS: i32 = 1024;
 const MAX_CHUNK_DATA_CHARS: i32 = 43692; // base64 of MAX_FED_CHUNK_BYTES
 const MAX_GLOBAL_BYTES: f64 = 4096.0 * 32768.0;
 const U32_MAX: f64 = 4294967295;
+// Member names live in the FlatObjects (built by FedInbound's constructor), not in module
+// constants: a module built without the trainer then holds none of these strings.
+const N_TOP = 21, N_GLOBAL = 3, N_RECIPE = 10, N_KEEP = 1, N_MEZO = 3, N_LOCAL_DP = 2;
 
 // Members of the top-level objects, in the schemas' property order.
 const F_V = 0, F_KIND = 1, F_COORDINATOR = 2, F_OPEN = 3, F_ROUND = 4, F_TS = 5, F_NONCE = 6, F_DEADLINE = 7, F_CLIENTS = 8,
   F_GLOBAL = 9, F_RECIPE = 10, F_INDEX = 11, F_CHUNKS = 12, F_CHUNK_BYTES = 13, F_BYTES = 14, F_CRC = 15, F_DATA = 16,
   F_STATUS = 17, F_REASON = 18, F_DETAIL = 19, F_MISSING = 20;
-const TOP: StaticArray<string> = ["v", "kind", "coordinator", "open", "round", "ts", "nonce", "deadlineMs", "clients", "global", "recipe",
-  "index", "chunks", "chunkBytes", "bytes", "crc32", "data", "status", "reason", "detail", "missing"];
 const G_BYTES = 0, G_CRC = 1, G_BASE = 2;
-const GLOBAL: StaticArray<string> = ["bytes", "crc32", "base"];
 const R_METHOD = 0, R_STEPS = 1, R_LR = 2, R_BATCH = 3, R_SEQ = 4, R_SEED = 5, R_LOCAL_DP = 6, R_PROX = 7, R_MEZO = 8, R_KEEP = 9;
-const RECIPE: StaticArray<string> = ["method", "steps", "lr", "batch", "seq", "seed", "localDp", "proxMu", "mezo", "keepState"];
-const KEEP: StaticArray<string> = ["rounds"];
 const M_EPS = 0, M_POOL = 1, M_POOL_SEED = 2;
-const MEZO: StaticArray<string> = ["eps", "pool", "poolSeed"];
 const D_CLIP = 0, D_NOISE = 1;
-const LOCAL_DP: StaticArray<string> = ["clip", "noise"];
-const ROUND_OPEN_REQUIRED: StaticArray<i32> = [F_ROUND, F_TS, F_DEADLINE, F_CLIENTS, F_GLOBAL, F_RECIPE];
-const CHUNK_REQUIRED: StaticArray<i32> = [F_ROUND, F_INDEX, F_CHUNKS, F_CHUNK_BYTES, F_BYTES, F_CRC, F_DATA];
-const REFUSALS: StaticArray<string> = ["late", "early", "not-sampled", "duplicate", "shape", "non-finite", "examples", "checksum", "method", "malformed"];
 
 export const ACK_ACCEPTED: i32 = 0;
 export const ACK_REFUSED: i32 = 1;
@@ -84,12 +77,16 @@ export class AckMsg {
 }
 
 export class FedInbound {
-  top: FlatObject = new FlatObject(TOP);
-  sub: FlatObject = new FlatObject(RECIPE);  // global or recipe
-  leaf: FlatObject = new FlatObject(MEZO);   // recipe.mezo
-  dp: FlatObject = new FlatObject(LOCAL_DP);
-  glob: FlatObject = new FlatObject(GLOBAL);
-  keep: FlatObject = new FlatObject(KEEP);
+  top: FlatObject = new FlatObject(["v", "kind", "coordinator", "open", "round", "ts", "nonce", "deadlineMs", "clients", "global", "recipe",
+  "index", "chunks", "chunkBytes", "bytes", "crc32", "data", "status", "reason", "detail", "missing"]);
+  sub: FlatObject = new FlatObject(["method", "steps", "lr", "batch", "seq", "seed", "localDp", "proxMu", "mezo", "keepState"]); // recipe
+  leaf: FlatObject = new FlatObject(["eps", "pool", "poolSeed"]); // recipe.mezo
+  dp: FlatObject = new FlatObject(["clip", "noise"]);
+  glob: FlatObject = new FlatObject(["bytes", "crc32", "base"]);
+  keep: FlatObject = new FlatObject(["rounds"]);
+  private openRequired: StaticArray<i32> = [F_ROUND, F_TS, F_DEADLINE, F_CLIENTS, F_GLOBAL, F_RECIPE];
+  private chunkRequired: StaticArray<i32> = [F_ROUND, F_INDEX, F_CHUNKS, F_CHUNK_BYTES, F_BYTES, F_CRC, F_DATA];
+  private refusals: StaticArray<string> = ["late", "early", "not-sampled", "duplicate", "shape", "non-finite", "examples", "checksum", "method", "malformed"];
   round: RoundMsg = new RoundMsg();
   chunk: ChunkMsg = new ChunkMsg();
   ack: AckMsg = new AckMsg();
@@ -100,8 +97,8 @@ export class FedInbound {
   private walk2: ArrayWalk = new ArrayWalk();
 
   static heapBytes(): i64 {
-    return objectBytes(offsetof<FedInbound>()) + FlatObject.heapBytes(TOP.length) + FlatObject.heapBytes(RECIPE.length)
-      + FlatObject.heapBytes(MEZO.length) + FlatObject.heapBytes(LOCAL_DP.length) + FlatObject.heapBytes(GLOBAL.length) + FlatObject.heapBytes(KEEP.length)
+    return objectBytes(offsetof<FedInbound>()) + FlatObject.heapBytes(N_TOP) + FlatObject.heapBytes(N_RECIPE)
+      + FlatObject.heapBytes(N_MEZO) + FlatObject.heapBytes(N_LOCAL_DP) + FlatObject.heapBytes(N_GLOBAL) + FlatObject.heapBytes(N_KEEP) + 3 * objectBytes(64)
       + objectBytes(offsetof<RoundMsg>()) + blockBytes(MAX_NONCE_BYTES) + objectBytes(offsetof<ChunkMsg>())
       + objectBytes(offsetof<AckMsg>()) + blockBytes(16) + blockBytes(MAX_FED_PARTS / 8) + blockBytes(MAX_NAME + 4) + blockBytes(32)
       + objectBytes(offsetof<Check>()) + 2 * objectBytes(offsetof<ArrayWalk>());
@@ -152,7 +149,8 @@ export class FedInbound {
     if (o.has(F_GLOBAL) && !this.global(c)) return false;
     if (o.has(F_RECIPE) && !this.recipe(c)) return false;
     if (m.open) {
-      for (let i = 0; i < ROUND_OPEN_REQUIRED.length; i++) if (!o.has(ROUND_OPEN_REQUIRED[i])) return c.required("", TOP[ROUND_OPEN_REQUIRED[i]]);
+      const need = this.openRequired;
+      for (let i = 0; i < need.length; i++) if (!o.has(need[i])) return c.required("", o.names[need[i]]);
     }
     return true;
   }
@@ -186,7 +184,7 @@ export class FedInbound {
     const o = this.top, g = this.glob, m = this.round;
     if (o.type[F_GLOBAL] != J_OBJECT) return c.type("/global", "object");
     g.parse(<usize>o.start[F_GLOBAL], <i32>(o.end[F_GLOBAL] - o.start[F_GLOBAL]));
-    for (let i = 0; i < GLOBAL.length; i++) if (!g.has(i)) return c.required("/global", GLOBAL[i]);
+    for (let i = 0; i < g.names.length; i++) if (!g.has(i)) return c.required("/global", g.names[i]);
     if (g.unknown > 0) return c.additional("/global");
     if (!c.int(g, G_BYTES, "/global/bytes", 1, MAX_GLOBAL_BYTES) || !c.int(g, G_CRC, "/global/crc32", 0, U32_MAX) || !c.int(g, G_BASE, "/global/base", 0, U32_MAX)) return false;
     m.bytes = <u32>g.numberOf(G_BYTES);
@@ -199,7 +197,7 @@ export class FedInbound {
     const o = this.top, r = this.sub, m = this.round;
     if (o.type[F_RECIPE] != J_OBJECT) return c.type("/recipe", "object");
     r.parse(<usize>o.start[F_RECIPE], <i32>(o.end[F_RECIPE] - o.start[F_RECIPE]));
-    for (let i = R_METHOD; i <= R_SEED; i++) if (!r.has(i)) return c.required("/recipe", RECIPE[i]);
+    for (let i = R_METHOD; i <= R_SEED; i++) if (!r.has(i)) return c.required("/recipe", r.names[i]);
     if (r.unknown > 0) return c.additional("/recipe");
     const k = r.type[R_METHOD] == J_STRING ? r.stringOf(R_METHOD, this.small, 32) : -1;
     const backprop = bytesEq(this.small, k, "backprop"), mezo = bytesEq(this.small, k, "mezo");
@@ -221,7 +219,7 @@ export class FedInbound {
       const d = this.dp;
       if (r.type[R_LOCAL_DP] != J_OBJECT) return c.type("/recipe/localDp", "object");
       d.parse(<usize>r.start[R_LOCAL_DP], <i32>(r.end[R_LOCAL_DP] - r.start[R_LOCAL_DP]));
-      for (let i = 0; i < LOCAL_DP.length; i++) if (!d.has(i)) return c.required("/recipe/localDp", LOCAL_DP[i]);
+      for (let i = 0; i < d.names.length; i++) if (!d.has(i)) return c.required("/recipe/localDp", d.names[i]);
       if (d.unknown > 0) return c.additional("/recipe/localDp");
       if (d.type[D_CLIP] != J_NUMBER) return c.type("/recipe/localDp/clip", "number");
       if (!(d.numberOf(D_CLIP) > 0)) { c.at("/recipe/localDp/clip").ascii(" must be > 0"); return false; }
@@ -241,7 +239,7 @@ export class FedInbound {
       const z = this.leaf;
       if (r.type[R_MEZO] != J_OBJECT) return c.type("/recipe/mezo", "object");
       z.parse(<usize>r.start[R_MEZO], <i32>(r.end[R_MEZO] - r.start[R_MEZO]));
-      for (let i = 0; i < MEZO.length; i++) if (!z.has(i)) return c.required("/recipe/mezo", MEZO[i]);
+      for (let i = 0; i < z.names.length; i++) if (!z.has(i)) return c.required("/recipe/mezo", z.names[i]);
       if (z.unknown > 0) return c.additional("/recipe/mezo");
       if (z.type[M_EPS] != J_NUMBER) return c.type("/recipe/mezo/eps", "number");
       const eps = z.numberOf(M_EPS);
@@ -257,8 +255,8 @@ export class FedInbound {
 
   private checkChunk(c: Check): bool {
     const o = this.top, m = this.chunk;
-    const need = CHUNK_REQUIRED;
-    for (let i = 0; i < need.length; i++) if (!o.has(need[i])) return c.required("", TOP[need[i]]);
+    const need = this.chunkRequired;
+    for (let i = 0; i < need.length; i++) if (!o.has(need[i])) return c.required("", o.names[need[i]]);
     for (let f = F_COORDINATOR; f <= F_MISSING; f++) if (o.has(f) && !isIn(f, need)) return c.additional("");
     if (o.unknown > 0) return c.additional("");
     if (!c.int(o, F_ROUND, "/round", 1, U32_MAX) || !c.int(o, F_INDEX, "/index", 0, MAX_FED_PARTS - 1) || !c.int(o, F_CHUNKS, "/chunks", 1, MAX_FED_PARTS)
@@ -293,7 +291,7 @@ export class FedInbound {
     if (o.has(F_REASON)) {
       const r = o.type[F_REASON] == J_STRING ? o.stringOf(F_REASON, m.reason, 16) : -1;
       let known = false;
-      for (let i = 0; i < REFUSALS.length; i++) if (bytesEq(m.reason, r, REFUSALS[i])) known = true;
+      for (let i = 0; i < this.refusals.length; i++) if (bytesEq(m.reason, r, this.refusals[i])) known = true;
       if (!known) { c.at("/reason").ascii(" must be equal to one of the allowed values"); return false; }
       m.reasonLen = r;
     }
@@ -430,7 +428,7 @@ export function bitAt(p: usize, i: i32): bool { return ((<u32>load<u8>(p + <usiz
 export function setBit(p: usize, i: i32): void { store<u8>(p + <usize>(i >> 3), <u8>(<u32>load<u8>(p + <usize>(i >> 3)) | (1 << <u32>(i & 7)))); }
 
 function extraBeyond(o: FlatObject, last: i32): bool {
-  for (let f = last + 1; f < TOP.length; f++) if (o.has(f)) return true;
+  for (let f = last + 1; f < o.names.length; f++) if (o.has(f)) return true;
   return false;
 }
 

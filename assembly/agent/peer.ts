@@ -23,6 +23,11 @@ import {
 } from "./messages";
 import { isName, KIND_CANCEL, KIND_TASK, MAX_NAME, MAX_TOPIC_BYTES, parseInbox, writeFedFilter, writeInboxFilter, writePeerTopic } from "./topics";
 import { FedClient } from "./fed-client";
+import { FEDERATED } from "./features";
+
+// Federated rounds (agentTrainer, a module built with FEDERATED): null when this peer does not
+// train. A module global, not a field: the agent's layout stays the same in every build.
+let fed: FedClient | null = null;
 import { Writer } from "./writer";
 import { AdapterSet, MAX_ADAPTERS } from "./adapters";
 import { useHeld } from "../model/lora";
@@ -106,8 +111,6 @@ export class Agent {
   // (u8 [maxQueue][INPUT_CAP], normalized on receipt: the grammar holds one input at a time).
   commands: bool = false;
   copyInputs: usize = 0;
-  // Federated rounds (agentTrainer): null when this peer does not train.
-  fed: FedClient | null = null;
   topic: Writer = Writer.alloc(MAX_TOPIC_BYTES);
   msg: Writer;              // the outbound payload being built
   why: Writer = Writer.alloc(TEXT_CAP);  // last rejection reason
@@ -219,13 +222,16 @@ export class Agent {
   // Takes part in federated MeZO rounds (fed-client.ts) with `examples` examples the host
   // reads out through env.exRead, none longer than textCap bytes: after init, before connected.
   trainer(examples: i32, textCap: i32): i32 {
-    if (this.fed != null) return E.E_ARGUMENT;
-    const rt = this.gen.rt;
-    const need = FedClient.heapBytes(textCap) + (this.msg.cap < FedClient.messageCap() ? Writer.heapBytes(FedClient.messageCap()) : 0) + 64;
-    if (!fits(need)) return E.E_OUT_OF_MEMORY;
-    if (this.msg.cap < FedClient.messageCap()) this.msg = Writer.alloc(FedClient.messageCap());
-    this.fed = new FedClient(rt, this.ctx, this.fleet, this.fleetLen, this.id, this.idLen, examples, textCap, this.msg, rt.checksum, this.nonce, this.nonceLen);
-    return E.OK;
+    if (FEDERATED) { // (a constant: the other build compiles none of this)
+      if (fed != null) return E.E_ARGUMENT;
+      const rt = this.gen.rt;
+      const need = FedClient.heapBytes(textCap) + (this.msg.cap < FedClient.messageCap() ? Writer.heapBytes(FedClient.messageCap()) : 0) + 64;
+      if (!fits(need)) return E.E_OUT_OF_MEMORY;
+      if (this.msg.cap < FedClient.messageCap()) this.msg = Writer.alloc(FedClient.messageCap());
+      fed = new FedClient(rt, this.ctx, this.fleet, this.fleetLen, this.id, this.idLen, examples, textCap, this.msg, rt.checksum, this.nonce, this.nonceLen);
+      return E.OK;
+    }
+    return E.E_NO_TRAINER;
   }
 
   // ---- publishing ---------------------------------------------------------------------
@@ -280,13 +286,15 @@ export class Agent {
     const kind = parseInbox(topic, topicLen, this.fleet, this.fleetLen, this.id, this.idLen, why);
     if (kind < 0) return this.reject(why, now);
     why.reset().bytes(topic, topicLen);
-    if (kind != KIND_TASK && kind != KIND_CANCEL) {
-      const fed = this.fed;
-      if (fed == null) return this.reject(why.ascii(": this peer does not train (federated rounds)"), now);
-      if (payloadLen < 0 || fed.inbound.decode(kind, payload, payloadLen, this.id, this.idLen, why) < 0) return this.reject(why, now);
-      why.reset();
-      fed.onMessage(kind, now);
-      return E.OK;
+    if (FEDERATED) {
+      if (kind != KIND_TASK && kind != KIND_CANCEL) {
+        const f = fed;
+        if (f == null) return this.reject(why.ascii(": this peer does not train (federated rounds)"), now);
+        if (payloadLen < 0 || f.inbound.decode(kind, payload, payloadLen, this.id, this.idLen, why) < 0) return this.reject(why, now);
+        why.reset();
+        f.onMessage(kind, now);
+        return E.OK;
+      }
     }
     if (payloadLen < 0 || this.inbound.decode(kind, payload, payloadLen, why) < 0) return this.reject(why, now);
     why.reset();
@@ -481,8 +489,7 @@ export class Agent {
     if (this.since < 0) this.since = now;
     this.statusOnline(now);
     if (this.nextBeat < 0) this.nextBeat = now + this.heartbeatMs;
-    const fed = this.fed;
-    if (fed != null) fed.connected(now);
+    if (FEDERATED) { const f = fed; if (f != null) f.connected(now); }
   }
 
   shutdown(): void {
@@ -490,8 +497,7 @@ export class Agent {
     this.closed = true;
     this.statusOffline(this.msg.reset());
     this.publish("status", QOS1 | RETAIN);
-    const fed = this.fed;
-    if (fed != null) fed.shutdown();
+    if (FEDERATED) { const f = fed; if (f != null) f.shutdown(); }
   }
 
   // Heartbeat, deadlines of queued tasks, then up to maxPositions positions of generation
@@ -531,10 +537,12 @@ export class Agent {
     if (this.pendingSince >= 0 && now - this.pendingSince >= this.flushMs) this.flush();
     if (this.running >= 0 || this.held() > 0) return 0;
     // Federated work only while no task is held: a step runs the forward pass from position 0.
-    const fed = this.fed;
-    if (fed != null) {
-      if (fed.work(now)) this.activeAdapter = -1; // a step detached every adapter
-      if (fed.busy()) return 0;
+    if (FEDERATED) {
+      const f = fed;
+      if (f != null) {
+        if (f.work(now)) this.activeAdapter = -1; // a step detached every adapter
+        if (f.busy()) return 0;
+      }
     }
     const wait = Math.ceil(this.nextBeat - now);
     return wait < 1 ? 1 : <i32>min(wait, this.heartbeatMs);
@@ -648,8 +656,11 @@ export class Agent {
 
   // The trainer's subscriptions (which 0: announcements, 1: its inbox); -1 when it does not train.
   trainerFilter(which: i32, out: usize, cap: i32): i32 {
-    if (this.fed == null || which < 0 || which > 1) return -1;
-    return writeFedFilter(this.topic.reset(), which, this.fleet, this.fleetLen, this.id, this.idLen).copyTo(out, cap);
+    if (FEDERATED) {
+      if (fed == null || which < 0 || which > 1) return -1;
+      return writeFedFilter(this.topic.reset(), which, this.fleet, this.fleetLen, this.id, this.idLen).copyTo(out, cap);
+    }
+    return -1;
   }
 
   subscription(out: usize, cap: i32): i32 {

@@ -7,6 +7,7 @@
 //   edgellm/v1/<fleet>/fedpeer/<peerId>/<kind> what its trainer publishes: trainer, fetch, update
 //   edgellm/v1/<fleet>/fedto/<peerId>/<kind>   its trainer's inbox: chunk, ack
 import { Writer } from "./writer";
+import { FEDERATED } from "./features";
 
 export const ROOT = "edgellm";
 export const VERSION_SEGMENT = "v1";
@@ -75,8 +76,10 @@ function oneOf(p: usize, n: i32, dir: i32): bool {
   if (dir == 0) return eq(p, n, "status") || eq(p, n, "heartbeat") || eq(p, n, "accept") || eq(p, n, "reject") || eq(p, n, "tokens") || eq(p, n, "result");
   if (dir == 1) return eq(p, n, "task") || eq(p, n, "cancel");
   if (dir == 2) return eq(p, n, "submit") || eq(p, n, "cancel") || eq(p, n, "gateway");
-  if (dir == 4) return eq(p, n, "trainer") || eq(p, n, "fetch") || eq(p, n, "update");
-  if (dir == 5) return eq(p, n, "chunk") || eq(p, n, "ack");
+  if (FEDERATED) {
+    if (dir == 4) return eq(p, n, "trainer") || eq(p, n, "fetch") || eq(p, n, "update");
+    if (dir == 5) return eq(p, n, "chunk") || eq(p, n, "ack");
+  }
   return eq(p, n, "queued") || eq(p, n, "tokens") || eq(p, n, "reply");
 }
 
@@ -106,12 +109,15 @@ export function parseInbox(t: usize, n: i32, fleet: usize, fleetLen: i32, id: us
   const p3 = t + <usize>load<i32>(lv, 24), n3 = count > 3 ? load<i32>(lv, 28) : 0;
   let dir = -1;
   if (eq(p3, n3, "peer")) dir = 0; else if (eq(p3, n3, "to")) dir = 1; else if (eq(p3, n3, "gw")) dir = 2; else if (eq(p3, n3, "client")) dir = 3;
-  else if (eq(p3, n3, "fedpeer")) dir = 4; else if (eq(p3, n3, "fedto")) dir = 5;
-  else if (eq(p3, n3, "fed")) {
-    const p4 = t + <usize>load<i32>(lv, 32), n4 = count > 4 ? load<i32>(lv, 36) : 0;
-    if (count != 5 || !eq(p4, n4, "round")) { quoteTopic(why, t, n).ascii(": unknown federated kind"); return -1; }
-    if (!eqBytes(p2, n2, fleet, fleetLen)) { quoteTopic(why, t, n).ascii(": not this peer's fleet"); return -1; }
-    return KIND_FED_ROUND;
+  if (FEDERATED) if (dir < 0) {
+    if (eq(p3, n3, "fedpeer")) dir = 4;
+    else if (eq(p3, n3, "fedto")) dir = 5;
+    else if (eq(p3, n3, "fed")) {
+      const p4 = t + <usize>load<i32>(lv, 32), n4 = count > 4 ? load<i32>(lv, 36) : 0;
+      if (count != 5 || !eq(p4, n4, "round")) { quoteTopic(why, t, n).ascii(": unknown federated kind"); return -1; }
+      if (!eqBytes(p2, n2, fleet, fleetLen)) { quoteTopic(why, t, n).ascii(": not this peer's fleet"); return -1; }
+      return KIND_FED_ROUND;
+    }
   }
   if (dir == 2) {
     const p4 = t + <usize>load<i32>(lv, 32), n4 = count > 4 ? load<i32>(lv, 36) : 0;
@@ -129,12 +135,12 @@ export function parseInbox(t: usize, n: i32, fleet: usize, fleetLen: i32, id: us
     quoteTopic(why, t, n).ascii(": unknown kind '").bytes(p5, n5).ascii("' under '").bytes(p3, n3).byte(0x27);
     return -1;
   }
-  if (dir != 1 && dir != 5) { quoteTopic(why, t, n).ascii(": not a peer inbox (to/<id>/<kind> or fedto/<id>/<kind>)"); return -1; }
+  if (dir != 1 && dir != 5) { quoteTopic(why, t, n).ascii(": not a peer inbox (to/<id>/<kind>)"); return -1; }
   if (!eqBytes(p2, n2, fleet, fleetLen) || !eqBytes(p4, n4, id, idLen)) {
     quoteTopic(why, t, n).ascii(": not this peer's inbox");
     return -1;
   }
-  if (dir == 5) return eq(p5, n5, "chunk") ? KIND_FED_CHUNK : KIND_FED_ACK;
+  if (FEDERATED) { if (dir == 5) return eq(p5, n5, "chunk") ? KIND_FED_CHUNK : KIND_FED_ACK; }
   return eq(p5, n5, "task") ? KIND_TASK : KIND_CANCEL;
 }
 

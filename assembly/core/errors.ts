@@ -25,3 +25,4 @@ export const E_NO_GRAMMAR: i32 = -21;       // call needs grammarLoad
 export const E_GRAMMAR_REFUSED: i32 = -22;  // grammarAdvance: the grammar does not allow that token
 // Codes from -40 on (-23..-39 are left to other work in progress; append-only either way).
 export const E_GRAMMAR_LIVE: i32 = -40;     // a grammar match would hold more positions at once than the matcher's cap
+export const E_NO_TRAINER: i32 = -41;       // agentTrainer: this module was built without the federated trainer (use edgellm-fed.wasm)

@@ -30,6 +30,7 @@ static const char *const k_msgs[] = {
 // Codes from -40 on (-23..-39: other work's).
 static const char *const k_msgs40[] = {
   "the grammar match holds more than 256 positions at once (a sentence with too many words for the grammar's copies)",
+  "this module was built without the federated trainer (build/edgellm-fed.wasm has it)",
 };
 
 const char *fw_module_error(int32_t code) {

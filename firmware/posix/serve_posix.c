@@ -49,7 +49,7 @@ static const char k_usage[] =
   "                        [--connect-timeout MS] [--max-queue N] [--heartbeat MS]\n"
   "                        [--host-weights] [--max-memory BYTES] [--ctx N] [--kv-int8] [--inbox BYTES]\n"
   "                        [--adapters DIR] [--commands GRAMMAR.egrm] [--train-data FILE.tsv]\n"
-  "                        [--module edgellm.wasm] [--stack BYTES] [--call-timeout SECONDS]\n"
+  "                        [--module edgellm.wasm (edgellm-fed.wasm with --train-data)] [--stack BYTES] [--call-timeout SECONDS]\n"
   "       edgellm-fw serve --decode task|cancel|round|chunk|ack [--model M.ellm] [--fleet F] [--id ID] < payload\n";
 
 typedef struct { char *topic; uint8_t *payload; size_t len; } inbox_msg;
@@ -667,6 +667,14 @@ int serve_main(int argc, char **argv, const char *module_path, const char *defau
                    .max_queue = 2, .heartbeat = 1000, .connect_timeout = 10000 };
   int parsed = parse_opts(argc, argv, &o);
   if (parsed) return parsed > 0 ? 0 : 2; // > 0: --help printed
+  // A trainer needs the module built with the federated trainer (build/edgellm-fed.wasm beside
+  // build/edgellm.wasm); the plain one leaves it out to keep a device's linear memory free.
+  static char fed_module[PATH_MAX + 32];
+  size_t ml = strlen(module_path), tail = strlen("edgellm.wasm");
+  if (o.train_data && o.module == module_path && ml >= tail && ml + 4 < sizeof fed_module && !strcmp(module_path + ml - tail, "edgellm.wasm")) {
+    snprintf(fed_module, sizeof fed_module, "%.*sedgellm-fed.wasm", (int)(ml - tail), module_path);
+    o.module = fed_module;
+  }
   if (o.decode) {
     static const char *const kinds[] = { "task", "cancel", "round", "chunk", "ack" };
     int known = 0;

@@ -24,6 +24,7 @@ export const MODULE_ERRORS: Record<number, [string, string]> = {
   [-20]: ["E_GRAMMAR", "not a compiled grammar, or a malformed one (magic, version, size or tables)"],
   [-21]: ["E_NO_GRAMMAR", "no grammar loaded"],
   [-22]: ["E_GRAMMAR_REFUSED", "the grammar does not allow that token"],
+  [-41]: ["E_NO_TRAINER", "this module was built without the federated trainer (build/edgellm-fed.wasm has it)"],
   [-40]: ["E_GRAMMAR_LIVE", "the grammar match holds more than 256 positions at once (a sentence with too many words for the grammar's copies)"],
 };
 

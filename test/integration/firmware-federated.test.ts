@@ -118,4 +118,8 @@ test("edgellm-fw serve --decode round|chunk|ack takes the federated protocol vec
   const noData = spawnSync(FW_DEVICE, ["serve", "--decode", "round", "--model", modelFile()], { input: "{}", encoding: "utf8" });
   assert.equal(noData.status, 2);
   assert.match(noData.stderr, /--decode round needs --train-data/);
+  // The plain module leaves the trainer out (its static data would not fit a 144 KiB commands peer).
+  const plain = spawnSync(FW_DEVICE, ["serve", "--decode", "round", "--model", modelFile(), "--train-data", data, "--module", join(ROOT, "build", "edgellm.wasm")], { input: "{}", encoding: "utf8" });
+  assert.equal(plain.status, 2);
+  assert.match(plain.stderr, /built without the federated trainer \(build\/edgellm-fed\.wasm has it\)/);
 });
