@@ -5,10 +5,10 @@
 // their own over the member's span; arrays (clients, missing) are walked in place. Every buffer
 // is allocated once by the constructor.
 import { blockBytes, objectBytes } from "../core/heap";
-import { FlatObject, J_ARRAY, J_FALSE, J_NUMBER, J_OBJECT, J_STRING, J_TRUE, JSON_NOT_OBJECT, JSON_SYNTAX } from "./json";
+import { FlatObject, J_ARRAY, J_FALSE, J_NUMBER, J_OBJECT, J_STRING, J_TRUE } from "./json";
 import { isName, KIND_FED_ACK, KIND_FED_CHUNK, KIND_FED_ROUND, MAX_NAME } from "./topics";
 import { Writer } from "./writer";
-import { MAX_PAYLOAD_BYTES, MAX_NONCE_BYTES } from "./messages";
+import { MAX_NONCE_BYTES, openPayload } from "./messages";
 
 export const MAX_FED_CHUNK_BYTES: i32 = 32768;
 export const MIN_FED_CHUNK_BYTES: i32 = 256;
@@ -107,15 +107,8 @@ export class FedInbound {
   // Decodes payload p[n] received on a topic of kind topicKind (KIND_FED_*) for trainer id[idLen];
   // returns the kind, or -1 with the reason appended to `why` (which already holds the topic).
   decode(topicKind: i32, p: usize, n: i32, id: usize, idLen: i32, why: Writer): i32 {
-    if (n > MAX_PAYLOAD_BYTES) {
-      why.ascii(": ").i32(n).ascii("-byte payload is over the ").i32(MAX_PAYLOAD_BYTES).ascii("-byte limit");
-      return -1;
-    }
     const o = this.top;
-    const r = o.parse(p, n);
-    if (r == JSON_SYNTAX) { why.ascii(": payload is not JSON"); return -1; }
-    if (r == JSON_NOT_OBJECT) { why.ascii(": payload is not a JSON object"); return -1; }
-    if (o.type[F_V] != J_NUMBER || o.numberOf(F_V) != 1) { why.ascii(": unsupported protocol version"); return -1; }
+    if (!openPayload(o, p, n, why)) return -1;
     const kind = topicKind == KIND_FED_ROUND ? "round" : topicKind == KIND_FED_CHUNK ? "chunk" : "ack";
     if (o.type[F_KIND] != J_STRING) { why.ascii(": unknown kind"); return -1; }
     const k = o.stringOf(F_KIND, this.small, 32);
@@ -182,10 +175,7 @@ export class FedInbound {
 
   private global(c: Check): bool {
     const o = this.top, g = this.glob, m = this.round;
-    if (o.type[F_GLOBAL] != J_OBJECT) return c.type("/global", "object");
-    g.parse(<usize>o.start[F_GLOBAL], <i32>(o.end[F_GLOBAL] - o.start[F_GLOBAL]));
-    for (let i = 0; i < g.names.length; i++) if (!g.has(i)) return c.required("/global", g.names[i]);
-    if (g.unknown > 0) return c.additional("/global");
+    if (!nested(c, o, F_GLOBAL, g, "/global")) return false;
     if (!c.int(g, G_BYTES, "/global/bytes", 1, MAX_GLOBAL_BYTES) || !c.int(g, G_CRC, "/global/crc32", 0, U32_MAX) || !c.int(g, G_BASE, "/global/base", 0, U32_MAX)) return false;
     m.bytes = <u32>g.numberOf(G_BYTES);
     m.crc = <u32>g.numberOf(G_CRC);
@@ -217,10 +207,7 @@ export class FedInbound {
     m.localDp = r.has(R_LOCAL_DP);
     if (m.localDp) {
       const d = this.dp;
-      if (r.type[R_LOCAL_DP] != J_OBJECT) return c.type("/recipe/localDp", "object");
-      d.parse(<usize>r.start[R_LOCAL_DP], <i32>(r.end[R_LOCAL_DP] - r.start[R_LOCAL_DP]));
-      for (let i = 0; i < d.names.length; i++) if (!d.has(i)) return c.required("/recipe/localDp", d.names[i]);
-      if (d.unknown > 0) return c.additional("/recipe/localDp");
+      if (!nested(c, r, R_LOCAL_DP, d, "/recipe/localDp")) return false;
       if (d.type[D_CLIP] != J_NUMBER) return c.type("/recipe/localDp/clip", "number");
       if (!(d.numberOf(D_CLIP) > 0)) { c.at("/recipe/localDp/clip").ascii(" must be > 0"); return false; }
       if (!c.num(d, D_NOISE, "/recipe/localDp/noise", 0, 1000)) return false;
@@ -228,19 +215,13 @@ export class FedInbound {
     if (r.has(R_PROX) && !c.num(r, R_PROX, "/recipe/proxMu", 0, 1000)) return false;
     if (r.has(R_KEEP)) { // backprop clients keep their AdamW state over `rounds` rounds: not for MeZO
       const q = this.keep;
-      if (r.type[R_KEEP] != J_OBJECT) return c.type("/recipe/keepState", "object");
-      q.parse(<usize>r.start[R_KEEP], <i32>(r.end[R_KEEP] - r.start[R_KEEP]));
-      if (!q.has(0)) return c.required("/recipe/keepState", "rounds");
-      if (q.unknown > 0) return c.additional("/recipe/keepState");
+      if (!nested(c, r, R_KEEP, q, "/recipe/keepState")) return false;
       if (!c.int(q, 0, "/recipe/keepState/rounds", 1, 100000)) return false;
       if (mezo) { c.at("/recipe").ascii(" must NOT be valid (keepState is for backprop clients)"); return false; }
     }
     if (r.has(R_MEZO)) {
       const z = this.leaf;
-      if (r.type[R_MEZO] != J_OBJECT) return c.type("/recipe/mezo", "object");
-      z.parse(<usize>r.start[R_MEZO], <i32>(r.end[R_MEZO] - r.start[R_MEZO]));
-      for (let i = 0; i < z.names.length; i++) if (!z.has(i)) return c.required("/recipe/mezo", z.names[i]);
-      if (z.unknown > 0) return c.additional("/recipe/mezo");
+      if (!nested(c, r, R_MEZO, z, "/recipe/mezo")) return false;
       if (z.type[M_EPS] != J_NUMBER) return c.type("/recipe/mezo/eps", "number");
       const eps = z.numberOf(M_EPS);
       if (!(eps > 0)) { c.at("/recipe/mezo/eps").ascii(" must be > 0"); return false; }
@@ -426,6 +407,15 @@ export function updatePartCap(partBytes: i32): i32 { return ((partBytes + 2) / 3
 // Bit i of the bitset at p.
 export function bitAt(p: usize, i: i32): bool { return ((<u32>load<u8>(p + <usize>(i >> 3)) >> <u32>(i & 7)) & 1) != 0; }
 export function setBit(p: usize, i: i32): void { store<u8>(p + <usize>(i >> 3), <u8>(<u32>load<u8>(p + <usize>(i >> 3)) | (1 << <u32>(i & 7)))); }
+
+// Member f of parent, an object whose members are all of child's names and no other, parsed into child.
+function nested(c: Check, parent: FlatObject, f: i32, child: FlatObject, path: string): bool {
+  if (parent.type[f] != J_OBJECT) return c.type(path, "object");
+  child.parse(<usize>parent.start[f], <i32>(parent.end[f] - parent.start[f]));
+  for (let i = 0; i < child.names.length; i++) if (!child.has(i)) return c.required(path, child.names[i]);
+  if (child.unknown > 0) return c.additional(path);
+  return true;
+}
 
 function extraBeyond(o: FlatObject, last: i32): bool {
   for (let f = last + 1; f < o.names.length; f++) if (o.has(f)) return true;

@@ -79,19 +79,8 @@ export class Inbound {
   // task or cancel; returns the kind, or -1 with the reason appended to `why` (which already
   // holds the topic). n over the limit is refused before a byte is read.
   decode(topicKind: i32, p: usize, n: i32, why: Writer): i32 {
-    if (n > MAX_PAYLOAD_BYTES) {
-      why.ascii(": ").i32(n).ascii("-byte payload is over the ").i32(MAX_PAYLOAD_BYTES).ascii("-byte limit");
-      return -1;
-    }
     const o = this.obj;
-    const r = o.parse(p, n);
-    if (r == JSON_SYNTAX) { why.ascii(": payload is not JSON"); return -1; }
-    if (r == JSON_NOT_OBJECT) { why.ascii(": payload is not a JSON object"); return -1; }
-    if (o.type[F_V] != J_NUMBER || o.numberOf(F_V) != <f64>PROTOCOL_VERSION) {
-      why.ascii(": unsupported protocol version ");
-      if (o.has(F_V)) rawValue(why, o, F_V); else why.ascii("undefined");
-      return -1;
-    }
+    if (!openPayload(o, p, n, why)) return -1;
     let kind = -1; // index in KINDS
     if (o.type[F_KIND] == J_STRING) {
       const k = o.stringOf(F_KIND, this.kindBuf, 16);
@@ -206,6 +195,24 @@ export class Inbound {
     if (o.strChars > MAX_REASON_CHARS) return maxLengthError(why, "cancel", F_REASON, MAX_REASON_CHARS);
     return true;
   }
+}
+
+// Every inbound kind's first checks (§1): the size before a byte is read, JSON, an object, and
+// member 0 ("v" in every kind's name list) the protocol's version; false with the reason in why.
+export function openPayload(o: FlatObject, p: usize, n: i32, why: Writer): bool {
+  if (n > MAX_PAYLOAD_BYTES) {
+    why.ascii(": ").i32(n).ascii("-byte payload is over the ").i32(MAX_PAYLOAD_BYTES).ascii("-byte limit");
+    return false;
+  }
+  const r = o.parse(p, n);
+  if (r == JSON_SYNTAX) { why.ascii(": payload is not JSON"); return false; }
+  if (r == JSON_NOT_OBJECT) { why.ascii(": payload is not a JSON object"); return false; }
+  if (o.type[F_V] != J_NUMBER || o.numberOf(F_V) != <f64>PROTOCOL_VERSION) {
+    why.ascii(": unsupported protocol version ");
+    if (o.has(F_V)) rawValue(why, o, F_V); else why.ascii("undefined");
+    return false;
+  }
+  return true;
 }
 
 function bytesEq(p: usize, n: i32, s: string): bool {
