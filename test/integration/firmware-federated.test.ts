@@ -123,3 +123,39 @@ test("edgellm-fw serve --decode round|chunk|ack takes the federated protocol vec
   assert.equal(plain.status, 2);
   assert.match(plain.stderr, /built without the federated trainer \(build\/edgellm-fed\.wasm has it\)/);
 });
+
+test("a firmware trainer killed mid-round costs the round its own update only; its last will takes it off the coordinator's list", { timeout: 120_000 }, async () => {
+  const fleet = "ffk";
+  const recipe: Recipe = { method: "mezo", steps: 200, lr: 1e-3, batch: 2, seq: SEQ, seed: 2, mezo: { eps: 1e-3, pool: 64, poolSeed: 5 } };
+  const image = start(2, [Kind.Wq, Kind.Wv]);
+  const e = Engine.load(baseModel().bytes, undefined, { engine: "simd", ctx: SEQ });
+  e.loadAdapter(image, 1);
+  const holder = new MezoTrainer(e, image.length, homeExamples(1), { eps: 1e-3, lr: recipe.lr, batch: recipe.batch, seed: BigInt(recipe.seed) });
+  const node = await FedTrainer.start({ broker: mosq.url, fleet, id: IDS[0], local: inProcess(new LocalTrainer(baseModel(), homeExamples(1))), chunkBytes: 2048, log: captureLog(IDS[0]).log });
+  const fw = spawn(FW, ["serve", "--broker", mosq.url, "--model", modelFile(), "--id", IDS[1], "--fleet", fleet, "--train-data", writeHome(2)], { stdio: ["ignore", "ignore", "pipe"] });
+  procs.push(fw);
+  let fwLog = "";
+  fw.stderr!.on("data", (d) => { fwLog += d; });
+  const model = scalarGlobal(holder, new SeedPool(64, 5), recipe.steps, recipe.lr, undefined);
+  const coordinator = new Coordinator(model.initial, { clientsPerRound: 2, roundMs: 20_000, server: "fedavg", seed: recipe.seed });
+  const coord = captureLog("coord");
+  const service = await CoordinatorService.start(coordinator, model, { broker: mosq.url, fleet, id: "coord", rounds: 1, clientsPerRound: 2, roundMs: 20_000, gatherMs: 60_000, base: modelChecksum(baseModel()), recipe, log: coord.log });
+  let closed: { accepted: number; sampled: number } | null = null;
+  service.driver.on("closed", (r) => { closed = r; });
+  try {
+    await until(() => fwLog.includes("trains in federated rounds"), 30_000, "the firmware trainer up");
+    service.run();
+    await until(() => fwLog.includes("round 1: sampled"), 30_000, `the firmware trainer sampled (${fwLog})`);
+    await until(() => coord.lines.some((l) => l.includes(`trainer ${IDS[0]}`)), 10_000, "the Node trainer seen");
+    fw.kill("SIGKILL"); // mid-round: its 200 steps take far longer than this
+    await until(() => coord.lines.some((l) => l.includes(`trainer ${IDS[1]} offline`)), 20_000, `the firmware's last will on the coordinator (${coord.lines.join("\n")})`);
+    await waitFor(service.finished(), 60_000, "the round's deadline");
+  } finally {
+    await service.close();
+    await node.close();
+  }
+  const r = closed as { accepted: number; sampled: number } | null;
+  assert.ok(r, "round 1 closed");
+  assert.equal(r.sampled, 2);
+  assert.equal(r.accepted, 1, "the round closed at its deadline with the Node trainer's update alone");
+});
