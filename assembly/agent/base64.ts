@@ -43,6 +43,14 @@ export function base64Encode(src: usize, n: i32, dst: usize): i32 {
   return -1;
 }
 
+// Whether src[n] matches ^[A-Za-z0-9+/]*={0,2}$ (the protocol's chunk data).
+export function base64Valid(src: usize, n: i32): bool {
+  let end = n;
+  while (end > 0 && n - end < 2 && load<u8>(src + <usize>(end - 1)) == 0x3d) end--;
+  for (let i = 0; i < end; i++) if (sextetOf(<u32>load<u8>(src + <usize>i)) < 0) return false;
+  return true;
+}
+
 // Decodes base64 src[n] (the protocol's pattern ^[A-Za-z0-9+/]*={0,2}$, padding optional as
 // Buffer.from reads it) into dst[cap]; returns the bytes, or -1 when a character is outside
 // the alphabet or the bytes would pass cap.

@@ -30,10 +30,10 @@ import { encodeExample, RECORD_HEADER } from "../text/example";
 import { base64Decode } from "./base64";
 import { agentLog, exRead, mqttPublish, QOS1, RETAIN } from "./host";
 import {
-  ACK_ACCEPTED, ACK_INCOMPLETE, bitAt, FedInbound, setBit, KIND_FED_CHUNK, KIND_FED_ROUND, MAX_FED_PARTS, updatePartCap, writeFetch,
+  ACK_ACCEPTED, ACK_INCOMPLETE, bitAt, FedInbound, setBit, MAX_FED_PARTS, updatePartCap, writeFetch,
   writeTrainerOffline, writeTrainerOnline, writeUpdatePart,
 } from "./fed-messages";
-import { MAX_TOPIC_BYTES, writeFedPeerTopic } from "./topics";
+import { KIND_FED_CHUNK, KIND_FED_ROUND, MAX_TOPIC_BYTES, writeFedPeerTopic } from "./topics";
 import { Writer } from "./writer";
 
 // An ESP32 with a 4 KiB inbox takes a 2,048-byte chunk (2,732 base64 characters) with its JSON.
@@ -81,7 +81,7 @@ export class FedClient {
   out: usize = heap.alloc(16);              // f32 [ℓ₊, ℓ₋, g] of a step
 
   constructor(public rt: Runtime, public ctx: i32, public fleet: usize, public fleetLen: i32, public id: usize, public idLen: i32,
-    public examples: i32, textCap: i32, msg: Writer, public base: u32, public presenceNonce: usize, public presenceNonceLen: i32) {
+    public examples: i32, textCap: i32, msg: Writer, public base: u32) {
     this.textCap = textCap;
     this.text = heap.alloc(<usize>max(textCap, 1));
     this.msg = msg;
@@ -96,8 +96,9 @@ export class FedClient {
 
   // ---- presence ---------------------------------------------------------------------------
 
-  connected(now: f64): void {
-    writeTrainerOnline(this.msg.reset(), this.id, this.idLen, this.base, FED_CHUNK_BYTES, this.presenceNonce, this.presenceNonceLen);
+  // On every connection: the trainer's presence, with the process's presence nonce.
+  connected(now: f64, nonce: usize, nonceLen: i32): void {
+    writeTrainerOnline(this.msg.reset(), this.id, this.idLen, this.base, FED_CHUNK_BYTES, nonce, nonceLen);
     this.publish("trainer", QOS1 | RETAIN);
     this.resume(now);
   }

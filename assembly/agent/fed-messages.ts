@@ -5,10 +5,11 @@
 // their own over the member's span; arrays (clients, missing) are walked in place. Every buffer
 // is allocated once by the constructor.
 import { blockBytes, objectBytes } from "../core/heap";
-import { FlatObject, J_ARRAY, J_FALSE, J_NUMBER, J_OBJECT, J_STRING, J_TRUE } from "./json";
-import { isName, KIND_FED_ACK, KIND_FED_CHUNK, KIND_FED_ROUND, MAX_NAME } from "./topics";
+import { ArrayWalk, FlatObject, J_ARRAY, J_FALSE, J_NUMBER, J_OBJECT, J_STRING, J_TRUE, parseNumber } from "./json";
+import { base64Valid } from "./base64";
+import { isName, KIND_FED_CHUNK, KIND_FED_ROUND, MAX_NAME } from "./topics";
 import { Writer } from "./writer";
-import { MAX_NONCE_BYTES, openPayload } from "./messages";
+import { bytesEq, isNonce, MAX_NONCE_BYTES, openPayload } from "./messages";
 
 export const MAX_FED_CHUNK_BYTES: i32 = 32768;
 export const MIN_FED_CHUNK_BYTES: i32 = 256;
@@ -133,7 +134,7 @@ export class FedInbound {
     if (o.has(F_NONCE)) {
       if (o.type[F_NONCE] != J_STRING) return c.type("/nonce", "string");
       const k = o.stringOf(F_NONCE, m.nonce, MAX_NONCE_BYTES);
-      if (k < 1 || k > MAX_NONCE_BYTES || !isHex(m.nonce, k)) return c.pattern("/nonce", "^[0-9a-f]{1,16}$");
+      if (k > MAX_NONCE_BYTES || !isNonce(m.nonce, k)) return c.pattern("/nonce", "^[0-9a-f]{1,16}$");
       m.nonceLen = k;
     }
     if (o.has(F_DEADLINE)) { if (!c.int(o, F_DEADLINE, "/deadlineMs", 1, 86400000)) return false; m.deadlineMs = <i32>o.numberOf(F_DEADLINE); }
@@ -246,7 +247,7 @@ export class FedInbound {
     if (o.type[F_DATA] != J_STRING) return c.type("/data", "string");
     const s = <usize>o.start[F_DATA], n = <i32>(o.end[F_DATA] - o.start[F_DATA]);
     if (n > MAX_CHUNK_DATA_CHARS) { c.at("/data").ascii(" must NOT have more than ").i32(MAX_CHUNK_DATA_CHARS).ascii(" characters"); return false; }
-    if (!isBase64Text(s, n)) return c.pattern("/data", "^[A-Za-z0-9+/]*={0,2}$");
+    if (!base64Valid(s, n)) return c.pattern("/data", "^[A-Za-z0-9+/]*={0,2}$");
     m.round = <u32>o.numberOf(F_ROUND);
     m.index = <i32>o.numberOf(F_INDEX);
     m.chunks = <i32>o.numberOf(F_CHUNKS);
@@ -288,7 +289,7 @@ export class FedInbound {
       let i = 0;
       while (a.next()) {
         if (a.type != J_NUMBER) { c.at("/missing/").i32(i).ascii(" must be integer"); return false; }
-        const v = parseNumberSpan(a.start, a.end);
+        const v = parseNumber(a.start, a.end);
         if (v != Math.floor(v)) { c.at("/missing/").i32(i).ascii(" must be integer"); return false; }
         if (v < 0) { c.at("/missing/").i32(i).ascii(" must be >= 0"); return false; }
         if (v > <f64>(MAX_FED_PARTS - 1)) { c.at("/missing/").i32(i).ascii(" must be <= ").i32(MAX_FED_PARTS - 1); return false; }
@@ -331,41 +332,6 @@ class Check {
     if (o.type[f] != J_STRING) return this.type(path, "string");
     const n = o.stringOf(f, out, MAX_NAME);
     if (n > MAX_NAME || !isName(out, n)) return this.pattern(path, "^[A-Za-z0-9_-]{1,64}$");
-    return true;
-  }
-}
-
-// The elements of an array already checked by FlatObject.parse: each one's span and type.
-class ArrayWalk {
-  start: usize = 0;
-  end: usize = 0;
-  type: i32 = 0;
-  private q: usize = 0;
-  private last: usize = 0;
-  reset(from: usize, last: usize): ArrayWalk { this.q = from + 1; this.last = last; return this; } // past '['
-
-  next(): bool {
-    let q = skipWs(this.q, this.last);
-    if (q < this.last && load<u8>(q) == 0x2c) q = skipWs(q + 1, this.last);
-    if (q >= this.last || load<u8>(q) == 0x5d) return false;
-    const c = load<u8>(q);
-    this.start = q;
-    if (c == 0x22) {
-      q++;
-      while (load<u8>(q) != 0x22) q += load<u8>(q) == 0x5c ? 2 : 1;
-      q++;
-      this.type = J_STRING;
-    } else if (c == 0x7b || c == 0x5b) {
-      this.type = J_OBJECT; // a container: only its type is reported, the walk stops here
-      this.end = q;
-      this.q = this.last;
-      return true;
-    } else {
-      while (q < this.last && load<u8>(q) != 0x2c && load<u8>(q) != 0x5d && !isWs(load<u8>(q))) q++;
-      this.type = c == 0x74 ? J_TRUE : c == 0x66 ? J_FALSE : c == 0x6e ? 0 : J_NUMBER;
-    }
-    this.end = q;
-    this.q = q;
     return true;
   }
 }
@@ -426,47 +392,3 @@ function isIn(f: i32, a: StaticArray<i32>): bool {
   for (let i = 0; i < a.length; i++) if (a[i] == f) return true;
   return false;
 }
-
-function bytesEq(p: usize, n: i32, s: string): bool {
-  if (n != s.length) return false;
-  for (let i = 0; i < n; i++) if (<u32>load<u8>(p + <usize>i) != <u32>s.charCodeAt(i)) return false;
-  return true;
-}
-
-function isHex(p: usize, n: i32): bool {
-  for (let i = 0; i < n; i++) {
-    const c = load<u8>(p + <usize>i);
-    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
-  }
-  return true;
-}
-
-// ^[A-Za-z0-9+/]*={0,2}$ over the raw characters (base64 needs no JSON escapes).
-function isBase64Text(p: usize, n: i32): bool {
-  let end = n;
-  while (end > 0 && n - end < 2 && load<u8>(p + <usize>(end - 1)) == 0x3d) end--;
-  for (let i = 0; i < end; i++) {
-    const c = load<u8>(p + <usize>i);
-    if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2b || c == 0x2f)) return false;
-  }
-  return true;
-}
-
-@inline function isWs(c: u8): bool { return c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d; }
-
-function skipWs(p: usize, end: usize): usize {
-  let q = p;
-  while (q < end && isWs(load<u8>(q))) q++;
-  return q;
-}
-
-// A JSON number span (already checked) as f64: the integers the protocol carries are exact.
-function parseNumberSpan(p: usize, end: usize): f64 {
-  let q = p, neg = false, v: f64 = 0;
-  if (load<u8>(q) == 0x2d) { neg = true; q++; }
-  while (q < end && load<u8>(q) >= 0x30 && load<u8>(q) <= 0x39) { v = v * 10 + <f64>(load<u8>(q) - 0x30); q++; }
-  if (q < end) return 0.5; // a fraction or an exponent: not an index
-  return neg ? -v : v;
-}
-
-export { KIND_FED_ACK, KIND_FED_CHUNK, KIND_FED_ROUND };

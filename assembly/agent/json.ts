@@ -423,3 +423,36 @@ export function utf8Valid(p: usize, n: i32, st: Utf8Step): bool {
   }
   return true;
 }
+
+// The elements of an array member FlatObject.parse already checked (syntax is known good):
+// each one's span and type, in order. A container element reports only its type and ends the walk.
+export class ArrayWalk {
+  start: usize = 0;
+  end: usize = 0;
+  type: i32 = J_NONE;
+  private q: usize = 0;
+  private last: usize = 0;
+
+  // The array's span [from, last), from at its '['.
+  reset(from: usize, last: usize): ArrayWalk { this.q = from + 1; this.last = last; return this; }
+
+  next(): bool {
+    let q = skipWs(this.q, this.last);
+    if (q < this.last && load<u8>(q) == 0x2c) q = skipWs(q + 1, this.last);
+    if (q >= this.last || load<u8>(q) == 0x5d) return false;
+    const c = load<u8>(q);
+    this.start = q;
+    this.type = typeAt(c);
+    if (this.type == J_OBJECT || this.type == J_ARRAY) { this.end = q; this.q = this.last; return true; }
+    if (c == 0x22) {
+      q++;
+      while (load<u8>(q) != 0x22) q += load<u8>(q) == 0x5c ? 2 : 1;
+      q++;
+    } else {
+      while (q < this.last && load<u8>(q) != 0x2c && load<u8>(q) != 0x5d && !isWs(<u32>load<u8>(q))) q++;
+    }
+    this.end = q;
+    this.q = q;
+    return true;
+  }
+}

@@ -215,7 +215,7 @@ export function openPayload(o: FlatObject, p: usize, n: i32, why: Writer): bool 
   return true;
 }
 
-function bytesEq(p: usize, n: i32, s: string): bool {
+export function bytesEq(p: usize, n: i32, s: string): bool {
   if (n != s.length) return false;
   for (let i = 0; i < n; i++) if (<u32>load<u8>(p + <usize>i) != <u32>s.charCodeAt(i)) return false;
   return true;
@@ -326,6 +326,16 @@ export function writeStatusOffline(w: Writer, id: usize, idLen: i32): void {
 
 // A process's presence nonce: 16 hex digits (agentSetNonce).
 export const MAX_NONCE_BYTES: i32 = 16;
+
+// ^[0-9a-f]{1,16}$: a presence nonce (the schemas' pattern).
+export function isNonce(p: usize, n: i32): bool {
+  if (n <= 0 || n > MAX_NONCE_BYTES) return false;
+  for (let i = 0; i < n; i++) {
+    const c = load<u8>(p + <usize>i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
 export const PRESENCE_OURS: i32 = 0;
 export const PRESENCE_EARLIER: i32 = 1;
 export const PRESENCE_LATER: i32 = 2;

@@ -18,7 +18,7 @@ import { PromptEncoder, taskOutCap } from "./prompt";
 import { agentLog, mqttPublish, QOS0, QOS1, RETAIN } from "./host";
 import { Utf8Step, utf8Valid } from "./json";
 import {
-  Capabilities, Inbound, MAX_NONCE_BYTES, STATUS_BASE_BYTES, MAX_REASON_CHARS, PRESENCE_EARLIER, PRESENCE_OTHER, PRESENCE_OURS, writeAccept, writeHeartbeatHead, writeHeartbeatTail, writeHeartbeatTask,
+  Capabilities, Inbound, isNonce, MAX_NONCE_BYTES, STATUS_BASE_BYTES, MAX_REASON_CHARS, PRESENCE_EARLIER, PRESENCE_OTHER, PRESENCE_OURS, writeAccept, writeHeartbeatHead, writeHeartbeatTail, writeHeartbeatTask,
   writeReject, writeResult, writeStatusOffline, writeStatusOnline, writeTokens,
 } from "./messages";
 import { isName, KIND_CANCEL, KIND_TASK, MAX_NAME, MAX_TOPIC_BYTES, parseInbox, writeFedFilter, writeInboxFilter, writePeerTopic } from "./topics";
@@ -228,7 +228,7 @@ export class Agent {
       const need = FedClient.heapBytes(textCap) + (this.msg.cap < FedClient.messageCap() ? Writer.heapBytes(FedClient.messageCap()) : 0) + 64;
       if (!fits(need)) return E.E_OUT_OF_MEMORY;
       if (this.msg.cap < FedClient.messageCap()) this.msg = Writer.alloc(FedClient.messageCap());
-      fed = new FedClient(rt, this.ctx, this.fleet, this.fleetLen, this.id, this.idLen, examples, textCap, this.msg, rt.checksum, this.nonce, this.nonceLen);
+      fed = new FedClient(rt, this.ctx, this.fleet, this.fleetLen, this.id, this.idLen, examples, textCap, this.msg, rt.checksum);
       return E.OK;
     }
     return E.E_NO_TRAINER;
@@ -311,11 +311,7 @@ export class Agent {
   // earlier one's presence a second time; once could be a stale retained status.
 
   setNonce(nonce: usize, n: i32): i32 {
-    if (n <= 0 || n > MAX_NONCE_BYTES) return E.E_ARGUMENT;
-    for (let i = 0; i < n; i++) {
-      const c = load<u8>(nonce + <usize>i);
-      if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return E.E_ARGUMENT; // lower-case hex
-    }
+    if (!isNonce(nonce, n)) return E.E_ARGUMENT;
     memory.copy(this.nonce, nonce, <usize>n);
     this.nonceLen = n;
     return E.OK;
@@ -489,7 +485,7 @@ export class Agent {
     if (this.since < 0) this.since = now;
     this.statusOnline(now);
     if (this.nextBeat < 0) this.nextBeat = now + this.heartbeatMs;
-    if (FEDERATED) { const f = fed; if (f != null) f.connected(now); }
+    if (FEDERATED) { const f = fed; if (f != null) f.connected(now, this.nonce, this.nonceLen); }
   }
 
   shutdown(): void {
